@@ -1,0 +1,9 @@
+"""QuantX: an MLIR-based quantization compiler.
+
+The numeric core (observers, RTN, GPTQ, AWQ, GGUF block codecs) is exposed
+on numpy arrays through the compiled extension ``quantx._core``.
+"""
+
+from . import _core  # noqa: F401
+
+__all__ = ["_core"]

@@ -1,0 +1,7 @@
+//===- GGUFBindings.cpp - Python bindings ------------------------------===//
+
+#include "Bindings.h"
+
+namespace py = pybind11;
+
+void quantx::python::bindGGUF(py::module_ &m) {}

@@ -1,0 +1,59 @@
+//===- Passes.td - QuantX conversion passes ----------------*- tablegen -*-===//
+//
+// Every conversion pass of the project is declared here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTX_CONVERSION_PASSES_TD
+#define QUANTX_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertQuantToQuantX : Pass<"convert-quant-to-quantx", "ModuleOp"> {
+  let summary = "Convert upstream `quant` types and ops to `quantx`";
+  let description = [{
+    Replaces every `!quant.uniform` type (per tensor, per axis and
+    sub-channel, any storage range, signed or unsigned integer storage) by
+    the equivalent `!quantx.uniform` type with static parameters, wherever it
+    appears (op results, block arguments, function types, attributes), and
+    rewrites `quant.qcast`, `quant.dcast` and `quant.scast` on ranked tensors
+    to `quantx.quantize`, `quantx.dequantize` and `quantx.scast`.
+
+    `quant.qcast` becomes `quantx.quantize` with round-half-to-even and
+    saturation, which is what the `quant` dialect documents (its upstream
+    lowering truncates instead; quantx does not inherit that).
+
+    Float storage types (`f8E5M2`, `f4E2M1FN`, ...), scalar (non-tensor)
+    casts, and the non-uniform quant types (`!quant.any`,
+    `!quant.calibrated`) are reported as errors when `quant` casts use them;
+    non-uniform types elsewhere are left unchanged.
+
+    ```mlir
+    // quantx-opt -convert-quant-to-quantx
+    %0 = quant.qcast %arg0 : tensor<4xf32> to tensor<4x!quant.uniform<u8:f32, 0.5:128>>
+    // becomes
+    %0 = quantx.quantize %arg0 : tensor<4xf32> -> tensor<4x!quantx.uniform<u8:f32, scale = 5.000000e-01, zero_point = 128>>
+    ```
+  }];
+  let dependentDialects = ["::mlir::quantx::QuantXDialect"];
+}
+
+def ConvertQuantXToQuant : Pass<"convert-quantx-to-quant", "ModuleOp"> {
+  let summary = "Convert `quantx` types and casts back to upstream `quant`";
+  let description = [{
+    The inverse of `convert-quant-to-quantx`: every `!quantx.uniform` type
+    with static parameters, an integer zero point (or none) and the default
+    f32 scale type becomes the equal `!quant.uniform` type, and
+    `quantx.quantize` (round-half-to-even, saturating), `quantx.dequantize`
+    and `quantx.scast` become `quant.qcast`, `quant.dcast` and `quant.scast`.
+    `convert-quant-to-quantx` followed by this pass gives back the input
+    unchanged.
+
+    Types with dynamic parameters, min offsets or quantized scales, and
+    quantize ops with another rounding mode or without saturation, have no
+    upstream equivalent and are reported as errors.
+  }];
+  let dependentDialects = ["::mlir::quant::QuantDialect"];
+}
+
+#endif // QUANTX_CONVERSION_PASSES_TD

@@ -152,24 +152,26 @@ float searchAffineScale(int n, int nmax, const float *x, const float *weights,
   auto errorOf = [&](float diff) { return useMad ? std::fabs(diff) : diff * diff; };
   auto clampLevel = [&](int l) { return std::max(0, std::min(nmax, l)); };
 
-  float invScale = float(nmax) / (hi - lo);
+  // `min` moves to the best candidate's min as the search goes on, and the
+  // later candidates are measured from it (as in ggml).
+  float min = lo;
+  float invScale = float(nmax) / (hi - min);
   float scale = 1 / invScale;
   float bestError = 0;
   for (int i = 0; i < n; ++i) {
-    levels[i] = uint8_t(clampLevel(nearestInt(invScale * (x[i] - lo))));
-    float diff = scale * float(levels[i]) + lo - x[i];
+    levels[i] = uint8_t(clampLevel(nearestInt(invScale * (x[i] - min))));
+    float diff = scale * float(levels[i]) + min - x[i];
     bestError += weights[i] * errorOf(diff);
   }
-  float min = lo;
   if (nstep < 1) {
     *negMin = -min;
     return scale;
   }
   for (int step = 0; step <= nstep; ++step) {
-    invScale = (rmin + rdelta * float(step) + float(nmax)) / (hi - lo);
+    invScale = (rmin + rdelta * float(step) + float(nmax)) / (hi - min);
     float sumL = 0, sumL2 = 0, sumXL = 0;
     for (int i = 0; i < n; ++i) {
-      int l = clampLevel(nearestInt(invScale * (x[i] - lo)));
+      int l = clampLevel(nearestInt(invScale * (x[i] - min)));
       scratch[i] = uint8_t(l);
       float w = weights[i];
       sumL += w * float(l);

@@ -1,7 +1,7 @@
 //===- GGUFBench.cpp - Benchmarks of the GGUF block codecs ----------------===//
 //
 // Single-thread quantize and dequantize throughput of every GGUF type on a
-// 4096 x 64 matrix of normal values (1 MiB of float32), reported as bytes of
+// 64 x 4096 matrix of normal values (4 MiB of float32), reported as bytes of
 // float32 per second; plus the imatrix quantizers and the threaded
 // multi-row entry points for Q4_0 and Q8_0.
 //

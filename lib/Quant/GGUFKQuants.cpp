@@ -468,8 +468,10 @@ void quantizeRowQ6_K(const float *x, uint8_t *out, int64_t n,
 
 //===-- Dequantization ----------------------------------------------------===//
 
-void dequantizeRowQ2_K(const uint8_t *in, float *y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK_K; ++i, in += kQ2Bytes) {
+void dequantizeRowQ2_K(const uint8_t *src, float *y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i, src += kQ2Bytes) {
+    uint8_t in[kQ2Bytes]; // local copy: the stores to y cannot alias it
+    std::memcpy(in, src, kQ2Bytes);
     float d = loadFp16(in + 80), m = loadFp16(in + 82);
     const uint8_t *sc = in, *q = in + 16;
     int is = 0;
@@ -485,8 +487,10 @@ void dequantizeRowQ2_K(const uint8_t *in, float *y, int64_t n) {
   }
 }
 
-void dequantizeRowQ3_K(const uint8_t *in, float *y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK_K; ++i, in += kQ3Bytes) {
+void dequantizeRowQ3_K(const uint8_t *src, float *y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i, src += kQ3Bytes) {
+    uint8_t in[kQ3Bytes]; // local copy: the stores to y cannot alias it
+    std::memcpy(in, src, kQ3Bytes);
     float d = loadFp16(in + 108);
     const uint8_t *hmask = in, *q = in + 32, *sc = in + 96;
     int is = 0;
@@ -506,8 +510,10 @@ void dequantizeRowQ3_K(const uint8_t *in, float *y, int64_t n) {
   }
 }
 
-void dequantizeRowQ4_K(const uint8_t *in, float *y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK_K; ++i, in += kQ4Bytes) {
+void dequantizeRowQ4_K(const uint8_t *src, float *y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i, src += kQ4Bytes) {
+    uint8_t in[kQ4Bytes]; // local copy: the stores to y cannot alias it
+    std::memcpy(in, src, kQ4Bytes);
     float d[8], m[8];
     subScalesK(in, d, m);
     const uint8_t *q = in + 16;
@@ -520,8 +526,10 @@ void dequantizeRowQ4_K(const uint8_t *in, float *y, int64_t n) {
   }
 }
 
-void dequantizeRowQ5_K(const uint8_t *in, float *y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK_K; ++i, in += kQ5Bytes) {
+void dequantizeRowQ5_K(const uint8_t *src, float *y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i, src += kQ5Bytes) {
+    uint8_t in[kQ5Bytes]; // local copy: the stores to y cannot alias it
+    std::memcpy(in, src, kQ5Bytes);
     float d[8], m[8];
     subScalesK(in, d, m);
     const uint8_t *qh = in + 16, *ql = in + 48;
@@ -536,8 +544,10 @@ void dequantizeRowQ5_K(const uint8_t *in, float *y, int64_t n) {
   }
 }
 
-void dequantizeRowQ6_K(const uint8_t *in, float *y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK_K; ++i, in += kQ6Bytes) {
+void dequantizeRowQ6_K(const uint8_t *src, float *y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i, src += kQ6Bytes) {
+    uint8_t in[kQ6Bytes]; // local copy: the stores to y cannot alias it
+    std::memcpy(in, src, kQ6Bytes);
     float d = loadFp16(in + 208);
     const uint8_t *ql = in, *qh = in + 128;
     const int8_t *sc = reinterpret_cast<const int8_t *>(in + 192);

@@ -380,29 +380,23 @@ void quantizeRowQ8_0(const float *x, uint8_t *out, int64_t n) {
 void dequantizeRowQ4_0(const uint8_t *in, float *y, int64_t n) {
   for (int64_t ib = 0; ib < n / kQK; ++ib, in += kQ4_0Bytes, y += kQK) {
     float d = loadFp16(in);
-#ifdef QUANTX_GGUF_AVX512
-    __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i *>(in + 2));
-    __m512i lo = _mm512_and_si512(_mm512_cvtepu8_epi32(qs), _mm512_set1_epi32(15));
-    __m512i hi = _mm512_srli_epi32(_mm512_cvtepu8_epi32(qs), 4);
-    __m512i eight = _mm512_set1_epi32(8);
-    __m512 vd = _mm512_set1_ps(d);
-    _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, eight)), vd));
-    _mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, eight)), vd));
-#else
+    uint8_t qs[16]; // local copy: the stores to y cannot alias it
+    std::memcpy(qs, in + 2, 16);
     for (int j = 0; j < 16; ++j) {
-      y[j] = float((in[2 + j] & 0x0f) - 8) * d;
-      y[j + 16] = float((in[2 + j] >> 4) - 8) * d;
+      y[j] = float((qs[j] & 0x0f) - 8) * d;
+      y[j + 16] = float((qs[j] >> 4) - 8) * d;
     }
-#endif
   }
 }
 
 void dequantizeRowQ4_1(const uint8_t *in, float *y, int64_t n) {
   for (int64_t ib = 0; ib < n / kQK; ++ib, in += kQ4_1Bytes, y += kQK) {
     float d = loadFp16(in), m = loadFp16(in + 2);
+    uint8_t qs[16];
+    std::memcpy(qs, in + 4, 16);
     for (int j = 0; j < 16; ++j) {
-      y[j] = float(in[4 + j] & 0x0f) * d + m;
-      y[j + 16] = float(in[4 + j] >> 4) * d + m;
+      y[j] = float(qs[j] & 0x0f) * d + m;
+      y[j + 16] = float(qs[j] >> 4) * d + m;
     }
   }
 }
@@ -438,16 +432,10 @@ void dequantizeRowQ5_1(const uint8_t *in, float *y, int64_t n) {
 void dequantizeRowQ8_0(const uint8_t *in, float *y, int64_t n) {
   for (int64_t ib = 0; ib < n / kQK; ++ib, in += kQ8_0Bytes, y += kQK) {
     float d = loadFp16(in);
-#ifdef QUANTX_GGUF_AVX512
-    __m512 vd = _mm512_set1_ps(d);
-    __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(in + 2));
-    __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(in + 18));
-    _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)), vd));
-    _mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), vd));
-#else
+    int8_t qs[kQK];
+    std::memcpy(qs, in + 2, kQK);
     for (int j = 0; j < kQK; ++j)
-      y[j] = float(int8_t(in[2 + j])) * d;
-#endif
+      y[j] = float(qs[j]) * d;
   }
 }
 

@@ -16,17 +16,17 @@ def ConvertQuantToQuantX : Pass<"convert-quant-to-quantx", "ModuleOp"> {
     sub-channel, any storage range, signed or unsigned integer storage) by
     the equivalent `!quantx.uniform` type with static parameters, wherever it
     appears (op results, block arguments, function types, attributes), and
-    rewrites `quant.qcast`, `quant.dcast` and `quant.scast` on ranked tensors
-    to `quantx.quantize`, `quantx.dequantize` and `quantx.scast`.
+    rewrites `quant.qcast`, `quant.dcast` and `quant.scast` (on scalars,
+    ranked and unranked tensors) to `quantx.quantize`, `quantx.dequantize` and `quantx.scast`.
 
     `quant.qcast` becomes `quantx.quantize` with round-half-to-even and
     saturation, which is what the `quant` dialect documents (its upstream
     lowering truncates instead; quantx does not inherit that).
 
-    Float storage types (`f8E5M2`, `f4E2M1FN`, ...), scalar (non-tensor)
-    casts, and the non-uniform quant types (`!quant.any`,
-    `!quant.calibrated`) are reported as errors when `quant` casts use them;
-    non-uniform types elsewhere are left unchanged.
+    Types without a quantx equivalent (1-bit storage; float storage such
+    as `f8E5M2`, which MLIR 22.1's own parser cannot read yet) are reported
+    as errors. The non-uniform quant types
+    (`!quant.any`, `!quant.calibrated`, quantile types) are left unchanged.
 
     ```mlir
     // quantx-opt -convert-quant-to-quantx

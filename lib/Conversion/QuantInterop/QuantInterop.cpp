@@ -15,6 +15,7 @@
 #include "mlir/IR/AttrTypeSubElements.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 
 namespace mlir::quantx {
 #define GEN_PASS_DEF_CONVERTQUANTTOQUANTX
@@ -58,16 +59,23 @@ Type mlir::quantx::convertQuantTypeToQuantX(Type type, std::string &error) {
                          ArrayRef<int64_t> blocks, OffsetKind kind,
                          Attribute scales, Attribute offsets) -> Type {
     Type offsetType = kind == OffsetKind::none ? Type(NoneType::get(ctx)) : i32;
-    std::string diag;
-    llvm::raw_string_ostream os(diag);
-    auto emitError = [&]() {
-      return mlir::emitError(UnknownLoc::get(ctx));
-    };
-    (void)os;
-    if (failed(UniformType::verify(emitError, storage, isSigned, lo, hi,
-                                   expressed, granularity, axes, blocks, kind,
-                                   f32, offsetType, scales, offsets))) {
-      error = "the type has no quantx equivalent (see the diagnostic above)";
+    // Capture the verifier's message as the reason instead of emitting it
+    // at an unknown location.
+    std::string reason;
+    LogicalResult verified = success();
+    {
+      ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &diag) {
+        if (reason.empty())
+          reason = diag.str();
+        return success();
+      });
+      verified = UniformType::verify(
+          [&]() { return mlir::emitError(UnknownLoc::get(ctx)); }, storage,
+          isSigned, lo, hi, expressed, granularity, axes, blocks, kind, f32,
+          offsetType, scales, offsets);
+    }
+    if (failed(verified)) {
+      error = reason;
       return {};
     }
     return UniformType::get(storage, isSigned, lo, hi, expressed, granularity,
@@ -207,30 +215,13 @@ replaceAllTypes(Operation *root,
   return failure(walk.wasInterrupted());
 }
 
-static bool isRankedTensor(Type type) { return isa<RankedTensorType>(type); }
-
 namespace {
 
 struct ConvertQuantToQuantXPass
     : public mlir::quantx::impl::ConvertQuantToQuantXBase<ConvertQuantToQuantXPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // Check the casts before touching anything, so errors point at them.
-    WalkResult check = module.walk([&](Operation *op) {
-      if (!isa<quant::QuantizeCastOp, quant::DequantizeCastOp,
-               quant::StorageCastOp>(op))
-        return WalkResult::advance();
-      if (!isRankedTensor(op->getOperand(0).getType()) ||
-          !isRankedTensor(op->getResult(0).getType())) {
-        op->emitError() << "quantx ops work on ranked tensors; cannot convert "
-                        << op->getName() << " on "
-                        << op->getOperand(0).getType();
-        return WalkResult::interrupt();
-      }
-      return WalkResult::advance();
-    });
-    if (check.wasInterrupted() ||
-        failed(replaceAllTypes(module, convertQuantTypeToQuantX)))
+    if (failed(replaceAllTypes(module, convertQuantTypeToQuantX)))
       return signalPassFailure();
 
     SmallVector<Operation *> casts;
@@ -276,7 +267,7 @@ struct ConvertQuantXToQuantPass
       }
       if (isa<QuantXDialect>(op->getDialect()) &&
           !isa<QuantizeOp, DequantizeOp, StorageCastOp>(op)) {
-        op->emitError() << op->getName() << " has no quant equivalent";
+        op->emitError() << "'" << op->getName() << "' has no quant equivalent";
         return WalkResult::interrupt();
       }
       return WalkResult::advance();

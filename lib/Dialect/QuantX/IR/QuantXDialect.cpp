@@ -12,6 +12,7 @@ using namespace mlir::quantx;
 void QuantXDialect::initialize() {
   registerTypes();
   registerAttributes();
+  registerBytecodeInterface();
   addOperations<
 #define GET_OP_LIST
 #include "quantx/Dialect/QuantX/IR/QuantXOps.cpp.inc"

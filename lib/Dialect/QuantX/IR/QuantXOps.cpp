@@ -47,13 +47,13 @@ static LogicalResult verifyParamOperand(Operation *op, StringRef role,
   if (!needed) {
     if (operand)
       return op->emitOpError() << "has an unexpected " << role << " " << what
-                               << " operand: the type's parameters are "
-                               << "static or it has no " << what;
+                               << " operand: the parameters are static or "
+                               << "the scheme has no " << what;
     return success();
   }
   if (!operand)
-    return op->emitOpError() << "needs a " << role << " " << what
-                             << " operand: the type's parameters are dynamic";
+    return op->emitOpError() << "is missing the " << role << " " << what
+                             << " operand: the parameters are dynamic";
   auto type = cast<RankedTensorType>(operand.getType());
   Type element = type.getElementType();
   bool elementOk = element == expectedElement;
@@ -74,14 +74,36 @@ static LogicalResult verifyParamOperand(Operation *op, StringRef role,
 /// Checks the static tables of `qtype` or the dynamic operands against the
 /// data shape.
 static LogicalResult verifyParams(Operation *op, StringRef role,
-                                  UniformType qtype, RankedTensorType dataType,
+                                  UniformType qtype, Type dataType,
                                   Value scale, Value offset) {
-  FailureOr<SmallVector<int64_t>> paramShape =
-      qtype.getParamShape(dataType.getShape());
+  // Scalars have the empty shape; unranked tensors an unknown one, for which
+  // only the presence and element types of parameters are checked.
+  ArrayRef<int64_t> dataShape;
+  auto shaped = dyn_cast<ShapedType>(dataType);
+  if (shaped && !shaped.hasRank()) {
+    bool dynamic = !qtype.hasStaticParams();
+    for (auto [operand, what, needed, element] :
+         {std::tuple(scale, "scale", dynamic, qtype.getScaleType()),
+          std::tuple(offset, "offset", dynamic && !qtype.isSymmetric(),
+                     qtype.getOffsetType())}) {
+      if (bool(operand) != needed)
+        return op->emitOpError()
+               << (needed ? "is missing the " : "has an unexpected ") << role
+               << " " << what << " operand";
+      if (operand &&
+          cast<ShapedType>(operand.getType()).getElementType() != element)
+        return op->emitOpError() << role << " " << what
+                                 << " must have element type " << element;
+    }
+    return success();
+  }
+  if (shaped)
+    dataShape = shaped.getShape();
+  FailureOr<SmallVector<int64_t>> paramShape = qtype.getParamShape(dataShape);
   if (failed(paramShape))
     return op->emitOpError() << role << " type " << qtype
                              << " quantizes an axis out of range for rank "
-                             << dataType.getRank();
+                             << dataShape.size();
   bool dynamic = !qtype.hasStaticParams();
   if (!dynamic) {
     if (auto table = dyn_cast<ElementsAttr>(qtype.getScales())) {
@@ -201,17 +223,24 @@ static bool isExactRoundTrip(UniformType type, RoundingMode mode) {
 //===----------------------------------------------------------------------===//
 
 static UniformType getQuantElement(Value v) {
-  return cast<UniformType>(cast<RankedTensorType>(v.getType()).getElementType());
+  return cast<UniformType>(getElementTypeOrSelf(v.getType()));
+}
+
+/// Scalars match scalars; tensors match tensors of compatible shape.
+static bool haveCompatibleShapes(Type a, Type b) {
+  auto sa = dyn_cast<ShapedType>(a), sb = dyn_cast<ShapedType>(b);
+  if (!sa || !sb)
+    return !sa && !sb;
+  return succeeded(verifyCompatibleShape(sa, sb));
 }
 
 LogicalResult QuantizeOp::verify() {
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  auto resultType = cast<RankedTensorType>(getResult().getType());
+  Type inputType = getInput().getType(), resultType = getResult().getType();
   UniformType qtype = getQuantElement(getResult());
-  if (failed(verifyCompatibleShape(inputType.getShape(), resultType.getShape())))
+  if (!haveCompatibleShapes(inputType, resultType))
     return emitOpError("input and result shapes differ");
-  if (inputType.getElementType() != qtype.getExpressedType())
-    return emitOpError() << "input element type " << inputType.getElementType()
+  if (getElementTypeOrSelf(inputType) != qtype.getExpressedType())
+    return emitOpError() << "input element type " << getElementTypeOrSelf(inputType)
                          << " is not the expressed type "
                          << qtype.getExpressedType() << " of the result";
   return verifyParams(*this, "result", qtype, resultType, getScale(),
@@ -231,13 +260,12 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor) {
 }
 
 LogicalResult DequantizeOp::verify() {
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  auto resultType = cast<RankedTensorType>(getResult().getType());
+  Type inputType = getInput().getType(), resultType = getResult().getType();
   UniformType qtype = getQuantElement(getInput());
-  if (failed(verifyCompatibleShape(inputType.getShape(), resultType.getShape())))
+  if (!haveCompatibleShapes(inputType, resultType))
     return emitOpError("input and result shapes differ");
-  if (resultType.getElementType() != qtype.getExpressedType())
-    return emitOpError() << "result element type " << resultType.getElementType()
+  if (getElementTypeOrSelf(resultType) != qtype.getExpressedType())
+    return emitOpError() << "result element type " << getElementTypeOrSelf(resultType)
                          << " is not the expressed type "
                          << qtype.getExpressedType() << " of the input";
   return verifyParams(*this, "input", qtype, inputType, getScale(),
@@ -284,6 +312,8 @@ LogicalResult StorageCastOp::verify() {
   if (bool(qin) == bool(qout))
     return emitOpError("casts between a quantized tensor and its storage "
                        "integer tensor: exactly one side must be quantized");
+  if (!haveCompatibleShapes(getInput().getType(), getResult().getType()))
+    return emitOpError("input and result shapes differ");
   UniformType q = qin ? qin : qout;
   Type other = qin ? out : in;
   if (other != q.getStorageType())

@@ -67,6 +67,7 @@ def QuantX_Dialect : Dialect {
     /// QuantXTypes.cpp).
     void registerTypes();
     void registerAttributes();
+    void registerBytecodeInterface();
   }];
 }
 

@@ -22,6 +22,11 @@ include "mlir/IR/CommonAttrConstraints.td"
 
 def QuantX_QuantizedTensor : RankedTensorOf<[QuantX_UniformType]>;
 def QuantX_FloatTensor : RankedTensorOf<[AnyFloat]>;
+// The casts also take scalars and unranked tensors, as upstream `quant` does.
+def QuantX_FloatLike : AnyTypeOf<[AnyFloat, TensorOf<[AnyFloat]>]>;
+def QuantX_QuantizedLike : AnyTypeOf<[QuantX_UniformType, TensorOf<[QuantX_UniformType]>]>;
+def QuantX_StorageLike : AnyTypeOf<[AnyInteger, QuantX_UniformType,
+                                    TensorOf<[AnyInteger, QuantX_UniformType]>]>;
 def QuantX_FloatOrQuantizedTensor : RankedTensorOf<[AnyFloat, QuantX_UniformType]>;
 def QuantX_ParamTensor : RankedTensorOf<[AnyFloat, AnySignlessInteger, QuantX_UniformType]>;
 def QuantX_AnyComputeTensor : RankedTensorOf<[AnyFloat, AnySignlessInteger, QuantX_UniformType]>;
@@ -58,12 +63,12 @@ def QuantX_QuantizeOp : QuantX_Op<"quantize", [Pure, AttrSizedOperandSegments]> 
         : tensor<4x64xf32> -> tensor<4x64x!quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 64}, scale_type = f16>>
     ```
   }];
-  let arguments = (ins QuantX_FloatTensor:$input,
+  let arguments = (ins QuantX_FloatLike:$input,
                        Optional<QuantX_ParamTensor>:$scale,
                        Optional<QuantX_ParamTensor>:$offset,
                        QuantX_DefaultRounding:$rounding,
                        QuantX_DefaultSaturate:$saturate);
-  let results = (outs QuantX_QuantizedTensor:$result);
+  let results = (outs QuantX_QuantizedLike:$result);
   let assemblyFormat = [{
     $input (`scale` `(` $scale^ `:` type($scale) `)`)?
     (`offset` `(` $offset^ `:` type($offset) `)`)? attr-dict
@@ -86,10 +91,10 @@ def QuantX_DequantizeOp : QuantX_Op<"dequantize", [Pure, AttrSizedOperandSegment
     %x = quantx.dequantize %q : tensor<4x8x!quantx.uniform<i8:f32, scale = 0.5>> -> tensor<4x8xf32>
     ```
   }];
-  let arguments = (ins QuantX_QuantizedTensor:$input,
+  let arguments = (ins QuantX_QuantizedLike:$input,
                        Optional<QuantX_ParamTensor>:$scale,
                        Optional<QuantX_ParamTensor>:$offset);
-  let results = (outs QuantX_FloatTensor:$result);
+  let results = (outs QuantX_FloatLike:$result);
   let assemblyFormat = [{
     $input (`scale` `(` $scale^ `:` type($scale) `)`)?
     (`offset` `(` $offset^ `:` type($offset) `)`)? attr-dict
@@ -131,7 +136,7 @@ def QuantX_RequantizeOp : QuantX_Op<"requantize", [Pure, AttrSizedOperandSegment
   let hasFolder = 1;
 }
 
-def QuantX_StorageCastOp : QuantX_Op<"scast", [Pure, SameOperandsAndResultShape]> {
+def QuantX_StorageCastOp : QuantX_Op<"scast", [Pure]> {
   let summary = "Reinterprets a quantized tensor as its integer storage or back";
   let description = [{
     A bit-preserving cast between a tensor of `!quantx.uniform` and a tensor
@@ -143,8 +148,8 @@ def QuantX_StorageCastOp : QuantX_Op<"scast", [Pure, SameOperandsAndResultShape]
     %i = quantx.scast %q : tensor<8x!quantx.uniform<u4:f32, scale = 1.0>> -> tensor<8xi4>
     ```
   }];
-  let arguments = (ins RankedTensorOf<[AnyInteger, QuantX_UniformType]>:$input);
-  let results = (outs RankedTensorOf<[AnyInteger, QuantX_UniformType]>:$result);
+  let arguments = (ins QuantX_StorageLike:$input);
+  let results = (outs QuantX_StorageLike:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
   let hasFolder = 1;

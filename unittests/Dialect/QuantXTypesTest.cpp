@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/AsmParser/AsmParser.h"
 
@@ -130,4 +131,39 @@ TEST_F(QuantXTypesTest, UpstreamInteropRoundTrips) {
   Type dynamic = parse("!quantx.uniform<i8:f32>");
   EXPECT_FALSE(convertQuantXTypeToQuant(dynamic, error));
   EXPECT_NE(error.find("dynamic"), std::string::npos);
+}
+
+// Invariants that the parser can never violate are still checked when a
+// type is built through the C++ API.
+TEST_F(QuantXTypesTest, ApiOnlyDiagnostics) {
+  std::vector<std::string> messages;
+  ScopedDiagnosticHandler capture(&ctx, [&](Diagnostic &diag) {
+    messages.push_back(diag.str());
+    return success();
+  });
+  auto emit = [&]() { return emitError(UnknownLoc::get(&ctx)); };
+  auto f32 = Float32Type::get(&ctx);
+  auto none = NoneType::get(&ctx);
+  auto build = [&](IntegerType storage, bool isSigned, Granularity g,
+                   ArrayRef<int64_t> axes, ArrayRef<int64_t> blocks) {
+    return UniformType::getChecked(emit, storage, isSigned, 0, 15, f32, g,
+                                   axes, blocks, OffsetKind::none, f32, none,
+                                   Attribute(), Attribute());
+  };
+  auto ui4 = IntegerType::get(&ctx, 4, IntegerType::Unsigned);
+  auto i4 = IntegerType::get(&ctx, 4);
+  EXPECT_FALSE(build(ui4, /*isSigned=*/true, Granularity::per_tensor, {}, {}));
+  EXPECT_FALSE(build(i4, false, Granularity::per_tensor, {0}, {}));
+  EXPECT_FALSE(build(i4, false, Granularity::per_axis, {0, 1}, {}));
+  EXPECT_FALSE(build(i4, false, Granularity::per_block, {0, 1}, {4}));
+  EXPECT_TRUE(build(i4, false, Granularity::per_block, {0, 1}, {4, 4}));
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_NE(messages[0].find("signedness flag contradicts storage type 'ui4'"),
+            std::string::npos);
+  EXPECT_NE(messages[1].find("per-tensor type cannot have axes"),
+            std::string::npos);
+  EXPECT_NE(messages[2].find("per-axis type needs exactly one axis"),
+            std::string::npos);
+  EXPECT_NE(messages[3].find("per-block type needs one block size per axis"),
+            std::string::npos);
 }

@@ -619,3 +619,39 @@ func.func @f() {
   %c = quantx.constant dense<[1, 2]> : tensor<2xi8> -> tensor<5x!quantx.uniform<i4:f32, scale = 1.0>>
   return
 }
+
+// -----
+
+// Storage casts keep the shape.
+func.func @f(%q: tensor<4x!quantx.uniform<i8:f32, scale = 0.5>>) {
+  // expected-error @+1 {{'quantx.scast' op input and result shapes differ}}
+  %r = quantx.scast %q : tensor<4x!quantx.uniform<i8:f32, scale = 0.5>> -> tensor<5xi8>
+  return
+}
+
+// -----
+
+// A scalar cannot become a tensor.
+func.func @f(%x: f32) {
+  // expected-error @+1 {{'quantx.quantize' op input and result shapes differ}}
+  %q = quantx.quantize %x : f32 -> tensor<1x!quantx.uniform<i8:f32, scale = 0.5>>
+  return
+}
+
+// -----
+
+// Unranked data: parameters are still required exactly when dynamic.
+func.func @f(%x: tensor<*xf32>) {
+  // expected-error @+1 {{'quantx.quantize' op is missing the result scale operand}}
+  %q = quantx.quantize %x : tensor<*xf32> -> tensor<*x!quantx.uniform<i8:f32>>
+  return
+}
+
+// -----
+
+// Unranked data: the parameter element type is still checked.
+func.func @f(%x: tensor<*xf32>, %s: tensor<f16>) {
+  // expected-error @+1 {{'quantx.quantize' op result scale must have element type 'f32'}}
+  %q = quantx.quantize %x scale(%s : tensor<f16>) : tensor<*xf32> -> tensor<*x!quantx.uniform<i8:f32>>
+  return
+}

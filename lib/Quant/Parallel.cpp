@@ -41,7 +41,8 @@ void parallelFor(int64_t begin, int64_t end, int64_t minChunk,
   if (n <= 0)
     return;
   minChunk = std::max<int64_t>(minChunk, 1);
-  int64_t chunks = std::min<int64_t>(getNumThreads(), (n + minChunk - 1) / minChunk);
+  int64_t chunks =
+      std::min<int64_t>(getNumThreads(), (n + minChunk - 1) / minChunk);
   if (chunks <= 1) {
     fn(begin, end);
     return;

@@ -3,12 +3,12 @@
 #include "quantx/Conversion/QuantInterop/QuantInterop.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/AsmParser/AsmParser.h"
 
 #include <gtest/gtest.h>
 
@@ -18,9 +18,7 @@ using namespace mlir::quantx;
 namespace {
 class QuantXTypesTest : public ::testing::Test {
 protected:
-  QuantXTypesTest() {
-    ctx.loadDialect<QuantXDialect, quant::QuantDialect>();
-  }
+  QuantXTypesTest() { ctx.loadDialect<QuantXDialect, quant::QuantDialect>(); }
   Type parse(StringRef text) { return parseType(text, &ctx); }
   MLIRContext ctx;
 };
@@ -50,15 +48,16 @@ TEST_F(QuantXTypesTest, BuildersAndAccessors) {
   EXPECT_EQ(narrow.getStorageMin(), -127);
   EXPECT_EQ(narrow, parse("!quantx.uniform<i8<-127:127>:f32>"));
 
-  UniformType asym = getUniformType(&ctx, 8, false, f32, OffsetKind::zero_point);
+  UniformType asym =
+      getUniformType(&ctx, 8, false, f32, OffsetKind::zero_point);
   EXPECT_EQ(asym.getStorageMin(), 0);
   EXPECT_EQ(asym.getStorageMax(), 255);
   EXPECT_TRUE(asym.getOffsetType().isSignlessInteger(32));
 }
 
 TEST_F(QuantXTypesTest, ParamShape) {
-  auto perBlock = cast<UniformType>(
-      parse("!quantx.uniform<u4:f32, blocks = {1 : 128}, offset = zero_point>"));
+  auto perBlock = cast<UniformType>(parse(
+      "!quantx.uniform<u4:f32, blocks = {1 : 128}, offset = zero_point>"));
   auto shape = perBlock.getParamShape({4096, 4000});
   ASSERT_TRUE(succeeded(shape));
   // 4000 / 128 = 31.25: the last, partial block counts.
@@ -146,8 +145,8 @@ TEST_F(QuantXTypesTest, ApiOnlyDiagnostics) {
   auto none = NoneType::get(&ctx);
   auto build = [&](IntegerType storage, bool isSigned, Granularity g,
                    ArrayRef<int64_t> axes, ArrayRef<int64_t> blocks) {
-    return UniformType::getChecked(emit, storage, isSigned, 0, 15, f32, g,
-                                   axes, blocks, OffsetKind::none, f32, none,
+    return UniformType::getChecked(emit, storage, isSigned, 0, 15, f32, g, axes,
+                                   blocks, OffsetKind::none, f32, none,
                                    Attribute(), Attribute());
   };
   auto ui4 = IntegerType::get(&ctx, 4, IntegerType::Unsigned);

@@ -36,9 +36,9 @@ static bool allZero(ArrayRef<int64_t> values) {
 
 Type mlir::quantx::convertQuantTypeToQuantX(Type type, std::string &error) {
   auto uniform = dyn_cast<quant::QuantizedType>(type);
-  if (!uniform || !isa<quant::UniformQuantizedType,
-                       quant::UniformQuantizedPerAxisType,
-                       quant::UniformQuantizedSubChannelType>(type))
+  if (!uniform ||
+      !isa<quant::UniformQuantizedType, quant::UniformQuantizedPerAxisType,
+           quant::UniformQuantizedSubChannelType>(type))
     return type;
   MLIRContext *ctx = type.getContext();
   auto storage = dyn_cast<IntegerType>(uniform.getStorageType());
@@ -218,7 +218,8 @@ replaceAllTypes(Operation *root,
 namespace {
 
 struct ConvertQuantToQuantXPass
-    : public mlir::quantx::impl::ConvertQuantToQuantXBase<ConvertQuantToQuantXPass> {
+    : public mlir::quantx::impl::ConvertQuantToQuantXBase<
+          ConvertQuantToQuantXPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (failed(replaceAllTypes(module, convertQuantTypeToQuantX)))
@@ -250,7 +251,8 @@ struct ConvertQuantToQuantXPass
 };
 
 struct ConvertQuantXToQuantPass
-    : public mlir::quantx::impl::ConvertQuantXToQuantBase<ConvertQuantXToQuantPass> {
+    : public mlir::quantx::impl::ConvertQuantXToQuantBase<
+          ConvertQuantXToQuantPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     WalkResult check = module.walk([&](Operation *op) {

@@ -64,9 +64,9 @@ struct QuantXBytecodeInterface : public BytecodeDialectInterface {
       return {};
     }
     return UniformType::getChecked(
-        [&]() { return reader.emitError(); }, storageType, isSigned,
-        storageMin, storageMax, expressedType, *g, axes, blockSizes, *k,
-        scaleType, offsetType, scales, offsets);
+        [&]() { return reader.emitError(); }, storageType, isSigned, storageMin,
+        storageMax, expressedType, *g, axes, blockSizes, *k, scaleType,
+        offsetType, scales, offsets);
   }
 
   LogicalResult writeType(Type type,

@@ -61,21 +61,22 @@ static LogicalResult verifyParamOperand(Operation *op, StringRef role,
   if (auto nested = dyn_cast<UniformType>(expectedElement))
     elementOk |= element == nested.getExpressedType();
   if (!elementOk)
-    return op->emitOpError() << role << " " << what << " must have element type "
-                             << expectedElement << ", got " << element;
-  if (failed(verifyCompatibleShape(type.getShape(), paramShape)))
     return op->emitOpError()
-           << role << " " << what << " has shape " << shapeString(type.getShape())
-           << " but the parameter shape of the data is "
-           << shapeString(paramShape);
+           << role << " " << what << " must have element type "
+           << expectedElement << ", got " << element;
+  if (failed(verifyCompatibleShape(type.getShape(), paramShape)))
+    return op->emitOpError() << role << " " << what << " has shape "
+                             << shapeString(type.getShape())
+                             << " but the parameter shape of the data is "
+                             << shapeString(paramShape);
   return success();
 }
 
 /// Checks the static tables of `qtype` or the dynamic operands against the
 /// data shape.
 static LogicalResult verifyParams(Operation *op, StringRef role,
-                                  UniformType qtype, Type dataType,
-                                  Value scale, Value offset) {
+                                  UniformType qtype, Type dataType, Value scale,
+                                  Value offset) {
   // Scalars have the empty shape; unranked tensors an unknown one, for which
   // only the presence and element types of parameters are checked.
   ArrayRef<int64_t> dataShape;
@@ -92,8 +93,8 @@ static LogicalResult verifyParams(Operation *op, StringRef role,
                << " " << what << " operand";
       if (operand &&
           cast<ShapedType>(operand.getType()).getElementType() != element)
-        return op->emitOpError() << role << " " << what
-                                 << " must have element type " << element;
+        return op->emitOpError()
+               << role << " " << what << " must have element type " << element;
     }
     return success();
   }
@@ -101,18 +102,18 @@ static LogicalResult verifyParams(Operation *op, StringRef role,
     dataShape = shaped.getShape();
   FailureOr<SmallVector<int64_t>> paramShape = qtype.getParamShape(dataShape);
   if (failed(paramShape))
-    return op->emitOpError() << role << " type " << qtype
-                             << " quantizes an axis out of range for rank "
-                             << dataShape.size();
+    return op->emitOpError()
+           << role << " type " << qtype
+           << " quantizes an axis out of range for rank " << dataShape.size();
   bool dynamic = !qtype.hasStaticParams();
   if (!dynamic) {
     if (auto table = dyn_cast<ElementsAttr>(qtype.getScales())) {
       ArrayRef<int64_t> tableShape = table.getShapedType().getShape();
       if (failed(verifyCompatibleShape(tableShape, *paramShape)))
-        return op->emitOpError()
-               << role << " static scales have shape " << shapeString(tableShape)
-               << " but the parameter shape of the data is "
-               << shapeString(*paramShape);
+        return op->emitOpError() << role << " static scales have shape "
+                                 << shapeString(tableShape)
+                                 << " but the parameter shape of the data is "
+                                 << shapeString(*paramShape);
     }
   }
   if (failed(verifyParamOperand(op, role, "scale", scale, dynamic,
@@ -191,7 +192,8 @@ static bool isExactRoundTrip(UniformType type, RoundingMode mode) {
     double off = offsets[p];
     for (int64_t q = type.getStorageMin(); q <= type.getStorageMax(); ++q) {
       // Dequantize exactly as the dequantize op specifies.
-      APFloat x = toSem(double(kind == OffsetKind::zero_point ? q - int64_t(off) : q));
+      APFloat x =
+          toSem(double(kind == OffsetKind::zero_point ? q - int64_t(off) : q));
       x.multiply(scale, APFloat::rmNearestTiesToEven);
       APFloat m = toSem(off);
       if (kind == OffsetKind::add_min)
@@ -207,8 +209,8 @@ static bool isExactRoundTrip(UniformType type, RoundingMode mode) {
       APFloat r = roundToIntegral(x, mode);
       if (!r.isFinite())
         return false;
-      double back = r.convertToDouble() +
-                    (kind == OffsetKind::zero_point ? off : 0.0);
+      double back =
+          r.convertToDouble() + (kind == OffsetKind::zero_point ? off : 0.0);
       back = std::min<double>(std::max<double>(back, type.getStorageMin()),
                               type.getStorageMax());
       if (back != double(q))
@@ -240,7 +242,8 @@ LogicalResult QuantizeOp::verify() {
   if (!haveCompatibleShapes(inputType, resultType))
     return emitOpError("input and result shapes differ");
   if (getElementTypeOrSelf(inputType) != qtype.getExpressedType())
-    return emitOpError() << "input element type " << getElementTypeOrSelf(inputType)
+    return emitOpError() << "input element type "
+                         << getElementTypeOrSelf(inputType)
                          << " is not the expressed type "
                          << qtype.getExpressedType() << " of the result";
   return verifyParams(*this, "result", qtype, resultType, getScale(),
@@ -253,8 +256,8 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor) {
   if (!dequant || dequant.getInput().getType() != getType() || getScale() ||
       dequant.getScale())
     return {};
-  if (!getSaturate() || !isExactRoundTrip(getQuantElement(getResult()),
-                                          getRounding()))
+  if (!getSaturate() ||
+      !isExactRoundTrip(getQuantElement(getResult()), getRounding()))
     return {};
   return dequant.getInput();
 }
@@ -265,7 +268,8 @@ LogicalResult DequantizeOp::verify() {
   if (!haveCompatibleShapes(inputType, resultType))
     return emitOpError("input and result shapes differ");
   if (getElementTypeOrSelf(resultType) != qtype.getExpressedType())
-    return emitOpError() << "result element type " << getElementTypeOrSelf(resultType)
+    return emitOpError() << "result element type "
+                         << getElementTypeOrSelf(resultType)
                          << " is not the expressed type "
                          << qtype.getExpressedType() << " of the input";
   return verifyParams(*this, "input", qtype, inputType, getScale(),
@@ -275,7 +279,8 @@ LogicalResult DequantizeOp::verify() {
 LogicalResult RequantizeOp::verify() {
   auto inputType = cast<RankedTensorType>(getInput().getType());
   auto resultType = cast<RankedTensorType>(getResult().getType());
-  if (failed(verifyCompatibleShape(inputType.getShape(), resultType.getShape())))
+  if (failed(
+          verifyCompatibleShape(inputType.getShape(), resultType.getShape())))
     return emitOpError("input and result shapes differ");
   UniformType in = getQuantElement(getInput());
   UniformType out = getQuantElement(getResult());
@@ -420,8 +425,8 @@ static LogicalResult verifyEpilogue(Operation *op, Value lhs, Value bias,
   }
   if (resultElement.isInteger()) {
     if (!resultElement.isSignlessInteger(32))
-      return op->emitOpError() << "raw accumulator result must be i32, got "
-                               << resultElement;
+      return op->emitOpError()
+             << "raw accumulator result must be i32, got " << resultElement;
     if (rhsBlocked)
       return op->emitOpError("an i32 accumulator result is not defined for "
                              "weights with blocks along the reduction axis");
@@ -430,9 +435,8 @@ static LogicalResult verifyEpilogue(Operation *op, Value lhs, Value bias,
     auto biasType = cast<RankedTensorType>(bias.getType());
     if (biasType.getRank() != 1 ||
         failed(verifyCompatibleShape(biasType.getShape(), {numOutputChannels})))
-      return op->emitOpError() << "bias must have shape ["
-                               << numOutputChannels << "], got "
-                               << shapeString(biasType.getShape());
+      return op->emitOpError() << "bias must have shape [" << numOutputChannels
+                               << "], got " << shapeString(biasType.getShape());
     if (biasType.getElementType().isInteger() && !lhsQuantized)
       return op->emitOpError("an i32 bias needs a quantized input");
     if (biasType.getElementType().isInteger() && rhsBlocked)
@@ -447,7 +451,8 @@ LogicalResult MatmulOp::verify() {
   auto rhsType = cast<RankedTensorType>(getRhs().getType());
   auto resultType = cast<RankedTensorType>(getResult().getType());
   if (lhsType.getRank() < 2)
-    return emitOpError() << "lhs must have rank >= 2, got " << lhsType.getRank();
+    return emitOpError() << "lhs must have rank >= 2, got "
+                         << lhsType.getRank();
   if (rhsType.getRank() != 2)
     return emitOpError() << "rhs must have rank 2, got " << rhsType.getRank();
   bool transposed = getTransposeRhs();
@@ -462,7 +467,8 @@ LogicalResult MatmulOp::verify() {
   expected.push_back(m);
   expected.push_back(n);
   if (failed(verifyCompatibleShape(resultType.getShape(), expected)))
-    return emitOpError() << "result shape " << shapeString(resultType.getShape())
+    return emitOpError() << "result shape "
+                         << shapeString(resultType.getShape())
                          << " does not match " << shapeString(expected);
 
   UniformType rhsQ = getQuantElement(getRhs());
@@ -514,17 +520,20 @@ LogicalResult Conv2DOp::verify() {
   auto inType = cast<RankedTensorType>(getInput().getType());
   auto fType = cast<RankedTensorType>(getFilter().getType());
   auto resultType = cast<RankedTensorType>(getResult().getType());
-  if (inType.getRank() != 4 || fType.getRank() != 4 || resultType.getRank() != 4)
+  if (inType.getRank() != 4 || fType.getRank() != 4 ||
+      resultType.getRank() != 4)
     return emitOpError("input, filter and result must have rank 4 "
                        "(NCHW, FCHW, NFHW)");
   ArrayRef<int64_t> strides = getStrides(), padding = getPadding(),
                     dilations = getDilations();
-  if (strides.size() != 2 || llvm::any_of(strides, [](int64_t s) { return s < 1; }))
+  if (strides.size() != 2 ||
+      llvm::any_of(strides, [](int64_t s) { return s < 1; }))
     return emitOpError("strides must be two positive integers");
   if (dilations.size() != 2 ||
       llvm::any_of(dilations, [](int64_t s) { return s < 1; }))
     return emitOpError("dilations must be two positive integers");
-  if (padding.size() != 4 || llvm::any_of(padding, [](int64_t s) { return s < 0; }))
+  if (padding.size() != 4 ||
+      llvm::any_of(padding, [](int64_t s) { return s < 0; }))
     return emitOpError("padding must be four non-negative integers "
                        "(top, bottom, left, right)");
   int64_t groups = getGroups();
@@ -547,14 +556,15 @@ LogicalResult Conv2DOp::verify() {
     int64_t size = in[2 + i], k = f[2 + i];
     if (ShapedType::isDynamic(size) || ShapedType::isDynamic(k))
       continue;
-    int64_t span = size + padding[2 * i] + padding[2 * i + 1] -
-                   dilations[i] * (k - 1) - 1;
+    int64_t span =
+        size + padding[2 * i] + padding[2 * i + 1] - dilations[i] * (k - 1) - 1;
     if (span < 0)
       return emitOpError("the dilated filter is larger than the padded input");
     expected[2 + i] = span / strides[i] + 1;
   }
   if (failed(verifyCompatibleShape(resultType.getShape(), expected)))
-    return emitOpError() << "result shape " << shapeString(resultType.getShape())
+    return emitOpError() << "result shape "
+                         << shapeString(resultType.getShape())
                          << " does not match " << shapeString(expected);
 
   UniformType fQ = getQuantElement(getFilter());
@@ -617,7 +627,8 @@ LogicalResult ConstantOp::verify() {
   if (!isPacked()) {
     if (auto dense = dyn_cast<DenseIntElementsAttr>(getValue())) {
       for (const APInt &v : dense.getValues<APInt>()) {
-        int64_t x = q.getIsSigned() ? v.getSExtValue() : int64_t(v.getZExtValue());
+        int64_t x =
+            q.getIsSigned() ? v.getSExtValue() : int64_t(v.getZExtValue());
         if (x < q.getStorageMin() || x > q.getStorageMax())
           return emitOpError() << "value " << x << " is outside the storage "
                                << "range [" << q.getStorageMin() << ", "

@@ -48,8 +48,7 @@ static int64_t fullMin(unsigned width, bool isSigned) {
   return isSigned ? -(int64_t(1) << (width - 1)) : 0;
 }
 static int64_t fullMax(unsigned width, bool isSigned) {
-  return isSigned ? (int64_t(1) << (width - 1)) - 1
-                  : (int64_t(1) << width) - 1;
+  return isSigned ? (int64_t(1) << (width - 1)) - 1 : (int64_t(1) << width) - 1;
 }
 
 int64_t UniformType::getStorageTypeFullMin() const {
@@ -101,9 +100,8 @@ UniformType::getParamShape(ArrayRef<int64_t> shape) const {
     SmallVector<int64_t> result(rank, 1);
     for (auto [axis, block] : llvm::zip(getAxes(), getBlockSizes())) {
       int64_t dim = shape[axis];
-      result[axis] =
-          ShapedType::isDynamic(dim) ? ShapedType::kDynamic
-                                     : (dim + block - 1) / block;
+      result[axis] = ShapedType::isDynamic(dim) ? ShapedType::kDynamic
+                                                : (dim + block - 1) / block;
     }
     return result;
   }
@@ -126,11 +124,12 @@ UniformType UniformType::withExpressedType(FloatType type) const {
                           getOffsetType(), getScales(), getOffsets());
 }
 
-UniformType mlir::quantx::getUniformType(
-    MLIRContext *ctx, unsigned bits, bool isSigned, FloatType expressedType,
-    OffsetKind offsetKind, Granularity granularity, ArrayRef<int64_t> axes,
-    ArrayRef<int64_t> blockSizes, Type scaleType, Type offsetType,
-    bool narrowRange) {
+UniformType
+mlir::quantx::getUniformType(MLIRContext *ctx, unsigned bits, bool isSigned,
+                             FloatType expressedType, OffsetKind offsetKind,
+                             Granularity granularity, ArrayRef<int64_t> axes,
+                             ArrayRef<int64_t> blockSizes, Type scaleType,
+                             Type offsetType, bool narrowRange) {
   if (!scaleType)
     scaleType = Float32Type::get(ctx);
   if (!offsetType)
@@ -151,10 +150,10 @@ static bool isSupportedExpressedType(Type type) {
 }
 
 /// Checks the shape and values of a static parameter table.
-static LogicalResult verifyStaticTable(function_ref<InFlightDiagnostic()> emitError,
-                                       Attribute table, StringRef name,
-                                       Granularity granularity, bool isFloat,
-                                       bool mustBePositive) {
+static LogicalResult
+verifyStaticTable(function_ref<InFlightDiagnostic()> emitError, Attribute table,
+                  StringRef name, Granularity granularity, bool isFloat,
+                  bool mustBePositive) {
   if (granularity == Granularity::per_tensor) {
     if (isFloat) {
       auto attr = dyn_cast<FloatAttr>(table);
@@ -162,8 +161,7 @@ static LogicalResult verifyStaticTable(function_ref<InFlightDiagnostic()> emitEr
         return emitError() << "per-tensor " << name << " must be a float";
       double v = attr.getValueAsDouble();
       if (mustBePositive && !(std::isfinite(v) && v > 0))
-        return emitError() << name << " must be positive and finite, got "
-                           << v;
+        return emitError() << name << " must be positive and finite, got " << v;
       return success();
     }
     if (!isa<IntegerAttr>(table))
@@ -176,12 +174,13 @@ static LogicalResult verifyStaticTable(function_ref<InFlightDiagnostic()> emitEr
                        << "an elements attribute";
   Type elementType = elements.getShapedType().getElementType();
   if (isFloat ? !isa<FloatType>(elementType) : !elementType.isInteger())
-    return emitError() << name << " must have " << (isFloat ? "float" : "integer")
-                       << " elements";
+    return emitError() << name << " must have "
+                       << (isFloat ? "float" : "integer") << " elements";
   if (granularity == Granularity::per_axis &&
       elements.getShapedType().getRank() != 1)
     return emitError() << "per-axis " << name << " must be 1-D";
-  if (auto dense = dyn_cast<DenseFPElementsAttr>(table); dense && mustBePositive) {
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(table);
+      dense && mustBePositive) {
     for (APFloat v : dense.getValues<APFloat>()) {
       double d = v.convertToDouble();
       if (!(std::isfinite(d) && d > 0))
@@ -290,8 +289,9 @@ LogicalResult UniformType::verify(
     if (isa<UniformType>(scaleType))
       return emitError() << "static scales cannot be quantized";
     if (offsetKind != OffsetKind::none && !offsets)
-      return emitError() << "static scales need static offsets for offset kind '"
-                         << stringifyOffsetKind(offsetKind) << "'";
+      return emitError()
+             << "static scales need static offsets for offset kind '"
+             << stringifyOffsetKind(offsetKind) << "'";
     if (failed(verifyStaticTable(emitError, scales, "scales", granularity,
                                  /*isFloat=*/true, /*mustBePositive=*/true)))
       return failure();
@@ -333,11 +333,13 @@ static ParseResult parseStorage(AsmParser &parser, IntegerType &type,
   } else if (keyword.consume_front("u")) {
     isSigned = false;
   } else {
-    return parser.emitError(loc, "expected storage type like i8, u4, si8 or ui8");
+    return parser.emitError(loc,
+                            "expected storage type like i8, u4, si8 or ui8");
   }
   unsigned width;
   if (keyword.getAsInteger(10, width))
-    return parser.emitError(loc, "expected storage type like i8, u4, si8 or ui8");
+    return parser.emitError(loc,
+                            "expected storage type like i8, u4, si8 or ui8");
   if (width > 64)
     return parser.emitError(loc, "storage width must be in [2, 32], got ")
            << width;
@@ -462,10 +464,10 @@ Type UniformType::parse(AsmParser &parser) {
     scaleType = Float32Type::get(ctx);
   if (!offsetType)
     offsetType = getDefaultOffsetType(ctx, *offsetKind, scaleType);
-  return parser.getChecked<UniformType>(
-      ctx, storageType, isSigned, storageMin, storageMax, expressedType,
-      granularity, axes, blockSizes, *offsetKind, scaleType, offsetType,
-      scales, offsets);
+  return parser.getChecked<UniformType>(ctx, storageType, isSigned, storageMin,
+                                        storageMax, expressedType, granularity,
+                                        axes, blockSizes, *offsetKind,
+                                        scaleType, offsetType, scales, offsets);
 }
 
 void UniformType::print(AsmPrinter &printer) const {
@@ -491,11 +493,10 @@ void UniformType::print(AsmPrinter &printer) const {
     break;
   case Granularity::per_block:
     printer << ", blocks = {";
-    llvm::interleaveComma(llvm::zip(getAxes(), getBlockSizes()), printer,
-                          [&](auto pair) {
-                            printer << std::get<0>(pair) << " : "
-                                    << std::get<1>(pair);
-                          });
+    llvm::interleaveComma(
+        llvm::zip(getAxes(), getBlockSizes()), printer, [&](auto pair) {
+          printer << std::get<0>(pair) << " : " << std::get<1>(pair);
+        });
     printer << '}';
     break;
   }
@@ -505,10 +506,9 @@ void UniformType::print(AsmPrinter &printer) const {
   bool perTensorStatic = isPerTensor() && getScales();
   // The kind is implied by static per-tensor `zero_point = N` and `min = X`
   // (add_min); print it otherwise.
-  bool kindImplied =
-      kind == OffsetKind::none ||
-      (perTensorStatic && (kind == OffsetKind::zero_point ||
-                           kind == OffsetKind::add_min));
+  bool kindImplied = kind == OffsetKind::none ||
+                     (perTensorStatic && (kind == OffsetKind::zero_point ||
+                                          kind == OffsetKind::add_min));
   if (!kindImplied)
     printer << ", offset = " << stringifyOffsetKind(kind);
   if (!getScaleType().isF32())
@@ -590,7 +590,8 @@ static std::optional<GGUFScheme> getGGUFScheme(GGUFType type) {
 }
 
 /// Blocks of `block` along the last of `rank` axes, one row per block.
-static void rowBlocks(int64_t rank, int64_t block, SmallVectorImpl<int64_t> &axes,
+static void rowBlocks(int64_t rank, int64_t block,
+                      SmallVectorImpl<int64_t> &axes,
                       SmallVectorImpl<int64_t> &sizes) {
   for (int64_t axis = 0; axis < rank; ++axis) {
     axes.push_back(axis);

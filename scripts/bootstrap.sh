@@ -18,6 +18,7 @@ debian_packages=(
   pybind11-dev python3-dev python3-venv python3-pip python3-numpy
   python3-pytest python3-torch
   zlib1g-dev libzstd-dev
+  pkg-config
 )
 
 missing=()

@@ -2,8 +2,9 @@
 //
 // See RTN.h. Every float32 operation follows the reference quantizer's order
 // (IST-DASLab/gptq quant.py) so that the results are bit-identical; the MSE
-// search accumulates its per-row error in double, which can only differ from
-// the reference where two clipping candidates tie to float32 precision.
+// search raises |q - x| to the norm in float32 like the reference but sums in
+// double, which can only differ from the reference where two clipping
+// candidates tie to float32 precision.
 //
 //===----------------------------------------------------------------------===//
 
@@ -93,6 +94,7 @@ void paramsFor(const QuantizerConfig &config, const float *x, int64_t rows,
   if (config.mse) {
     double best = std::numeric_limits<double>::infinity();
     const int steps = int(config.maxShrink * config.grid);
+    const float normF = float(config.norm);
     for (int i = 0; i < steps; ++i) {
       const float p = float(1.0 - double(i) / double(config.grid));
       float xmin1 = p * xmin, xmax1 = p * xmax;
@@ -106,8 +108,9 @@ void paramsFor(const QuantizerConfig &config, const float *x, int64_t rows,
         for (int64_t j = 0; j < cols; ++j) {
           float q = dequantizeCode(quantizeCode(row[j], scale1, zero1, maxq),
                                    scale1, zero1, maxq);
-          float d = std::fabs(q - row[j]);
-          err += std::pow(double(d), config.norm);
+          // |q - x|^norm in float32 like the reference (so overflow to inf
+          // and underflow to 0 match), summed in double.
+          err += double(std::pow(std::fabs(q - row[j]), normF));
         }
       }
       if (err < best) {

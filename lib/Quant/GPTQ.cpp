@@ -64,6 +64,13 @@ void checkFinite(const float *x, int64_t n, const char *what) {
 
 void useBlasThreads() { openblas_set_num_threads(getNumThreads()); }
 
+/// Runs OpenBLAS single-threaded while alive (our own threads split the
+/// work instead), restoring the thread count on exit, exceptions included.
+struct SingleThreadedBlas {
+  SingleThreadedBlas() { openblas_set_num_threads(1); }
+  ~SingleThreadedBlas() { useBlasThreads(); }
+};
+
 /// Rows per SIMD tile of the column sweep (one AVX-512 register of float).
 constexpr int64_t kTile = 16;
 
@@ -321,7 +328,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   std::vector<uint8_t> codesP(static_cast<size_t>(rows * n));
   // OpenBLAS runs single-threaded from here; the sgemm is split by columns
   // over our threads, so no BLAS worker spins while the sweep runs.
-  openblas_set_num_threads(1);
+  SingleThreadedBlas singleThreadedBlas;
   for (int64_t i1 = 0; i1 < n; i1 += bs) {
     const int64_t i2 = std::min(n, i1 + bs), count = i2 - i1;
 
@@ -409,7 +416,6 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
       });
     }
   }
-  openblas_set_num_threads(getNumThreads());
   // Back to the original column order.
   parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r)

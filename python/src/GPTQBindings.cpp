@@ -181,6 +181,13 @@ void quantx::python::bindGPTQ(py::module_ &m) {
           "(int32, columns), dequantized, loss (the reference's error "
           "figure), group_size.")
       .def(
+          "flush",
+          [](GPTQ &self) {
+            py::gil_scoped_release release;
+            self.flush();
+          },
+          "Fold buffered batches into the Hessian now.")
+      .def(
           "hessian",
           [](GPTQ &self) {
             std::vector<float> h;

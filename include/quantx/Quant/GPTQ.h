@@ -109,6 +109,10 @@ public:
   GPTQResult quantize(const float *w, int64_t rows,
                       const GPTQConfig &config);
 
+  /// Folds the buffered batches into H now (quantize and hessian do this
+  /// themselves; useful to time the accumulation on its own).
+  void flush();
+
   /// The full symmetric Hessian (columns x columns, row-major).
   std::vector<float> hessian();
 
@@ -117,8 +121,6 @@ public:
   int64_t numSamples() const { return numSamples_ + bufferedSamples_; }
 
 private:
-  void flush();
-
   int64_t columns_;
   /// Upper triangle (row-major) of H, valid for the samples flushed so far.
   std::vector<float> h_;

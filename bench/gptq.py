@@ -138,8 +138,12 @@ def main():
 
     w, x = make_data(1234, args.rows, args.cols, args.samples, args.seq)
     x2d = x.reshape(-1, args.cols)
-    ref_h, ref_q, ref_w = run_reference(args.reference, w, x, args)
+    # quantx first: the reference's torch/OpenMP/OpenBLAS worker threads are
+    # not alive yet, so neither side runs beside the other's idle spinners.
+    load_before = os.getloadavg()[0]
     qx_h, qx_q, qx = run_quantx(w, x, args)
+    ref_h, ref_q, ref_w = run_reference(args.reference, w, x, args)
+    load_after = os.getloadavg()[0]
     ref_err = output_error(w, ref_w, x2d)
     qx_err = output_error(w, qx["dequantized"], x2d)
 
@@ -153,8 +157,11 @@ def main():
         print(f"{name:24s}{r:12.3f}{q:12.3f}{r / q:10.1f}x")
     print(f"{'||WX - QX||^2':24s}{ref_err:12.5g}{qx_err:12.5g}"
           f"{'ratio %.4f' % (qx_err / ref_err):>16s}")
-    print("reference: torch %s, %d threads; quantx: median of %d runs" %
-          (__import__("torch").__version__, args.threads, args.repeat))
+    print("reference: torch %s, %d threads; quantx: median of %d runs; "
+          "1-min load average %.1f before, %.1f after (other jobs on the "
+          "machine slow both sides)" %
+          (__import__("torch").__version__, args.threads, args.repeat,
+           load_before, load_after))
     figures = {
         "gptq_reference_hessian_s": round(ref_h, 4),
         "gptq_reference_quant_s": round(ref_q, 4),
@@ -168,6 +175,8 @@ def main():
         "gptq_error_ratio": round(qx_err / ref_err, 5),
         "meets_10x_target": ref_total / qx_total >= 10.0,
         "meets_error_target": qx_err / ref_err <= 1.01,
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(load_after, 2),
     }
     print(json.dumps(figures))
     return 0

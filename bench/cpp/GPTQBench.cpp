@@ -70,6 +70,15 @@ void BM_RTN(benchmark::State &state) {
 
 } // namespace
 
-BENCHMARK(BM_GPTQHessian)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_GPTQQuantize)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RTN)->Args({1024, 0})->Args({1024, 1})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GPTQHessian)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Arg(2048)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GPTQQuantize)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Arg(2048)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RTN)->Args({1024, 0})->Args({1024, 1})->Unit(
+    benchmark::kMillisecond);

@@ -196,7 +196,8 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   res.gIdx.resize(static_cast<size_t>(n));
   res.perm.resize(static_cast<size_t>(n));
 
-  std::vector<float> colScale(static_cast<size_t>(rows)), colZero(static_cast<size_t>(rows));
+  std::vector<float> colScale(static_cast<size_t>(rows)),
+      colZero(static_cast<size_t>(rows));
   auto storeGroup = [&](int64_t g) {
     for (int64_t r = 0; r < rows; ++r) {
       res.scales[size_t(r * numGroups + g)] = colScale[size_t(r)];
@@ -241,8 +242,10 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   std::vector<int32_t> &perm = res.perm;
   std::iota(perm.begin(), perm.end(), 0);
   if (config.actOrder)
-    std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) {
-      return diag[size_t(a)] > diag[size_t(b)];
+    std::sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) {
+      // Descending diagonal; ties keep the natural order.
+      const float da = diag[size_t(a)], db = diag[size_t(b)];
+      return da != db ? da > db : a < b;
     });
   auto groupOf = [&](int64_t k) -> int64_t {
     if (!grouped)

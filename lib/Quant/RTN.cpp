@@ -177,7 +177,8 @@ RTNResult quantizeRTN(const float *w, int64_t rows, int64_t cols,
   res.dequantized.resize(static_cast<size_t>(rows * cols));
 
   // Parameters: per (row, group), or per group over all rows.
-  std::vector<float> colScale(static_cast<size_t>(rows)), colZero(static_cast<size_t>(rows));
+  std::vector<float> colScale(static_cast<size_t>(rows)),
+      colZero(static_cast<size_t>(rows));
   for (int64_t g = 0; g < numGroups; ++g) {
     const int64_t c0 = g * gs, width = std::min(gs, cols - c0);
     findQuantParams(config, w + c0, rows, width, cols, colScale.data(),

@@ -21,12 +21,14 @@ namespace py = pybind11;
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using FloatArray =
+    py::array_t<float, py::array::c_style | py::array::forcecast>;
 
 template <typename T>
 py::array_t<T> toArray(std::vector<T> &&v, std::vector<py::ssize_t> shape) {
   auto *heap = new std::vector<T>(std::move(v));
-  py::capsule owner(heap, [](void *p) { delete static_cast<std::vector<T> *>(p); });
+  py::capsule owner(heap,
+                    [](void *p) { delete static_cast<std::vector<T> *>(p); });
   return py::array_t<T>(shape, heap->data(), owner);
 }
 
@@ -147,8 +149,8 @@ void quantx::python::bindGPTQ(py::module_ &m) {
                   "quantize: w has " + std::to_string(w.shape(1)) +
                   " columns, the layer has " + std::to_string(self.columns()));
             GPTQConfig c;
-            c.quantizer = makeQuantizer(bits, perChannel, sym, mse, 2.4, 100,
-                                        0.8, false);
+            c.quantizer =
+                makeQuantizer(bits, perChannel, sym, mse, 2.4, 100, 0.8, false);
             c.groupSize = groupSize;
             c.actOrder = actOrder;
             c.staticGroups = staticGroups;

@@ -157,8 +157,8 @@ TEST(GPTQTest, BeatsRTNOnCorrelatedInputs) {
         for (int64_t cc = 0; cc < cols; ++cc) {
           const size_t p = size_t(rr * g.numGroups + g.gIdx[size_t(cc)]);
           EXPECT_EQ(g.dequantized[size_t(rr * cols + cc)],
-                    g.scales[p] * (float(g.codes[size_t(rr * cols + cc)]) -
-                                   g.zeros[p]));
+                    g.scales[p] *
+                        (float(g.codes[size_t(rr * cols + cc)]) - g.zeros[p]));
         }
     }
   }
@@ -183,8 +183,8 @@ TEST(GPTQTest, ActOrderPermutationAndGroupIndex) {
   GPTQResult s = gptq.quantize(w.data(), rows, gptqConfig(4, 16, true, true));
   for (int64_t c = 0; c < cols; ++c)
     EXPECT_EQ(s.gIdx[size_t(c)], c / 16);
-  RTNResult r = quantizeRTN(w.data(), rows, cols, QuantizerConfig{4, true, false},
-                            16);
+  RTNResult r =
+      quantizeRTN(w.data(), rows, cols, QuantizerConfig{4, true, false}, 16);
   EXPECT_EQ(s.scales, r.scales);
   EXPECT_EQ(s.zeros, r.zeros);
   // The Hessian survives quantization.

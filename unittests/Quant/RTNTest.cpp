@@ -159,10 +159,9 @@ TEST(RTNTest, MseSearchClipsOutliers) {
   auto err = [&](float s, float z) {
     double e = 0;
     for (float v : w)
-      e += std::pow(std::fabs(dequantizeCode(quantizeCode(v, s, z, 7), s, z,
-                                             7) -
-                              v),
-                    2.4);
+      e += std::pow(
+          std::fabs(dequantizeCode(quantizeCode(v, s, z, 7), s, z, 7) - v),
+          2.4);
     return e;
   };
   EXPECT_LT(err(s1, z1), err(s0, z0));

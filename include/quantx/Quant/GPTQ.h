@@ -106,8 +106,7 @@ public:
   /// std::invalid_argument on bad options, sizes, non-finite weights or
   /// when no batch was added, and std::runtime_error when the damped
   /// Hessian is not positive definite.
-  GPTQResult quantize(const float *w, int64_t rows,
-                      const GPTQConfig &config);
+  GPTQResult quantize(const float *w, int64_t rows, const GPTQConfig &config);
 
   /// Folds the buffered batches into H now (quantize and hessian do this
   /// themselves; useful to time the accumulation on its own).

@@ -276,8 +276,13 @@ def load_reference(path):
                            types.ModuleType("awq_inference_engine"))
     torch.nn.Module.cuda = lambda self, *a, **k: self
     torch.Tensor.cuda = lambda self, *a, **k: self
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    # The reference's package is `awq`; make sure nothing else of that name
+    # (e.g. bench/awq.py's folder on sys.path) shadows it.
+    path = os.path.abspath(path)
+    sys.path.insert(0, path)
+    stale = sys.modules.get("awq")
+    if stale is not None and not hasattr(stale, "__path__"):
+        del sys.modules["awq"]
     from awq.quantize import auto_scale, auto_clip, quantizer  # noqa: F401
     return auto_scale, auto_clip, quantizer
 

@@ -4,7 +4,14 @@ import os
 
 import pytest
 
-import quantx.ir as ir
+import quantx
+
+if not os.path.exists(os.path.join(os.path.dirname(quantx.__file__),
+                                   "libQuantXCAPI.so")):
+    pytest.skip("built without MLIR (QUANTX_ENABLE_MLIR=OFF): no C API",
+                allow_module_level=True)
+
+import quantx.ir as ir  # noqa: E402
 
 SRC = os.environ.get("QUANTX_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", ".."))

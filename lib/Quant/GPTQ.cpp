@@ -190,7 +190,6 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   res.groupSize = gs;
   res.numGroups = numGroups;
   res.codes.resize(static_cast<size_t>(rows * n));
-  res.dequantized.resize(static_cast<size_t>(rows * n));
   res.scales.resize(static_cast<size_t>(rows * numGroups));
   res.zeros.resize(static_cast<size_t>(rows * numGroups));
   res.gIdx.resize(static_cast<size_t>(n));
@@ -328,7 +327,8 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   // A finished block's columns of wp are never read again, so each tile
   // stores its dequantized values there.
   std::vector<float> &deqP = wp;
-  std::vector<uint8_t> codesP(static_cast<size_t>(rows * n));
+  // Codes are written in quantization order and restored row by row.
+  std::vector<uint8_t> &codesP = res.codes;
   // OpenBLAS runs single-threaded from here; the sgemm is split by columns
   // over our threads, so no BLAS worker spins while the sweep runs.
   SingleThreadedBlas singleThreadedBlas;
@@ -419,16 +419,26 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
       });
     }
   }
-  // Back to the original column order.
-  parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r)
-      for (int64_t k = 0; k < n; ++k) {
-        const size_t from = static_cast<size_t>(r * n + k);
-        const size_t to = static_cast<size_t>(r * n + perm[size_t(k)]);
-        res.codes[to] = codesP[from];
-        res.dequantized[to] = deqP[from];
+  // Back to the original column order, row by row in place; the working
+  // matrix becomes the dequantized result.
+  if (config.actOrder) {
+    parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
+      std::vector<float> rowDeq(static_cast<size_t>(n));
+      std::vector<uint8_t> rowCodes(static_cast<size_t>(n));
+      for (int64_t r = lo; r < hi; ++r) {
+        float *deq = deqP.data() + r * n;
+        uint8_t *codes = codesP.data() + r * n;
+        std::copy(deq, deq + n, rowDeq.begin());
+        std::copy(codes, codes + n, rowCodes.begin());
+        for (int64_t k = 0; k < n; ++k) {
+          const int64_t c = perm[size_t(k)];
+          deq[c] = rowDeq[size_t(k)];
+          codes[c] = rowCodes[size_t(k)];
+        }
       }
-  });
+    });
+  }
+  res.dequantized = std::move(wp);
   double total = 0.0;
   for (double l : rowLoss)
     total += l;

@@ -23,5 +23,5 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.quantx_tools_dir, config.llvm_tools_dir]
-tools = ["quantx-opt", "mlir-opt"]
+tools = ["quantx-opt", "quantx-translate", "mlir-opt", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

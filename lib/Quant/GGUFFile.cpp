@@ -253,13 +253,43 @@ GGUFValue GGUFValue::string(std::string s) {
   v.str = std::move(s);
   return v;
 }
+static bool isScalarType(GGUFValueType t) {
+  return t != GGUFValueType::String && t != GGUFValueType::Array;
+}
+
 GGUFValue GGUFValue::array(GGUFValueType elementType,
                            std::vector<GGUFValue> elements) {
   GGUFValue v;
   v.type = GGUFValueType::Array;
   v.elementType = elementType;
-  v.elements = std::move(elements);
+  for (const GGUFValue &e : elements)
+    if (e.type != elementType)
+      throw GGUFError(std::string("array of ") +
+                      ggufValueTypeName(elementType) +
+                      " given an element of type " + ggufValueTypeName(e.type));
+  if (isScalarType(elementType)) {
+    v.scalars.reserve(elements.size());
+    for (const GGUFValue &e : elements)
+      v.scalars.push_back(e.bits);
+  } else {
+    v.elements = std::move(elements);
+  }
   return v;
+}
+
+size_t GGUFValue::arraySize() const {
+  if (type != GGUFValueType::Array)
+    throw GGUFError(std::string("value of type ") + ggufValueTypeName(type) +
+                    " is not an array");
+  return isScalarType(elementType) ? scalars.size() : elements.size();
+}
+
+GGUFValue GGUFValue::element(size_t i) const {
+  if (i >= arraySize())
+    throw GGUFError("array index " + std::to_string(i) + " out of range");
+  if (isScalarType(elementType))
+    return scalar(elementType, scalars[i]);
+  return elements[i];
 }
 
 int64_t GGUFValue::asInt() const {
@@ -320,7 +350,8 @@ bool GGUFValue::operator==(const GGUFValue &o) const {
   if (type == GGUFValueType::String)
     return str == o.str;
   if (type == GGUFValueType::Array)
-    return elementType == o.elementType && elements == o.elements;
+    return elementType == o.elementType && elements == o.elements &&
+           scalars == o.scalars;
   return bits == o.bits;
 }
 
@@ -409,11 +440,25 @@ GGUFValue readValue(Cursor &c, GGUFValueType type, unsigned depth,
              " elements needs at least " + std::to_string(count) + " x " +
              std::to_string(minSize) + " bytes, only " +
              std::to_string(c.left()) + " are left");
-    std::vector<GGUFValue> elements;
-    elements.reserve(count);
-    for (uint64_t i = 0; i < count; ++i)
-      elements.push_back(readValue(c, elementType, depth + 1, key));
-    return GGUFValue::array(elementType, std::move(elements));
+    GGUFValue v;
+    v.type = GGUFValueType::Array;
+    v.elementType = elementType;
+    if (elementType == GGUFValueType::String ||
+        elementType == GGUFValueType::Array) {
+      v.elements.reserve(count);
+      for (uint64_t i = 0; i < count; ++i)
+        v.elements.push_back(readValue(c, elementType, depth + 1, key));
+      return v;
+    }
+    v.scalars.resize(count);
+    unsigned size = unsigned(minSize);
+    for (uint64_t i = 0; i < count; ++i) {
+      v.scalars[i] = c.readUInt(size, "array element");
+      if (elementType == GGUFValueType::Bool && v.scalars[i] > 1)
+        c.fail("key '" + key + "': bool value " + std::to_string(v.scalars[i]) +
+               " is neither 0 nor 1");
+    }
+    return v;
   }
   case GGUFValueType::Bool: {
     uint64_t b = c.readUInt(1, "bool value");
@@ -647,6 +692,17 @@ void checkValue(const GGUFValue &v, const std::string &key, unsigned depth) {
                       std::to_string(kGGUFMaxArrayDepth));
     if (!validValueType(uint32_t(v.elementType)))
       throw GGUFError("key '" + key + "': invalid array element type");
+    if (isScalarType(v.elementType) && !v.elements.empty())
+      throw GGUFError("key '" + key +
+                      "': an array of scalars keeps them in `scalars`");
+    if (!isScalarType(v.elementType) && !v.scalars.empty())
+      throw GGUFError("key '" + key +
+                      "': an array of strings or arrays keeps them in "
+                      "`elements`");
+    if (v.elementType == GGUFValueType::Bool)
+      for (uint64_t b : v.scalars)
+        if (b > 1)
+          throw GGUFError("key '" + key + "': bool value is neither 0 nor 1");
     for (const GGUFValue &e : v.elements) {
       if (e.type != v.elementType)
         throw GGUFError(
@@ -666,9 +722,11 @@ void writeValue(ByteBuffer &b, const GGUFValue &v) {
     return;
   case GGUFValueType::Array:
     b.u32(uint32_t(v.elementType));
-    b.u64(v.elements.size());
+    b.u64(v.arraySize());
     for (const GGUFValue &e : v.elements)
       writeValue(b, e);
+    for (uint64_t bits : v.scalars)
+      b.uint(bits, unsigned(ggufValueTypeSize(v.elementType)));
     return;
   default:
     b.uint(v.bits, unsigned(ggufValueTypeSize(v.type)));
@@ -956,12 +1014,12 @@ void formatValue(std::ostringstream &os, const GGUFValue &v, size_t maxArray) {
     return;
   case GGUFValueType::Array: {
     os << "[";
-    size_t n = v.elements.size();
+    size_t n = v.arraySize();
     size_t shown = maxArray && n > maxArray ? maxArray : n;
     for (size_t i = 0; i < shown; ++i) {
       if (i)
         os << ", ";
-      formatValue(os, v.elements[i], maxArray);
+      formatValue(os, v.element(i), maxArray);
     }
     if (shown < n)
       os << ", ... (" << n - shown << " more)";
@@ -977,7 +1035,7 @@ std::string typeString(const GGUFValue &v) {
   if (v.type != GGUFValueType::Array)
     return ggufValueTypeName(v.type);
   return std::string("arr[") + ggufValueTypeName(v.elementType) + "," +
-         std::to_string(v.elements.size()) + "]";
+         std::to_string(v.arraySize()) + "]";
 }
 
 std::string dimsString(const std::vector<uint64_t> &dims) {

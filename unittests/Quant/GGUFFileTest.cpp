@@ -116,7 +116,10 @@ TEST(GGUFFile, EveryMetadataTypeRoundTrips) {
   EXPECT_EQ(f.find("f64")->asFloat(), 1e-310);
   EXPECT_EQ(f.find("bool")->asUInt(), 1u);
   EXPECT_EQ(f.find("str")->str, std::string("a\0b\xff\"", 5));
-  EXPECT_EQ(f.find("arr.f64")->elements[1].asFloat(), -2.5);
+  EXPECT_EQ(f.find("arr.f64")->element(1).asFloat(), -2.5);
+  EXPECT_EQ(f.find("arr.u8")->arraySize(), 2u);
+  EXPECT_EQ(f.find("arr.u8")->element(1).asUInt(), 2u);
+  EXPECT_EQ(f.find("arr.bool")->element(1).type, GGUFValueType::Bool);
   EXPECT_EQ(f.find("arr.empty")->elementType, GGUFValueType::Int64);
   const GGUFValue *nested = f.find("arr.nested");
   ASSERT_EQ(nested->elements.size(), 3u);

@@ -73,8 +73,11 @@ struct GGUFValue {
   std::string str;
   /// Element type of an array.
   GGUFValueType elementType = GGUFValueType::UInt8;
-  /// Array elements, each of type `elementType`.
+  /// Elements of an array of strings or of arrays.
   std::vector<GGUFValue> elements;
+  /// Elements of an array of scalars, as their `bits` (8 bytes each, so a
+  /// large numeric array costs at most 8 bytes per element in memory).
+  std::vector<uint64_t> scalars;
 
   static GGUFValue u8(uint8_t v);
   static GGUFValue i8(int8_t v);
@@ -88,10 +91,15 @@ struct GGUFValue {
   static GGUFValue f64(double v);
   static GGUFValue boolean(bool v);
   static GGUFValue string(std::string v);
-  /// An array of `elementType`; every element must have that type (checked
-  /// when written).
+  /// An array of `elementType`. Throws GGUFError when an element has
+  /// another type.
   static GGUFValue array(GGUFValueType elementType,
                          std::vector<GGUFValue> elements);
+
+  /// Number of elements of an array.
+  size_t arraySize() const;
+  /// Element `i` of an array (a copy; scalars are rebuilt from `scalars`).
+  GGUFValue element(size_t i) const;
 
   /// Value of an integer or bool scalar, sign-extended for signed types.
   int64_t asInt() const;

@@ -226,24 +226,24 @@ Attribute toAttr(const GGUFValue &v, MLIRContext *ctx) {
       return b.getArrayAttr(arrays);
     }
     Type et = scalarMLIRType(v.elementType, ctx);
-    auto type = RankedTensorType::get({int64_t(v.elements.size())}, et);
+    auto type = RankedTensorType::get({int64_t(v.scalars.size())}, et);
     if (v.elementType == GGUFValueType::Bool) {
       SmallVector<bool> bits;
-      for (const GGUFValue &e : v.elements)
-        bits.push_back(e.bits != 0);
+      for (uint64_t b : v.scalars)
+        bits.push_back(b != 0);
       return DenseElementsAttr::get(type, bits);
     }
     if (auto ft = dyn_cast<FloatType>(et)) {
       SmallVector<APFloat> vals;
-      for (const GGUFValue &e : v.elements)
+      for (uint64_t b : v.scalars)
         vals.push_back(
-            APFloat(ft.getFloatSemantics(), APInt(ft.getWidth(), e.bits)));
+            APFloat(ft.getFloatSemantics(), APInt(ft.getWidth(), b)));
       return DenseElementsAttr::get(type, vals);
     }
     SmallVector<APInt> vals;
     unsigned w = et.getIntOrFloatBitWidth();
-    for (const GGUFValue &e : v.elements)
-      vals.push_back(APInt(w, e.bits));
+    for (uint64_t b : v.scalars)
+      vals.push_back(APInt(w, b));
     return DenseElementsAttr::get(type, vals);
   }
   default: {

@@ -215,6 +215,23 @@ replaceAllTypes(Operation *root,
   return failure(walk.wasInterrupted());
 }
 
+/// Replaces every op of the kinds `CastOps` under `root` by the value
+/// `build` creates in its place.
+template <typename... CastOps>
+static void rewriteCasts(Operation *root,
+                         function_ref<Value(OpBuilder &, Operation *)> build) {
+  SmallVector<Operation *> casts;
+  root->walk([&](Operation *op) {
+    if (isa<CastOps...>(op))
+      casts.push_back(op);
+  });
+  for (Operation *op : casts) {
+    OpBuilder b(op);
+    op->getResult(0).replaceAllUsesWith(build(b, op));
+    op->erase();
+  }
+}
+
 namespace {
 
 struct ConvertQuantToQuantXPass
@@ -225,28 +242,19 @@ struct ConvertQuantToQuantXPass
     if (failed(replaceAllTypes(module, convertQuantTypeToQuantX)))
       return signalPassFailure();
 
-    SmallVector<Operation *> casts;
-    module.walk([&](Operation *op) {
-      if (isa<quant::QuantizeCastOp, quant::DequantizeCastOp,
-              quant::StorageCastOp>(op))
-        casts.push_back(op);
-    });
-    for (Operation *op : casts) {
-      OpBuilder b(op);
+    rewriteCasts<quant::QuantizeCastOp, quant::DequantizeCastOp,
+                 quant::StorageCastOp>(module, [](OpBuilder &b, Operation *op) {
+      Location loc = op->getLoc();
       Value in = op->getOperand(0);
-      Type resultType = op->getResult(0).getType();
-      Value replacement;
+      Type type = op->getResult(0).getType();
       if (isa<quant::QuantizeCastOp>(op))
-        replacement = QuantizeOp::create(b, op->getLoc(), resultType, in,
-                                         Value(), Value());
-      else if (isa<quant::DequantizeCastOp>(op))
-        replacement = DequantizeOp::create(b, op->getLoc(), resultType, in,
-                                           Value(), Value());
-      else
-        replacement = StorageCastOp::create(b, op->getLoc(), resultType, in);
-      op->getResult(0).replaceAllUsesWith(replacement);
-      op->erase();
-    }
+        return QuantizeOp::create(b, loc, type, in, Value(), Value())
+            .getResult();
+      if (isa<quant::DequantizeCastOp>(op))
+        return DequantizeOp::create(b, loc, type, in, Value(), Value())
+            .getResult();
+      return StorageCastOp::create(b, loc, type, in).getResult();
+    });
   }
 };
 
@@ -278,28 +286,18 @@ struct ConvertQuantXToQuantPass
         failed(replaceAllTypes(module, convertQuantXTypeToQuant)))
       return signalPassFailure();
 
-    SmallVector<Operation *> casts;
-    module.walk([&](Operation *op) {
-      if (isa<QuantizeOp, DequantizeOp, StorageCastOp>(op))
-        casts.push_back(op);
-    });
-    for (Operation *op : casts) {
-      OpBuilder b(op);
-      Value in = op->getOperand(0);
-      Type resultType = op->getResult(0).getType();
-      Value replacement;
-      if (isa<QuantizeOp>(op))
-        replacement =
-            quant::QuantizeCastOp::create(b, op->getLoc(), resultType, in);
-      else if (isa<DequantizeOp>(op))
-        replacement =
-            quant::DequantizeCastOp::create(b, op->getLoc(), resultType, in);
-      else
-        replacement =
-            quant::StorageCastOp::create(b, op->getLoc(), resultType, in);
-      op->getResult(0).replaceAllUsesWith(replacement);
-      op->erase();
-    }
+    rewriteCasts<QuantizeOp, DequantizeOp, StorageCastOp>(
+        module, [](OpBuilder &b, Operation *op) {
+          Location loc = op->getLoc();
+          Value in = op->getOperand(0);
+          Type type = op->getResult(0).getType();
+          if (isa<QuantizeOp>(op))
+            return quant::QuantizeCastOp::create(b, loc, type, in).getResult();
+          if (isa<DequantizeOp>(op))
+            return quant::DequantizeCastOp::create(b, loc, type, in)
+                .getResult();
+          return quant::StorageCastOp::create(b, loc, type, in).getResult();
+        });
   }
 };
 

@@ -412,10 +412,32 @@ LogicalResult ObserveOp::verify() {
 //===----------------------------------------------------------------------===//
 
 /// Checks the accumulation-related constraints shared by matmul and conv2d.
+static LogicalResult verifyFloatActivation(Operation *op, StringRef name,
+                                           RankedTensorType type, Value scale,
+                                           Value offset, UniformType weight,
+                                           StringRef weightName) {
+  if (scale || offset)
+    return op->emitOpError()
+           << "a float " << name << " takes no quantization parameters";
+  if (type.getElementType() != weight.getExpressedType())
+    return op->emitOpError()
+           << "float " << name << " element type " << type.getElementType()
+           << " must be the expressed type of " << weightName;
+  return success();
+}
+
 static LogicalResult verifyEpilogue(Operation *op, Value lhs, Value bias,
                                     RankedTensorType resultType,
-                                    int64_t numOutputChannels,
-                                    bool rhsBlocked) {
+                                    int64_t numOutputChannels, bool rhsBlocked,
+                                    Value resultScale, Value resultOffset) {
+  if (auto outQ = dyn_cast<UniformType>(resultType.getElementType())) {
+    if (failed(verifyParams(op, "result", outQ, resultType, resultScale,
+                            resultOffset)))
+      return failure();
+  } else if (resultScale || resultOffset) {
+    return op->emitOpError("a non-quantized result takes no quantization "
+                           "parameters");
+  }
   bool lhsQuantized = isa<UniformType>(getElementTypeOrSelf(lhs.getType()));
   Type resultElement = resultType.getElementType();
   if (!lhsQuantized) {
@@ -497,23 +519,12 @@ LogicalResult MatmulOp::verify() {
     if (failed(verifyParams(*this, "lhs", lhsQ, lhsType, getLhsScale(),
                             getLhsOffset())))
       return failure();
-  } else {
-    if (getLhsScale() || getLhsOffset())
-      return emitOpError("a float lhs takes no quantization parameters");
-    if (lhsType.getElementType() != rhsQ.getExpressedType())
-      return emitOpError() << "float lhs element type "
-                           << lhsType.getElementType()
-                           << " must be the expressed type of rhs";
+  } else if (failed(verifyFloatActivation(*this, "lhs", lhsType, getLhsScale(),
+                                          getLhsOffset(), rhsQ, "rhs"))) {
+    return failure();
   }
-  if (auto outQ = dyn_cast<UniformType>(resultType.getElementType())) {
-    if (failed(verifyParams(*this, "result", outQ, resultType, getResultScale(),
-                            getResultOffset())))
-      return failure();
-  } else if (getResultScale() || getResultOffset()) {
-    return emitOpError("a non-quantized result takes no quantization "
-                       "parameters");
-  }
-  return verifyEpilogue(*this, getLhs(), getBias(), resultType, n, rhsBlocked);
+  return verifyEpilogue(*this, getLhs(), getBias(), resultType, n, rhsBlocked,
+                        getResultScale(), getResultOffset());
 }
 
 LogicalResult Conv2DOp::verify() {
@@ -582,24 +593,14 @@ LogicalResult Conv2DOp::verify() {
     if (failed(verifyParams(*this, "input", inQ, inType, getInputScale(),
                             getInputOffset())))
       return failure();
-  } else {
-    if (getInputScale() || getInputOffset())
-      return emitOpError("a float input takes no quantization parameters");
-    if (inType.getElementType() != fQ.getExpressedType())
-      return emitOpError() << "float input element type "
-                           << inType.getElementType()
-                           << " must be the expressed type of the filter";
-  }
-  if (auto outQ = dyn_cast<UniformType>(resultType.getElementType())) {
-    if (failed(verifyParams(*this, "result", outQ, resultType, getResultScale(),
-                            getResultOffset())))
-      return failure();
-  } else if (getResultScale() || getResultOffset()) {
-    return emitOpError("a non-quantized result takes no quantization "
-                       "parameters");
+  } else if (failed(verifyFloatActivation(*this, "input", inType,
+                                          getInputScale(), getInputOffset(), fQ,
+                                          "the filter"))) {
+    return failure();
   }
   return verifyEpilogue(*this, getInput(), getBias(), resultType, f[0],
-                        /*rhsBlocked=*/false);
+                        /*rhsBlocked=*/false, getResultScale(),
+                        getResultOffset());
 }
 
 //===----------------------------------------------------------------------===//

@@ -18,6 +18,7 @@
 #include "quantx/Quant/GGUFCodecs.h"
 #include "quantx/Quant/GGUFFile.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -745,6 +746,28 @@ void registerGGUFTranslations() {
         return OwningOpRef<Operation *>(module.release());
       },
       registerDialects, llvm::Align(64));
+
+  TranslateRegistration fromGGUFBytecode(
+      "gguf-to-quantx-bytecode",
+      "Import a GGUF file as its MLIR form, written as MLIR bytecode (tensor "
+      "data stored as raw blobs instead of hex text)",
+      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr, raw_ostream &os,
+         MLIRContext *context) -> LogicalResult {
+        DialectRegistry registry;
+        registerDialects(registry);
+        context->appendDialectRegistry(registry);
+        std::optional<::quantx::GGUFFile> file = parseInput(sourceMgr, context);
+        if (!file)
+          return failure();
+        const llvm::MemoryBuffer *buf =
+            sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
+        Location loc =
+            FileLineColLoc::get(context, buf->getBufferIdentifier(), 0, 0);
+        OwningOpRef<ModuleOp> module = importGGUF(*file, context, loc);
+        if (!module)
+          return failure();
+        return writeBytecodeToFile(*module, os);
+      });
 
   TranslateRegistration dump(
       "gguf-dump", "Print the header, metadata and tensor table of a GGUF file",

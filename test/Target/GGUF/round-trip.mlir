@@ -8,6 +8,10 @@
 // The imported text itself is a fixed point of import -> emit -> import.
 // RUN: quantx-translate --gguf-to-quantx %t.b.gguf -o %t.again.mlir
 // RUN: cmp %t.mlir %t.again.mlir
+// The bytecode import re-emits the same bytes too.
+// RUN: quantx-translate --gguf-to-quantx-bytecode %t.a.gguf -o %t.mlirbc
+// RUN: quantx-translate --quantx-to-gguf %t.mlirbc -o %t.c.gguf
+// RUN: cmp %t.a.gguf %t.c.gguf
 
 module attributes {quantx.gguf.metadata = {
     general.alignment = 16 : ui32,

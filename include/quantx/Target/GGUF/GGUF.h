@@ -62,8 +62,9 @@ OwningOpRef<ModuleOp> importGGUF(const ::quantx::GGUFFile &file,
 /// (the reader's message) and returns null for a malformed file.
 OwningOpRef<ModuleOp> importGGUFFile(StringRef path, MLIRContext *context);
 
-/// Registers `--quantx-to-gguf`, `--gguf-to-quantx`, `--gguf-dump` and
-/// `--gguf-report` with the translation registry.
+/// Registers `--quantx-to-gguf`, `--gguf-to-quantx`,
+/// `--gguf-to-quantx-bytecode`, `--gguf-dump` and `--gguf-report` with the
+/// translation registry.
 void registerGGUFTranslations();
 
 } // namespace mlir::quantx

@@ -188,9 +188,7 @@ def test_gguf_package_dequantizes_bit_identically(emitted):
             theirs = raw.astype(np.float32).reshape(x.shape)
         else:
             ours_bytes = core.gguf_quantize(x.astype(np.float32), name).tobytes()
-            theirs = quants.dequantize(raw.view(np.uint8), qtype(name)) \
-                if name not in ("f16", "bf16") else \
-                quants.dequantize(raw.view(np.uint8), qtype(name))
+            theirs = quants.dequantize(raw.view(np.uint8), qtype(name))
             theirs = np.asarray(theirs, dtype=np.float32).reshape(x.shape)
         # The file holds exactly the codec's bytes...
         assert raw.tobytes() == ours_bytes, t.name

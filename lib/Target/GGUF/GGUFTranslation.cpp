@@ -718,6 +718,12 @@ void registerDialects(DialectRegistry &registry) {
 } // namespace
 
 void registerGGUFTranslations() {
+  // Registering a name twice is fatal; make repeated calls harmless.
+  static bool registered = false;
+  if (registered)
+    return;
+  registered = true;
+
   TranslateFromMLIRRegistration toGGUF(
       "quantx-to-gguf", "Write the MLIR form of a GGUF file as GGUF v3",
       [](ModuleOp module, raw_ostream &os) {

@@ -25,3 +25,11 @@ llvm_config.use_default_substitutions()
 tool_dirs = [config.quantx_tools_dir, config.llvm_tools_dir]
 tools = ["quantx-opt", "quantx-translate", "mlir-opt", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# Execution tests: JIT-run LLVM-dialect modules with upstream's runner and
+# its printing utilities.
+llvm_config.add_tool_substitutions(["mlir-runner"], tool_dirs)
+config.substitutions.append(
+    ("%mlir_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_runner_utils.so")))
+config.substitutions.append(
+    ("%mlir_c_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")))

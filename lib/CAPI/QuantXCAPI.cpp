@@ -89,6 +89,7 @@ void registerPassesOnce() {
   std::call_once(once, [] {
     registerAllPasses();
     quantx::registerQuantXConversionPasses();
+    quantx::registerQuantXPipelines();
   });
 }
 } // namespace

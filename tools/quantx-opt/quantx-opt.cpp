@@ -17,6 +17,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::quantx::registerQuantXConversionPasses();
+  mlir::quantx::registerQuantXPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -4,6 +4,13 @@
 #define QUANTX_CONVERSION_PASSES_H
 
 #include "quantx/Conversion/QuantInterop/QuantInterop.h"
+#include "quantx/Conversion/QuantXToLinalg/QuantXToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include "mlir/Pass/Pass.h"
 

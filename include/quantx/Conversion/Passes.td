@@ -56,4 +56,40 @@ def ConvertQuantXToQuant : Pass<"convert-quantx-to-quant", "ModuleOp"> {
   let dependentDialects = ["::mlir::quant::QuantDialect"];
 }
 
+def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
+  let summary = "Lower quantx element-wise ops to linalg, arith and math";
+  let description = [{
+    Lowers `quantx.quantize`, `quantx.dequantize`, `quantx.requantize`,
+    `quantx.fake_quant`, `quantx.scast`, unpacked `quantx.constant` and
+    `quantx.observe` (to its input: inference semantics) on ranked tensors
+    to `linalg.generic` ops over the integer storage, following the
+    dialect's numerics exactly: the division in the expressed type, the op's
+    rounding mode (`math.roundeven`, `math.round`, `math.trunc`,
+    `math.floor`), the zero point added before the clamp to the storage
+    range, NaN mapped to the storage value of 0. Quantized tensor types
+    become tensors of their signless storage integer type everywhere,
+    function signatures included. Static parameters become constants;
+    dynamic ones are read per element through indexing maps that follow
+    the type's granularity (per tensor, per axis, per block with a floor
+    division by the block size).
+
+    Not lowered yet (the conversion fails on them with a legalization
+    error): `quantx.matmul`, `quantx.conv2d`, packed constants, quantized
+    (double-quantized) scale operands, and casts on scalars or unranked
+    tensors.
+
+    ```mlir
+    // quantx-opt -convert-quantx-to-linalg
+    %q = quantx.quantize %x : tensor<4xf32> -> tensor<4x!quantx.uniform<u8:f32, scale = 5.000000e-01, zero_point = 3>>
+    // becomes a linalg.generic computing clamp(roundeven(x / 0.5) + 3, 0, 255)
+    // and returning tensor<4xi8>.
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // QUANTX_CONVERSION_PASSES_TD

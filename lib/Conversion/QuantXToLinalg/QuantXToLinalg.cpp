@@ -1,0 +1,583 @@
+//===- QuantXToLinalg.cpp - Lowering quantx element-wise ops to linalg ----===//
+//
+// Every element-wise quantx op becomes one linalg.generic over the integer
+// storage. Parameters enter the body either as values captured from outside
+// (static per-tensor parameters, as constants) or as extra inputs whose
+// indexing maps encode the granularity: () for per tensor, (d_axis) for per
+// axis, (d_i floordiv B_i, 0, ...) for per block. The body follows the
+// dialect's numerics literally (see docs/Dialects/QuantX.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantx/Conversion/Passes.h"
+#include "quantx/Dialect/QuantX/IR/QuantX.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+namespace mlir::quantx {
+#define GEN_PASS_DEF_CONVERTQUANTXTOLINALG
+#include "quantx/Conversion/Passes.h.inc"
+} // namespace mlir::quantx
+
+using namespace mlir;
+using namespace mlir::quantx;
+
+//===----------------------------------------------------------------------===//
+// Type conversion
+//===----------------------------------------------------------------------===//
+
+static IntegerType getSignlessStorage(UniformType q) {
+  return IntegerType::get(q.getContext(), q.getStorageWidth());
+}
+
+QuantXStorageTypeConverter::QuantXStorageTypeConverter() {
+  addConversion([](Type type) { return type; });
+  addConversion([](UniformType q) -> Type { return getSignlessStorage(q); });
+  addConversion([](RankedTensorType t) -> Type {
+    if (auto q = dyn_cast<UniformType>(t.getElementType()))
+      return t.clone(getSignlessStorage(q));
+    return t;
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Where a scale or offset comes from inside the generic body.
+struct ParamRef {
+  /// A value defined outside the generic (static per-tensor constant).
+  Value captured;
+  /// Or the position of the generic input that carries it.
+  int inputIndex = -1;
+  explicit operator bool() const { return captured || inputIndex >= 0; }
+  Value get(ValueRange blockArgs) const {
+    return captured ? captured : blockArgs[inputIndex];
+  }
+};
+
+/// Inputs and maps of the generic being built.
+struct GenericInputs {
+  SmallVector<Value> values;
+  SmallVector<AffineMap> maps;
+  int add(Value v, AffineMap map) {
+    values.push_back(v);
+    maps.push_back(map);
+    return int(values.size()) - 1;
+  }
+};
+} // namespace
+
+/// The map from the loop dimensions of data of `rank` to the parameter
+/// tensor of `qtype`.
+static AffineMap getParamMap(UniformType qtype, int64_t rank,
+                             MLIRContext *ctx) {
+  switch (qtype.getGranularity()) {
+  case Granularity::per_tensor:
+    return AffineMap::get(rank, 0, {}, ctx);
+  case Granularity::per_axis:
+    return AffineMap::get(rank, 0, getAffineDimExpr(qtype.getAxes()[0], ctx));
+  case Granularity::per_block: {
+    SmallVector<AffineExpr> exprs(rank, getAffineConstantExpr(0, ctx));
+    for (auto [axis, block] : llvm::zip(qtype.getAxes(), qtype.getBlockSizes()))
+      exprs[axis] = getAffineDimExpr(axis, ctx).floorDiv(block);
+    return AffineMap::get(rank, 0, exprs, ctx);
+  }
+  }
+  llvm_unreachable("unknown granularity");
+}
+
+/// Converts a static table (f64/f32 floats or integers) to a constant
+/// tensor with elements of `elementType`.
+static FailureOr<Value> materializeTable(OpBuilder &b, Location loc,
+                                         Attribute table, Type elementType) {
+  auto dense = dyn_cast<DenseElementsAttr>(table);
+  if (!dense)
+    return failure(); // Resource blobs are not read here yet.
+  auto type = RankedTensorType::get(dense.getType().getShape(), elementType);
+  if (auto f = dyn_cast<FloatType>(elementType)) {
+    SmallVector<APFloat> values;
+    for (APFloat v : dense.getValues<APFloat>()) {
+      bool lost;
+      v.convert(f.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+      values.push_back(v);
+    }
+    return arith::ConstantOp::create(b, loc, type,
+                                     DenseElementsAttr::get(type, values))
+        .getResult();
+  }
+  SmallVector<APInt> values;
+  for (const APInt &v : dense.getValues<APInt>())
+    values.push_back(v.sextOrTrunc(elementType.getIntOrFloatBitWidth()));
+  return arith::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, values))
+      .getResult();
+}
+
+/// The element type a scale or offset has inside the body: the expressed
+/// type for scales and mins, i64 for zero points.
+static Type getBodyParamType(UniformType q, bool isOffset) {
+  if (isOffset && q.getOffsetKind() == OffsetKind::zero_point)
+    return IntegerType::get(q.getContext(), 64);
+  return q.getExpressedType();
+}
+
+/// Registers the scale and offset of `q` for data of `rank`: static
+/// parameters as constants, dynamic ones (`scale`, `offset`, already
+/// converted) as generic inputs.
+static LogicalResult collectParams(OpBuilder &b, Location loc, UniformType q,
+                                   int64_t rank, Value scale, Value offset,
+                                   GenericInputs &inputs, ParamRef &scaleRef,
+                                   ParamRef &offsetRef) {
+  MLIRContext *ctx = b.getContext();
+  if (!q.hasStaticParams()) {
+    auto floatElement = [](Value v) {
+      return isa<FloatType>(cast<ShapedType>(v.getType()).getElementType());
+    };
+    if (!scale || !floatElement(scale))
+      return failure(); // Quantized (double-quantized) scales: not yet.
+    scaleRef.inputIndex = inputs.add(scale, getParamMap(q, rank, ctx));
+    if (offset) {
+      if (q.getOffsetKind() != OffsetKind::zero_point && !floatElement(offset))
+        return failure();
+      offsetRef.inputIndex = inputs.add(offset, getParamMap(q, rank, ctx));
+    }
+    return success();
+  }
+  for (auto [table, ref, isOffset] :
+       {std::tuple(q.getScales(), &scaleRef, false),
+        std::tuple(q.getOffsets(), &offsetRef, true)}) {
+    if (!table)
+      continue;
+    Type element = getBodyParamType(q, isOffset);
+    if (auto f = dyn_cast<FloatAttr>(table)) {
+      bool lost;
+      APFloat v = f.getValue();
+      v.convert(cast<FloatType>(element).getFloatSemantics(),
+                APFloat::rmNearestTiesToEven, &lost);
+      ref->captured = arith::ConstantOp::create(b, loc, element,
+                                                b.getFloatAttr(element, v));
+    } else if (auto i = dyn_cast<IntegerAttr>(table)) {
+      ref->captured = arith::ConstantOp::create(
+          b, loc, element, b.getIntegerAttr(element, i.getInt()));
+    } else {
+      FailureOr<Value> constant = materializeTable(b, loc, table, element);
+      if (failed(constant))
+        return failure();
+      ref->inputIndex = inputs.add(*constant, getParamMap(q, rank, ctx));
+    }
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Scalar numerics
+//===----------------------------------------------------------------------===//
+
+static Value castFloat(OpBuilder &b, Location loc, Value v, FloatType to) {
+  auto from = cast<FloatType>(v.getType());
+  if (from == to)
+    return v;
+  if (from.getWidth() < to.getWidth())
+    return arith::ExtFOp::create(b, loc, to, v);
+  return arith::TruncFOp::create(b, loc, to, v);
+}
+
+static Value toI64(OpBuilder &b, Location loc, Value v, bool isSigned) {
+  auto type = cast<IntegerType>(v.getType());
+  Type i64 = b.getI64Type();
+  if (type.getWidth() == 64)
+    return v;
+  if (isSigned)
+    return arith::ExtSIOp::create(b, loc, i64, v);
+  return arith::ExtUIOp::create(b, loc, i64, v);
+}
+
+static Value floatConst(OpBuilder &b, Location loc, FloatType type, double v) {
+  return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, v));
+}
+
+static Value roundWith(OpBuilder &b, Location loc, Value v, RoundingMode mode) {
+  switch (mode) {
+  case RoundingMode::half_to_even:
+    return math::RoundEvenOp::create(b, loc, v);
+  case RoundingMode::half_away_from_zero:
+    return math::RoundOp::create(b, loc, v);
+  case RoundingMode::toward_zero:
+    return math::TruncOp::create(b, loc, v);
+  case RoundingMode::floor:
+    return math::FloorOp::create(b, loc, v);
+  }
+  llvm_unreachable("unknown rounding mode");
+}
+
+/// The offset as a value of the expressed type (zero points converted).
+static Value offsetAsFloat(OpBuilder &b, Location loc, Value offset,
+                           FloatType f) {
+  if (isa<IntegerType>(offset.getType()))
+    return arith::SIToFPOp::create(b, loc, f,
+                                   toI64(b, loc, offset, /*isSigned=*/true));
+  return castFloat(b, loc, offset, f);
+}
+
+/// quantize: clamp(round(x / s) + z, qmin, qmax) as a float of type `f`
+/// (before the integer conversion). NaN inputs are treated as 0.
+static Value emitQuantizeFloat(OpBuilder &b, Location loc, UniformType q,
+                               Value x, Value scale, Value offset,
+                               RoundingMode rounding, bool saturate) {
+  auto f = cast<FloatType>(x.getType());
+  Value isNan =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
+  x = arith::SelectOp::create(b, loc, isNan, floatConst(b, loc, f, 0.0), x);
+  Value s = castFloat(b, loc, scale, f);
+  Value num = x;
+  OffsetKind kind = q.getOffsetKind();
+  if (kind == OffsetKind::add_min)
+    num = arith::SubFOp::create(b, loc, x, castFloat(b, loc, offset, f));
+  else if (kind == OffsetKind::sub_min)
+    num = arith::AddFOp::create(b, loc, x, castFloat(b, loc, offset, f));
+  Value r = roundWith(b, loc, arith::DivFOp::create(b, loc, num, s), rounding);
+  if (kind == OffsetKind::zero_point)
+    r = arith::AddFOp::create(b, loc, r, offsetAsFloat(b, loc, offset, f));
+  if (saturate) {
+    r = arith::MaximumFOp::create(
+        b, loc, r, floatConst(b, loc, f, double(q.getStorageMin())));
+    r = arith::MinimumFOp::create(
+        b, loc, r, floatConst(b, loc, f, double(q.getStorageMax())));
+  }
+  return r;
+}
+
+/// Converts the rounded, clamped float to the signless storage integer.
+static Value floatToStorage(OpBuilder &b, Location loc, UniformType q,
+                            Value r) {
+  Value wide = arith::FPToSIOp::create(b, loc, b.getI64Type(), r);
+  IntegerType storage = getSignlessStorage(q);
+  if (storage.getWidth() == 64)
+    return wide;
+  return arith::TruncIOp::create(b, loc, storage, wide);
+}
+
+/// dequantize: s * float(q - z), s * q + m or s * q - m.
+static Value emitDequantize(OpBuilder &b, Location loc, UniformType q,
+                            Value stored, Value scale, Value offset) {
+  FloatType f = q.getExpressedType();
+  Value qi = toI64(b, loc, stored, q.getIsSigned());
+  OffsetKind kind = q.getOffsetKind();
+  if (kind == OffsetKind::zero_point)
+    qi = arith::SubIOp::create(b, loc, qi, toI64(b, loc, offset, true));
+  Value qf = arith::SIToFPOp::create(b, loc, f, qi);
+  Value y = arith::MulFOp::create(b, loc, castFloat(b, loc, scale, f), qf);
+  if (kind == OffsetKind::add_min)
+    y = arith::AddFOp::create(b, loc, y, castFloat(b, loc, offset, f));
+  else if (kind == OffsetKind::sub_min)
+    y = arith::SubFOp::create(b, loc, y, castFloat(b, loc, offset, f));
+  return y;
+}
+
+/// Builds `tensor.empty` shaped like `like` with `elementType`.
+static Value emptyLike(OpBuilder &b, Location loc, Value like,
+                       Type elementType) {
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, like);
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+/// Builds the element-wise generic: `data` first, then the parameter inputs,
+/// one output of `resultElement`.
+static Value buildGeneric(
+    OpBuilder &b, Location loc, Value data, GenericInputs &params,
+    Type resultElement,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  auto type = cast<RankedTensorType>(data.getType());
+  int64_t rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> ins = {data};
+  ins.append(params.values);
+  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, ctx)};
+  maps.append(params.maps);
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+  Value init = emptyLike(b, loc, data, resultElement);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        // args: data, params..., output. Param refs index into `params`,
+        // which start at argument 1.
+        Value result = body(nb, nloc, args.drop_front().drop_back());
+        linalg::YieldOp::create(nb, nloc, result);
+        (void)args;
+      });
+  return generic.getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool isRankedTensor(Value v) { return isa<RankedTensorType>(v.getType()); }
+
+struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isRankedTensor(op.getInput()))
+      return rewriter.notifyMatchFailure(op, "only ranked tensors");
+    auto q = cast<UniformType>(
+        cast<RankedTensorType>(op.getType()).getElementType());
+    Location loc = op.getLoc();
+    int64_t rank = cast<RankedTensorType>(op.getInput().getType()).getRank();
+    GenericInputs params;
+    ParamRef s, o;
+    if (failed(collectParams(rewriter, loc, q, rank, adaptor.getScale(),
+                             adaptor.getOffset(), params, s, o)))
+      return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    RoundingMode rounding = op.getRounding();
+    bool saturate = op.getSaturate();
+    Value data = adaptor.getInput();
+    Value result = buildGeneric(
+        rewriter, loc, data, params, getSignlessStorage(q),
+        [&](OpBuilder &b, Location l, ValueRange p) {
+          Value x = b.getInsertionBlock()->getArgument(0);
+          Value r = emitQuantizeFloat(b, l, q, x, s.get(p), o ? o.get(p) : Value(),
+                                      rounding, saturate);
+          return floatToStorage(b, l, q, r);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isRankedTensor(op.getInput()))
+      return rewriter.notifyMatchFailure(op, "only ranked tensors");
+    auto q = cast<UniformType>(
+        cast<RankedTensorType>(op.getInput().getType()).getElementType());
+    Location loc = op.getLoc();
+    int64_t rank = cast<RankedTensorType>(op.getInput().getType()).getRank();
+    GenericInputs params;
+    ParamRef s, o;
+    if (failed(collectParams(rewriter, loc, q, rank, adaptor.getScale(),
+                             adaptor.getOffset(), params, s, o)))
+      return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    Value result = buildGeneric(
+        rewriter, loc, adaptor.getInput(), params, q.getExpressedType(),
+        [&](OpBuilder &b, Location l, ValueRange p) {
+          Value stored = b.getInsertionBlock()->getArgument(0);
+          return emitDequantize(b, l, q, stored, s.get(p),
+                                o ? o.get(p) : Value());
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto inType = cast<RankedTensorType>(op.getInput().getType());
+    auto in = cast<UniformType>(inType.getElementType());
+    auto out = cast<UniformType>(
+        cast<RankedTensorType>(op.getType()).getElementType());
+    Location loc = op.getLoc();
+    GenericInputs params;
+    ParamRef si, oi, so, oo;
+    if (failed(collectParams(rewriter, loc, in, inType.getRank(),
+                             adaptor.getInputScale(), adaptor.getInputOffset(),
+                             params, si, oi)) ||
+        failed(collectParams(rewriter, loc, out, inType.getRank(),
+                             adaptor.getScale(), adaptor.getOffset(), params,
+                             so, oo)))
+      return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    RoundingMode rounding = op.getRounding();
+    bool saturate = op.getSaturate();
+    Value result = buildGeneric(
+        rewriter, loc, adaptor.getInput(), params, getSignlessStorage(out),
+        [&](OpBuilder &b, Location l, ValueRange p) {
+          Value stored = b.getInsertionBlock()->getArgument(0);
+          Value x = emitDequantize(b, l, in, stored, si.get(p),
+                                   oi ? oi.get(p) : Value());
+          Value r = emitQuantizeFloat(b, l, out, x, so.get(p),
+                                      oo ? oo.get(p) : Value(), rounding,
+                                      saturate);
+          return floatToStorage(b, l, out, r);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FakeQuantOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    UniformType q = op.getQuantizedType();
+    Location loc = op.getLoc();
+    GenericInputs params;
+    ParamRef s, o;
+    if (q.hasStaticParams()) {
+      if (failed(collectParams(rewriter, loc, q, type.getRank(), Value(),
+                               Value(), params, s, o)))
+        return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    } else {
+      // Learnable parameters are float tensors of the input's type.
+      s.inputIndex = params.add(adaptor.getScale(),
+                                getParamMap(q, type.getRank(), getContext()));
+      if (adaptor.getOffset())
+        o.inputIndex = params.add(
+            adaptor.getOffset(), getParamMap(q, type.getRank(), getContext()));
+    }
+    RoundingMode rounding = op.getRounding();
+    auto f = cast<FloatType>(type.getElementType());
+    Value result = buildGeneric(
+        rewriter, loc, adaptor.getInput(), params, f,
+        [&](OpBuilder &b, Location l, ValueRange p) {
+          Value x = b.getInsertionBlock()->getArgument(0);
+          Value scale = castFloat(b, l, s.get(p), f);
+          Value offset = o ? offsetAsFloat(b, l, o.get(p), f) : Value();
+          OffsetKind kind = q.getOffsetKind();
+          if (kind == OffsetKind::zero_point) {
+            // A learnable zero point is rounded and clamped before use.
+            offset = roundWith(b, l, offset, rounding);
+            offset = arith::MaximumFOp::create(
+                b, l, offset, floatConst(b, l, f, double(q.getStorageMin())));
+            offset = arith::MinimumFOp::create(
+                b, l, offset, floatConst(b, l, f, double(q.getStorageMax())));
+          }
+          Value r = emitQuantizeFloat(b, l, q, x, scale, offset, rounding,
+                                      /*saturate=*/true);
+          if (kind == OffsetKind::zero_point)
+            r = arith::SubFOp::create(b, l, r, offset);
+          Value y = arith::MulFOp::create(b, l, scale, r);
+          if (kind == OffsetKind::add_min)
+            y = arith::AddFOp::create(b, l, y, offset);
+          else if (kind == OffsetKind::sub_min)
+            y = arith::SubFOp::create(b, l, y, offset);
+          return y;
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct StorageCastLowering : OpConversionPattern<StorageCastOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StorageCastOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type resultType = getTypeConverter()->convertType(op.getType());
+    if (adaptor.getInput().getType() != resultType)
+      return rewriter.notifyMatchFailure(
+          op, "storage cast between signed/unsigned integer types");
+    rewriter.replaceOp(op, adaptor.getInput());
+    return success();
+  }
+};
+
+struct ObserveLowering : OpConversionPattern<ObserveOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ObserveOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, adaptor.getInput());
+    return success();
+  }
+};
+
+struct ConstantLowering : OpConversionPattern<ConstantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConstantOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto dense = dyn_cast<DenseElementsAttr>(op.getValue());
+    if (op.isPacked() || !dense)
+      return rewriter.notifyMatchFailure(op, "packed constants: not yet");
+    auto type = cast<RankedTensorType>(
+        getTypeConverter()->convertType(op.getType()));
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(
+        op, type, dense.bitcast(type.getElementType()));
+    return success();
+  }
+};
+
+struct ConvertQuantXToLinalgPass
+    : public mlir::quantx::impl::ConvertQuantXToLinalgBase<
+          ConvertQuantXToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    QuantXStorageTypeConverter converter;
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<QuantXDialect>();
+    target.addLegalDialect<linalg::LinalgDialect, arith::ArithDialect,
+                           math::MathDialect, tensor::TensorDialect>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+      return converter.isSignatureLegal(op.getFunctionType()) &&
+             converter.isLegal(&op.getBody());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
+        [&](Operation *op) { return converter.isLegal(op); });
+    target.markUnknownOpDynamicallyLegal(
+        [&](Operation *op) { return converter.isLegal(op); });
+
+    RewritePatternSet patterns(ctx);
+    populateQuantXToLinalgPatterns(converter, patterns);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                   converter);
+    populateReturnOpTypeConversionPattern(patterns, converter);
+    populateCallOpTypeConversionPattern(patterns, converter);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::quantx::populateQuantXToLinalgPatterns(
+    const TypeConverter &converter, RewritePatternSet &patterns) {
+  patterns.add<QuantizeLowering, DequantizeLowering, RequantizeLowering,
+               FakeQuantLowering, StorageCastLowering, ObserveLowering,
+               ConstantLowering>(converter, patterns.getContext());
+}
+
+void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm) {
+  pm.addPass(createConvertQuantXToLinalg());
+  // The remaining steps are upstream passes, spelled as a textual pipeline so
+  // that their options read as they do on the command line.
+  const char *rest =
+      "func.func(convert-elementwise-to-linalg),"
+      "one-shot-bufferize{bufferize-function-boundaries},"
+      "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
+      "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
+      "convert-to-llvm,reconcile-unrealized-casts";
+  if (failed(parsePassPipeline(rest, pm)))
+    llvm::report_fatal_error("quantx-cpu-pipeline: invalid upstream pipeline");
+}
+
+void mlir::quantx::registerQuantXPipelines() {
+  PassPipelineRegistration<>(
+      "quantx-cpu-pipeline",
+      "Lower a quantx module to the LLVM dialect for the host CPU "
+      "(scalar loops; tiling, vectorization and threading come later)",
+      buildQuantXCPUPipeline);
+}

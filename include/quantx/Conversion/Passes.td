@@ -73,8 +73,15 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
     the type's granularity (per tensor, per axis, per block with a floor
     division by the block size).
 
+    `quantx.matmul` becomes a reduction `linalg.generic` (exact i32
+    accumulation of `(q_lhs - z_lhs) * (q_rhs - z_rhs)`, or, with float
+    activations, f32 accumulation of `x * dequantize(w)` without
+    materializing the weights) followed by an element-wise epilogue (i32
+    bias, scaling by `s_lhs * s_rhs[n]`, float bias, ReLU, requantization).
+
     Not lowered yet (the conversion fails on them with a legalization
-    error): `quantx.matmul`, `quantx.conv2d`, packed constants, quantized
+    error): `quantx.conv2d`, matmuls of quantized activations with weights
+    blocked along K, min offsets in matmuls, packed constants, quantized
     (double-quantized) scale operands, and casts on scalars or unranked
     tensors.
 

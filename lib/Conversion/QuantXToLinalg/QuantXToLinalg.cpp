@@ -137,19 +137,26 @@ static Type getBodyParamType(UniformType q, bool isOffset) {
 static LogicalResult collectParams(OpBuilder &b, Location loc, UniformType q,
                                    int64_t rank, Value scale, Value offset,
                                    GenericInputs &inputs, ParamRef &scaleRef,
-                                   ParamRef &offsetRef) {
+                                   ParamRef &offsetRef,
+                                   AffineMap operandMap = {}) {
   MLIRContext *ctx = b.getContext();
+  // Maps from the generic's loops: the parameter map of the operand composed
+  // with the operand's own indexing map (identity for element-wise ops).
+  auto paramMap = [&]() {
+    AffineMap map = getParamMap(q, rank, ctx);
+    return operandMap ? map.compose(operandMap) : map;
+  };
   if (!q.hasStaticParams()) {
     auto floatElement = [](Value v) {
       return isa<FloatType>(cast<ShapedType>(v.getType()).getElementType());
     };
     if (!scale || !floatElement(scale))
       return failure(); // Quantized (double-quantized) scales: not yet.
-    scaleRef.inputIndex = inputs.add(scale, getParamMap(q, rank, ctx));
+    scaleRef.inputIndex = inputs.add(scale, paramMap());
     if (offset) {
       if (q.getOffsetKind() != OffsetKind::zero_point && !floatElement(offset))
         return failure();
-      offsetRef.inputIndex = inputs.add(offset, getParamMap(q, rank, ctx));
+      offsetRef.inputIndex = inputs.add(offset, paramMap());
     }
     return success();
   }
@@ -173,7 +180,7 @@ static LogicalResult collectParams(OpBuilder &b, Location loc, UniformType q,
       FailureOr<Value> constant = materializeTable(b, loc, table, element);
       if (failed(constant))
         return failure();
-      ref->inputIndex = inputs.add(*constant, getParamMap(q, rank, ctx));
+      ref->inputIndex = inputs.add(*constant, paramMap());
     }
   }
   return success();
@@ -235,8 +242,7 @@ static Value emitQuantizeFloat(OpBuilder &b, Location loc, UniformType q,
                                Value x, Value scale, Value offset,
                                RoundingMode rounding, bool saturate) {
   auto f = cast<FloatType>(x.getType());
-  Value isNan =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
+  Value isNan = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
   x = arith::SelectOp::create(b, loc, isNan, floatConst(b, loc, f, 0.0), x);
   Value s = castFloat(b, loc, scale, f);
   Value num = x;
@@ -293,10 +299,10 @@ static Value emptyLike(OpBuilder &b, Location loc, Value like,
 
 /// Builds the element-wise generic: `data` first, then the parameter inputs,
 /// one output of `resultElement`.
-static Value buildGeneric(
-    OpBuilder &b, Location loc, Value data, GenericInputs &params,
-    Type resultElement,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+static Value
+buildGeneric(OpBuilder &b, Location loc, Value data, GenericInputs &params,
+             Type resultElement,
+             function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   auto type = cast<RankedTensorType>(data.getType());
   int64_t rank = type.getRank();
   MLIRContext *ctx = b.getContext();
@@ -347,14 +353,15 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
     RoundingMode rounding = op.getRounding();
     bool saturate = op.getSaturate();
     Value data = adaptor.getInput();
-    Value result = buildGeneric(
-        rewriter, loc, data, params, getSignlessStorage(q),
-        [&](OpBuilder &b, Location l, ValueRange p) {
-          Value x = b.getInsertionBlock()->getArgument(0);
-          Value r = emitQuantizeFloat(b, l, q, x, s.get(p), o ? o.get(p) : Value(),
-                                      rounding, saturate);
-          return floatToStorage(b, l, q, r);
-        });
+    Value result =
+        buildGeneric(rewriter, loc, data, params, getSignlessStorage(q),
+                     [&](OpBuilder &b, Location l, ValueRange p) {
+                       Value x = b.getInsertionBlock()->getArgument(0);
+                       Value r = emitQuantizeFloat(b, l, q, x, s.get(p),
+                                                   o ? o.get(p) : Value(),
+                                                   rounding, saturate);
+                       return floatToStorage(b, l, q, r);
+                     });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -415,9 +422,9 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
           Value stored = b.getInsertionBlock()->getArgument(0);
           Value x = emitDequantize(b, l, in, stored, si.get(p),
                                    oi ? oi.get(p) : Value());
-          Value r = emitQuantizeFloat(b, l, out, x, so.get(p),
-                                      oo ? oo.get(p) : Value(), rounding,
-                                      saturate);
+          Value r =
+              emitQuantizeFloat(b, l, out, x, so.get(p),
+                                oo ? oo.get(p) : Value(), rounding, saturate);
           return floatToStorage(b, l, out, r);
         });
     rewriter.replaceOp(op, result);
@@ -444,8 +451,8 @@ struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
       s.inputIndex = params.add(adaptor.getScale(),
                                 getParamMap(q, type.getRank(), getContext()));
       if (adaptor.getOffset())
-        o.inputIndex = params.add(
-            adaptor.getOffset(), getParamMap(q, type.getRank(), getContext()));
+        o.inputIndex = params.add(adaptor.getOffset(),
+                                  getParamMap(q, type.getRank(), getContext()));
     }
     RoundingMode rounding = op.getRounding();
     auto f = cast<FloatType>(type.getElementType());
@@ -512,10 +519,221 @@ struct ConstantLowering : OpConversionPattern<ConstantOp> {
     auto dense = dyn_cast<DenseElementsAttr>(op.getValue());
     if (op.isPacked() || !dense)
       return rewriter.notifyMatchFailure(op, "packed constants: not yet");
-    auto type = cast<RankedTensorType>(
-        getTypeConverter()->convertType(op.getType()));
+    auto type =
+        cast<RankedTensorType>(getTypeConverter()->convertType(op.getType()));
     rewriter.replaceOpWithNewOp<arith::ConstantOp>(
         op, type, dense.bitcast(type.getElementType()));
+    return success();
+  }
+};
+
+/// Extends a storage or zero-point integer to i32 (the accumulator type).
+static Value toI32(OpBuilder &b, Location loc, Value v, bool isSigned) {
+  auto type = cast<IntegerType>(v.getType());
+  Type i32 = b.getI32Type();
+  if (type.getWidth() == 32)
+    return v;
+  if (type.getWidth() > 32)
+    return arith::TruncIOp::create(b, loc, i32, v);
+  if (isSigned)
+    return arith::ExtSIOp::create(b, loc, i32, v);
+  return arith::ExtUIOp::create(b, loc, i32, v);
+}
+
+/// A zero-filled tensor of `shape`-like sizes for accumulation.
+static Value zeroFilled(OpBuilder &b, Location loc,
+                        ArrayRef<OpFoldResult> sizes, Type element) {
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, element);
+  Value zero =
+      arith::ConstantOp::create(b, loc, element, b.getZeroAttr(element));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+/// Lowers quantx.matmul: an int32 (or f32, weight-only) reduction generic
+/// followed by an element-wise epilogue generic.
+struct MatmulLowering : OpConversionPattern<MatmulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatmulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
+    auto rhsType = cast<RankedTensorType>(op.getRhs().getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    auto lhsQ = dyn_cast<UniformType>(lhsType.getElementType());
+    auto rhsQ = cast<UniformType>(rhsType.getElementType());
+    auto resultQ = dyn_cast<UniformType>(resultType.getElementType());
+    bool transposed = op.getTransposeRhs();
+    int64_t kAxis = transposed ? 1 : 0;
+    bool rhsBlockedK =
+        rhsQ.isPerBlock() && llvm::is_contained(rhsQ.getAxes(), kAxis);
+    if (lhsQ && rhsBlockedK)
+      return rewriter.notifyMatchFailure(
+          op, "quantized lhs with K-blocked weights: not yet");
+    if (lhsQ &&
+        (!lhsQ.isSymmetric() && lhsQ.getOffsetKind() != OffsetKind::zero_point))
+      return rewriter.notifyMatchFailure(op, "min offsets: not yet");
+    if (!rhsQ.isSymmetric() && rhsQ.getOffsetKind() != OffsetKind::zero_point)
+      return rewriter.notifyMatchFailure(op, "min offsets: not yet");
+
+    // Loops: batch..., m, n, k.
+    int64_t nb = lhsType.getRank() - 2, loops = nb + 3;
+    auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<AffineExpr> lhsExprs, outExprs;
+    for (int64_t i = 0; i < nb; ++i) {
+      lhsExprs.push_back(dim(i));
+      outExprs.push_back(dim(i));
+    }
+    AffineExpr m = dim(nb), n = dim(nb + 1), k = dim(nb + 2);
+    lhsExprs.append({m, k});
+    outExprs.append({m, n});
+    AffineMap lhsMap = AffineMap::get(loops, 0, lhsExprs, ctx);
+    AffineMap rhsMap =
+        AffineMap::get(loops, 0,
+                       transposed ? SmallVector<AffineExpr>{n, k}
+                                  : SmallVector<AffineExpr>{k, n},
+                       ctx);
+    AffineMap outMap = AffineMap::get(loops, 0, outExprs, ctx);
+
+    // Result sizes: batch and M from lhs, N from rhs.
+    SmallVector<OpFoldResult> sizes;
+    SmallVector<OpFoldResult> lhsSizes =
+        tensor::getMixedSizes(rewriter, loc, adaptor.getLhs());
+    SmallVector<OpFoldResult> rhsSizes =
+        tensor::getMixedSizes(rewriter, loc, adaptor.getRhs());
+    sizes.append(lhsSizes.begin(), lhsSizes.end() - 1);
+    sizes.push_back(rhsSizes[transposed ? 0 : 1]);
+
+    // Reduction generic.
+    GenericInputs red;
+    red.add(adaptor.getLhs(), lhsMap);
+    red.add(adaptor.getRhs(), rhsMap);
+    ParamRef ls, lo, rs, ro;
+    if (lhsQ &&
+        failed(collectParams(rewriter, loc, lhsQ, lhsType.getRank(),
+                             adaptor.getLhsScale(), adaptor.getLhsOffset(), red,
+                             ls, lo, lhsMap)))
+      return rewriter.notifyMatchFailure(op, "unsupported lhs parameters");
+    if (failed(collectParams(rewriter, loc, rhsQ, 2, adaptor.getRhsScale(),
+                             adaptor.getRhsOffset(), red, rs, ro, rhsMap)))
+      return rewriter.notifyMatchFailure(op, "unsupported rhs parameters");
+    Type accType =
+        lhsQ ? Type(rewriter.getI32Type()) : Type(rhsQ.getExpressedType());
+    Value init = zeroFilled(rewriter, loc, sizes, accType);
+    SmallVector<AffineMap> maps(red.maps);
+    maps.push_back(outMap);
+    SmallVector<utils::IteratorType> iters(loops,
+                                           utils::IteratorType::parallel);
+    iters.back() = utils::IteratorType::reduction;
+    Value acc =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{init.getType()}, red.values,
+            ValueRange{init}, maps, iters,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              ValueRange params = args.drop_front(2).drop_back();
+              // ParamRef indices count from the first generic input.
+              auto get = [&](const ParamRef &p) {
+                return p.captured ? p.captured : args[p.inputIndex];
+              };
+              Value a = args[0], w = args[1], sum = args.back();
+              (void)params;
+              Value prod;
+              if (lhsQ) {
+                Value ai = toI32(b, l, a, lhsQ.getIsSigned());
+                if (lo)
+                  ai = arith::SubIOp::create(b, l, ai,
+                                             toI32(b, l, get(lo), true));
+                Value wi = toI32(b, l, w, rhsQ.getIsSigned());
+                if (ro)
+                  wi = arith::SubIOp::create(b, l, wi,
+                                             toI32(b, l, get(ro), true));
+                prod = arith::MulIOp::create(b, l, ai, wi);
+                linalg::YieldOp::create(
+                    b, l, Value(arith::AddIOp::create(b, l, sum, prod)));
+                return;
+              }
+              Value wf = emitDequantize(b, l, rhsQ, w, get(rs),
+                                        ro ? get(ro) : Value());
+              prod = arith::MulFOp::create(b, l, a, wf);
+              linalg::YieldOp::create(
+                  b, l, Value(arith::AddFOp::create(b, l, sum, prod)));
+            })
+            .getResult(0);
+
+    // Epilogue generic over the result's dimensions.
+    int64_t outRank = resultType.getRank();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(outRank, ctx);
+    SmallVector<AffineExpr> lhsEpi, rhsEpi;
+    for (int64_t i = 0; i < outRank - 1; ++i)
+      lhsEpi.push_back(getAffineDimExpr(i, ctx));
+    lhsEpi.push_back(getAffineConstantExpr(0, ctx));
+    AffineExpr en = getAffineDimExpr(outRank - 1, ctx);
+    AffineExpr zero = getAffineConstantExpr(0, ctx);
+    rhsEpi = transposed ? SmallVector<AffineExpr>{en, zero}
+                        : SmallVector<AffineExpr>{zero, en};
+    GenericInputs epi;
+    ParamRef els, elo, ers, ero, rs2, ro2;
+    int biasIndex = -1;
+    if (Value bias = adaptor.getBias())
+      biasIndex = epi.add(
+          bias, AffineMap::get(outRank, 0, getAffineDimExpr(outRank - 1, ctx)));
+    if (lhsQ) {
+      if (failed(collectParams(rewriter, loc, lhsQ, lhsType.getRank(),
+                               adaptor.getLhsScale(), adaptor.getLhsOffset(),
+                               epi, els, elo,
+                               AffineMap::get(outRank, 0, lhsEpi, ctx))) ||
+          failed(collectParams(rewriter, loc, rhsQ, 2, adaptor.getRhsScale(),
+                               adaptor.getRhsOffset(), epi, ers, ero,
+                               AffineMap::get(outRank, 0, rhsEpi, ctx))))
+        return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    }
+    if (resultQ &&
+        failed(collectParams(rewriter, loc, resultQ, outRank,
+                             adaptor.getResultScale(),
+                             adaptor.getResultOffset(), epi, rs2, ro2)))
+      return rewriter.notifyMatchFailure(op, "unsupported result parameters");
+    Type resultElement =
+        getTypeConverter()->convertType(resultType.getElementType());
+    bool relu = op.getRelu();
+    RoundingMode rounding = op.getRounding();
+    FloatType f = rhsQ.getExpressedType();
+    Value result = buildGeneric(
+        rewriter, loc, acc, epi, resultElement,
+        [&](OpBuilder &b, Location l, ValueRange p) {
+          auto get = [&](const ParamRef &r) { return r.get(p); };
+          Value a = b.getInsertionBlock()->getArgument(0);
+          Value bias = biasIndex >= 0 ? p[biasIndex] : Value();
+          if (lhsQ && bias && isa<IntegerType>(bias.getType()))
+            a = arith::AddIOp::create(b, l, a, bias);
+          if (resultElement.isInteger(32) && !resultQ) {
+            if (relu)
+              a = arith::MaxSIOp::create(
+                  b, l, a,
+                  arith::ConstantOp::create(b, l, b.getI32Type(),
+                                            b.getI32IntegerAttr(0)));
+            return a;
+          }
+          Value y = a;
+          if (lhsQ) {
+            Value scale =
+                arith::MulFOp::create(b, l, castFloat(b, l, get(els), f),
+                                      castFloat(b, l, get(ers), f));
+            y = arith::MulFOp::create(b, l, arith::SIToFPOp::create(b, l, f, a),
+                                      scale);
+          }
+          if (bias && isa<FloatType>(bias.getType()))
+            y = arith::AddFOp::create(b, l, y, castFloat(b, l, bias, f));
+          if (relu)
+            y = arith::MaximumFOp::create(b, l, y, floatConst(b, l, f, 0.0));
+          if (!resultQ)
+            return y;
+          Value r = emitQuantizeFloat(b, l, resultQ, y, get(rs2),
+                                      ro2 ? get(ro2) : Value(), rounding,
+                                      /*saturate=*/true);
+          return floatToStorage(b, l, resultQ, r);
+        });
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
@@ -557,7 +775,8 @@ void mlir::quantx::populateQuantXToLinalgPatterns(
     const TypeConverter &converter, RewritePatternSet &patterns) {
   patterns.add<QuantizeLowering, DequantizeLowering, RequantizeLowering,
                FakeQuantLowering, StorageCastLowering, ObserveLowering,
-               ConstantLowering>(converter, patterns.getContext());
+               ConstantLowering, MatmulLowering>(converter,
+                                                 patterns.getContext());
 }
 
 void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm) {

@@ -98,9 +98,36 @@ func.func @constant() -> tensor<3x!quantx.uniform<i8:f32, scale = 1.0>> {
 
 // -----
 
-// Quantized compute is not lowered yet: the conversion reports it.
-func.func @negative_matmul(%x: tensor<2x4xf32>, %w: tensor<4x4x!quantx.uniform<i8:f32, scale = 1.0>>) -> tensor<2x4xf32> {
+// An int8 matmul: an i32 reduction generic, then the epilogue.
+// CHECK-LABEL: func.func @matmul_int8
+// CHECK: linalg.fill
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.muli
+// CHECK: arith.addi
+// CHECK: linalg.generic
+// CHECK: arith.sitofp
+// CHECK: arith.mulf
+func.func @matmul_int8(%x: tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, %w: tensor<4x3x!quantx.uniform<i8:f32, scale = 1.0>>) -> tensor<2x3xf32> {
+  %y = quantx.matmul %x, %w : tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, tensor<4x3x!quantx.uniform<i8:f32, scale = 1.0>> -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}
+
+// -----
+
+// Quantized activations with weights blocked along K are not lowered yet:
+// the conversion reports it.
+func.func @negative_matmul_blocked(%x: tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, %w: tensor<4x4x!quantx.uniform<i8:f32, blocks = {1 : 2}, scales = dense<[[1.0, 2.0]]> : tensor<1x2xf32>>>) -> tensor<2x4xf32> {
   // expected-error @+1 {{failed to legalize operation 'quantx.matmul'}}
-  %y = quantx.matmul %x, %w : tensor<2x4xf32>, tensor<4x4x!quantx.uniform<i8:f32, scale = 1.0>> -> tensor<2x4xf32>
+  %y = quantx.matmul %x, %w {transpose_rhs} : tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, tensor<4x4x!quantx.uniform<i8:f32, blocks = {1 : 2}, scales = dense<[[1.0, 2.0]]> : tensor<1x2xf32>>> -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// conv2d is not lowered yet.
+func.func @negative_conv2d(%x: tensor<1x1x3x3xf32>, %w: tensor<1x1x3x3x!quantx.uniform<i8:f32, scale = 1.0>>) -> tensor<1x1x1x1xf32> {
+  // expected-error @+1 {{failed to legalize operation 'quantx.conv2d'}}
+  %y = quantx.conv2d %x, %w : tensor<1x1x3x3xf32>, tensor<1x1x3x3x!quantx.uniform<i8:f32, scale = 1.0>> -> tensor<1x1x1x1xf32>
+  return %y : tensor<1x1x1x1xf32>
 }

@@ -453,10 +453,11 @@ LogicalResult buildWriter(ModuleOp module, const GGUFExportOptions &options,
           writer.addTensor(name, target, dims, bytes->data(), bytes->size());
           continue;
         }
-        if (rawForm && !isa<DenseElementsAttr>(value))
+        // rawBytes failed: a splat (expanded while writing) or a missing
+        // resource (already diagnosed).
+        auto dense = dyn_cast<DenseElementsAttr>(value);
+        if (!dense)
           return failure();
-        // A splat: expand it while writing.
-        auto dense = cast<DenseElementsAttr>(value);
         ArrayRef<char> one = dense.getRawData();
         size_t width = one.size();
         size_t count = size_t(dense.getNumElements());

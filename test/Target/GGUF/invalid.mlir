@@ -160,3 +160,25 @@ module attributes {quantx.gguf.metadata = {general.alignment = 32 : ui64}} {
 // expected-error @+1 {{'quantx.gguf.metadata' must be a dictionary}}
 module attributes {quantx.gguf.metadata = "x"} {
 }
+
+// -----
+
+// A dense_resource whose blob is not in the file.
+module {
+  // expected-error @+1 {{resource 'missing' has no data}}
+  %0 = arith.constant {quantx.gguf.name = "w"} dense_resource<missing> : tensor<4xf32>
+}
+
+// -----
+
+module {
+  // expected-error @+1 {{resource 'missing' has no data}}
+  %0 = arith.constant {quantx.gguf.name = "w", quantx.gguf.type = #quantx.gguf<q8_0>} dense_resource<missing> : tensor<1x32xf32>
+}
+
+// -----
+
+module {
+  // expected-error @+1 {{resource 'missing' has no data}}
+  %0 = arith.constant {quantx.gguf.name = "w", quantx.gguf.type = #quantx.gguf<q8_0>, quantx.gguf.shape = array<i64: 1, 32>} dense_resource<missing> : tensor<34xi8>
+}

@@ -33,3 +33,5 @@ config.substitutions.append(
     ("%mlir_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_runner_utils.so")))
 config.substitutions.append(
     ("%mlir_c_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")))
+llvm_config.add_tool_substitutions(["quantx-run"], tool_dirs)
+config.substitutions.append(("%python", config.python_executable))

@@ -12,11 +12,15 @@
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 
+#include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
@@ -781,16 +785,18 @@ void mlir::quantx::populateQuantXToLinalgPatterns(
 
 void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm) {
   pm.addPass(createConvertQuantXToLinalg());
-  // The remaining steps are upstream passes, spelled as a textual pipeline so
-  // that their options read as they do on the command line.
-  const char *rest =
-      "func.func(convert-elementwise-to-linalg),"
-      "one-shot-bufferize{bufferize-function-boundaries},"
-      "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
-      "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
-      "convert-to-llvm,reconcile-unrealized-casts";
-  if (failed(parsePassPipeline(rest, pm)))
-    llvm::report_fatal_error("quantx-cpu-pipeline: invalid upstream pipeline");
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 void mlir::quantx::registerQuantXPipelines() {

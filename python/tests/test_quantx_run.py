@@ -92,3 +92,48 @@ func.func @f(%x: tensor<8x256xf32>, %c: tensor<32x256xi8>, %s: tensor<32x2xf16>,
     w = scales.astype(np.float32)[:, g] * (codes.astype(np.int64) - zeros[:, g]).astype(np.float32)
     ref = x.astype(np.float64) @ w.T.astype(np.float64)
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_int8_conv2d_matches_torch_exactly(tmp_path):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (2, 4, 9, 9)).astype(np.int8)
+    w = rng.integers(-127, 128, (6, 2, 3, 3)).astype(np.int8)
+    bias = rng.integers(-500, 500, 6).astype(np.int32)
+    mlir = """
+!x = !quantx.uniform<i8:f32, scale = 0.5, zero_point = 5>
+!w = !quantx.uniform<i8<-127:127>:f32, axis = 0, scales = dense<[1.0, 2.0, 1.0, 2.0, 1.0, 2.0]> : tensor<6xf64>>
+func.func @f(%xi: tensor<2x4x9x9xi8>, %wi: tensor<6x2x3x3xi8>, %b: tensor<6xi32>) -> tensor<2x6x5x3xi32> {
+  %x = quantx.scast %xi : tensor<2x4x9x9xi8> -> tensor<2x4x9x9x!x>
+  %w = quantx.scast %wi : tensor<6x2x3x3xi8> -> tensor<6x2x3x3x!w>
+  %y = quantx.conv2d %x, %w bias(%b : tensor<6xi32>) {strides = array<i64: 2, 2>, padding = array<i64: 1, 1, 0, 1>, dilations = array<i64: 1, 2>, groups = 2 : i64} : tensor<2x4x9x9x!x>, tensor<6x2x3x3x!w> -> tensor<2x6x5x3xi32>
+  return %y : tensor<2x6x5x3xi32>
+}"""
+    (y,) = run(tmp_path, mlir, "f", [x, w, bias], 1)
+    # Padding pads real 0, i.e. (x - zp) = 0: pad the centred integers.
+    xc = torch.from_numpy(x.astype(np.float64) - 5)
+    xc = torch.nn.functional.pad(xc, (0, 1, 1, 1))
+    ref = torch.nn.functional.conv2d(xc, torch.from_numpy(w.astype(np.float64)),
+                                     torch.from_numpy(bias.astype(np.float64)),
+                                     stride=2, dilation=(1, 2), groups=2)
+    np.testing.assert_array_equal(y, ref.numpy().astype(np.int32))
+
+
+def test_weight_only_conv2d_matches_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    w = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    scales = rng.uniform(0.01, 0.02, 4).astype(np.float32)
+    mlir = """
+!w = !quantx.uniform<i8<-127:127>:f32, axis = 0>
+func.func @f(%x: tensor<1x3x8x8xf32>, %wi: tensor<4x3x3x3xi8>, %s: tensor<4xf32>) -> tensor<1x4x8x8xf32> {
+  %w = quantx.scast %wi : tensor<4x3x3x3xi8> -> tensor<4x3x3x3x!w>
+  %y = quantx.conv2d %x, %w filter_scale(%s : tensor<4xf32>) {padding = array<i64: 1, 1, 1, 1>, relu} : tensor<1x3x8x8xf32>, tensor<4x3x3x3x!w> -> tensor<1x4x8x8xf32>
+  return %y : tensor<1x4x8x8xf32>
+}"""
+    (y,) = run(tmp_path, mlir, "f", [x, w, scales], 1)
+    wf = w.astype(np.float32) * scales[:, None, None, None]
+    ref = torch.relu(torch.nn.functional.conv2d(
+        torch.from_numpy(x).double(), torch.from_numpy(wf).double(), padding=1))
+    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-5, atol=1e-6)

@@ -352,6 +352,10 @@ int main(int argc, char **argv) {
   auto transformer = makeOptimizingTransformer(3, 0, nullptr);
   ExecutionEngineOptions options;
   options.transformer = transformer;
+  // MLIR's C runner utilities provide the helpers lowered code may call
+  // (memrefCopy for copies of non-contiguous buffers, for instance).
+  StringRef runtimeLibs[] = {QUANTX_MLIR_C_RUNNER_UTILS};
+  options.sharedLibPaths = runtimeLibs;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(*module, options);
   if (!engine)

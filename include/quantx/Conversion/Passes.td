@@ -78,10 +78,13 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
     activations, f32 accumulation of `x * dequantize(w)` without
     materializing the weights) followed by an element-wise epilogue (i32
     bias, scaling by `s_lhs * s_rhs[n]`, float bias, ReLU, requantization).
+    `quantx.conv2d` is the same contraction over (c, kh, kw) for every
+    stride, dilation and group count, after padding the input with the
+    storage value of real 0 (its zero point).
 
     Not lowered yet (the conversion fails on them with a legalization
-    error): `quantx.conv2d`, matmuls of quantized activations with weights
-    blocked along K, min offsets in matmuls, packed constants, quantized
+    error): contractions of quantized activations with weights
+    blocked along K, min offsets in contractions, packed constants, quantized
     (double-quantized) scale operands, and casts on scalars or unranked
     tensors.
 

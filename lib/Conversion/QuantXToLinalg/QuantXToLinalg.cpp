@@ -553,6 +553,169 @@ static Value zeroFilled(OpBuilder &b, Location loc,
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
+/// A contraction (matmul or convolution) as two generics: a reduction over
+/// the trailing loops, then an element-wise epilogue over the leading ones,
+/// which are the result's dimensions in order.
+struct Contraction {
+  Value lhs, rhs;
+  UniformType lhsQ, rhsQ; // lhsQ is null for float activations.
+  int64_t lhsRank, rhsRank;
+  Value lhsScale, lhsOffset, rhsScale, rhsOffset;
+  AffineMap lhsMap, rhsMap; // loops -> operand dimensions
+  int64_t numLoops, numReduction;
+  SmallVector<OpFoldResult> outSizes;
+  Value bias;
+  int64_t channelDim; // result dimension the bias runs along
+  RankedTensorType resultType;
+  Value resultScale, resultOffset;
+  bool relu;
+  RoundingMode rounding;
+};
+
+/// `map` with its reduction dimensions replaced by 0, over the result's
+/// dimensions only (for reading per-row/per-channel parameters in the
+/// epilogue).
+static AffineMap dropReductionDims(AffineMap map, int64_t outRank) {
+  MLIRContext *ctx = map.getContext();
+  SmallVector<AffineExpr> dims;
+  for (unsigned i = 0; i < map.getNumDims(); ++i)
+    dims.push_back(int64_t(i) < outRank ? getAffineDimExpr(i, ctx)
+                                        : getAffineConstantExpr(0, ctx));
+  return map.replaceDimsAndSymbols(dims, {}, outRank, 0);
+}
+
+static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
+                                         const TypeConverter &converter,
+                                         const Contraction &c) {
+  MLIRContext *ctx = rewriter.getContext();
+  UniformType lhsQ = c.lhsQ, rhsQ = c.rhsQ;
+  int64_t outRank = c.resultType.getRank();
+  AffineMap outMap = AffineMap::getMultiDimIdentityMap(c.numLoops, ctx)
+                         .getMajorSubMap(outRank);
+
+  // Reduction generic.
+  GenericInputs red;
+  red.add(c.lhs, c.lhsMap);
+  red.add(c.rhs, c.rhsMap);
+  ParamRef ls, lo, rs, ro;
+  if (lhsQ && failed(collectParams(rewriter, loc, lhsQ, c.lhsRank, c.lhsScale,
+                                   c.lhsOffset, red, ls, lo, c.lhsMap)))
+    return failure();
+  if (failed(collectParams(rewriter, loc, rhsQ, c.rhsRank, c.rhsScale,
+                           c.rhsOffset, red, rs, ro, c.rhsMap)))
+    return failure();
+  Type accType =
+      lhsQ ? Type(rewriter.getI32Type()) : Type(rhsQ.getExpressedType());
+  Value init = zeroFilled(rewriter, loc, c.outSizes, accType);
+  SmallVector<AffineMap> maps(red.maps);
+  maps.push_back(outMap);
+  SmallVector<utils::IteratorType> iters(c.numLoops,
+                                         utils::IteratorType::parallel);
+  for (int64_t i = c.numLoops - c.numReduction; i < c.numLoops; ++i)
+    iters[i] = utils::IteratorType::reduction;
+  Value acc =
+      linalg::GenericOp::create(
+          rewriter, loc, TypeRange{init.getType()}, red.values,
+          ValueRange{init}, maps, iters,
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            // ParamRef indices count from the first generic input.
+            auto get = [&](const ParamRef &p) {
+              return p.captured ? p.captured : args[p.inputIndex];
+            };
+            Value a = args[0], w = args[1], sum = args.back();
+            if (lhsQ) {
+              Value ai = toI32(b, l, a, lhsQ.getIsSigned());
+              if (lo)
+                ai =
+                    arith::SubIOp::create(b, l, ai, toI32(b, l, get(lo), true));
+              Value wi = toI32(b, l, w, rhsQ.getIsSigned());
+              if (ro)
+                wi =
+                    arith::SubIOp::create(b, l, wi, toI32(b, l, get(ro), true));
+              Value prod = arith::MulIOp::create(b, l, ai, wi);
+              linalg::YieldOp::create(
+                  b, l, Value(arith::AddIOp::create(b, l, sum, prod)));
+              return;
+            }
+            Value wf =
+                emitDequantize(b, l, rhsQ, w, get(rs), ro ? get(ro) : Value());
+            Value prod = arith::MulFOp::create(b, l, a, wf);
+            linalg::YieldOp::create(
+                b, l, Value(arith::AddFOp::create(b, l, sum, prod)));
+          })
+          .getResult(0);
+
+  // Epilogue generic over the result's dimensions.
+  GenericInputs epi;
+  ParamRef els, elo, ers, ero, rs2, ro2;
+  int biasIndex = -1;
+  if (c.bias)
+    biasIndex =
+        epi.add(c.bias, AffineMap::get(outRank, 0,
+                                       getAffineDimExpr(c.channelDim, ctx)));
+  UniformType resultQ = dyn_cast<UniformType>(c.resultType.getElementType());
+  if (lhsQ && (failed(collectParams(rewriter, loc, lhsQ, c.lhsRank, c.lhsScale,
+                                    c.lhsOffset, epi, els, elo,
+                                    dropReductionDims(c.lhsMap, outRank))) ||
+               failed(collectParams(rewriter, loc, rhsQ, c.rhsRank, c.rhsScale,
+                                    c.rhsOffset, epi, ers, ero,
+                                    dropReductionDims(c.rhsMap, outRank)))))
+    return failure();
+  if (resultQ &&
+      failed(collectParams(rewriter, loc, resultQ, outRank, c.resultScale,
+                           c.resultOffset, epi, rs2, ro2)))
+    return failure();
+  Type resultElement = converter.convertType(c.resultType.getElementType());
+  FloatType f = rhsQ.getExpressedType();
+  bool relu = c.relu;
+  RoundingMode rounding = c.rounding;
+  return buildGeneric(
+      rewriter, loc, acc, epi, resultElement,
+      [&](OpBuilder &b, Location l, ValueRange p) {
+        auto get = [&](const ParamRef &r) { return r.get(p); };
+        Value a = b.getInsertionBlock()->getArgument(0);
+        Value bias = biasIndex >= 0 ? p[biasIndex] : Value();
+        if (lhsQ && bias && isa<IntegerType>(bias.getType()))
+          a = arith::AddIOp::create(b, l, a, bias);
+        if (resultElement.isInteger(32) && !resultQ) {
+          if (relu)
+            a = arith::MaxSIOp::create(
+                b, l, a,
+                arith::ConstantOp::create(b, l, b.getI32Type(),
+                                          b.getI32IntegerAttr(0)));
+          return a;
+        }
+        Value y = a;
+        if (lhsQ) {
+          Value scale = arith::MulFOp::create(
+              b, l, castFloat(b, l, get(els), f), castFloat(b, l, get(ers), f));
+          y = arith::MulFOp::create(b, l, arith::SIToFPOp::create(b, l, f, a),
+                                    scale);
+        }
+        if (bias && isa<FloatType>(bias.getType()))
+          y = arith::AddFOp::create(b, l, y, castFloat(b, l, bias, f));
+        if (relu)
+          y = arith::MaximumFOp::create(b, l, y, floatConst(b, l, f, 0.0));
+        if (!resultQ)
+          return y;
+        Value r = emitQuantizeFloat(b, l, resultQ, y, get(rs2),
+                                    ro2 ? get(ro2) : Value(), rounding,
+                                    /*saturate=*/true);
+        return floatToStorage(b, l, resultQ, r);
+      });
+}
+
+/// Fails for schemes the contraction lowering does not handle yet.
+static LogicalResult checkContractionSchemes(UniformType lhsQ, UniformType rhsQ,
+                                             bool rhsBlockedK) {
+  if (lhsQ && rhsBlockedK)
+    return failure(); // Quantized activations with K-blocked weights.
+  for (UniformType q : {lhsQ, rhsQ})
+    if (q && !q.isSymmetric() && q.getOffsetKind() != OffsetKind::zero_point)
+      return failure(); // Min offsets.
+  return success();
+}
+
 /// Lowers quantx.matmul: an int32 (or f32, weight-only) reduction generic
 /// followed by an element-wise epilogue generic.
 struct MatmulLowering : OpConversionPattern<MatmulOp> {
@@ -564,180 +727,153 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
     MLIRContext *ctx = getContext();
     auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
     auto rhsType = cast<RankedTensorType>(op.getRhs().getType());
-    auto resultType = cast<RankedTensorType>(op.getType());
-    auto lhsQ = dyn_cast<UniformType>(lhsType.getElementType());
-    auto rhsQ = cast<UniformType>(rhsType.getElementType());
-    auto resultQ = dyn_cast<UniformType>(resultType.getElementType());
+    Contraction c;
+    c.lhsQ = dyn_cast<UniformType>(lhsType.getElementType());
+    c.rhsQ = cast<UniformType>(rhsType.getElementType());
     bool transposed = op.getTransposeRhs();
     int64_t kAxis = transposed ? 1 : 0;
     bool rhsBlockedK =
-        rhsQ.isPerBlock() && llvm::is_contained(rhsQ.getAxes(), kAxis);
-    if (lhsQ && rhsBlockedK)
-      return rewriter.notifyMatchFailure(
-          op, "quantized lhs with K-blocked weights: not yet");
-    if (lhsQ &&
-        (!lhsQ.isSymmetric() && lhsQ.getOffsetKind() != OffsetKind::zero_point))
-      return rewriter.notifyMatchFailure(op, "min offsets: not yet");
-    if (!rhsQ.isSymmetric() && rhsQ.getOffsetKind() != OffsetKind::zero_point)
-      return rewriter.notifyMatchFailure(op, "min offsets: not yet");
+        c.rhsQ.isPerBlock() && llvm::is_contained(c.rhsQ.getAxes(), kAxis);
+    if (failed(checkContractionSchemes(c.lhsQ, c.rhsQ, rhsBlockedK)))
+      return rewriter.notifyMatchFailure(op, "scheme not lowered yet");
 
     // Loops: batch..., m, n, k.
-    int64_t nb = lhsType.getRank() - 2, loops = nb + 3;
+    int64_t nb = lhsType.getRank() - 2;
+    c.numLoops = nb + 3;
+    c.numReduction = 1;
     auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-    SmallVector<AffineExpr> lhsExprs, outExprs;
-    for (int64_t i = 0; i < nb; ++i) {
+    SmallVector<AffineExpr> lhsExprs;
+    for (int64_t i = 0; i < nb; ++i)
       lhsExprs.push_back(dim(i));
-      outExprs.push_back(dim(i));
-    }
     AffineExpr m = dim(nb), n = dim(nb + 1), k = dim(nb + 2);
     lhsExprs.append({m, k});
-    outExprs.append({m, n});
-    AffineMap lhsMap = AffineMap::get(loops, 0, lhsExprs, ctx);
-    AffineMap rhsMap =
-        AffineMap::get(loops, 0,
-                       transposed ? SmallVector<AffineExpr>{n, k}
-                                  : SmallVector<AffineExpr>{k, n},
-                       ctx);
-    AffineMap outMap = AffineMap::get(loops, 0, outExprs, ctx);
-
-    // Result sizes: batch and M from lhs, N from rhs.
-    SmallVector<OpFoldResult> sizes;
+    c.lhsMap = AffineMap::get(c.numLoops, 0, lhsExprs, ctx);
+    c.rhsMap = AffineMap::get(c.numLoops, 0,
+                              transposed ? SmallVector<AffineExpr>{n, k}
+                                         : SmallVector<AffineExpr>{k, n},
+                              ctx);
     SmallVector<OpFoldResult> lhsSizes =
         tensor::getMixedSizes(rewriter, loc, adaptor.getLhs());
     SmallVector<OpFoldResult> rhsSizes =
         tensor::getMixedSizes(rewriter, loc, adaptor.getRhs());
-    sizes.append(lhsSizes.begin(), lhsSizes.end() - 1);
-    sizes.push_back(rhsSizes[transposed ? 0 : 1]);
+    c.outSizes.append(lhsSizes.begin(), lhsSizes.end() - 1);
+    c.outSizes.push_back(rhsSizes[transposed ? 0 : 1]);
+    c.lhs = adaptor.getLhs();
+    c.rhs = adaptor.getRhs();
+    c.lhsRank = lhsType.getRank();
+    c.rhsRank = 2;
+    c.lhsScale = adaptor.getLhsScale();
+    c.lhsOffset = adaptor.getLhsOffset();
+    c.rhsScale = adaptor.getRhsScale();
+    c.rhsOffset = adaptor.getRhsOffset();
+    c.bias = adaptor.getBias();
+    c.resultType = cast<RankedTensorType>(op.getType());
+    c.channelDim = c.resultType.getRank() - 1;
+    c.resultScale = adaptor.getResultScale();
+    c.resultOffset = adaptor.getResultOffset();
+    c.relu = op.getRelu();
+    c.rounding = op.getRounding();
+    FailureOr<Value> result =
+        buildContraction(rewriter, loc, *getTypeConverter(), c);
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    rewriter.replaceOp(op, *result);
+    return success();
+  }
+};
 
-    // Reduction generic.
-    GenericInputs red;
-    red.add(adaptor.getLhs(), lhsMap);
-    red.add(adaptor.getRhs(), rhsMap);
-    ParamRef ls, lo, rs, ro;
-    if (lhsQ &&
-        failed(collectParams(rewriter, loc, lhsQ, lhsType.getRank(),
-                             adaptor.getLhsScale(), adaptor.getLhsOffset(), red,
-                             ls, lo, lhsMap)))
-      return rewriter.notifyMatchFailure(op, "unsupported lhs parameters");
-    if (failed(collectParams(rewriter, loc, rhsQ, 2, adaptor.getRhsScale(),
-                             adaptor.getRhsOffset(), red, rs, ro, rhsMap)))
-      return rewriter.notifyMatchFailure(op, "unsupported rhs parameters");
-    Type accType =
-        lhsQ ? Type(rewriter.getI32Type()) : Type(rhsQ.getExpressedType());
-    Value init = zeroFilled(rewriter, loc, sizes, accType);
-    SmallVector<AffineMap> maps(red.maps);
-    maps.push_back(outMap);
-    SmallVector<utils::IteratorType> iters(loops,
-                                           utils::IteratorType::parallel);
-    iters.back() = utils::IteratorType::reduction;
-    Value acc =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{init.getType()}, red.values,
-            ValueRange{init}, maps, iters,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              ValueRange params = args.drop_front(2).drop_back();
-              // ParamRef indices count from the first generic input.
-              auto get = [&](const ParamRef &p) {
-                return p.captured ? p.captured : args[p.inputIndex];
-              };
-              Value a = args[0], w = args[1], sum = args.back();
-              (void)params;
-              Value prod;
-              if (lhsQ) {
-                Value ai = toI32(b, l, a, lhsQ.getIsSigned());
-                if (lo)
-                  ai = arith::SubIOp::create(b, l, ai,
-                                             toI32(b, l, get(lo), true));
-                Value wi = toI32(b, l, w, rhsQ.getIsSigned());
-                if (ro)
-                  wi = arith::SubIOp::create(b, l, wi,
-                                             toI32(b, l, get(ro), true));
-                prod = arith::MulIOp::create(b, l, ai, wi);
-                linalg::YieldOp::create(
-                    b, l, Value(arith::AddIOp::create(b, l, sum, prod)));
-                return;
-              }
-              Value wf = emitDequantize(b, l, rhsQ, w, get(rs),
-                                        ro ? get(ro) : Value());
-              prod = arith::MulFOp::create(b, l, a, wf);
-              linalg::YieldOp::create(
-                  b, l, Value(arith::AddFOp::create(b, l, sum, prod)));
-            })
-            .getResult(0);
+/// Lowers quantx.conv2d (NCHW input, FCHW filter) to a contraction over
+/// (c, kh, kw) after padding the input with the storage value of real 0.
+struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(Conv2DOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto inType = cast<RankedTensorType>(op.getInput().getType());
+    auto fType = cast<RankedTensorType>(op.getFilter().getType());
+    Contraction c;
+    c.lhsQ = dyn_cast<UniformType>(inType.getElementType());
+    c.rhsQ = cast<UniformType>(fType.getElementType());
+    if (failed(checkContractionSchemes(c.lhsQ, c.rhsQ, false)))
+      return rewriter.notifyMatchFailure(op, "scheme not lowered yet");
+    if (!inType.hasStaticShape() || !fType.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "dynamic shapes: not yet");
+    ArrayRef<int64_t> pad = op.getPadding(), st = op.getStrides(),
+                      dil = op.getDilations();
+    int64_t groups = op.getGroups();
 
-    // Epilogue generic over the result's dimensions.
-    int64_t outRank = resultType.getRank();
-    AffineMap id = AffineMap::getMultiDimIdentityMap(outRank, ctx);
-    SmallVector<AffineExpr> lhsEpi, rhsEpi;
-    for (int64_t i = 0; i < outRank - 1; ++i)
-      lhsEpi.push_back(getAffineDimExpr(i, ctx));
-    lhsEpi.push_back(getAffineConstantExpr(0, ctx));
-    AffineExpr en = getAffineDimExpr(outRank - 1, ctx);
-    AffineExpr zero = getAffineConstantExpr(0, ctx);
-    rhsEpi = transposed ? SmallVector<AffineExpr>{en, zero}
-                        : SmallVector<AffineExpr>{zero, en};
-    GenericInputs epi;
-    ParamRef els, elo, ers, ero, rs2, ro2;
-    int biasIndex = -1;
-    if (Value bias = adaptor.getBias())
-      biasIndex = epi.add(
-          bias, AffineMap::get(outRank, 0, getAffineDimExpr(outRank - 1, ctx)));
-    if (lhsQ) {
-      if (failed(collectParams(rewriter, loc, lhsQ, lhsType.getRank(),
-                               adaptor.getLhsScale(), adaptor.getLhsOffset(),
-                               epi, els, elo,
-                               AffineMap::get(outRank, 0, lhsEpi, ctx))) ||
-          failed(collectParams(rewriter, loc, rhsQ, 2, adaptor.getRhsScale(),
-                               adaptor.getRhsOffset(), epi, ers, ero,
-                               AffineMap::get(outRank, 0, rhsEpi, ctx))))
-        return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    // Pad with the storage value of real 0 (the zero point) or 0.0.
+    Value input = adaptor.getInput();
+    if (llvm::any_of(pad, [](int64_t p) { return p != 0; })) {
+      auto convType = cast<RankedTensorType>(input.getType());
+      Type element = convType.getElementType();
+      Value padValue;
+      if (!c.lhsQ) {
+        padValue = floatConst(rewriter, loc, cast<FloatType>(element), 0.0);
+      } else if (c.lhsQ.isSymmetric()) {
+        padValue = arith::ConstantOp::create(rewriter, loc, element,
+                                             rewriter.getZeroAttr(element));
+      } else if (auto zp = dyn_cast_or_null<IntegerAttr>(c.lhsQ.getOffsets())) {
+        padValue = arith::ConstantOp::create(
+            rewriter, loc, element,
+            rewriter.getIntegerAttr(element, zp.getInt()));
+      } else if (Value z = adaptor.getInputOffset()) {
+        Value scalar = tensor::ExtractOp::create(rewriter, loc, z, {});
+        padValue = arith::TruncIOp::create(rewriter, loc, element,
+                                           toI64(rewriter, loc, scalar, true));
+      } else {
+        return rewriter.notifyMatchFailure(op, "unsupported input zero point");
+      }
+      SmallVector<int64_t> padded(convType.getShape());
+      padded[2] += pad[0] + pad[1];
+      padded[3] += pad[2] + pad[3];
+      SmallVector<OpFoldResult> low = {
+          rewriter.getIndexAttr(0), rewriter.getIndexAttr(0),
+          rewriter.getIndexAttr(pad[0]), rewriter.getIndexAttr(pad[2])};
+      SmallVector<OpFoldResult> high = {
+          rewriter.getIndexAttr(0), rewriter.getIndexAttr(0),
+          rewriter.getIndexAttr(pad[1]), rewriter.getIndexAttr(pad[3])};
+      input = tensor::PadOp::create(rewriter, loc, convType.clone(padded),
+                                    input, low, high, padValue);
     }
-    if (resultQ &&
-        failed(collectParams(rewriter, loc, resultQ, outRank,
-                             adaptor.getResultScale(),
-                             adaptor.getResultOffset(), epi, rs2, ro2)))
-      return rewriter.notifyMatchFailure(op, "unsupported result parameters");
-    Type resultElement =
-        getTypeConverter()->convertType(resultType.getElementType());
-    bool relu = op.getRelu();
-    RoundingMode rounding = op.getRounding();
-    FloatType f = rhsQ.getExpressedType();
-    Value result = buildGeneric(
-        rewriter, loc, acc, epi, resultElement,
-        [&](OpBuilder &b, Location l, ValueRange p) {
-          auto get = [&](const ParamRef &r) { return r.get(p); };
-          Value a = b.getInsertionBlock()->getArgument(0);
-          Value bias = biasIndex >= 0 ? p[biasIndex] : Value();
-          if (lhsQ && bias && isa<IntegerType>(bias.getType()))
-            a = arith::AddIOp::create(b, l, a, bias);
-          if (resultElement.isInteger(32) && !resultQ) {
-            if (relu)
-              a = arith::MaxSIOp::create(
-                  b, l, a,
-                  arith::ConstantOp::create(b, l, b.getI32Type(),
-                                            b.getI32IntegerAttr(0)));
-            return a;
-          }
-          Value y = a;
-          if (lhsQ) {
-            Value scale =
-                arith::MulFOp::create(b, l, castFloat(b, l, get(els), f),
-                                      castFloat(b, l, get(ers), f));
-            y = arith::MulFOp::create(b, l, arith::SIToFPOp::create(b, l, f, a),
-                                      scale);
-          }
-          if (bias && isa<FloatType>(bias.getType()))
-            y = arith::AddFOp::create(b, l, y, castFloat(b, l, bias, f));
-          if (relu)
-            y = arith::MaximumFOp::create(b, l, y, floatConst(b, l, f, 0.0));
-          if (!resultQ)
-            return y;
-          Value r = emitQuantizeFloat(b, l, resultQ, y, get(rs2),
-                                      ro2 ? get(ro2) : Value(), rounding,
-                                      /*saturate=*/true);
-          return floatToStorage(b, l, resultQ, r);
-        });
-    rewriter.replaceOp(op, result);
+
+    // Loops: n, f, oh, ow, c, kh, kw.
+    c.numLoops = 7;
+    c.numReduction = 3;
+    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    int64_t filtersPerGroup = fType.getShape()[0] / groups;
+    int64_t channelsPerGroup = fType.getShape()[1];
+    AffineExpr channel =
+        d(1).floorDiv(filtersPerGroup) * channelsPerGroup + d(4);
+    c.lhsMap = AffineMap::get(7, 0,
+                              {d(0), channel, d(2) * st[0] + d(5) * dil[0],
+                               d(3) * st[1] + d(6) * dil[1]},
+                              ctx);
+    c.rhsMap = AffineMap::get(7, 0, {d(1), d(4), d(5), d(6)}, ctx);
+    c.resultType = cast<RankedTensorType>(op.getType());
+    for (int64_t size : c.resultType.getShape())
+      c.outSizes.push_back(rewriter.getIndexAttr(size));
+    c.lhs = input;
+    c.rhs = adaptor.getFilter();
+    c.lhsRank = 4;
+    c.rhsRank = 4;
+    c.lhsScale = adaptor.getInputScale();
+    c.lhsOffset = adaptor.getInputOffset();
+    c.rhsScale = adaptor.getFilterScale();
+    c.rhsOffset = adaptor.getFilterOffset();
+    c.bias = adaptor.getBias();
+    c.channelDim = 1;
+    c.resultScale = adaptor.getResultScale();
+    c.resultOffset = adaptor.getResultOffset();
+    c.relu = op.getRelu();
+    c.rounding = op.getRounding();
+    FailureOr<Value> result =
+        buildContraction(rewriter, loc, *getTypeConverter(), c);
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    rewriter.replaceOp(op, *result);
     return success();
   }
 };
@@ -779,8 +915,8 @@ void mlir::quantx::populateQuantXToLinalgPatterns(
     const TypeConverter &converter, RewritePatternSet &patterns) {
   patterns.add<QuantizeLowering, DequantizeLowering, RequantizeLowering,
                FakeQuantLowering, StorageCastLowering, ObserveLowering,
-               ConstantLowering, MatmulLowering>(converter,
-                                                 patterns.getContext());
+               ConstantLowering, MatmulLowering, Conv2DLowering>(
+      converter, patterns.getContext());
 }
 
 void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm) {

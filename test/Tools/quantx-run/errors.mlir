@@ -20,7 +20,7 @@
 // COUNT: quantx-run: error: function 'f' takes 1 arguments, 2 --input given
 // NOINPUT: quantx-run: error: give one --input per argument, or --random-inputs
 // DYNAMIC: quantx-run: error: argument #0 has type tensor<?xf32>: quantx-run supports ranked tensors of static shape
-// LOWER: failed to legalize operation 'quantx.conv2d'
+// LOWER: failed to legalize operation 'quantx.matmul'
 // LOWER: quantx-run: error: lowering failed
 
 func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
@@ -31,8 +31,10 @@ func.func @dynamic(%x: tensor<?xf32>) -> tensor<?xf32> {
   return %x : tensor<?xf32>
 }
 
-func.func @conv(%x: tensor<1x1x3x3xf32>, %w: tensor<1x1x3x3xi8>) -> tensor<1x1x1x1xf32> {
-  %q = quantx.scast %w : tensor<1x1x3x3xi8> -> tensor<1x1x3x3x!quantx.uniform<i8:f32, scale = 1.0>>
-  %y = quantx.conv2d %x, %q : tensor<1x1x3x3xf32>, tensor<1x1x3x3x!quantx.uniform<i8:f32, scale = 1.0>> -> tensor<1x1x1x1xf32>
-  return %y : tensor<1x1x1x1xf32>
+// Quantized activations with weights blocked along K: not lowered yet.
+func.func @conv(%x: tensor<2x4xi8>, %w: tensor<4x4xi8>) -> tensor<2x4xf32> {
+  %a = quantx.scast %x : tensor<2x4xi8> -> tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>
+  %q = quantx.scast %w : tensor<4x4xi8> -> tensor<4x4x!quantx.uniform<i8:f32, blocks = {1 : 2}, scales = dense<[[1.0, 2.0]]> : tensor<1x2xf32>>>
+  %y = quantx.matmul %a, %q {transpose_rhs} : tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, tensor<4x4x!quantx.uniform<i8:f32, blocks = {1 : 2}, scales = dense<[[1.0, 2.0]]> : tensor<1x2xf32>>> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
 }

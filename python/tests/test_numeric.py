@@ -1,0 +1,271 @@
+"""Schemes, parameters and observers through quantx._core: exact agreement
+with PyTorch 1.13's observers and quantize ops where the formulas are the
+same, an independent numpy implementation of the entropy search, merges and
+argument errors."""
+
+import numpy as np
+import pytest
+
+import quantx._core as core
+
+torch = pytest.importorskip("torch")
+from torch.ao.quantization import observer as tobs  # noqa: E402
+
+
+def _data(seed, shape, outliers=True):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32) * \
+        rng.uniform(0.01, 10.0, size=(shape[0],) + (1,) * (len(shape) - 1)) \
+        .astype(np.float32)
+    if outliers:
+        x.reshape(-1)[::997] *= 20
+    return x
+
+
+def _check_codes(q, tq, x, scale, zp, qmin, qmax):
+    """torch multiplies by 1/scale (float32), quantx divides (the dialect's
+    IEEE division). Check each side against its own formula exactly, and
+    that they differ only where the two formulas do."""
+    ours = np.clip(np.rint(x / scale) + zp, qmin, qmax)
+    theirs = np.clip(np.rint(x * (np.float32(1) / scale)) + zp, qmin, qmax)
+    np.testing.assert_array_equal(q, ours)
+    np.testing.assert_array_equal(tq, theirs)
+    differ = ours != theirs
+    np.testing.assert_array_equal(q[~differ], tq[~differ])
+    assert np.count_nonzero(differ) <= max(2, x.size // 100)
+
+
+TORCH_DTYPES = {
+    (8, True): torch.qint8,
+    (8, False): torch.quint8,
+}
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("symmetric", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_per_tensor_matches_torch(signed, symmetric, seed):
+    x = _data(seed, (7, 129))
+    if seed == 4:
+        x = np.abs(x)  # range not crossing zero
+    dtype = TORCH_DTYPES[(8, signed)]
+    qscheme = torch.per_tensor_symmetric if symmetric else \
+        torch.per_tensor_affine
+    ob = tobs.MinMaxObserver(dtype=dtype, qscheme=qscheme)
+    ob(torch.from_numpy(x))
+    tscale, tzp = ob.calculate_qparams()
+    s = core.QuantScheme(bits=8, signed=signed, symmetric=symmetric)
+    scale, zp = core.compute_params(x, s)
+    assert np.float32(scale) == np.float32(tscale.item())
+    assert int(zp) == int(tzp.item())
+    ours = core.MinMaxObserver()
+    ours.observe(x)
+    assert ours.compute_params(s)[0] == scale
+    assert ours.compute_params(s)[1] == zp
+    q = core.quantize(x, s, scale, zp)
+    tq = torch.quantize_per_tensor(torch.from_numpy(x), float(scale),
+                                   int(zp), dtype).int_repr().numpy()
+    _check_codes(q, tq, x, np.float32(scale), int(zp), s.qmin, s.qmax)
+    deq = core.dequantize(q, s, scale, zp)
+    tdeq = torch.quantize_per_tensor(torch.from_numpy(x), float(scale),
+                                     int(zp), dtype).dequantize().numpy()
+    same = q == tq
+    np.testing.assert_array_equal(deq[same], tdeq[same])
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("symmetric", [False, True])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_per_channel_matches_torch(signed, symmetric, axis):
+    x = _data(axis, (5, 6, 33))
+    dtype = TORCH_DTYPES[(8, signed)]
+    qscheme = torch.per_channel_symmetric if symmetric else \
+        torch.per_channel_affine
+    ob = tobs.PerChannelMinMaxObserver(ch_axis=axis, dtype=dtype,
+                                       qscheme=qscheme)
+    ob(torch.from_numpy(x))
+    tscale, tzp = ob.calculate_qparams()
+    s = core.QuantScheme(bits=8, signed=signed, symmetric=symmetric,
+                         granularity="per_axis", axis=axis)
+    scale, zp = core.compute_params(x, s)
+    np.testing.assert_array_equal(scale, tscale.numpy().astype(np.float32))
+    np.testing.assert_array_equal(zp, tzp.numpy())
+    ours = core.PerChannelMinMaxObserver(axis)
+    ours.observe(x)
+    mn, mx = ours.min_max()
+    np.testing.assert_array_equal(mn, ob.min_val.numpy())
+    np.testing.assert_array_equal(mx, ob.max_val.numpy())
+    oscale, ozp = ours.compute_params(s)
+    np.testing.assert_array_equal(oscale, scale)
+    np.testing.assert_array_equal(ozp, zp)
+    q = core.quantize(x, s, scale, zp)
+    tq = torch.quantize_per_channel(
+        torch.from_numpy(x), torch.from_numpy(scale).double(),
+        torch.from_numpy(zp).long(), axis, dtype).int_repr().numpy()
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    _check_codes(q, tq, x, scale.reshape(shape), zp.reshape(shape), s.qmin,
+                 s.qmax)
+
+
+def test_moving_average_matches_torch():
+    batches = [_data(i, (4, 50)) for i in range(6)]
+    ob = tobs.MovingAverageMinMaxObserver(averaging_constant=0.01)
+    pob = tobs.MovingAveragePerChannelMinMaxObserver(averaging_constant=0.01,
+                                                     ch_axis=1)
+    ours = core.MovingAverageMinMaxObserver(0.01)
+    pours = core.PerChannelMovingAverageMinMaxObserver(1, 0.01)
+    for b in batches:
+        ob(torch.from_numpy(b))
+        pob(torch.from_numpy(b))
+        ours.observe(b)
+        pours.observe(b)
+    assert ours.min_max() == (ob.min_val.item(), ob.max_val.item())
+    mn, mx = pours.min_max()
+    np.testing.assert_array_equal(mn, pob.min_val.numpy())
+    np.testing.assert_array_equal(mx, pob.max_val.numpy())
+    s = core.QuantScheme(bits=8, signed=False)
+    tscale, tzp = ob.calculate_qparams()
+    scale, zp = ours.compute_params(s)
+    assert np.float32(scale) == np.float32(tscale.item())
+    assert int(zp) == int(tzp.item())
+
+
+def test_all_granularities_and_modes_roundtrip():
+    x = _data(9, (3, 10, 7))
+    for gran, axis, group in [("per_tensor", 0, 0), ("per_axis", -2, 0),
+                              ("per_group", 1, 4), ("per_group", 2, 3),
+                              ("per_group", 0, 2)]:
+        for mode in ["half_to_even", "half_away_from_zero", "toward_zero",
+                     "floor"]:
+            s = core.QuantScheme(bits=4, signed=False, granularity=gran,
+                                 axis=axis, group_size=group, rounding=mode,
+                                 scale_dtype="f16")
+            scale, zp = core.compute_params(x, s)
+            q = core.quantize(x, s, scale, zp)
+            assert q.min() >= 0 and q.max() <= 15
+            deq = core.dequantize(q, s, scale, zp)
+            np.testing.assert_array_equal(core.fake_quant(x, s, scale, zp),
+                                          deq)
+            # Independent numpy evaluation with broadcast parameters.
+            if gran == "per_tensor":
+                sb, zb = scale, zp
+            elif gran == "per_axis":
+                shape = [1] * x.ndim
+                shape[axis] = -1
+                sb, zb = scale.reshape(shape), zp.reshape(shape)
+            else:
+                sb = np.repeat(scale, group, axis=axis).take(
+                    range(x.shape[axis]), axis=axis)
+                zb = np.repeat(zp, group, axis=axis).take(
+                    range(x.shape[axis]), axis=axis)
+            v = x / sb
+            r = {"half_to_even": np.rint,
+                 "half_away_from_zero":
+                     lambda a: np.trunc(a + np.copysign(
+                         np.float32(0.5) * (np.abs(a - np.trunc(a)) >= 0.5),
+                         a)),
+                 "toward_zero": np.trunc, "floor": np.floor}[mode](v)
+            ref = np.clip(r + zb, 0, 15).astype(np.int32)
+            np.testing.assert_array_equal(q, ref)
+            assert scale.dtype == np.float32
+            np.testing.assert_array_equal(
+                scale, scale.astype(np.float16).astype(np.float32))
+
+
+def test_edge_cases():
+    s = core.QuantScheme(bits=8, signed=True)
+    assert core.params_from_range(0.0, 0.0, s) == (1.0, -128)
+    x = np.array([np.nan, np.inf, -np.inf, 1.0], dtype=np.float32)
+    scale, zp = core.compute_params(x, s)
+    q = core.quantize(x, s, scale, zp)
+    assert list(q) == [int(zp), 127, -128, 127]
+    empty = np.zeros((0, 4), dtype=np.float32)
+    sc, z = core.compute_params(empty, s)
+    assert core.quantize(empty, s, sc, z).shape == (0, 4)
+    with pytest.raises(ValueError):
+        core.QuantScheme(bits=1)
+    with pytest.raises(ValueError):
+        core.QuantScheme(rounding="nearest")
+    with pytest.raises(ValueError):
+        core.params_from_range(1.0, 0.0, s)
+    with pytest.raises(ValueError):
+        core.quantize(x, s, np.ones(2, np.float32), np.zeros(2, np.int32))
+    with pytest.raises(ValueError):
+        core.dequantize(np.array([300], np.int32), s, sc, z)
+    with pytest.raises(ValueError):
+        core.MinMaxObserver().merge(core.HistogramObserver())
+    np.testing.assert_array_equal(
+        core.round_with(np.array([2.5, -2.5], np.float32),
+                        "half_away_from_zero"), [3, -3])
+
+
+def _entropy_reference(counts, start_bin=128, levels=128):
+    """Independent numpy version of the KL threshold search (bins)."""
+    used = int(np.nonzero(counts)[0][-1]) + 1
+    if used <= start_bin:
+        return None
+    best, best_kl = used, np.inf
+    counts = counts.astype(np.float64)
+    for i in range(start_bin, used + 1):
+        p = counts[:i].copy()
+        p[i - 1] += counts[i:].sum()
+        q = np.zeros(i)
+        edges = (np.arange(levels + 1) * i) // levels
+        for k in range(levels):
+            c = counts[edges[k]:edges[k + 1]]
+            nz = np.count_nonzero(c)
+            if nz:
+                q[edges[k]:edges[k + 1]] = np.where(c > 0, c.sum() / nz, 0)
+        m = p > 0
+        if np.any(q[m] == 0):
+            kl = np.inf
+        else:
+            pn, qn = p / p.sum(), q / q.sum()
+            kl = float(np.sum(pn[m] * np.log(pn[m] / qn[m])))
+        if kl <= best_kl:
+            best_kl, best = kl, i
+    return best
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_entropy_matches_numpy_reference(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(20000).astype(np.float32)
+    x[:3] = [30.0, -25.0, 12.0]
+    ob = core.EntropyObserver()
+    ob.observe(x)
+    h = ob.histogram()
+    best = _entropy_reference(h["counts"])
+    expected = min(np.float32(best * h["bin_width"]), np.abs(x).max())
+    assert ob.threshold() == expected
+    assert ob.min_max() == (-expected, expected)
+
+
+def test_observers_clip_outliers_and_merge_exactly():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(100000).astype(np.float32)
+    x[[10, 500, 7000]] = [50.0, -40.0, 48.0]
+    s4 = core.QuantScheme(bits=4)
+    obs = {"minmax": core.MinMaxObserver(),
+           "pct": core.HistogramObserver(percentile=99.99),
+           "ent": core.EntropyObserver(),
+           "mse": core.MSEObserver(s4)}
+    for o in obs.values():
+        o.observe(x)
+    assert obs["minmax"].min_max() == (-40.0, 50.0)
+    for name in ["pct", "ent", "mse"]:
+        lo, hi = obs[name].min_max()
+        assert hi < 25.0, name
+        assert lo > -20.0, name
+    # Split streams merge to the same state.
+    for make in [core.MinMaxObserver, core.HistogramObserver,
+                 core.EntropyObserver, lambda: core.MSEObserver(s4),
+                 core.MovingAverageMinMaxObserver]:
+        whole, a, b = make(), make(), make()
+        for i in range(10):
+            chunk = x[i * 10000:(i + 1) * 10000]
+            whole.observe(chunk)
+            (a if i < 4 else b).observe(chunk)
+        a.merge(b)
+        assert a.min_max() == whole.min_max()

@@ -306,12 +306,15 @@ void PowerOfTwoHistogram::add(const float *data, int64_t n) {
   regrid(std::min(nlo, 0.0f), std::max(nhi, 0.0f));
   lo = nlo;
   hi = nhi;
+  // x * 2^-exp is exact in double, so this equals binIndex(v, exp).
+  const double inv = std::ldexp(1.0, -exp);
   uint64_t added = 0;
+  uint64_t *counts = bins.data();
   for (int64_t i = 0; i < n; ++i) {
     float v = isAbs ? std::fabs(data[i]) : data[i];
     if (!isFinite(v))
       continue;
-    ++bins[binIndex(v, exp) - first];
+    ++counts[static_cast<int64_t>(std::floor(double(v) * inv)) - first];
     ++added;
   }
   count += added;

@@ -101,24 +101,65 @@ void checkParams(const Layout &l, const QuantParams &p) {
           "quantization scales must be positive and finite");
 }
 
-/// Calls fn(o, d, begin, end) for every row piece, splitting the tensor into
-/// pieces of about `kPiece` elements spread over the cores.
-template <typename Fn> void forEachRow(const Layout &l, Fn fn) {
+/// A contiguous run of elements sharing one parameter (perElem false) or
+/// with one parameter per element, stored contiguously (perElem true).
+struct Segment {
+  int64_t offset, length, paramBase;
+  bool perElem;
+};
+
+/// The tensor as a list of segments. With inner > 1 a segment is a row
+/// (o, d) of `inner` elements; with inner == 1 (the axis is the last one) a
+/// segment is a whole row of `dim` elements (PerAxis) or one group of a row
+/// (PerGroup), so the loops run over long contiguous spans.
+struct Segments {
+  const Layout &l;
+  bool axisLast, perAxis;
+  int64_t count() const {
+    if (!axisLast)
+      return l.outer * l.dim;
+    return perAxis ? l.outer : l.outer * l.groups;
+  }
+  Segment at(int64_t t) const {
+    if (!axisLast) {
+      int64_t o = t / l.dim, d = t % l.dim;
+      return {t * l.inner, l.inner, l.paramBase(o, d), l.perInner};
+    }
+    if (perAxis)
+      return {t * l.dim, l.dim, 0, true};
+    int64_t o = t / l.groups, k = t % l.groups;
+    int64_t begin = k * l.group;
+    return {o * l.dim + begin, std::min(l.group, l.dim - begin), t, false};
+  }
+};
+
+Segments segmentsOf(const Layout &l, const QuantScheme &s) {
+  bool axisLast = l.inner == 1 && s.granularity != Granularity::PerTensor;
+  return Segments{l, axisLast, s.granularity == Granularity::PerAxis};
+}
+
+/// Calls fn(segment, begin, end) for pieces [begin, end) of every segment,
+/// splitting long segments into pieces of about kPiece elements and
+/// spreading the pieces over the cores.
+template <typename Fn>
+void forEachPiece(const Layout &l, const QuantScheme &s, Fn fn) {
   constexpr int64_t kPiece = 8192;
-  int64_t piecesPerRow = std::max<int64_t>(1, l.inner / kPiece);
-  int64_t rows = l.outer * l.dim;
-  int64_t total = rows * piecesPerRow;
-  if (rows == 0 || l.inner == 0)
+  Segments segs = segmentsOf(l, s);
+  int64_t numSegs = segs.count();
+  if (numSegs == 0 || l.outer * l.dim * l.inner == 0)
     return;
-  int64_t rowElems = l.inner;
+  int64_t segLen = segs.at(0).length; // the longest segment
+  int64_t piecesPerSeg = std::max<int64_t>(1, segLen / kPiece);
+  int64_t total = numSegs * piecesPerSeg;
   int64_t minChunk = std::max<int64_t>(
-      1, (1 << 16) / std::max<int64_t>(1, rowElems / piecesPerRow));
+      1, (1 << 16) / std::max<int64_t>(1, segLen / piecesPerSeg));
   parallelFor(0, total, minChunk, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
-      int64_t row = t / piecesPerRow, piece = t % piecesPerRow;
-      int64_t begin = rowElems * piece / piecesPerRow;
-      int64_t end = rowElems * (piece + 1) / piecesPerRow;
-      fn(row / l.dim, row % l.dim, begin, end);
+      Segment sg = segs.at(t / piecesPerSeg);
+      int64_t piece = t % piecesPerSeg;
+      int64_t begin = sg.length * piece / piecesPerSeg;
+      int64_t end = sg.length * (piece + 1) / piecesPerSeg;
+      fn(sg, begin, end);
     }
   });
 }
@@ -167,36 +208,36 @@ bool dequantizeRow(const int32_t *q, int64_t n, const float *scales,
 }
 
 template <RoundingMode M>
-void quantizeImpl(const float *data, const Layout &l, const QuantParams &p,
+void quantizeImpl(const float *data, const Layout &l, const QuantScheme &sch,
+                  const QuantParams &p,
                   float qmin, float qmax, int32_t *codes) {
-  forEachRow(l, [&](int64_t o, int64_t d, int64_t b, int64_t e) {
-    int64_t off = (o * l.dim + d) * l.inner;
-    int64_t pb = l.paramBase(o, d);
-    if (l.perInner)
-      quantizeRow<M, true>(data + off + b, e - b, p.scales.data() + pb + b,
-                           p.zeroPoints.data() + pb + b, qmin, qmax,
-                           codes + off + b);
+  forEachPiece(l, sch, [&](const Segment &sg, int64_t b, int64_t e) {
+    const float *x = data + sg.offset + b;
+    if (sg.perElem)
+      quantizeRow<M, true>(x, e - b, p.scales.data() + sg.paramBase + b,
+                  p.zeroPoints.data() + sg.paramBase + b, qmin, qmax,
+                  codes + sg.offset + b);
     else
-      quantizeRow<M, false>(data + off + b, e - b, p.scales.data() + pb,
-                            p.zeroPoints.data() + pb, qmin, qmax,
-                            codes + off + b);
+      quantizeRow<M, false>(x, e - b, p.scales.data() + sg.paramBase,
+                   p.zeroPoints.data() + sg.paramBase, qmin, qmax,
+                   codes + sg.offset + b);
   });
 }
 
 template <RoundingMode M>
-void fakeQuantizeImpl(const float *data, const Layout &l, const QuantParams &p,
+void fakeQuantizeImpl(const float *data, const Layout &l,
+                      const QuantScheme &sch, const QuantParams &p,
                       float qmin, float qmax, float *out) {
-  forEachRow(l, [&](int64_t o, int64_t d, int64_t b, int64_t e) {
-    int64_t off = (o * l.dim + d) * l.inner;
-    int64_t pb = l.paramBase(o, d);
-    if (l.perInner)
-      fakeQuantizeRow<M, true>(data + off + b, e - b, p.scales.data() + pb + b,
-                               p.zeroPoints.data() + pb + b, qmin, qmax,
-                               out + off + b);
+  forEachPiece(l, sch, [&](const Segment &sg, int64_t b, int64_t e) {
+    const float *x = data + sg.offset + b;
+    if (sg.perElem)
+      fakeQuantizeRow<M, true>(x, e - b, p.scales.data() + sg.paramBase + b,
+                  p.zeroPoints.data() + sg.paramBase + b, qmin, qmax,
+                  out + sg.offset + b);
     else
-      fakeQuantizeRow<M, false>(data + off + b, e - b, p.scales.data() + pb,
-                                p.zeroPoints.data() + pb, qmin, qmax,
-                                out + off + b);
+      fakeQuantizeRow<M, false>(x, e - b, p.scales.data() + sg.paramBase,
+                   p.zeroPoints.data() + sg.paramBase, qmin, qmax,
+                   out + sg.offset + b);
   });
 }
 
@@ -350,27 +391,27 @@ std::vector<Range> computeRanges(const float *data,
   Layout l = makeLayout(dims, scheme);
   constexpr float inf = std::numeric_limits<float>::infinity();
   std::vector<float> mins(l.numParams, inf), maxs(l.numParams, -inf);
-  auto reduceRow = [&](int64_t o, int64_t d, int64_t b, int64_t e, float *mn,
-                       float *mx) {
-    const float *x = data + (o * l.dim + d) * l.inner;
-    if (l.perInner) {
-      for (int64_t i = b; i < e; ++i) {
+  auto reduceSegment = [&](const Segment &sg) {
+    const float *x = data + sg.offset;
+    float *mn = mins.data() + sg.paramBase, *mx = maxs.data() + sg.paramBase;
+    if (sg.perElem) {
+      for (int64_t i = 0; i < sg.length; ++i) {
         float v = x[i];
         bool fin = std::fabs(v) <= FLT_MAX;
         mn[i] = fin && v < mn[i] ? v : mn[i];
         mx[i] = fin && v > mx[i] ? v : mx[i];
       }
-    } else {
-      float a = *mn, z = *mx;
-      for (int64_t i = b; i < e; ++i) {
-        float v = x[i];
-        bool fin = std::fabs(v) <= FLT_MAX;
-        a = fin && v < a ? v : a;
-        z = fin && v > z ? v : z;
-      }
-      *mn = a;
-      *mx = z;
+      return;
     }
+    float a = *mn, z = *mx;
+    for (int64_t i = 0; i < sg.length; ++i) {
+      float v = x[i];
+      bool fin = std::fabs(v) <= FLT_MAX;
+      a = fin && v < a ? v : a;
+      z = fin && v > z ? v : z;
+    }
+    *mn = a;
+    *mx = z;
   };
   if (l.numParams == 1 && l.inner > 0) {
     // Per-tensor: reduce in parallel chunks, then combine.
@@ -399,21 +440,20 @@ std::vector<Range> computeRanges(const float *data,
       mins[0] = std::min(mins[0], pm[t]);
       maxs[0] = std::max(maxs[0], px[t]);
     }
-  } else if (l.perInner) {
-    // Rows of different `o` touch disjoint parameters.
-    parallelFor(0, l.outer, 1, [&](int64_t b, int64_t e) {
+  } else if (l.outer * l.dim * l.inner > 0) {
+    Segments segs = segmentsOf(l, scheme);
+    int64_t perOuter = segs.count() / l.outer;
+    auto run = [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o)
-        for (int64_t d = 0; d < l.dim; ++d) {
-          int64_t pb = l.paramBase(o, d);
-          reduceRow(o, d, 0, l.inner, mins.data() + pb, maxs.data() + pb);
-        }
-    });
-  } else {
-    for (int64_t o = 0; o < l.outer; ++o)
-      for (int64_t d = 0; d < l.dim; ++d) {
-        int64_t pb = l.paramBase(o, d);
-        reduceRow(o, d, 0, l.inner, mins.data() + pb, maxs.data() + pb);
-      }
+        for (int64_t t = o * perOuter; t < (o + 1) * perOuter; ++t)
+          reduceSegment(segs.at(t));
+    };
+    // Per group, different `o` touch disjoint parameters; per axis they
+    // share them, so that case runs on one thread.
+    if (scheme.granularity == Granularity::PerGroup)
+      parallelFor(0, l.outer, 1, run);
+    else
+      run(0, l.outer);
   }
   std::vector<Range> ranges(l.numParams);
   for (int64_t i = 0; i < l.numParams; ++i)
@@ -466,16 +506,16 @@ void quantize(const float *data, const std::vector<int64_t> &dims,
   float qmax = static_cast<float>(scheme.qmax());
   switch (scheme.rounding) {
   case RoundingMode::HalfToEven:
-    return quantizeImpl<RoundingMode::HalfToEven>(data, l, params, qmin, qmax,
+    return quantizeImpl<RoundingMode::HalfToEven>(data, l, scheme, params, qmin, qmax,
                                                   codes);
   case RoundingMode::HalfAwayFromZero:
-    return quantizeImpl<RoundingMode::HalfAwayFromZero>(data, l, params, qmin,
+    return quantizeImpl<RoundingMode::HalfAwayFromZero>(data, l, scheme, params, qmin,
                                                         qmax, codes);
   case RoundingMode::TowardZero:
-    return quantizeImpl<RoundingMode::TowardZero>(data, l, params, qmin, qmax,
+    return quantizeImpl<RoundingMode::TowardZero>(data, l, scheme, params, qmin, qmax,
                                                   codes);
   case RoundingMode::Floor:
-    return quantizeImpl<RoundingMode::Floor>(data, l, params, qmin, qmax,
+    return quantizeImpl<RoundingMode::Floor>(data, l, scheme, params, qmin, qmax,
                                              codes);
   }
 }
@@ -489,16 +529,16 @@ void fakeQuantize(const float *data, const std::vector<int64_t> &dims,
   float qmax = static_cast<float>(scheme.qmax());
   switch (scheme.rounding) {
   case RoundingMode::HalfToEven:
-    return fakeQuantizeImpl<RoundingMode::HalfToEven>(data, l, params, qmin,
+    return fakeQuantizeImpl<RoundingMode::HalfToEven>(data, l, scheme, params, qmin,
                                                       qmax, out);
   case RoundingMode::HalfAwayFromZero:
-    return fakeQuantizeImpl<RoundingMode::HalfAwayFromZero>(data, l, params,
+    return fakeQuantizeImpl<RoundingMode::HalfAwayFromZero>(data, l, scheme, params,
                                                             qmin, qmax, out);
   case RoundingMode::TowardZero:
-    return fakeQuantizeImpl<RoundingMode::TowardZero>(data, l, params, qmin,
+    return fakeQuantizeImpl<RoundingMode::TowardZero>(data, l, scheme, params, qmin,
                                                       qmax, out);
   case RoundingMode::Floor:
-    return fakeQuantizeImpl<RoundingMode::Floor>(data, l, params, qmin, qmax,
+    return fakeQuantizeImpl<RoundingMode::Floor>(data, l, scheme, params, qmin, qmax,
                                                  out);
   }
 }
@@ -510,19 +550,16 @@ void dequantize(const int32_t *codes, const std::vector<int64_t> &dims,
   checkParams(l, params);
   const int32_t qmin = scheme.qmin(), qmax = scheme.qmax();
   std::atomic<bool> bad{false};
-  forEachRow(l, [&](int64_t o, int64_t d, int64_t b, int64_t e) {
-    int64_t off = (o * l.dim + d) * l.inner;
-    int64_t pb = l.paramBase(o, d);
+  forEachPiece(l, scheme, [&](const Segment &sg, int64_t b, int64_t e) {
+    const int32_t *q = codes + sg.offset + b;
     bool isBad =
-        l.perInner
-            ? dequantizeRow<true>(codes + off + b, e - b,
-                                  params.scales.data() + pb + b,
-                                  params.zeroPoints.data() + pb + b, qmin,
-                                  qmax, out + off + b)
-            : dequantizeRow<false>(codes + off + b, e - b,
-                                   params.scales.data() + pb,
-                                   params.zeroPoints.data() + pb, qmin, qmax,
-                                   out + off + b);
+        sg.perElem
+            ? dequantizeRow<true>(q, e - b, params.scales.data() + sg.paramBase + b,
+                                  params.zeroPoints.data() + sg.paramBase + b,
+                                  qmin, qmax, out + sg.offset + b)
+            : dequantizeRow<false>(q, e - b, params.scales.data() + sg.paramBase,
+                                   params.zeroPoints.data() + sg.paramBase,
+                                   qmin, qmax, out + sg.offset + b);
     if (isBad)
       bad.store(true, std::memory_order_relaxed);
   });

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <typeinfo>
 
 namespace quantx {
 
@@ -354,11 +355,9 @@ float PowerOfTwoHistogram::quantile(double q) const {
   double target = q * double(count);
   double w = binWidth();
   double cum = 0;
-  int64_t lastNonEmpty = 0;
   for (int64_t j = 0; j < numBins(); ++j) {
     if (!bins[j])
       continue;
-    lastNonEmpty = j;
     double c = double(bins[j]);
     if (cum + c >= target) {
       double v = (double(first + j) + (target - cum) / c) * w;
@@ -366,7 +365,6 @@ float PowerOfTwoHistogram::quantile(double q) const {
     }
     cum += c;
   }
-  (void)lastNonEmpty;
   return hi;
 }
 
@@ -525,7 +523,9 @@ void MSEObserver::merge(const Observer &other) {
   if (o.gridPoints != gridPoints || o.minRatio != minRatio ||
       o.scheme.bits != scheme.bits || o.scheme.isSigned != scheme.isSigned ||
       o.scheme.symmetric != scheme.symmetric ||
-      o.scheme.narrowRange != scheme.narrowRange)
+      o.scheme.narrowRange != scheme.narrowRange ||
+      o.scheme.scaleType != scheme.scaleType ||
+      o.scheme.rounding != scheme.rounding)
     throw std::invalid_argument("cannot merge MSE observers configured "
                                 "differently");
   hist.merge(o.hist);

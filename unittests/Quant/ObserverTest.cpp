@@ -92,7 +92,8 @@ TEST(ObserverTest, MovingAverage) {
   observe(half, {2, 4});
   observe(half, {-2, 8});
   observe(half, {0, 0});
-  EXPECT_EQ(half.ranges()[0].min, 0.0f * 0.5f + -0.0f * 0.5f);
+  // min: 2 -> 2 + 0.5 * (-2 - 2) = 0 -> 0; max: 4 -> 6 -> 3.
+  EXPECT_EQ(half.ranges()[0].min, 0.0f);
   EXPECT_EQ(half.ranges()[0].max, 3.0f);
   EXPECT_THROW(MovingAverageMinMaxObserver(0.0f), std::invalid_argument);
 

@@ -13,6 +13,7 @@
 #include "quantx/Quant/Scheme.h"
 
 #include "quantx/Quant/Float16.h"
+#include "quantx/Quant/Parallel.h"
 
 #include <cfloat>
 #include <cmath>
@@ -424,6 +425,41 @@ TEST(SchemeTest, AllLayoutsMatchElementwiseReference) {
               ASSERT_EQ(fq[i], v);
             }
           }
+}
+
+TEST(SchemeTest, ResultsDoNotDependOnThreadCount) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<int64_t> dims = {64, 5000};
+  std::vector<float> x(64 * 5000);
+  for (float &v : x)
+    v = normal(rng);
+  for (int layout = 0; layout < 3; ++layout) {
+    QuantScheme s = scheme(8, true);
+    if (layout == 1) {
+      s.granularity = Granularity::PerAxis;
+      s.axis = 1;
+    } else if (layout == 2) {
+      s.granularity = Granularity::PerGroup;
+      s.axis = 1;
+      s.groupSize = 128;
+    }
+    std::vector<int32_t> q1(x.size()), q2(x.size());
+    std::vector<float> f1(x.size()), f2(x.size());
+    setNumThreads(1);
+    QuantParams p1 = computeParamsFromData(x.data(), dims, s);
+    quantize(x.data(), dims, s, p1, q1.data());
+    fakeQuantize(x.data(), dims, s, p1, f1.data());
+    setNumThreads(2);
+    QuantParams p2 = computeParamsFromData(x.data(), dims, s);
+    quantize(x.data(), dims, s, p2, q2.data());
+    fakeQuantize(x.data(), dims, s, p2, f2.data());
+    setNumThreads(0);
+    EXPECT_EQ(p1.scales, p2.scales);
+    EXPECT_EQ(p1.zeroPoints, p2.zeroPoints);
+    EXPECT_EQ(q1, q2);
+    EXPECT_EQ(f1, f2);
+  }
 }
 
 } // namespace

@@ -716,6 +716,18 @@ static LogicalResult checkContractionSchemes(UniformType lhsQ, UniformType rhsQ,
   return success();
 }
 
+/// Replaces `op` by the contraction `c`.
+static LogicalResult replaceWithContraction(ConversionPatternRewriter &rewriter,
+                                            Operation *op, const Contraction &c,
+                                            const TypeConverter &converter) {
+  FailureOr<Value> result =
+      buildContraction(rewriter, op->getLoc(), converter, c);
+  if (failed(result))
+    return rewriter.notifyMatchFailure(op, "unsupported parameters");
+  rewriter.replaceOp(op, *result);
+  return success();
+}
+
 /// Lowers quantx.matmul: an int32 (or f32, weight-only) reduction generic
 /// followed by an element-wise epilogue generic.
 struct MatmulLowering : OpConversionPattern<MatmulOp> {
@@ -773,12 +785,7 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
     c.resultOffset = adaptor.getResultOffset();
     c.relu = op.getRelu();
     c.rounding = op.getRounding();
-    FailureOr<Value> result =
-        buildContraction(rewriter, loc, *getTypeConverter(), c);
-    if (failed(result))
-      return rewriter.notifyMatchFailure(op, "unsupported parameters");
-    rewriter.replaceOp(op, *result);
-    return success();
+    return replaceWithContraction(rewriter, op, c, *getTypeConverter());
   }
 };
 
@@ -869,12 +876,7 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     c.resultOffset = adaptor.getResultOffset();
     c.relu = op.getRelu();
     c.rounding = op.getRounding();
-    FailureOr<Value> result =
-        buildContraction(rewriter, loc, *getTypeConverter(), c);
-    if (failed(result))
-      return rewriter.notifyMatchFailure(op, "unsupported parameters");
-    rewriter.replaceOp(op, *result);
-    return success();
+    return replaceWithContraction(rewriter, op, c, *getTypeConverter());
   }
 };
 

@@ -64,8 +64,11 @@ struct ParamRef {
   /// Or the position of the generic input that carries it.
   int inputIndex = -1;
   explicit operator bool() const { return captured || inputIndex >= 0; }
+  /// The value inside the body, or null when there is no such parameter.
   Value get(ValueRange blockArgs) const {
-    return captured ? captured : blockArgs[inputIndex];
+    if (captured)
+      return captured;
+    return inputIndex >= 0 ? blockArgs[inputIndex] : Value();
   }
 };
 
@@ -361,9 +364,8 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
         buildGeneric(rewriter, loc, data, params, getSignlessStorage(q),
                      [&](OpBuilder &b, Location l, ValueRange p) {
                        Value x = b.getInsertionBlock()->getArgument(0);
-                       Value r = emitQuantizeFloat(b, l, q, x, s.get(p),
-                                                   o ? o.get(p) : Value(),
-                                                   rounding, saturate);
+                       Value r = emitQuantizeFloat(
+                           b, l, q, x, s.get(p), o.get(p), rounding, saturate);
                        return floatToStorage(b, l, q, r);
                      });
     rewriter.replaceOp(op, result);
@@ -391,8 +393,7 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
         rewriter, loc, adaptor.getInput(), params, q.getExpressedType(),
         [&](OpBuilder &b, Location l, ValueRange p) {
           Value stored = b.getInsertionBlock()->getArgument(0);
-          return emitDequantize(b, l, q, stored, s.get(p),
-                                o ? o.get(p) : Value());
+          return emitDequantize(b, l, q, stored, s.get(p), o.get(p));
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -424,11 +425,9 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
         rewriter, loc, adaptor.getInput(), params, getSignlessStorage(out),
         [&](OpBuilder &b, Location l, ValueRange p) {
           Value stored = b.getInsertionBlock()->getArgument(0);
-          Value x = emitDequantize(b, l, in, stored, si.get(p),
-                                   oi ? oi.get(p) : Value());
-          Value r =
-              emitQuantizeFloat(b, l, out, x, so.get(p),
-                                oo ? oo.get(p) : Value(), rounding, saturate);
+          Value x = emitDequantize(b, l, in, stored, si.get(p), oi.get(p));
+          Value r = emitQuantizeFloat(b, l, out, x, so.get(p), oo.get(p),
+                                      rounding, saturate);
           return floatToStorage(b, l, out, r);
         });
     rewriter.replaceOp(op, result);
@@ -619,9 +618,7 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
           ValueRange{init}, maps, iters,
           [&](OpBuilder &b, Location l, ValueRange args) {
             // ParamRef indices count from the first generic input.
-            auto get = [&](const ParamRef &p) {
-              return p.captured ? p.captured : args[p.inputIndex];
-            };
+            auto get = [&](const ParamRef &p) { return p.get(args); };
             Value a = args[0], w = args[1], sum = args.back();
             if (lhsQ) {
               Value ai = toI32(b, l, a, lhsQ.getIsSigned());
@@ -637,8 +634,7 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
                   b, l, Value(arith::AddIOp::create(b, l, sum, prod)));
               return;
             }
-            Value wf =
-                emitDequantize(b, l, rhsQ, w, get(rs), ro ? get(ro) : Value());
+            Value wf = emitDequantize(b, l, rhsQ, w, get(rs), get(ro));
             Value prod = arith::MulFOp::create(b, l, a, wf);
             linalg::YieldOp::create(
                 b, l, Value(arith::AddFOp::create(b, l, sum, prod)));
@@ -698,9 +694,9 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
           y = arith::MaximumFOp::create(b, l, y, floatConst(b, l, f, 0.0));
         if (!resultQ)
           return y;
-        Value r = emitQuantizeFloat(b, l, resultQ, y, get(rs2),
-                                    ro2 ? get(ro2) : Value(), rounding,
-                                    /*saturate=*/true);
+        Value r =
+            emitQuantizeFloat(b, l, resultQ, y, get(rs2), get(ro2), rounding,
+                              /*saturate=*/true);
         return floatToStorage(b, l, resultQ, r);
       });
 }

@@ -18,7 +18,8 @@ debian_packages=(
   pybind11-dev python3-dev python3-venv python3-pip python3-numpy
   python3-pytest python3-torch
   zlib1g-dev libzstd-dev
-  pkg-config
+  pkg-config libomp-22-dev
+  dataset-fashion-mnist r-cran-janeaustenr r-base-core
 )
 
 missing=()

@@ -47,6 +47,7 @@ stamp="$venv/.requirements.sha"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing Python requirements"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    -c "$root/python/constraints.txt" -r "$req"
   echo "$want" >"$stamp"
 fi

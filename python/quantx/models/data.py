@@ -1,0 +1,241 @@
+"""Datasets, fixed splits and committed weights of the example models.
+
+Data come from Debian packages (no downloads):
+
+* Fashion-MNIST: ``dataset-fashion-mnist`` installs the IDX files under
+  ``/usr/share/datasets/fashion-mnist`` (override with
+  ``QUANTX_FASHION_MNIST_DIR``).
+* Jane Austen's six novels: ``r-cran-janeaustenr``; the text is extracted once
+  with ``Rscript`` into a cache folder (``QUANTX_CACHE_DIR``, default
+  ``~/.cache/quantx``).
+
+Splits (``data/splits.json``, made by ``scripts/make_splits.py``):
+
+* Fashion-MNIST: ``calib`` is 1,000 images of the 60,000-image training set
+  chosen with a fixed seed, ``train`` the other 59,000, ``test`` the 10,000
+  test images. Calibration images are never trained on.
+* Jane Austen: ``train`` is five novels, in package order, joined by blank
+  lines, minus the last ``calib_chars`` characters, which form ``calib``;
+  ``test`` is "Persuasion", never seen in training.
+"""
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+DATA_DIR = os.path.join(_HERE, "data")
+
+FASHION_MEAN = 0.2860
+FASHION_STD = 0.3530
+
+AUSTEN_BOOKS = (
+    "Sense & Sensibility", "Pride & Prejudice", "Mansfield Park", "Emma",
+    "Northanger Abbey", "Persuasion",
+)
+AUSTEN_TEST_BOOK = "Persuasion"
+
+
+def splits():
+    with open(os.path.join(DATA_DIR, "splits.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+# ----------------------------------------------------------------------------
+# Fashion-MNIST
+# ----------------------------------------------------------------------------
+
+def fashion_mnist_dir():
+    return os.environ.get("QUANTX_FASHION_MNIST_DIR",
+                          "/usr/share/datasets/fashion-mnist")
+
+
+def _read_idx(path, magic, ndim):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header")
+    got, = struct.unpack(">I", raw[:4])
+    if got != magic:
+        raise ValueError(f"{path}: bad IDX magic {got:#x}, expected {magic:#x}")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    count = int(np.prod(dims))
+    body = raw[4 + 4 * ndim:]
+    if len(body) != count:
+        raise ValueError(f"{path}: expected {count} bytes of data, found {len(body)}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+def _fashion_raw(kind):
+    d = fashion_mnist_dir()
+    prefix = "train" if kind == "train" else "t10k"
+    path = os.path.join(d, f"{prefix}-images-idx3-ubyte.gz")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found in {d}: install the Debian package "
+            "dataset-fashion-mnist or set QUANTX_FASHION_MNIST_DIR")
+    images = _read_idx(path, 0x803, 3)
+    labels = _read_idx(os.path.join(d, f"{prefix}-labels-idx1-ubyte.gz"), 0x801, 1)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError("Fashion-MNIST: image and label counts differ")
+    return images, labels
+
+
+def normalize_fashion(images_u8):
+    """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28], (x/255 - mean) / std."""
+    x = images_u8.astype(np.float32) / np.float32(255.0)
+    x = (x - np.float32(FASHION_MEAN)) / np.float32(FASHION_STD)
+    return x[:, None, :, :].astype(np.float32)
+
+
+def load_fashion_mnist(split):
+    """Returns (images float32 [N, 1, 28, 28], labels int64 [N]) of a split:
+    ``"train"``, ``"calib"`` or ``"test"``."""
+    if split == "test":
+        images, labels = _fashion_raw("test")
+    elif split in ("train", "calib"):
+        images, labels = _fashion_raw("train")
+        calib = np.asarray(splits()["fashion_mnist"]["calib_indices"], dtype=np.int64)
+        if split == "calib":
+            idx = calib
+        else:
+            keep = np.ones(images.shape[0], dtype=bool)
+            keep[calib] = False
+            idx = np.nonzero(keep)[0]
+        images, labels = images[idx], labels[idx]
+    else:
+        raise ValueError(f"unknown Fashion-MNIST split {split!r}")
+    return normalize_fashion(images), labels.astype(np.int64)
+
+
+# ----------------------------------------------------------------------------
+# Jane Austen
+# ----------------------------------------------------------------------------
+
+def cache_dir():
+    return os.environ.get("QUANTX_CACHE_DIR",
+                          os.path.join(os.path.expanduser("~"), ".cache", "quantx"))
+
+
+_R_EXTRACT = r"""
+args <- commandArgs(trailingOnly = TRUE)
+suppressMessages(library(janeaustenr))
+b <- austen_books()
+for (i in seq_along(levels(b$book))) {
+  name <- levels(b$book)[i]
+  lines <- as.character(b$text[b$book == name])
+  con <- file(file.path(args[1], sprintf("%d.txt", i)), open = "w", encoding = "UTF-8")
+  writeLines(lines, con, sep = "\n", useBytes = FALSE)
+  close(con)
+}
+writeLines(levels(b$book), file.path(args[1], "books.txt"))
+"""
+
+
+def austen_book(name):
+    """The text of one novel (lines joined by newlines), extracted with
+    Rscript from the r-cran-janeaustenr package on first use and cached."""
+    if name not in AUSTEN_BOOKS:
+        raise ValueError(f"unknown novel {name!r}")
+    root = os.path.join(cache_dir(), "janeaustenr")
+    index = os.path.join(root, "books.txt")
+    if not os.path.exists(index):
+        os.makedirs(cache_dir(), exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=cache_dir())
+        try:
+            subprocess.run(["Rscript", "-e", _R_EXTRACT, tmp], check=True,
+                           capture_output=True)
+        except FileNotFoundError as e:
+            raise RuntimeError("Rscript not found: install r-cran-janeaustenr") from e
+        except subprocess.CalledProcessError as e:
+            raise RuntimeError("extracting Jane Austen's novels failed: "
+                               + e.stderr.decode(errors="replace")) from e
+        try:
+            os.rename(tmp, root)
+        except OSError:
+            pass  # Another process extracted it first.
+    with open(index, encoding="utf-8") as f:
+        names = f.read().splitlines()
+    with open(os.path.join(root, f"{names.index(name) + 1}.txt"), encoding="utf-8") as f:
+        return f.read()
+
+
+def load_austen(split):
+    """Text of a split: ``"train"``, ``"calib"`` or ``"test"``."""
+    if split == "test":
+        return austen_book(AUSTEN_TEST_BOOK)
+    corpus = "\n\n".join(austen_book(b) for b in AUSTEN_BOOKS if b != AUSTEN_TEST_BOOK)
+    n = int(splits()["austen"]["calib_chars"])
+    if split == "train":
+        return corpus[:-n]
+    if split == "calib":
+        return corpus[-n:]
+    raise ValueError(f"unknown Jane Austen split {split!r}")
+
+
+# ----------------------------------------------------------------------------
+# Weights
+# ----------------------------------------------------------------------------
+
+MODELS = ("fashion_cnn", "fashion_mlp", "charlm")
+
+
+def weights_path(name):
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return os.path.join(DATA_DIR, f"{name}.npz")
+
+
+def save_weights(model, path, meta=None):
+    """Writes a state dict as float16 arrays (halves the committed size; the
+    float model *is* these weights widened to fp32) plus JSON metadata,
+    atomically."""
+    arrays = {}
+    for key, value in model.state_dict().items():
+        v = value.detach().cpu().numpy()
+        arrays[key] = v.astype(np.float16) if v.dtype.kind == "f" else v
+    arrays["__meta__"] = np.array(json.dumps(meta or {}, ensure_ascii=False))
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_weights(path):
+    """(state dict of float32/int torch tensors, metadata dict)."""
+    import torch
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["__meta__"]))
+        state = {k: torch.from_numpy(z[k].astype(np.float32) if z[k].dtype.kind == "f"
+                                     else z[k].copy())
+                 for k in z.files if k != "__meta__"}
+    return state, meta
+
+
+def load(name):
+    """A trained example model in eval mode with its committed weights.
+    For ``"charlm"`` returns (model, tokenizer)."""
+    path = weights_path(name)
+    state, meta = load_weights(path)
+    if name == "fashion_cnn":
+        from .fashion import FashionCNN
+        model = FashionCNN()
+    elif name == "fashion_mlp":
+        from .fashion import FashionMLP
+        model = FashionMLP()
+    else:
+        from .charlm import CharLlama, CharTokenizer, LlamaConfig
+        model = CharLlama(LlamaConfig.from_json(meta["config"]))
+        tok = CharTokenizer.from_json(meta["tokenizer"])
+    model.load_state_dict(state)
+    model.eval()
+    return (model, tok) if name == "charlm" else model

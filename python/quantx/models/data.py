@@ -221,10 +221,16 @@ def load_weights(path):
     return state, meta
 
 
-def load(name):
-    """A trained example model in eval mode with its committed weights.
-    For ``"charlm"`` returns (model, tokenizer)."""
-    path = weights_path(name)
+def load(name, path=None):
+    """A trained example model in eval mode with its committed weights (or
+    those in ``path``). For ``"charlm"`` returns (model, tokenizer)."""
+    if path is None:
+        path = weights_path(name)
+    elif name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path}: no weights for {name!r}; make them with scripts/train_models.py")
     state, meta = load_weights(path)
     if name == "fashion_cnn":
         from .fashion import FashionCNN

@@ -72,7 +72,7 @@ def type_name(t) -> str:
     return _GGML_NAMES.get(i, f"type{i}")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Value:
     """A typed metadata value. ``type`` is the GGUF value type id; arrays
     have ``element_type`` and a list (or numpy array) of elements, nested
@@ -112,6 +112,20 @@ class Value:
     @property
     def type_name(self) -> str:
         return _VALUE_NAMES[self.type]
+
+    def __eq__(self, other):
+        if not isinstance(other, Value):
+            return NotImplemented
+        if (self.type, self.element_type) != (other.type, other.element_type):
+            return False
+        if self.type in (F32, F64) or self.element_type in (F32, F64):
+            # Compare bit patterns so NaN payloads and -0 count.
+            dt = "<f4" if F32 in (self.type, self.element_type) else "<f8"
+            return (np.asarray(self.to_python(), dt).tobytes()
+                    == np.asarray(other.to_python(), dt).tobytes())
+        return self.to_python() == other.to_python()
+
+    __hash__ = None
 
     def to_python(self):
         """The plain Python value (arrays as lists)."""

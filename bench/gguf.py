@@ -35,6 +35,11 @@ import time
 
 import numpy as np
 
+# This script is named like the gguf package: keep its folder off the import
+# path so that "import gguf" finds the package.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
 VARIANTS = ["f32", "f16", "q8_0", "q4_0", "q4_1", "q5_0", "q4_k"]
 
 

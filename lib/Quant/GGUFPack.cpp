@@ -145,17 +145,27 @@ std::string packRow(GGUFType type, const TypeShape &ts, const GGUFPackInput &in,
   }
   // Verify: ggml's dequantization of the packed row equals quantx's values.
   dequantizeRow(type, out, scratch, in.cols);
-  for (int64_t c = 0; c < in.cols; ++c) {
-    int64_t g = c / groupSize;
+  for (int64_t b = 0; b < in.cols / kQK; ++b) {
+    int64_t g = b * kQK / groupSize;
     float s = in.scales[r * numGroups + g];
     float o = in.offsets ? in.offsets[r * numGroups + g] : 0.0f;
-    float want = ggufPackValue(in.form, q[c], s, o);
-    if (!(scratch[c] == want)) {
-      std::ostringstream os;
-      os.precision(9);
-      os << "row " << r << ", column " << c << ": " << ggufTypeInfo(type).name
-         << " gives " << scratch[c] << " where quantx has " << want;
-      return os.str();
+    const float *y = scratch + b * kQK;
+    const int32_t *qb = q + b * kQK;
+    bool same = true;
+    for (int j = 0; j < kQK; ++j)
+      same &= y[j] == ggufPackValue(in.form, qb[j], s, o);
+    if (same)
+      continue;
+    for (int j = 0; j < kQK; ++j) {
+      float want = ggufPackValue(in.form, qb[j], s, o);
+      if (!(y[j] == want)) {
+        std::ostringstream os;
+        os.precision(9);
+        os << "row " << r << ", column " << b * kQK + j << ": "
+           << ggufTypeInfo(type).name << " gives " << y[j]
+           << " where quantx has " << want;
+        return os.str();
+      }
     }
   }
   return {};

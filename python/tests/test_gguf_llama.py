@@ -115,7 +115,7 @@ def test_quantized_perplexity_matches(files, window, ftype):
     assert abs(pa / pb - 1) <= 1e-3, (pa, pb)
 
 
-@pytest.mark.parametrize("ftype", ["q4_0", "q4_k"])
+@pytest.mark.parametrize("ftype", QUANTIZED)
 def test_llama_quantize_makes_the_same_file_contents(files, tmp_path, ftype):
     """llama.cpp's quantizer (llama_model_quantize on the F32 export) picks
     the same tensor types and writes the same bytes as quantx's export; its

@@ -61,6 +61,8 @@ def type_id(t) -> int:
     if hasattr(t, "value"):  # gguf.GGMLQuantizationType
         return int(t.value)
     key = str(t).lower()
+    if key.startswith("type") and key[4:].isdigit():  # ids without a name here
+        return int(key[4:])
     if key not in _GGML_IDS:
         raise ValueError(f"unknown GGUF tensor type {t!r}")
     return _GGML_IDS[key]

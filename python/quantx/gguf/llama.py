@@ -65,8 +65,7 @@ def tensor_type(name, shape, ftype, n_layers):
     row = shape[-1]
     if name == "output.weight":
         t = "q8_0" if ftype == "q8_0" or row % 256 else "q6_k"
-    elif ftype in ("q4_k", "q5_k") and ".attn_v." in name or \
-            ftype in ("q4_k", "q5_k") and ".ffn_down." in name:
+    elif ftype in ("q4_k", "q5_k") and (".attn_v." in name or ".ffn_down." in name):
         layer = int(name.split(".")[1])
         if _use_more_bits(layer, n_layers):
             t = "q6_k"

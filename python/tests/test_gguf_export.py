@@ -281,3 +281,21 @@ def test_gguf_package_file_imports_and_re_emits(tmp_path):
         assert rb.info(t.name) == t or (rb.info(t.name).nbytes == t.nbytes)
         assert np.array_equal(rb.tensor_bytes(t.name), r.tensor_bytes(t.name))
     assert len(b) >= len(a)
+
+
+def test_gptq_results(tmp_path):
+    """GPTQ (f32 scales) is requantized against its dequantized weights; with
+    act_order its groups are not blocks at all, which is an error."""
+    rng = np.random.default_rng(12)
+    w = weights(12, rows=8, cols=128)
+    g = core.GPTQ(128)
+    g.add_batch(rng.normal(size=(256, 128)).astype(np.float32))
+    r = g.quantize(w, bits=4, group_size=32, sym=True)
+    qt = G.QuantizedTensor.from_gptq(r)
+    np.testing.assert_array_equal(qt.dequantize(), r["dequantized"])
+    e = G.export(tmp_path / "g.gguf", {}, [("w", qt)], types={"w": "q4_0"})[0]
+    assert e.mode == "requantized" and "not an fp16 value" in e.reason
+    ra = g.quantize(w, bits=4, group_size=32, sym=True, act_order=True)
+    assert not np.array_equal(ra["g_idx"], np.arange(128) // 32)
+    with pytest.raises(ValueError, match="act_order"):
+        G.QuantizedTensor.from_gptq(ra)

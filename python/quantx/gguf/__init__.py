@@ -411,10 +411,24 @@ class QuantizedTensor:
 
     @staticmethod
     def from_rtn(result) -> "QuantizedTensor":
-        """From the dict of ``_core.rtn_quantize`` (also what GPTQ returns):
-        codes, scales, zeros, group_size."""
-        return QuantizedTensor(result["codes"], result["scales"], result["zeros"],
-                               int(result["group_size"]))
+        """From the dict of ``_core.rtn_quantize`` or ``GPTQ.quantize``:
+        codes, scales, zeros, group_size (groups of consecutive columns).
+        A GPTQ result whose groups are not consecutive columns (act_order
+        without static_groups: ``g_idx`` is not ``column // group_size``)
+        raises ValueError: it is not a block layout; export its
+        ``dequantized`` weights instead."""
+        codes = np.asarray(result["codes"])
+        gs = int(result["group_size"])
+        if "g_idx" in result:
+            cols = codes.shape[1]
+            expect = np.arange(cols) // (gs if gs > 0 else cols)
+            if not np.array_equal(np.asarray(result["g_idx"]), expect):
+                raise ValueError("groups are not consecutive columns (act_order): "
+                                 "no block layout holds them; export the "
+                                 "dequantized weights to requantize")
+        return QuantizedTensor(codes, result["scales"], result["zeros"], gs)
+
+    from_gptq = from_rtn
 
 
 def scheme_gguf_type(bits, signed, symmetric, group_size, scale_dtype,

@@ -137,3 +137,34 @@ def test_llama_quantize_makes_the_same_file_contents(files, tmp_path, ftype):
                     [(t.name, G.RawTensor(t.type, t.shape, theirs.tensor_bytes(t.name)))
                      for t in theirs.tensors], to_bytes=True)
     assert again == out.read_bytes()
+
+
+def test_llama_quantize_file_through_quantx_translate(files, tmp_path):
+    """llama.cpp's own Q4_K_M file imports into the MLIR form and re-emits
+    with quantx-translate: same metadata values and types, same tensors."""
+    import subprocess
+    translate = os.path.join(os.environ.get("QUANTX_BINARY_DIR", ""), "bin",
+                             "quantx-translate")
+    if not os.path.exists(translate):
+        pytest.skip("quantx-translate is not built")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = L.FILE_TYPES["q4_k"]
+    params.nthread = 2
+    src = tmp_path / "llama-q4_k.gguf"
+    assert llama_cpp.llama_model_quantize(files["f32"].encode(), str(src).encode(),
+                                          params) == 0
+    mlir = tmp_path / "imported.mlirbc"
+    out = tmp_path / "re-emitted.gguf"
+    for args in (["--gguf-to-quantx-bytecode", str(src), "-o", str(mlir)],
+                 ["--quantx-to-gguf", str(mlir), "-o", str(out)]):
+        proc = subprocess.run([translate, *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    a, b = G.read(src), G.read(out)
+    assert a.metadata == b.metadata  # same keys, types and values (order may differ)
+    assert [(t.name, t.type, t.shape) for t in a.tensors] == \
+           [(t.name, t.type, t.shape) for t in b.tensors]
+    for t in a.tensors:
+        assert np.array_equal(a.tensor_bytes(t.name), b.tensor_bytes(t.name)), t.name
+    # And llama.cpp loads the re-emitted file.
+    ev = E.LlamaCppEvaluator(str(out), n_ctx=256, n_threads=1)
+    ev.close()

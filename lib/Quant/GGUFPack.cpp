@@ -12,6 +12,7 @@
 #include "quantx/Quant/Float16.h"
 #include "quantx/Quant/Parallel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -55,8 +56,9 @@ TypeShape shapeOf(GGUFType type) {
 
 /// True when `x` is finite and an fp16 value (converting it loses nothing).
 bool isFp16Value(float x) {
-  return std::isfinite(x) && fp16ToFloat(floatToFp16(x)) == x &&
-         std::signbit(fp16ToFloat(floatToFp16(x))) == std::signbit(x);
+  // Bitwise round trip: the same value and sign (NaN never matches).
+  return std::isfinite(x) &&
+         floatBits(fp16ToFloat(floatToFp16(x))) == floatBits(x);
 }
 
 void putFp16(uint8_t *p, float x) {
@@ -116,18 +118,32 @@ std::string packRow(GGUFType type, const TypeShape &ts, const GGUFPackInput &in,
       putFp16(p, m);
       p += 2;
     }
-    int32_t u[kQK];
-    for (int j = 0; j < kQK; ++j) {
-      int64_t level = int64_t(q[b * kQK + j]) - shift;
-      if (level < ts.lo || level > ts.hi) {
+    // Range check over the block first (branch-free, vectorizable), the
+    // message only for a failing block.
+    const int32_t *qb = q + b * kQK;
+    int32_t qlo = qb[0], qhi = qb[0];
+    for (int j = 1; j < kQK; ++j) {
+      qlo = std::min(qlo, qb[j]);
+      qhi = std::max(qhi, qb[j]);
+    }
+    if (int64_t(qlo) - shift < ts.lo || int64_t(qhi) - shift > ts.hi) {
+      for (int j = 0; j < kQK; ++j) {
+        int64_t level = int64_t(qb[j]) - shift;
+        if (level >= ts.lo && level <= ts.hi)
+          continue;
         std::ostringstream os;
-        os << "level " << q[b * kQK + j] << " at row " << r << ", column "
-           << b * kQK + j << " is outside " << ggufTypeInfo(type).name
-           << "'s range [" << ts.lo + shift << ", " << ts.hi + shift << "]";
+        os << "level " << qb[j] << " at row " << r << ", column " << b * kQK + j
+           << " is outside " << ggufTypeInfo(type).name << "'s range ["
+           << ts.lo + shift << ", " << ts.hi + shift << "]";
         return os.str();
       }
-      u[j] = int32_t(level - (ts.bits == 8 ? 0 : ts.lo)); // stored value
     }
+    // Stored value: the level minus the zero point, offset to unsigned for
+    // the 4/5-bit types (int8 as is for Q8_0).
+    const int32_t bias = int32_t(shift) + (ts.bits == 8 ? 0 : ts.lo);
+    int32_t u[kQK];
+    for (int j = 0; j < kQK; ++j)
+      u[j] = qb[j] - bias;
     if (ts.bits == 8) {
       for (int j = 0; j < kQK; ++j)
         p[j] = uint8_t(int8_t(u[j]));
@@ -152,8 +168,13 @@ std::string packRow(GGUFType type, const TypeShape &ts, const GGUFPackInput &in,
     const float *y = scratch + b * kQK;
     const int32_t *qb = q + b * kQK;
     bool same = true;
-    for (int j = 0; j < kQK; ++j)
-      same &= y[j] == ggufPackValue(in.form, qb[j], s, o);
+    if (in.form == GGUFLevelForm::ZeroPoint) {
+      for (int j = 0; j < kQK; ++j)
+        same &= y[j] == s * (float(qb[j]) - o);
+    } else {
+      for (int j = 0; j < kQK; ++j)
+        same &= y[j] == s * float(qb[j]) + o;
+    }
     if (same)
       continue;
     for (int j = 0; j < kQK; ++j) {

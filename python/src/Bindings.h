@@ -16,6 +16,8 @@ namespace quantx::python {
 void bindNumeric(pybind11::module_ &m);
 /// GGUF block codecs.
 void bindGGUF(pybind11::module_ &m);
+/// GGUF files (reader, writer, dump, report) and lossless packing.
+void bindGGUFFile(pybind11::module_ &m);
 /// GPTQ.
 void bindGPTQ(pybind11::module_ &m);
 /// AWQ.

@@ -17,6 +17,7 @@
 #include "quantx/Quant/Float16.h"
 #include "quantx/Quant/GGUFCodecs.h"
 #include "quantx/Quant/GGUFFile.h"
+#include "quantx/Quant/GGUFPack.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -31,6 +32,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
+#include <deque>
 #include <map>
 
 namespace mlir::quantx {
@@ -352,9 +354,162 @@ ErrorStats measureError(const float *x, const float *y, size_t n) {
   return s;
 }
 
+/// Reads `n` float parameters of an unnamed arith.constant operand.
+FailureOr<std::vector<float>> readParams(Value v, size_t n, StringRef role,
+                                         StringRef name, Operation *user) {
+  auto cst = v.getDefiningOp<arith::ConstantOp>();
+  auto value = cst ? dyn_cast<ElementsAttr>(cst.getValue()) : ElementsAttr();
+  if (!value)
+    return user->emitError() << "tensor '" << name << "': the " << role
+                             << " must be an arith.constant in the module";
+  Type et = value.getElementType();
+  if (!et.isF32() && !et.isF16() && !et.isBF16())
+    return user->emitError() << "tensor '" << name << "': the " << role
+                             << " must hold f32, f16 or bf16 values";
+  if (size_t(value.getNumElements()) != n)
+    return user->emitError()
+           << "tensor '" << name << "': the " << role << " has "
+           << value.getNumElements() << " values, expected " << n;
+  std::vector<float> out(n);
+  bool splat = false;
+  ArrayRef<char> raw;
+  FailureOr<ArrayRef<char>> bytes = rawBytes(value, cst);
+  if (succeeded(bytes)) {
+    raw = *bytes;
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    splat = true;
+    raw = dense.getRawData();
+  } else {
+    return failure();
+  }
+  toFloat32(et, raw, splat, n, out.data());
+  return out;
+}
+
+/// Reads the levels of an integer arith.constant (the storage of a
+/// `quantx.scast`): dense integers of any width, or a dense_resource blob
+/// with one byte per element (two's complement for signed storage) for
+/// storage of up to 8 bits.
+FailureOr<std::vector<int32_t>>
+readLevels(arith::ConstantOp cst, UniformType type, size_t n, StringRef name) {
+  std::vector<int32_t> levels(n);
+  auto value = dyn_cast<ElementsAttr>(cst.getValue());
+  if (!value || size_t(value.getNumElements()) != n)
+    return cst.emitError() << "tensor '" << name << "': expected " << n
+                           << " integer levels";
+  bool isSigned = type.getIsSigned();
+  if (auto ints = dyn_cast<DenseIntElementsAttr>(value)) {
+    size_t i = 0;
+    for (const APInt &v : ints.getValues<APInt>())
+      levels[i++] =
+          int32_t(isSigned ? v.getSExtValue() : int64_t(v.getZExtValue()));
+    return levels;
+  }
+  FailureOr<ArrayRef<char>> bytes = rawBytes(value, cst);
+  if (failed(bytes))
+    return failure();
+  if (type.getStorageWidth() > 8 || bytes->size() != n)
+    return cst.emitError() << "tensor '" << name << "': a dense_resource of "
+                           << "levels must hold one byte per element";
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t u = uint8_t((*bytes)[i]);
+    levels[i] = isSigned ? int32_t(int8_t(u)) : int32_t(u);
+  }
+  return levels;
+}
+
+/// Adds a tensor named on a quantx.dequantize of a quantx.constant whose
+/// `!quantx.uniform` type is exactly a GGUF type (getGGUFTypeFor): its
+/// levels and scale (and min) operands become GGUF blocks by a layout
+/// conversion, without requantization.
+LogicalResult addPackedTensor(DequantizeOp deq, const std::string &name,
+                              std::optional<uint32_t> requested,
+                              ::quantx::GGUFWriter &writer,
+                              std::deque<std::vector<uint8_t>> &storage) {
+  auto scast = deq.getInput().getDefiningOp<StorageCastOp>();
+  auto q = scast ? scast.getInput().getDefiningOp<arith::ConstantOp>()
+                 : arith::ConstantOp();
+  auto tensorType = dyn_cast<RankedTensorType>(deq.getInput().getType());
+  if (!q || !tensorType)
+    return deq.emitError() << "tensor '" << name
+                           << "': the dequantized value must be a quantx.scast "
+                              "of an integer arith.constant in the module";
+  auto type = cast<UniformType>(tensorType.getElementType());
+  int64_t rank = tensorType.getRank();
+  std::optional<GGUFType> gguf = getGGUFTypeFor(type, rank);
+  if (!gguf)
+    return deq.emitError()
+           << "tensor '" << name << "': " << type
+           << " is not exactly a GGUF type, so it cannot be exported without "
+              "requantization; export its dequantized float values with a "
+              "'quantx.gguf.type' to requantize them";
+  std::string ggufName = stringifyGGUFType(*gguf).str();
+  std::optional<::quantx::GGUFType> codec =
+      ::quantx::ggufTypeFromName(ggufName);
+  if (!codec || (*codec != ::quantx::GGUFType::Q8_0 &&
+                 *codec != ::quantx::GGUFType::Q4_0 &&
+                 *codec != ::quantx::GGUFType::Q5_0 &&
+                 *codec != ::quantx::GGUFType::Q4_1 &&
+                 *codec != ::quantx::GGUFType::Q5_1))
+    return deq.emitError() << "tensor '" << name << "': the layout conversion "
+                           << "into " << ggufName << " is not implemented "
+                           << "(q8_0, q4_0, q5_0, q4_1, q5_1 are)";
+  if (requested && *requested != uint32_t(*codec))
+    return deq.emitError() << "tensor '" << name << "' is exactly " << ggufName
+                           << ", not " << typeName(*requested);
+  if (rank < 1 || rank > int64_t(::quantx::kGGUFMaxDims) ||
+      !tensorType.hasStaticShape())
+    return deq.emitError() << "tensor '" << name
+                           << "' must have a static shape of rank 1 to 4";
+  int64_t cols = tensorType.getShape().back();
+  int64_t rows = cols ? tensorType.getNumElements() / cols : 0;
+  size_t n = size_t(rows * cols);
+  size_t groups = size_t(rows * ((cols + 31) / 32));
+  if (!deq.getScale())
+    return deq.emitError() << "tensor '" << name << "' needs a scale operand";
+  FailureOr<std::vector<float>> scales =
+      readParams(deq.getScale(), groups, "scale", name, deq);
+  if (failed(scales))
+    return failure();
+  std::vector<float> mins;
+  bool addMin = type.getOffsetKind() == OffsetKind::add_min;
+  if (addMin) {
+    if (!deq.getOffset())
+      return deq.emitError() << "tensor '" << name << "' needs its mins";
+    FailureOr<std::vector<float>> m =
+        readParams(deq.getOffset(), groups, "min", name, deq);
+    if (failed(m))
+      return failure();
+    mins = std::move(*m);
+  }
+  FailureOr<std::vector<int32_t>> levels = readLevels(q, type, n, name);
+  if (failed(levels))
+    return failure();
+  ::quantx::GGUFPackInput in;
+  in.rows = rows;
+  in.cols = cols;
+  in.groupSize = 32;
+  in.form = addMin ? ::quantx::GGUFLevelForm::AddMin
+                   : ::quantx::GGUFLevelForm::ZeroPoint;
+  in.levels = levels->data();
+  in.scales = scales->data();
+  in.offsets = addMin ? mins.data() : nullptr;
+  storage.emplace_back(size_t(rows) * ::quantx::ggufRowSize(*codec, cols));
+  std::string why = ::quantx::packGGUFBlocks(*codec, in, storage.back().data());
+  if (!why.empty())
+    return deq.emitError() << "tensor '" << name << "': " << why;
+  std::vector<uint64_t> dims;
+  for (int64_t d : llvm::reverse(tensorType.getShape()))
+    dims.push_back(uint64_t(d));
+  writer.addTensor(name, uint32_t(*codec), dims, storage.back().data(),
+                   storage.back().size());
+  return success();
+}
+
 LogicalResult buildWriter(ModuleOp module, const GGUFExportOptions &options,
                           ::quantx::GGUFWriter &writer,
-                          std::shared_ptr<std::vector<std::string>> report) {
+                          std::shared_ptr<std::vector<std::string>> report,
+                          std::deque<std::vector<uint8_t>> *packedStorage) {
   std::optional<GGMLTypeTraits> defaultType;
   if (!options.defaultType.empty()) {
     defaultType = ::quantx::ggmlTypeFromName(options.defaultType);
@@ -370,15 +525,46 @@ LogicalResult buildWriter(ModuleOp module, const GGUFExportOptions &options,
   // version entry.
   bool anyQuantized = false;
   for (Operation &op : module.getBody()->getOperations()) {
+    // Already-quantized tensors: a named quantx.dequantize of a
+    // quantx.constant with its parameters (unnamed constants) as operands.
+    if (auto deq = dyn_cast<DequantizeOp>(op)) {
+      auto nameAttr = deq->getAttrOfType<StringAttr>(kNameAttr);
+      if (!nameAttr)
+        return deq.emitError() << "quantx.dequantize has no '" << kNameAttr
+                               << "' string attribute";
+      FailureOr<std::optional<uint32_t>> requested = readTypeAttr(deq);
+      if (failed(requested))
+        return failure();
+      try {
+        if (failed(addPackedTensor(deq, nameAttr.getValue().str(), *requested,
+                                   writer, *packedStorage)))
+          return failure();
+      } catch (const std::exception &e) {
+        return deq.emitError()
+               << "tensor '" << nameAttr.getValue() << "': " << e.what();
+      }
+      anyQuantized = true;
+      continue;
+    }
+    if (isa<StorageCastOp>(op) && !op.hasAttr(kNameAttr))
+      continue; // levels of a named quantx.dequantize
     auto cst = dyn_cast<arith::ConstantOp>(op);
     if (!cst)
       return op.emitError()
              << "a GGUF module holds only arith.constant tensors, found '"
              << op.getName() << "'";
     auto nameAttr = cst->getAttrOfType<StringAttr>(kNameAttr);
-    if (!nameAttr)
+    if (!nameAttr) {
+      // Levels or a parameter of a named quantx.dequantize.
+      if (llvm::all_of(cst->getUsers(),
+                       [](Operation *u) {
+                         return isa<DequantizeOp, StorageCastOp>(u);
+                       }) &&
+          !cst->use_empty())
+        continue;
       return cst.emitError()
              << "tensor constant has no '" << kNameAttr << "' string attribute";
+    }
     std::string name = nameAttr.getValue().str();
     auto value = dyn_cast<ElementsAttr>(cst.getValue());
     auto valueType = value ? dyn_cast<RankedTensorType>(value.getType())
@@ -562,7 +748,9 @@ runExport(ModuleOp module, const GGUFExportOptions &options,
   auto report = options.errorReport
                     ? std::make_shared<std::vector<std::string>>()
                     : nullptr;
-  if (failed(buildWriter(module, options, writer, report)))
+  // Blocks made from already-quantized tensors, alive until written.
+  std::deque<std::vector<uint8_t>> packed;
+  if (failed(buildWriter(module, options, writer, report, &packed)))
     return failure();
   try {
     write(writer);

@@ -666,7 +666,9 @@ std::string mlir::quantx::generateCHeader(ArrayRef<FunctionSignature> functions,
         " * memory comes from malloc: release a result with\n"
         " * free(result.allocated) unless its allocated pointer equals an\n"
         " * argument's (the result is that argument) or (void *)0xdeadbeef\n"
-        " * (a constant of the module). f16 and bf16 elements are raw bits.\n"
+        " * (a constant of the module); two results may share one allocation:\n"
+        " * free each distinct pointer once. f16 and bf16 elements are raw "
+        "bits.\n"
         " * Link with the object file and -lmlir_c_runner_utils. */\n";
   os << "#ifndef " << guard << "\n#define " << guard << "\n\n";
   os << "#include <stdbool.h>\n#include <stdint.h>\n\n";

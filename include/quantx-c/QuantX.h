@@ -29,7 +29,7 @@ typedef struct quantx_function *quantx_function_t;
 typedef struct quantx_buffer *quantx_buffer_t;
 
 /* The API version; bumped on incompatible changes. */
-#define QUANTX_C_API_VERSION 2
+#define QUANTX_C_API_VERSION 1
 int quantxGetApiVersion(void);
 
 /*--- Errors ---------------------------------------------------------------*/

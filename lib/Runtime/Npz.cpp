@@ -94,6 +94,27 @@ bool inflateRaw(const uint8_t *in, uint64_t inSize, uint8_t *out,
   return true;
 }
 
+/// `name` fit for a message: printable ASCII, others as \xNN, at most 80
+/// characters.
+std::string printable(const std::string &name) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : name) {
+    if (out.size() >= 80) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 uint32_t crc32Of(const uint8_t *data, size_t size) {
   uLong crc = crc32(0L, Z_NULL, 0);
   while (size) {
@@ -178,7 +199,9 @@ bool parseNpz(const uint8_t *bytes, size_t size, std::vector<NpzEntry> &out,
       error = "malformed .npz central directory";
       return false;
     }
-    std::string name(reinterpret_cast<const char *>(r.at(pos + 46)), nameLen);
+    std::string rawName(reinterpret_cast<const char *>(r.at(pos + 46)),
+                        nameLen);
+    std::string name = printable(rawName);
     // Zip64 extra field: the 64-bit values of the saturated 32-bit ones.
     for (uint64_t e = pos + 46 + nameLen, eEnd = e + extraLen; e + 4 <= eEnd;) {
       uint64_t id = r.get(e, 2), len = r.get(e + 2, 2);
@@ -213,7 +236,8 @@ bool parseNpz(const uint8_t *bytes, size_t size, std::vector<NpzEntry> &out,
               " is not supported (only stored and deflate)";
       return false;
     }
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".npy") != 0) {
+    if (name != rawName || name.size() < 5 ||
+        name.compare(name.size() - 4, 4, ".npy") != 0) {
       error = "member '" + name + "' is not a .npy file";
       return false;
     }

@@ -24,6 +24,9 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 
@@ -32,6 +35,7 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <unistd.h>
 
 using namespace mlir;
 using namespace mlir::quantx;
@@ -564,9 +568,10 @@ LogicalResult JITModule::benchmark(const FunctionSignature &function,
 // Ahead of time
 //===----------------------------------------------------------------------===//
 
-LogicalResult mlir::quantx::emitObjectFile(ModuleOp module, StringRef path,
-                                           unsigned optLevel,
-                                           std::string &error) {
+/// Compiles a module lowered to the LLVM dialect into an object image.
+static LogicalResult compileToObject(ModuleOp module, unsigned optLevel,
+                                     SmallVectorImpl<char> &object,
+                                     std::string &error) {
   initializeNativeTarget();
   registerTranslations(module.getContext());
   auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -598,7 +603,6 @@ LogicalResult mlir::quantx::emitObjectFile(ModuleOp module, StringRef path,
     error = "LLVM optimization failed: " + llvm::toString(std::move(e));
     return failure();
   }
-  SmallString<0> object;
   llvm::raw_svector_ostream os(object);
   llvm::legacy::PassManager codegen;
   if ((*machine)->addPassesToEmitFile(codegen, os, nullptr,
@@ -607,8 +611,69 @@ LogicalResult mlir::quantx::emitObjectFile(ModuleOp module, StringRef path,
     return failure();
   }
   codegen.run(*llvmModule);
+  return success();
+}
+
+LogicalResult mlir::quantx::emitObjectFile(ModuleOp module, StringRef path,
+                                           unsigned optLevel,
+                                           std::string &error) {
+  SmallString<0> object;
+  if (failed(compileToObject(module, optLevel, object, error)))
+    return failure();
   return success(::quantx::writeFileAtomically(path.str(), object.data(),
                                                object.size(), error));
+}
+
+LogicalResult mlir::quantx::emitSharedLibrary(ModuleOp module, StringRef path,
+                                              unsigned optLevel,
+                                              std::string &error) {
+  SmallString<0> object;
+  if (failed(compileToObject(module, optLevel, object, error)))
+    return failure();
+  // Link with the LLVM installation's lld: a temporary object in, a
+  // temporary library out, renamed into place only on success.
+  auto linker = llvm::sys::findProgramByName("ld.lld", {QUANTX_LLVM_TOOLS_DIR});
+  if (!linker) {
+    error = "cannot find ld.lld in " QUANTX_LLVM_TOOLS_DIR;
+    return failure();
+  }
+  SmallString<128> objectPath;
+  int fd;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("quantx", "o", fd, objectPath)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return failure();
+  }
+  llvm::FileRemover removeObject(objectPath);
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os.write(object.data(), object.size());
+    os.close();
+    if (os.has_error()) {
+      error = "cannot write '" + objectPath.str().str() + "'";
+      os.clear_error();
+      return failure();
+    }
+  }
+  std::string tmp = path.str() + ".tmp-" + std::to_string(::getpid());
+  llvm::FileRemover removeTmp(tmp);
+  StringRef args[] = {*linker,    "-shared",
+                      "-o",       tmp,
+                      objectPath, QUANTX_MLIR_C_RUNNER_UTILS,
+                      "-rpath",   QUANTX_LLVM_LIBRARY_DIR};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  if (rc != 0) {
+    error = "linking '" + path.str() + "' failed" +
+            (message.empty() ? "" : ": " + message);
+    return failure();
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+    error = "cannot write '" + path.str() + "': " + ec.message();
+    return failure();
+  }
+  return success();
 }
 
 static const char *getCType(AbiElementType type) {
@@ -669,7 +734,8 @@ std::string mlir::quantx::generateCHeader(ArrayRef<FunctionSignature> functions,
         " * (a constant of the module); two results may share one allocation:\n"
         " * free each distinct pointer once. f16 and bf16 elements are raw "
         "bits.\n"
-        " * Link with the object file and -lmlir_c_runner_utils. */\n";
+        " * Link with the object file and -lmlir_c_runner_utils -lm, or with\n"
+        " * the shared library. */\n";
   os << "#ifndef " << guard << "\n#define " << guard << "\n\n";
   os << "#include <stdbool.h>\n#include <stdint.h>\n\n";
   os << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";

@@ -71,6 +71,10 @@ static cl::opt<std::string>
                cl::desc("Compile every public function ahead of time into "
                         "this object file (no run)"));
 static cl::opt<std::string>
+    emitShared("emit-shared",
+               cl::desc("Compile every public function ahead of time into "
+                        "this shared library (no run)"));
+static cl::opt<std::string>
     emitHeader("emit-header",
                cl::desc("Write a C header declaring the entry points of "
                         "--emit-object (no run)"));
@@ -308,16 +312,24 @@ void printBuffer(const Buffer &b, StringRef name) {
 
 } // namespace
 
-/// Compiles every public function to an object file and/or a C header.
+/// Compiles every public function to an object file, a shared library
+/// and/or a C header.
 int emitAheadOfTime(ModuleOp module) {
   std::vector<mlir::quantx::FunctionSignature> signatures =
       mlir::quantx::prepareForExecution(module);
   std::string error;
-  if (!emitObject.empty()) {
+  if (!emitObject.empty() || !emitShared.empty()) {
     if (failed(mlir::quantx::lowerToLLVM(module, "", error)))
       fail(error + " (see the diagnostics above)");
-    if (failed(mlir::quantx::emitObjectFile(module, emitObject, 3, error)))
+    if (!emitObject.empty() &&
+        failed(mlir::quantx::emitObjectFile(module, emitObject, 3, error)))
       fail(error);
+    if (!emitShared.empty() &&
+        failed(mlir::quantx::emitSharedLibrary(module, emitShared, 3, error))) {
+      if (!emitObject.empty())
+        std::remove(emitObject.c_str());
+      fail(error);
+    }
   }
   if (!emitHeader.empty()) {
     std::string guard = "QUANTX_GENERATED_";
@@ -328,6 +340,8 @@ int emitAheadOfTime(ModuleOp module) {
                                        error)) {
       if (!emitObject.empty())
         std::remove(emitObject.c_str());
+      if (!emitShared.empty())
+        std::remove(emitShared.c_str());
       fail(error);
     }
   }
@@ -354,7 +368,7 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;
-  if (!emitObject.empty() || !emitHeader.empty())
+  if (!emitObject.empty() || !emitShared.empty() || !emitHeader.empty())
     return emitAheadOfTime(*module);
 
   auto func = module->lookupSymbol<func::FuncOp>(entry);

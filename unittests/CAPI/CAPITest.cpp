@@ -55,8 +55,8 @@ class CAPITest : public ::testing::Test {
 protected:
   void SetUp() override {
     ctx = quantxContextCreate();
-    ASSERT_EQ(take(quantxModuleParse(ctx, kModule, std::strlen(kModule),
-                                     "test", &module)),
+    ASSERT_EQ(take(quantxModuleParse(ctx, kModule, std::strlen(kModule), "test",
+                                     &module)),
               "");
     ASSERT_EQ(take(quantxExecutableCreate(module, nullptr, &exe)), "");
   }
@@ -78,8 +78,7 @@ protected:
 
 TEST_F(CAPITest, ListsPublicFunctionsInOrder) {
   ASSERT_EQ(quantxExecutableGetNumFunctions(exe), 5u);
-  const char *names[] = {"roundtrip", "add", "identity", "constant",
-                         "dynamic"};
+  const char *names[] = {"roundtrip", "add", "identity", "constant", "dynamic"};
   for (size_t i = 0; i < 5; ++i)
     EXPECT_STREQ(quantxExecutableGetFunctionName(exe, i), names[i]);
   EXPECT_EQ(quantxExecutableGetFunctionName(exe, 5), nullptr);
@@ -139,8 +138,7 @@ TEST_F(CAPITest, NeverWritesArguments) {
   auto *s = static_cast<int32_t *>(quantxBufferGetData(sum));
   EXPECT_EQ(std::vector<int32_t>(s, s + 4),
             (std::vector<int32_t>{11, 22, 33, 44}));
-  EXPECT_EQ(std::vector<int32_t>(a, a + 4),
-            (std::vector<int32_t>{1, 2, 3, 4}));
+  EXPECT_EQ(std::vector<int32_t>(a, a + 4), (std::vector<int32_t>{1, 2, 3, 4}));
   quantxBufferDestroy(sum);
 }
 
@@ -164,8 +162,7 @@ TEST_F(CAPITest, ConstantResultsSurviveRepeatedCalls) {
     quantx_buffer_t out;
     ASSERT_EQ(take(quantxFunctionInvoke(fn, nullptr, 0, &out, 1)), "");
     auto *o = static_cast<int64_t *>(quantxBufferGetData(out));
-    EXPECT_EQ(std::vector<int64_t>(o, o + 3),
-              (std::vector<int64_t>{7, -8, 9}));
+    EXPECT_EQ(std::vector<int64_t>(o, o + 3), (std::vector<int64_t>{7, -8, 9}));
     quantxBufferDestroy(out);
   }
 }
@@ -250,9 +247,9 @@ func.func @conv(%x: tensor<2x4xi8>, %w: tensor<4x4xi8>) -> tensor<2x4xf32> {
   return %y : tensor<2x4xf32>
 })mlir";
   quantx_module_t module = nullptr;
-  ASSERT_EQ(take(quantxModuleParse(ctx, text, std::strlen(text), "conv",
-                                   &module)),
-            "");
+  ASSERT_EQ(
+      take(quantxModuleParse(ctx, text, std::strlen(text), "conv", &module)),
+      "");
   quantx_executable_t exe = nullptr;
   std::string e = take(quantxExecutableCreate(module, nullptr, &exe));
   EXPECT_NE(e.find("lowering failed"), std::string::npos) << e;

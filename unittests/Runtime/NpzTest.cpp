@@ -44,8 +44,8 @@ std::vector<quantx::NpzEntry> sampleEntries() {
 }
 
 std::vector<uint8_t> sampleArchive() {
-  std::string path = ::testing::TempDir() + "npztest-" +
-                     std::to_string(::getpid()) + ".npz";
+  std::string path =
+      ::testing::TempDir() + "npztest-" + std::to_string(::getpid()) + ".npz";
   std::string error;
   EXPECT_TRUE(quantx::writeNpz(path, sampleEntries(), error)) << error;
   std::vector<uint8_t> bytes = readAll(path);
@@ -85,8 +85,7 @@ std::vector<uint8_t> deflateFirstMember(const std::vector<uint8_t> &stored) {
   size_t dataAt = 30 + nameLen;
   std::vector<uint8_t> packed(compressBound(size) + 64);
   z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 8,
-                         Z_DEFAULT_STRATEGY),
+  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
             Z_OK);
   zs.next_in = const_cast<uint8_t *>(stored.data() + dataAt);
   zs.avail_in = size;
@@ -110,8 +109,8 @@ std::vector<uint8_t> deflateFirstMember(const std::vector<uint8_t> &stored) {
   put(out, end + 16, dirOffset, 4);
   for (size_t pos = dirOffset; pos < end;) {
     size_t n = out[pos + 28] | out[pos + 29] << 8;
-    uint32_t local = out[pos + 42] | out[pos + 43] << 8 |
-                     out[pos + 44] << 16 | uint32_t(out[pos + 45]) << 24;
+    uint32_t local = out[pos + 42] | out[pos + 43] << 8 | out[pos + 44] << 16 |
+                     uint32_t(out[pos + 45]) << 24;
     if (local == 0) {
       put(out, pos + 10, 8, 2);
       put(out, pos + 20, packed.size(), 4);

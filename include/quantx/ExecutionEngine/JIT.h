@@ -158,6 +158,12 @@ private:
 LogicalResult emitObjectFile(ModuleOp module, StringRef path, unsigned optLevel,
                              std::string &error);
 
+/// Compiles like emitObjectFile and links the object into a shared library
+/// with the LLVM installation's lld (depending on MLIR's C runner
+/// utilities), written to `path` atomically.
+LogicalResult emitSharedLibrary(ModuleOp module, StringRef path,
+                                unsigned optLevel, std::string &error);
+
 /// A C header declaring the `_mlir_ciface_` entry points of the supported
 /// functions in `functions`, with a memref descriptor struct per element
 /// type and rank.

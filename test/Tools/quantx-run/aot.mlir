@@ -1,9 +1,13 @@
-// Ahead of time: an object file and a C header, called from a C program
+// Ahead of time: an object file (or a shared library) and a C header, called from a C program
 // and compared with the JIT's results (run.mlir) for the same input.
 // RUN: quantx-run %s --emit-object %t.o --emit-header %t.h
 // RUN: FileCheck %s --check-prefix=HEADER < %t.h
 // RUN: %clang -std=c11 -Wall -Werror -include %t.h %S/Inputs/aot_main.c %t.o %mlir_c_runner_utils -Wl,-rpath,%llvm_lib_dir -lm -o %t.exe
 // RUN: %t.exe | FileCheck %s --check-prefix=EXEC
+// The same as a shared library.
+// RUN: quantx-run %s --emit-shared %t.so
+// RUN: %clang -std=c11 -Wall -Werror -include %t.h %S/Inputs/aot_main.c %t.so -lm -o %t.shared.exe
+// RUN: %t.shared.exe | FileCheck %s --check-prefix=EXEC
 
 // HEADER: #ifndef QUANTX_GENERATED_AOT_MLIR_TMP_H
 // HEADER: typedef struct quantx_memref_f32_2d {

@@ -26,9 +26,10 @@
 // RUN: not test -e %t.out.npz
 // RUN: not quantx-run %s -e f --inputs %t.ok.npz --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=ZBOTH
 
-// Ahead of time: a failed lowering leaves neither object nor header.
-// RUN: not quantx-run %s --emit-object %t.o --emit-header %t.h 2>&1 | FileCheck %s --check-prefix=LOWER
+// Ahead of time: a failed lowering leaves no object, library or header.
+// RUN: not quantx-run %s --emit-object %t.o --emit-shared %t.so --emit-header %t.h 2>&1 | FileCheck %s --check-prefix=LOWER
 // RUN: not test -e %t.o
+// RUN: not test -e %t.so
 // RUN: not test -e %t.h
 
 // MISSING: quantx-run: error: no function 'nope' with a body in

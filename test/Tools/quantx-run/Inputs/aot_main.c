@@ -17,16 +17,16 @@ int main(void) {
   for (int i = 0; i < 2; ++i) {
     for (int j = 0; j < 3; ++j) {
       const quantx_memref_u8_2d *q = &results.result0;
-      printf("%d ", q->aligned[q->offset + i * q->strides[0] +
-                               j * q->strides[1]]);
+      printf("%d ",
+             q->aligned[q->offset + i * q->strides[0] + j * q->strides[1]]);
     }
     printf("\n");
   }
   for (int i = 0; i < 2; ++i) {
     for (int j = 0; j < 3; ++j) {
       const quantx_memref_f32_2d *d = &results.result1;
-      printf("%g ", d->aligned[d->offset + i * d->strides[0] +
-                               j * d->strides[1]]);
+      printf("%g ",
+             d->aligned[d->offset + i * d->strides[0] + j * d->strides[1]]);
     }
     printf("\n");
   }

@@ -26,6 +26,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -460,6 +461,13 @@ static void registerTranslations(MLIRContext *ctx) {
   ctx->appendDialectRegistry(registry);
 }
 
+/// Shared libraries the lowered code may call into: MLIR's C runner
+/// utilities (memrefCopy for copies of non-contiguous buffers, for
+/// instance), plus any runtime the CPU pipeline's output needs.
+static SmallVector<StringRef> getRuntimeLibraries() {
+  return {QUANTX_MLIR_C_RUNNER_UTILS};
+}
+
 JITModule::~JITModule() = default;
 
 std::unique_ptr<JITModule>
@@ -471,9 +479,7 @@ JITModule::create(ModuleOp module, std::vector<FunctionSignature> signatures,
                                                /*targetMachine=*/nullptr);
   ExecutionEngineOptions options;
   options.transformer = transformer;
-  // MLIR's C runner utilities provide the helpers lowered code may call
-  // (memrefCopy for copies of non-contiguous buffers, for instance).
-  StringRef runtimeLibs[] = {QUANTX_MLIR_C_RUNNER_UTILS};
+  SmallVector<StringRef> runtimeLibs = getRuntimeLibraries();
   options.sharedLibPaths = runtimeLibs;
   options.jitCodeGenOptLevel = optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
                                : optLevel == 2 ? llvm::CodeGenOptLevel::Default
@@ -657,10 +663,17 @@ LogicalResult mlir::quantx::emitSharedLibrary(ModuleOp module, StringRef path,
   }
   std::string tmp = path.str() + ".tmp-" + std::to_string(::getpid());
   llvm::FileRemover removeTmp(tmp);
-  StringRef args[] = {*linker,    "-shared",
-                      "-o",       tmp,
-                      objectPath, QUANTX_MLIR_C_RUNNER_UTILS,
-                      "-rpath",   QUANTX_LLVM_LIBRARY_DIR};
+  SmallVector<StringRef> runtimeLibs = getRuntimeLibraries();
+  SmallVector<std::string> rpaths;
+  SmallVector<StringRef> args = {*linker, "-shared", "-o", tmp, objectPath};
+  for (StringRef lib : runtimeLibs) {
+    args.push_back(lib);
+    rpaths.push_back(llvm::sys::path::parent_path(lib).str());
+  }
+  for (const std::string &dir : rpaths) {
+    args.push_back("-rpath");
+    args.push_back(dir);
+  }
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
                                      &message);

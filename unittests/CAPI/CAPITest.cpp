@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+extern "C" int quantxTestFromC(void);
+
 namespace {
 
 const char *kModule = R"mlir(
@@ -269,5 +271,7 @@ func.func @conv(%x: tensor<2x4xi8>, %w: tensor<4x4xi8>) -> tensor<2x4xf32> {
   quantxModuleDestroy(module);
   quantxContextDestroy(ctx);
 }
+
+TEST(CAPIFromCTest, RunsTheDocumentedFlow) { EXPECT_EQ(quantxTestFromC(), 0); }
 
 } // namespace

@@ -34,6 +34,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 #include <unistd.h>
@@ -240,24 +241,23 @@ LogicalResult mlir::quantx::lowerToLLVM(ModuleOp module, StringRef pipeline,
 //===----------------------------------------------------------------------===//
 
 OwnedBuffer::OwnedBuffer(OwnedBuffer &&other)
-    : signature(std::move(other.signature)), data(other.release()) {}
+    : signature(std::move(other.signature)), data(other.data),
+      allocation(other.allocation) {
+  other.data = other.allocation = nullptr;
+}
 
 OwnedBuffer &OwnedBuffer::operator=(OwnedBuffer &&other) {
   if (this != &other) {
-    std::free(data);
+    std::free(allocation);
     signature = std::move(other.signature);
-    data = other.release();
+    data = other.data;
+    allocation = other.allocation;
+    other.data = other.allocation = nullptr;
   }
   return *this;
 }
 
-OwnedBuffer::~OwnedBuffer() { std::free(data); }
-
-void *OwnedBuffer::release() {
-  void *d = data;
-  data = nullptr;
-  return d;
-}
+OwnedBuffer::~OwnedBuffer() { std::free(allocation); }
 
 namespace {
 /// Copies a strided tensor into contiguous row-major storage.
@@ -400,45 +400,71 @@ LogicalResult prepareCall(const FunctionSignature &fn,
   return success();
 }
 
+bool isContiguous(ArrayRef<int64_t> shape, ArrayRef<int64_t> strides) {
+  int64_t expected = 1;
+  for (int64_t i = shape.size() - 1; i >= 0; --i) {
+    if (shape[i] != 1 && strides[i] != expected)
+      return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
 /// Collects (when `results` is set) and releases the results of one call.
+/// A result whose memory the callee allocated for it alone, contiguous, is
+/// handed over as it is; others are copied.
 LogicalResult finishCall(const FunctionSignature &fn, PreparedCall &call,
                          std::vector<OwnedBuffer> *results,
                          std::string &error) {
-  std::set<void *> released;
+  std::map<void *, unsigned> uses;
+  for (size_t offset : call.resultOffsets)
+    ++uses[reinterpret_cast<void *>(call.resultStruct[offset])];
+  auto isCalleeMemory = [&](void *base) {
+    return base && base != kGlobalMarker && !call.argBases.count(base);
+  };
+  std::set<void *> handedOver;
   bool ok = true;
   for (auto [r, offset] : llvm::zip(fn.results, call.resultOffsets)) {
     int64_t *d = call.resultStruct.data() + offset;
     auto *base = reinterpret_cast<void *>(d[0]);
-    auto *aligned = reinterpret_cast<const uint8_t *>(d[1]);
+    auto *aligned = reinterpret_cast<uint8_t *>(d[1]);
     int64_t rank = r.shape.size();
-    if (ok && results) {
-      if (ArrayRef<int64_t>(d + 3, rank) != ArrayRef<int64_t>(r.shape)) {
-        error = "function '" + fn.name + "' returned a result of shape " +
-                formatShape(ArrayRef<int64_t>(d + 3, rank)) + ", expected " +
-                formatShape(r.shape);
-        ok = false;
-      } else {
-        OwnedBuffer out;
-        out.signature = r;
-        out.data = std::malloc(std::max<size_t>(r.getByteSize(), 1));
-        if (!out.data) {
-          error = "out of memory";
-          ok = false;
-        } else {
-          size_t size = getAbiElementSize(r.elementType);
-          copyStrided(static_cast<uint8_t *>(out.data), aligned + d[2] * size,
-                      r.shape, ArrayRef<int64_t>(d + 3 + rank, rank), size);
-          results->push_back(std::move(out));
-        }
-      }
+    ArrayRef<int64_t> sizes(d + 3, rank), strides(d + 3 + rank, rank);
+    if (!ok || !results)
+      continue;
+    if (sizes != ArrayRef<int64_t>(r.shape)) {
+      error = "function '" + fn.name + "' returned a result of shape " +
+              formatShape(sizes) + ", expected " + formatShape(r.shape);
+      ok = false;
+      continue;
     }
-    // The callee's memory: malloc'ed, unless it is an argument or a global.
-    if (base && base != kGlobalMarker && !call.argBases.count(base) &&
-        released.insert(base).second)
-      std::free(base);
+    size_t size = getAbiElementSize(r.elementType);
+    OwnedBuffer out;
+    out.signature = r;
+    if (isCalleeMemory(base) && uses[base] == 1 &&
+        isContiguous(sizes, strides)) {
+      out.data = aligned + d[2] * size;
+      out.allocation = base;
+      handedOver.insert(base);
+    } else {
+      out.data = out.allocation =
+          std::malloc(std::max<size_t>(r.getByteSize(), 1));
+      if (!out.data) {
+        error = "out of memory";
+        ok = false;
+        continue;
+      }
+      copyStrided(static_cast<uint8_t *>(out.data), aligned + d[2] * size,
+                  r.shape, strides, size);
+    }
+    results->push_back(std::move(out));
   }
   if (!ok && results)
-    results->clear();
+    results->clear(); // Frees what was handed over.
+  // The callee's remaining memory: everything not handed over, once.
+  for (auto [base, count] : uses)
+    if (isCalleeMemory(base) && !handedOver.count(base))
+      std::free(base);
   return success(ok);
 }
 } // namespace

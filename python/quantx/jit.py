@@ -20,12 +20,14 @@ function's dtype and shape (no implicit casts): a wrong dtype raises
 ``TypeError``, a wrong shape ``ValueError``, a wrong number of arguments
 ``TypeError``, an unknown function ``KeyError``, and compiler failures
 :class:`quantx.ir.QuantXError` with the diagnostics. Arguments are never
-written; results are new numpy arrays owned by Python.
+written; results are new numpy arrays over memory handed over by the
+compiled code (no copy), released when the arrays are garbage.
 """
 
 import ctypes
 import statistics
 import time
+import weakref
 
 import numpy as np
 
@@ -107,13 +109,27 @@ class BenchmarkResult:
         self.spread = (self.max - self.min) / self.median if self.median else 0.0
 
     def __repr__(self):
-        return (f"{self.name}: {len(self.times)} runs, median "
-                f"{self.median * 1e3:.4f} ms, min {self.min * 1e3:.4f} ms, "
-                f"max {self.max * 1e3:.4f} ms, spread {self.spread * 100:.1f}%")
+        def t(s):
+            return f"{s * 1e3:.4f} ms" if s >= 1e-4 else f"{s * 1e6:.3f} us"
+        return (f"{self.name}: {len(self.times)} runs, median {t(self.median)}, "
+                f"min {t(self.min)}, max {t(self.max)}, "
+                f"spread {self.spread * 100:.1f}%")
 
 
 def _check(error):
     ir._check(error)
+
+
+def _wrap(buffer, t):
+    """A numpy array over a result buffer without copying it; the buffer is
+    released when the array (and every view of it) is gone."""
+    size = _lib.quantxBufferGetByteSize(buffer)
+    if size == 0:
+        _lib.quantxBufferDestroy(buffer)
+        return np.empty(t.shape, t.dtype)
+    raw = (ctypes.c_char * size).from_address(_lib.quantxBufferGetData(buffer))
+    weakref.finalize(raw, _lib.quantxBufferDestroy, buffer)
+    return np.frombuffer(raw, dtype=t.dtype).reshape(t.shape)
 
 
 class Function:
@@ -159,22 +175,20 @@ class Function:
 
     def __call__(self, *args):
         """Calls the function: one result as an array, several as a tuple,
-        none as None."""
+        none as None. Each result is a new writable array."""
         keep, views = self._views(args)
         n = len(self.results)
         out = (_p * max(1, n))()
         _check(_lib.quantxFunctionInvoke(self._handle, views, len(args), out, n))
-        arrays = []
+        arrays = [None] * n
         try:
             for i, t in enumerate(self.results):
-                a = np.empty(t.shape, t.dtype)
-                if a.nbytes:
-                    ctypes.memmove(a.ctypes.data,
-                                   _lib.quantxBufferGetData(out[i]), a.nbytes)
-                arrays.append(a)
+                arrays[i] = _wrap(out[i], t)
+                out[i] = None
         finally:
-            for i in range(n):
-                _lib.quantxBufferDestroy(out[i])
+            for i in range(n):  # Only reached for a failed wrap.
+                if out[i]:
+                    _lib.quantxBufferDestroy(out[i])
         del keep
         if n == 0:
             return None

@@ -55,7 +55,9 @@ def test_call_matches_numpy_and_leaves_inputs_alone(add):
     np.testing.assert_array_equal(y, a + b)
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(b, b0)
-    assert y.flags.owndata and y.flags.writeable
+    assert y.flags.writeable and y.flags.c_contiguous
+    y[0] = 5  # The result's memory is its own.
+    np.testing.assert_array_equal(add(a, b), a + b)
 
 
 def test_signature(add):
@@ -205,6 +207,24 @@ func.func @neg(%a: tensor<256x1024xf32>) -> tensor<256x1024xf32> {
     np.testing.assert_array_equal(y, -x)
     # A leak of the callee's or the C API's buffer would cost 500 MiB.
     assert after - before < 100 * 1024, (before, after)
+
+
+def test_results_share_nothing():
+    fn = jit.compile("""
+func.func @two(%a: tensor<8xi32>) -> (tensor<8xi32>, tensor<8xi32>, tensor<8xi32>) {
+  %s = arith.addi %a, %a : tensor<8xi32>
+  return %s, %s, %a : tensor<8xi32>, tensor<8xi32>, tensor<8xi32>
+}""")["two"]
+    a = np.arange(8, dtype=np.int32)
+    r0, r1, r2 = fn(a)
+    r0[0] = 100
+    r2[1] = 200
+    assert r1[0] == 0 and a[1] == 1
+    np.testing.assert_array_equal(r1, 2 * a)
+    views = [fn(a)[0][2:] for _ in range(3)]  # Views outlive their arrays.
+    gc.collect()
+    for v in views:
+        np.testing.assert_array_equal(v, 2 * a[2:])
 
 
 def test_benchmarks(add):

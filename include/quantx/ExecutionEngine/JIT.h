@@ -101,16 +101,19 @@ struct BufferView {
   const void *data;
 };
 
-/// A result the caller owns: contiguous row-major data from malloc.
+/// A result the caller owns: contiguous row-major data in memory from
+/// malloc (the callee's own allocation when it was contiguous and not
+/// shared, else a copy).
 struct OwnedBuffer {
   TensorSignature signature;
+  /// The first element.
   void *data = nullptr;
+  /// What to free (may differ from `data`).
+  void *allocation = nullptr;
   OwnedBuffer() = default;
   OwnedBuffer(OwnedBuffer &&other);
   OwnedBuffer &operator=(OwnedBuffer &&other);
   ~OwnedBuffer();
-  /// Gives up ownership of the data (to be released with free()).
-  void *release();
 };
 
 /// A module compiled in-process.
@@ -132,8 +135,9 @@ public:
   const FunctionSignature *lookup(StringRef name, std::string &error) const;
 
   /// Calls `function` on `args`, checking arity, element types and shapes.
-  /// Results are copied to new contiguous buffers when `results` is not
-  /// null; the callee's own result memory is released either way.
+  /// When `results` is not null it receives the results as contiguous
+  /// buffers (the callee's memory where possible, else copies); any callee
+  /// memory not handed over is released.
   LogicalResult invoke(const FunctionSignature &function,
                        ArrayRef<BufferView> args,
                        std::vector<OwnedBuffer> *results, std::string &error);

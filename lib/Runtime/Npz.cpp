@@ -2,7 +2,7 @@
 //
 // A zip reader restricted to what numpy writes: stored or deflated members,
 // optionally with zip64 extensions (numpy forces them on every member). All
-// reads go through bounds-checked helpers, so a truncated or hostile archive
+// reads go through bounds-checked accessors, so a truncated or hostile archive
 // yields an error, never an out-of-bounds access or a huge allocation.
 //
 //===----------------------------------------------------------------------===//

@@ -39,7 +39,7 @@ func.func @constant() -> tensor<3xi64> {
 func.func @dynamic(%x: tensor<?xf32>) -> tensor<?xf32> {
   return %x : tensor<?xf32>
 }
-func.func private @helper(%x: tensor<4xi32>) -> tensor<4xi32> {
+func.func private @internal(%x: tensor<4xi32>) -> tensor<4xi32> {
   return %x : tensor<4xi32>
 }
 )mlir";
@@ -188,8 +188,8 @@ TEST_F(CAPITest, RejectsMisuseWithClearErrors) {
   EXPECT_NE(e.find("no public function 'nope'"), std::string::npos) << e;
   EXPECT_NE(e.find("available: roundtrip add"), std::string::npos) << e;
   EXPECT_EQ(fn, nullptr);
-  e = take(quantxExecutableLookupFunction(exe, "helper", &fn));
-  EXPECT_NE(e.find("no public function 'helper'"), std::string::npos) << e;
+  e = take(quantxExecutableLookupFunction(exe, "internal", &fn));
+  EXPECT_NE(e.find("no public function 'internal'"), std::string::npos) << e;
   e = take(quantxExecutableLookupFunction(exe, "dynamic", &fn));
   EXPECT_NE(e.find("argument #0 has type tensor<?xf32>: only ranked tensors "
                    "of static shape"),

@@ -26,7 +26,7 @@
 // HEADER-NEXT: void _mlir_ciface_roundtrip(roundtrip_results *results, quantx_memref_f32_2d *arg0);
 // HEADER: void _mlir_ciface_add(quantx_memref_i32_1d *result, quantx_memref_i32_1d *arg0, quantx_memref_i32_1d *arg1);
 // HEADER: /* dynamic: not declared: argument #0 has type tensor<?xf32>: only ranked tensors of static shape are supported */
-// HEADER-NOT: helper
+// HEADER-NOT: internal
 
 // EXEC: 128 130 126
 // EXEC-NEXT: 255 0 134
@@ -53,6 +53,6 @@ func.func @dynamic(%x: tensor<?xf32>) -> tensor<?xf32> {
 }
 
 // Private functions are not entry points.
-func.func private @helper(%x: tensor<4xi32>) -> tensor<4xi32> {
+func.func private @internal(%x: tensor<4xi32>) -> tensor<4xi32> {
   return %x : tensor<4xi32>
 }

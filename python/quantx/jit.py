@@ -166,7 +166,8 @@ class Function:
                 raise TypeError(f"{what}: expected dtype {t.dtype}, got {a.dtype}")
             if a.shape != t.shape:
                 raise ValueError(f"{what}: expected shape {t.shape}, got {a.shape}")
-            a = np.ascontiguousarray(a)
+            if not a.flags.c_contiguous:  # (ascontiguousarray makes 0-d 1-d)
+                a = a.copy(order="C")
             shape = (ctypes.c_int64 * max(1, a.ndim))(*a.shape)
             keep += [a, shape]
             views[i] = _BufferView(t.element_type, a.ndim, shape, None,

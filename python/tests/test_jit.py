@@ -119,6 +119,33 @@ func.func @f(%a: tensor<2x3x{mlir}>, %b: tensor<2x3x{mlir}>) -> (tensor<2x3x{mli
     np.testing.assert_array_equal(c, a < b)
 
 
+def test_rank_zero_empty_and_bf16_tensors():
+    cm = jit.compile("""
+func.func @e(%a: tensor<0x4xf32>) -> tensor<0x4xf32> {
+  %s = arith.addf %a, %a : tensor<0x4xf32>
+  return %s : tensor<0x4xf32>
+}
+func.func @b(%a: tensor<3xbf16>) -> (tensor<3xbf16>, tensor<3xf32>) {
+  %s = arith.addf %a, %a : tensor<3xbf16>
+  %f = arith.extf %a : tensor<3xbf16> to tensor<3xf32>
+  return %s, %f : tensor<3xbf16>, tensor<3xf32>
+}
+func.func @r0(%a: tensor<f32>) -> tensor<f32> {
+  %s = arith.mulf %a, %a : tensor<f32>
+  return %s : tensor<f32>
+}""")
+    e = cm["e"](np.zeros((0, 4), np.float32))
+    assert e.shape == (0, 4) and e.dtype == np.float32
+    # bf16 travels as its raw bits in uint16 arrays.
+    x = np.array([1.0, -2.5, 3.0], np.float32)
+    s, f = cm["b"]((x.view(np.uint32) >> 16).astype(np.uint16))
+    assert s.dtype == np.uint16
+    np.testing.assert_array_equal((s.astype(np.uint32) << 16).view(np.float32), 2 * x)
+    np.testing.assert_array_equal(f, x)
+    r = cm["r0"](np.array(3.0, np.float32))
+    assert r.shape == () and r == 9.0
+
+
 def test_zero_arguments_and_constants_repeatedly():
     fn = jit.compile("""
 func.func @c() -> tensor<3xi64> {

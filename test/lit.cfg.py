@@ -33,5 +33,10 @@ config.substitutions.append(
     ("%mlir_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_runner_utils.so")))
 config.substitutions.append(
     ("%mlir_c_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")))
+config.substitutions.append(("%llvm_lib_dir", os.path.join(config.llvm_tools_dir, "..", "lib")))
 llvm_config.add_tool_substitutions(["quantx-run"], tool_dirs)
 config.substitutions.append(("%python", config.python_executable))
+
+# Ahead-of-time tests compile C programs against emitted objects with the
+# clang of the LLVM installation.
+config.substitutions.append(("%clang", os.path.join(config.llvm_tools_dir, "clang")))

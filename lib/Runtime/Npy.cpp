@@ -192,8 +192,13 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
   return true;
 }
 
-bool writeNpy(const std::string &path, const NpyArray &array,
-              std::string &error) {
+bool serializeNpy(const NpyArray &array, std::vector<uint8_t> &out,
+                  std::string &error) {
+  if (size_t(array.numElements()) * npyElementSize(array.dtype) !=
+      array.data.size()) {
+    error = "array data does not match its shape";
+    return false;
+  }
   std::string shape = "(";
   for (size_t i = 0; i < array.shape.size(); ++i)
     shape +=
@@ -211,26 +216,33 @@ bool writeNpy(const std::string &path, const NpyArray &array,
     error = "array rank too large for a .npy header";
     return false;
   }
+  const uint8_t prefix[10] = {0x93,
+                              'N',
+                              'U',
+                              'M',
+                              'P',
+                              'Y',
+                              1,
+                              0,
+                              uint8_t(header.size() & 0xff),
+                              uint8_t(header.size() >> 8)};
+  out.clear();
+  out.reserve(10 + header.size() + array.data.size());
+  out.insert(out.end(), prefix, prefix + 10);
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), array.data.begin(), array.data.end());
+  return true;
+}
+
+bool writeFileAtomically(const std::string &path, const void *data, size_t size,
+                         std::string &error) {
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   FILE *f = std::fopen(tmp.c_str(), "wb");
   if (!f) {
     error = "cannot write '" + tmp + "'";
     return false;
   }
-  uint8_t prefix[10] = {0x93,
-                        'N',
-                        'U',
-                        'M',
-                        'P',
-                        'Y',
-                        1,
-                        0,
-                        uint8_t(header.size() & 0xff),
-                        uint8_t(header.size() >> 8)};
-  bool ok = std::fwrite(prefix, 1, 10, f) == 10 &&
-            std::fwrite(header.data(), 1, header.size(), f) == header.size() &&
-            std::fwrite(array.data.data(), 1, array.data.size(), f) ==
-                array.data.size();
+  bool ok = std::fwrite(data, 1, size, f) == size;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
@@ -238,6 +250,14 @@ bool writeNpy(const std::string &path, const NpyArray &array,
     return false;
   }
   return true;
+}
+
+bool writeNpy(const std::string &path, const NpyArray &array,
+              std::string &error) {
+  std::vector<uint8_t> bytes;
+  if (!serializeNpy(array, bytes, error))
+    return false;
+  return writeFileAtomically(path, bytes.data(), bytes.size(), error);
 }
 
 } // namespace quantx

@@ -1,10 +1,12 @@
 //===- quantx-run.cpp - JIT runner and benchmark harness ------------------===//
 //
 // Compiles a function of a .mlir file with the quantx CPU pipeline, runs it
-// in-process through MLIR's ExecutionEngine on inputs read from .npy files
-// (or seeded random data), and writes the results as .npy files or prints
-// them. `--bench` times repeated calls (warm-up, repetitions, median and
-// spread).
+// in-process through MLIR's ExecutionEngine on inputs read from .npy files or
+// one .npz archive (or seeded random data), and writes the results as .npy
+// files or one .npz archive, or prints them. `--bench` times repeated calls
+// (warm-up, repetitions, median and spread). `--emit-object` and
+// `--emit-header` compile every public function ahead of time instead: an
+// object file with `_mlir_ciface_` entry points and a C header declaring them.
 //
 // Arguments and results must be ranked tensors with static shapes (after the
 // quantx lowering, quantized tensors are passed as their integer storage:
@@ -12,31 +14,28 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
+#include "quantx/ExecutionEngine/JIT.h"
 #include "quantx/Runtime/Npy.h"
+#include "quantx/Runtime/Npz.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -56,8 +55,29 @@ static cl::opt<bool>
                  cl::desc("Fill every argument with seeded random data"));
 static cl::opt<unsigned> seed("seed", cl::desc("Seed of --random-inputs"),
                               cl::init(0));
+static cl::opt<std::string>
+    inputArchive("inputs",
+                 cl::desc("A .npz archive with the arguments: arrays named "
+                          "arg0, arg1, ... (or arr_0, arr_1, ... as "
+                          "np.savez names positional arrays), else in "
+                          "archive order"));
 static cl::list<std::string> outputs("output",
                                      cl::desc("A .npy file per result"));
+static cl::opt<std::string>
+    outputArchive("outputs", cl::desc("A .npz archive for the results "
+                                      "(result0, result1, ...)"));
+static cl::opt<std::string>
+    emitObject("emit-object",
+               cl::desc("Compile every public function ahead of time into "
+                        "this object file (no run)"));
+static cl::opt<std::string>
+    emitShared("emit-shared",
+               cl::desc("Compile every public function ahead of time into "
+                        "this shared library (no run)"));
+static cl::opt<std::string>
+    emitHeader("emit-header",
+               cl::desc("Write a C header declaring the entry points of "
+                        "--emit-object (no run)"));
 static cl::opt<bool> printResults("print", cl::desc("Print the results"));
 static cl::opt<bool> bench("bench", cl::desc("Time repeated calls"));
 static cl::opt<unsigned> warmup("warmup", cl::desc("Untimed calls first"),
@@ -71,14 +91,13 @@ static cl::opt<double> bytes("bytes", cl::desc("Bytes per call, for GB/s"),
 
 namespace {
 
-/// One argument or result at the ABI: element type, shape, storage.
+/// One argument or result: element type, shape, storage.
 struct Buffer {
   ::quantx::NpyDType dtype;
+  mlir::quantx::AbiElementType abiType;
   Type elementType;
   std::vector<int64_t> shape;
   std::vector<uint8_t> data;
-  /// The memref descriptor: base, aligned, offset, sizes, strides.
-  std::vector<int64_t> descriptor;
 };
 
 [[noreturn]] void fail(const Twine &message) {
@@ -86,61 +105,47 @@ struct Buffer {
   std::exit(1);
 }
 
-/// The npy dtype of an element type at the ABI (quantized types as their
-/// storage, signedness from the quantx type).
-std::optional<::quantx::NpyDType> getNpyType(Type type) {
+/// The npy dtype of an element type at the call boundary (bf16 as its raw
+/// bits: numpy has no bfloat16).
+::quantx::NpyDType getNpyType(mlir::quantx::AbiElementType type) {
+  using mlir::quantx::AbiElementType;
   using ::quantx::NpyDType;
-  bool isSigned = true;
-  if (auto q = dyn_cast<mlir::quantx::UniformType>(type)) {
-    isSigned = q.getIsSigned();
-    type = q.getStorageType();
-  }
-  if (type.isF16())
+  switch (type) {
+  case AbiElementType::F16:
     return NpyDType::f16;
-  if (type.isBF16())
-    return NpyDType::u16; // Raw bits: numpy has no bfloat16.
-  if (type.isF32())
+  case AbiElementType::F32:
     return NpyDType::f32;
-  if (type.isF64())
+  case AbiElementType::F64:
     return NpyDType::f64;
-  if (type.isInteger(1))
+  case AbiElementType::I1:
     return NpyDType::b1;
-  if (auto i = dyn_cast<IntegerType>(type)) {
-    if (i.isUnsigned())
-      isSigned = false;
-    unsigned w = i.getWidth();
-    if (w <= 8)
-      return isSigned ? NpyDType::i8 : NpyDType::u8;
-    if (w == 16)
-      return isSigned ? NpyDType::i16 : NpyDType::u16;
-    if (w == 32)
-      return isSigned ? NpyDType::i32 : NpyDType::u32;
-    if (w == 64)
-      return isSigned ? NpyDType::i64 : NpyDType::u64;
+  case AbiElementType::I8:
+    return NpyDType::i8;
+  case AbiElementType::I16:
+    return NpyDType::i16;
+  case AbiElementType::I32:
+    return NpyDType::i32;
+  case AbiElementType::I64:
+    return NpyDType::i64;
+  case AbiElementType::U8:
+    return NpyDType::u8;
+  case AbiElementType::BF16:
+  case AbiElementType::U16:
+    return NpyDType::u16;
+  case AbiElementType::U32:
+    return NpyDType::u32;
+  case AbiElementType::U64:
+    return NpyDType::u64;
   }
-  return std::nullopt;
+  return NpyDType::u8;
 }
 
-Buffer makeBuffer(Type type, StringRef what) {
-  auto tensor = dyn_cast<RankedTensorType>(type);
-  if (!tensor || !tensor.hasStaticShape()) {
-    std::string s;
-    llvm::raw_string_ostream os(s);
-    os << type;
-    fail(what + " has type " + s +
-         ": quantx-run supports ranked tensors of static shape");
-  }
-  std::optional<::quantx::NpyDType> dtype = getNpyType(tensor.getElementType());
-  if (!dtype) {
-    std::string s;
-    llvm::raw_string_ostream os(s);
-    os << tensor.getElementType();
-    fail(what + ": unsupported element type " + s);
-  }
+Buffer makeBuffer(const mlir::quantx::TensorSignature &sig, Type type) {
   Buffer b;
-  b.dtype = *dtype;
-  b.elementType = tensor.getElementType();
-  b.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+  b.abiType = sig.elementType;
+  b.dtype = getNpyType(sig.elementType);
+  b.elementType = cast<RankedTensorType>(type).getElementType();
+  b.shape = sig.shape;
   return b;
 }
 
@@ -151,18 +156,48 @@ int64_t numElements(const std::vector<int64_t> &shape) {
   return n;
 }
 
-void setDescriptor(Buffer &b) {
-  int64_t rank = b.shape.size();
-  b.descriptor.assign(3 + 2 * rank, 0);
-  auto ptr = reinterpret_cast<int64_t>(b.data.data());
-  b.descriptor[0] = ptr;
-  b.descriptor[1] = ptr;
-  int64_t stride = 1;
-  for (int64_t i = rank - 1; i >= 0; --i) {
-    b.descriptor[3 + i] = b.shape[i];
-    b.descriptor[3 + rank + i] = stride;
-    stride *= b.shape[i];
+/// Checks `array` against argument #i and moves its data in.
+void setArgument(Buffer &b, ::quantx::NpyArray &array, size_t i,
+                 const std::string &source) {
+  if (array.shape != b.shape)
+    fail(source + ": shape does not match argument #" + std::to_string(i));
+  if (array.dtype != b.dtype)
+    fail(source + ": dtype " + ::quantx::npyDescr(array.dtype) +
+         " does not match argument #" + std::to_string(i) + " (" +
+         ::quantx::npyDescr(b.dtype) + ")");
+  b.data = std::move(array.data);
+}
+
+/// Fills the arguments from a .npz archive: by names arg<i>, else arr_<i>,
+/// else in archive order.
+void readArchive(std::vector<Buffer> &args) {
+  std::vector<::quantx::NpzEntry> entries;
+  std::string error;
+  if (!::quantx::readNpz(inputArchive, entries, error))
+    fail(error);
+  if (entries.size() != args.size())
+    fail(inputArchive + ": " + std::to_string(entries.size()) +
+         " arrays for a function of " + std::to_string(args.size()) +
+         " arguments");
+  auto find = [&](const std::string &name) -> ::quantx::NpzEntry * {
+    for (::quantx::NpzEntry &e : entries)
+      if (e.name == name)
+        return &e;
+    return nullptr;
+  };
+  for (const char *prefix : {"arg", "arr_"}) {
+    std::vector<::quantx::NpzEntry *> byName;
+    for (size_t i = 0; i < args.size(); ++i)
+      if (auto *e = find(prefix + std::to_string(i)))
+        byName.push_back(e);
+    if (byName.size() != args.size())
+      continue;
+    for (auto [i, e] : llvm::enumerate(byName))
+      setArgument(args[i], e->array, i, inputArchive + ":" + e->name);
+    return;
   }
+  for (auto [i, e] : llvm::enumerate(entries))
+    setArgument(args[i], e.array, i, inputArchive + ":" + e.name);
 }
 
 void fillRandom(Buffer &b, std::mt19937_64 &rng) {
@@ -277,18 +312,50 @@ void printBuffer(const Buffer &b, StringRef name) {
 
 } // namespace
 
+/// Compiles every public function to an object file, a shared library
+/// and/or a C header.
+int emitAheadOfTime(ModuleOp module) {
+  std::vector<mlir::quantx::FunctionSignature> signatures =
+      mlir::quantx::prepareForExecution(module);
+  std::string error;
+  if (!emitObject.empty() || !emitShared.empty()) {
+    if (failed(mlir::quantx::lowerToLLVM(module, "", error)))
+      fail(error + " (see the diagnostics above)");
+    if (!emitObject.empty() &&
+        failed(mlir::quantx::emitObjectFile(module, emitObject, 3, error)))
+      fail(error);
+    if (!emitShared.empty() &&
+        failed(mlir::quantx::emitSharedLibrary(module, emitShared, 3, error))) {
+      if (!emitObject.empty())
+        std::remove(emitObject.c_str());
+      fail(error);
+    }
+  }
+  if (!emitHeader.empty()) {
+    std::string guard = "QUANTX_GENERATED_";
+    for (char c : llvm::sys::path::filename(emitHeader))
+      guard += llvm::isAlnum(c) ? llvm::toUpper(c) : '_';
+    std::string header = mlir::quantx::generateCHeader(signatures, guard);
+    if (!::quantx::writeFileAtomically(emitHeader, header.data(), header.size(),
+                                       error)) {
+      if (!emitObject.empty())
+        std::remove(emitObject.c_str());
+      if (!emitShared.empty())
+        std::remove(emitShared.c_str());
+      fail(error);
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "QuantX JIT runner\n");
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
 
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registry.insert<mlir::quantx::QuantXDialect>();
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
   MLIRContext context(registry);
 
   llvm::SourceMgr sourceMgr;
@@ -301,20 +368,35 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;
+  if (!emitObject.empty() || !emitShared.empty() || !emitHeader.empty())
+    return emitAheadOfTime(*module);
+
   auto func = module->lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal())
     fail("no function '" + entry + "' with a body in " + inputFile);
+  if (!func.isPublic())
+    fail("function '" + entry + "' is private");
 
   // The ABI of the call, from the function's type before lowering.
+  std::vector<mlir::quantx::FunctionSignature> signatures =
+      mlir::quantx::prepareForExecution(*module);
+  const mlir::quantx::FunctionSignature *sig = nullptr;
+  for (const mlir::quantx::FunctionSignature &s : signatures)
+    if (s.name == entry)
+      sig = &s;
+  if (!sig->unsupportedReason.empty())
+    fail(sig->unsupportedReason);
   FunctionType type = func.getFunctionType();
   std::vector<Buffer> args, results;
-  for (auto [i, t] : llvm::enumerate(type.getInputs()))
-    args.push_back(makeBuffer(t, "argument #" + std::to_string(i)));
-  for (auto [i, t] : llvm::enumerate(type.getResults()))
-    results.push_back(makeBuffer(t, "result #" + std::to_string(i)));
+  for (auto [s, t] : llvm::zip(sig->arguments, type.getInputs()))
+    args.push_back(makeBuffer(s, t));
+  for (auto [s, t] : llvm::zip(sig->results, type.getResults()))
+    results.push_back(makeBuffer(s, t));
   if (results.empty())
     fail("function '" + entry + "' returns nothing");
 
+  if (!inputs.empty() && !inputArchive.empty())
+    fail("give --input files or one --inputs archive, not both");
   if (!inputs.empty()) {
     if (inputs.size() != args.size())
       fail("function '" + entry + "' takes " + std::to_string(args.size()) +
@@ -323,111 +405,49 @@ int main(int argc, char **argv) {
       ::quantx::NpyArray array;
       if (!::quantx::readNpy(path, array, error))
         fail(error);
-      Buffer &b = args[i];
-      if (array.shape != b.shape)
-        fail(path + ": shape does not match argument #" + std::to_string(i));
-      if (array.dtype != b.dtype)
-        fail(path + ": dtype " + ::quantx::npyDescr(array.dtype) +
-             " does not match argument #" + std::to_string(i) + " (" +
-             ::quantx::npyDescr(b.dtype) + ")");
-      b.data = std::move(array.data);
+      setArgument(args[i], array, i, path);
     }
+  } else if (!inputArchive.empty()) {
+    readArchive(args);
   } else if (randomInputs || args.empty()) {
     std::mt19937_64 rng(seed);
     for (Buffer &b : args)
       fillRandom(b, rng);
   } else {
-    fail("give one --input per argument, or --random-inputs");
+    fail("give one --input per argument, an --inputs archive, or "
+         "--random-inputs");
   }
   if (!outputs.empty() && outputs.size() != results.size())
     fail(std::to_string(results.size()) + " results, " +
          std::to_string(outputs.size()) + " --output given");
+  if (!outputs.empty() && !outputArchive.empty())
+    fail("give --output files or one --outputs archive, not both");
 
   // Lower and JIT-compile.
-  func->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
-  PassManager pm(&context);
-  mlir::quantx::buildQuantXCPUPipeline(pm);
-  if (failed(pm.run(*module)))
-    fail("lowering failed (see the diagnostics above)");
-  auto transformer = makeOptimizingTransformer(3, 0, nullptr);
-  ExecutionEngineOptions options;
-  options.transformer = transformer;
-  // MLIR's C runner utilities provide the helpers lowered code may call
-  // (memrefCopy for copies of non-contiguous buffers, for instance).
-  StringRef runtimeLibs[] = {QUANTX_MLIR_C_RUNNER_UTILS};
-  options.sharedLibPaths = runtimeLibs;
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  auto engine = ExecutionEngine::create(*module, options);
-  if (!engine)
-    fail("JIT compilation failed: " + llvm::toString(engine.takeError()));
+  if (failed(mlir::quantx::lowerToLLVM(*module, "", error)))
+    fail(error + " (see the diagnostics above)");
+  std::string name = sig->name;
+  std::unique_ptr<mlir::quantx::JITModule> jit =
+      mlir::quantx::JITModule::create(*module, std::move(signatures), 3, error);
+  if (!jit)
+    fail(error);
+  sig = jit->lookup(name, error);
+  if (!sig)
+    fail(error);
 
-  // Call convention of _mlir_ciface_<entry>: a pointer to the result
-  // descriptor (or to the struct of result descriptors), then a pointer to
-  // each argument descriptor.
+  std::vector<mlir::quantx::BufferView> views;
   for (Buffer &b : args)
-    setDescriptor(b);
-  std::vector<int64_t> resultStruct;
-  std::vector<size_t> resultOffsets;
-  for (Buffer &r : results) {
-    resultOffsets.push_back(resultStruct.size());
-    resultStruct.resize(resultStruct.size() + 3 + 2 * r.shape.size(), 0);
-  }
-  void *resultPtr = resultStruct.data();
-  std::vector<void *> argPtrs;
-  for (Buffer &b : args)
-    argPtrs.push_back(b.descriptor.data());
-  std::vector<void *> packed = {&resultPtr};
-  for (void *&p : argPtrs)
-    packed.push_back(&p);
-  std::string symbol = "_mlir_ciface_" + entry;
-
-  auto isInput = [&](void *base) {
-    for (Buffer &b : args)
-      if (base == b.data.data())
-        return true;
-    return false;
-  };
-  auto call = [&](bool keep) {
-    if (llvm::Error e = (*engine)->invokePacked(symbol, packed))
-      fail("call failed: " + llvm::toString(std::move(e)));
-    for (auto [r, offset] : llvm::zip(results, resultOffsets)) {
-      int64_t *d = resultStruct.data() + offset;
-      auto *base = reinterpret_cast<void *>(d[0]);
-      auto *aligned = reinterpret_cast<uint8_t *>(d[1]);
-      size_t size = ::quantx::npyElementSize(r.dtype);
-      int64_t rank = r.shape.size();
-      if (keep) {
-        // Copy honouring the strides the callee returned.
-        size_t n = numElements(r.shape);
-        r.data.assign(n * size, 0);
-        std::vector<int64_t> idx(rank, 0);
-        for (size_t k = 0; k < n; ++k) {
-          int64_t off = d[2];
-          for (int64_t i = 0; i < rank; ++i)
-            off += idx[i] * d[3 + rank + i];
-          std::memcpy(r.data.data() + k * size, aligned + off * size, size);
-          for (int64_t i = rank - 1; i >= 0; --i) {
-            if (++idx[i] < r.shape[i])
-              break;
-            idx[i] = 0;
-          }
-        }
-      }
-      if (!isInput(base))
-        std::free(base);
-    }
-  };
+    views.push_back({b.abiType, b.shape, {}, b.data.data()});
 
   if (bench) {
-    for (unsigned i = 0; i < warmup; ++i)
-      call(false);
+    std::vector<double> seconds;
+    if (failed(jit->benchmark(*sig, views, warmup,
+                              std::max(1u, unsigned(repetitions)), seconds,
+                              error)))
+      fail(error);
     std::vector<double> ms;
-    for (unsigned i = 0; i < std::max(1u, unsigned(repetitions)); ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      call(false);
-      auto t1 = std::chrono::steady_clock::now();
-      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
+    for (double s : seconds)
+      ms.push_back(s * 1e3);
     std::sort(ms.begin(), ms.end());
     double median = ms[ms.size() / 2];
     llvm::outs() << llvm::format(
@@ -441,18 +461,28 @@ int main(int argc, char **argv) {
       llvm::outs() << llvm::format(", %.2f GB/s", bytes / median / 1e6);
     llvm::outs() << "\n";
   }
-  call(true);
-  for (auto [i, r] : llvm::enumerate(results)) {
-    if (printResults || outputs.empty())
-      printBuffer(r, "result #" + std::to_string(i));
-    if (!outputs.empty()) {
-      ::quantx::NpyArray array;
-      array.dtype = r.dtype;
-      array.shape = r.shape;
-      array.data = r.data;
-      if (!::quantx::writeNpy(outputs[i], array, error))
-        fail(error);
-    }
+  std::vector<mlir::quantx::OwnedBuffer> owned;
+  if (failed(jit->invoke(*sig, views, &owned, error)))
+    fail(error);
+  for (auto [r, o] : llvm::zip(results, owned)) {
+    auto *p = static_cast<const uint8_t *>(o.data);
+    r.data.assign(p, p + o.signature.getByteSize());
   }
+  std::vector<::quantx::NpzEntry> archive;
+  for (auto [i, r] : llvm::enumerate(results)) {
+    if (printResults || (outputs.empty() && outputArchive.empty()))
+      printBuffer(r, "result #" + std::to_string(i));
+    ::quantx::NpyArray array;
+    array.dtype = r.dtype;
+    array.shape = r.shape;
+    array.data = r.data;
+    if (!outputs.empty() && !::quantx::writeNpy(outputs[i], array, error))
+      fail(error);
+    if (!outputArchive.empty())
+      archive.push_back({"result" + std::to_string(i), std::move(array)});
+  }
+  if (!outputArchive.empty() &&
+      !::quantx::writeNpz(outputArchive, archive, error))
+    fail(error);
   return 0;
 }

@@ -51,6 +51,14 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error);
 /// Parses a .npy image held in memory.
 bool parseNpy(const uint8_t *bytes, size_t size, NpyArray &out,
               std::string &error);
+/// Serializes `array` as a version 1.0 .npy image; on failure returns false
+/// and sets `error`.
+bool serializeNpy(const NpyArray &array, std::vector<uint8_t> &out,
+                  std::string &error);
+/// Writes `size` bytes to `path` atomically (a temporary file in the same
+/// folder, then rename); on failure nothing is left behind.
+bool writeFileAtomically(const std::string &path, const void *data, size_t size,
+                         std::string &error);
 /// Writes `array` to `path` atomically; on failure returns false and sets
 /// `error` (no file is left behind).
 bool writeNpy(const std::string &path, const NpyArray &array,

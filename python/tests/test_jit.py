@@ -1,0 +1,266 @@
+"""quantx.jit: compile MLIR in-process and call it on numpy arrays.
+
+Results are compared with numpy references computed here: exactly for
+integer paths and for float paths whose order of operations is the same.
+"""
+
+import gc
+import os
+import resource
+
+import numpy as np
+import pytest
+
+import quantx
+
+if not os.path.exists(os.path.join(os.path.dirname(quantx.__file__),
+                                   "libQuantXCAPI.so")):
+    pytest.skip("built without MLIR (QUANTX_ENABLE_MLIR=OFF): no C API",
+                allow_module_level=True)
+
+import quantx.ir as ir  # noqa: E402
+import quantx.jit as jit  # noqa: E402
+
+ELEMENTWISE = """
+func.func @add(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {
+  %s = arith.addf %a, %b : tensor<4xf32>
+  return %s : tensor<4xf32>
+}
+func.func @dynamic(%x: tensor<?xf32>) -> tensor<?xf32> {
+  return %x : tensor<?xf32>
+}
+"""
+
+ROUNDTRIP = """
+!q = !quantx.uniform<u8:f32, axis = 1, offset = zero_point>
+func.func @f(%x: tensor<64x96xf32>, %s: tensor<96xf32>, %z: tensor<96xi32>) -> (tensor<64x96x!q>, tensor<64x96xf32>) {
+  %q = quantx.quantize %x scale(%s : tensor<96xf32>) offset(%z : tensor<96xi32>) : tensor<64x96xf32> -> tensor<64x96x!q>
+  %d = quantx.dequantize %q scale(%s : tensor<96xf32>) offset(%z : tensor<96xi32>) : tensor<64x96x!q> -> tensor<64x96xf32>
+  return %q, %d : tensor<64x96x!q>, tensor<64x96xf32>
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def add():
+    return jit.compile(ELEMENTWISE)["add"]
+
+
+def test_call_matches_numpy_and_leaves_inputs_alone(add):
+    a = np.arange(4, dtype=np.float32)
+    b = np.array([0.5, -1, 2, 1e30], np.float32)
+    a0, b0 = a.copy(), b.copy()
+    y = add(a, b)
+    assert isinstance(y, np.ndarray) and y.dtype == np.float32 and y.shape == (4,)
+    np.testing.assert_array_equal(y, a + b)
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_array_equal(b, b0)
+    assert y.flags.writeable and y.flags.c_contiguous
+    y[0] = 5  # The result's memory is its own.
+    np.testing.assert_array_equal(add(a, b), a + b)
+
+
+def test_signature(add):
+    assert [t.dtype for t in add.arguments] == [np.float32, np.float32]
+    assert add.arguments[0].shape == (4,)
+    assert add.results[0].mlir_type == "tensor<4xf32>"
+    assert "add" in repr(add)
+
+
+def test_quantize_dequantize_multiple_results_match_numpy():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((64, 96)) * 3).astype(np.float32)
+    x[3, 5] = np.nan
+    x[7, 1] = 1e30
+    scale = rng.uniform(0.01, 0.1, 96).astype(np.float32)
+    zp = rng.integers(0, 256, 96).astype(np.int32)
+    q, d = jit.compile(ROUNDTRIP)["f"](x, scale, zp)
+    xs = np.where(np.isnan(x), np.float32(0), x) / scale
+    ref = np.clip(np.round(xs) + zp.astype(np.float32), 0, 255).astype(np.uint8)
+    assert q.dtype == np.uint8
+    np.testing.assert_array_equal(q, ref)
+    np.testing.assert_array_equal(d, scale * (ref.astype(np.int64) - zp).astype(np.float32))
+
+
+def test_int8_matmul_exact():
+    rng = np.random.default_rng(1)
+    a = rng.integers(-128, 128, (16, 64)).astype(np.int8)
+    w = rng.integers(-127, 128, (24, 64)).astype(np.int8)
+    bias = rng.integers(-1000, 1000, 24).astype(np.int32)
+    cm = jit.compile("""
+!a = !quantx.uniform<i8:f32, scale = 0.5, zero_point = -3>
+!w = !quantx.uniform<i8<-127:127>:f32, scale = 0.25>
+func.func @f(%ai: tensor<16x64xi8>, %wi: tensor<24x64xi8>, %b: tensor<24xi32>) -> tensor<16x24xi32> {
+  %a = quantx.scast %ai : tensor<16x64xi8> -> tensor<16x64x!a>
+  %w = quantx.scast %wi : tensor<24x64xi8> -> tensor<24x64x!w>
+  %y = quantx.matmul %a, %w bias(%b : tensor<24xi32>) {transpose_rhs} : tensor<16x64x!a>, tensor<24x64x!w> -> tensor<16x24xi32>
+  return %y : tensor<16x24xi32>
+}""")
+    y = cm["f"](a, w, bias)
+    np.testing.assert_array_equal(y, (a.astype(np.int32) + 3) @ w.astype(np.int32).T + bias)
+
+
+@pytest.mark.parametrize("mlir,dtype", [
+    ("f64", np.float64), ("f16", np.float16), ("i8", np.int8),
+    ("i16", np.int16), ("i32", np.int32), ("i64", np.int64)])
+def test_element_types(mlir, dtype):
+    op = "arith.addf" if mlir.startswith("f") else "arith.addi"
+    cm = jit.compile(f"""
+func.func @f(%a: tensor<2x3x{mlir}>, %b: tensor<2x3x{mlir}>) -> (tensor<2x3x{mlir}>, tensor<2x3xi1>) {{
+  %s = {op} %a, %b : tensor<2x3x{mlir}>
+  %c = arith.cmp{op[-1]} {'olt' if op.endswith('f') else 'slt'}, %a, %b : tensor<2x3x{mlir}>
+  return %s, %c : tensor<2x3x{mlir}>, tensor<2x3xi1>
+}}""")
+    a = np.array([[1, -2, 3], [4, 5, -6]], dtype)
+    b = np.array([[7, 8, -9], [-1, 5, 2]], dtype)
+    s, c = cm["f"](a, b)
+    assert s.dtype == dtype and c.dtype == np.bool_
+    np.testing.assert_array_equal(s, a + b)
+    np.testing.assert_array_equal(c, a < b)
+
+
+def test_rank_zero_empty_and_bf16_tensors():
+    cm = jit.compile("""
+func.func @e(%a: tensor<0x4xf32>) -> tensor<0x4xf32> {
+  %s = arith.addf %a, %a : tensor<0x4xf32>
+  return %s : tensor<0x4xf32>
+}
+func.func @b(%a: tensor<3xbf16>) -> (tensor<3xbf16>, tensor<3xf32>) {
+  %s = arith.addf %a, %a : tensor<3xbf16>
+  %f = arith.extf %a : tensor<3xbf16> to tensor<3xf32>
+  return %s, %f : tensor<3xbf16>, tensor<3xf32>
+}
+func.func @r0(%a: tensor<f32>) -> tensor<f32> {
+  %s = arith.mulf %a, %a : tensor<f32>
+  return %s : tensor<f32>
+}""")
+    e = cm["e"](np.zeros((0, 4), np.float32))
+    assert e.shape == (0, 4) and e.dtype == np.float32
+    # bf16 travels as its raw bits in uint16 arrays.
+    x = np.array([1.0, -2.5, 3.0], np.float32)
+    s, f = cm["b"]((x.view(np.uint32) >> 16).astype(np.uint16))
+    assert s.dtype == np.uint16
+    np.testing.assert_array_equal((s.astype(np.uint32) << 16).view(np.float32), 2 * x)
+    np.testing.assert_array_equal(f, x)
+    r = cm["r0"](np.array(3.0, np.float32))
+    assert r.shape == () and r == 9.0
+
+
+def test_zero_arguments_and_constants_repeatedly():
+    fn = jit.compile("""
+func.func @c() -> tensor<3xi64> {
+  %c = arith.constant dense<[7, -8, 9]> : tensor<3xi64>
+  return %c : tensor<3xi64>
+}""")["c"]
+    for _ in range(3):
+        np.testing.assert_array_equal(fn(), [7, -8, 9])
+
+
+def test_identity_returns_a_copy_of_non_contiguous_input():
+    fn = jit.compile("""
+func.func @id(%a: tensor<3x2xf64>) -> tensor<3x2xf64> {
+  return %a : tensor<3x2xf64>
+}""")["id"]
+    m = np.arange(6, dtype=np.float64).reshape(2, 3)
+    y = fn(m.T)
+    np.testing.assert_array_equal(y, m.T)
+    y[0, 0] = 42
+    assert m[0, 0] == 0
+
+
+def test_compile_module_object_and_explicit_pipeline():
+    ctx = ir.Context()
+    m = ir.Module.parse(ctx, ELEMENTWISE)
+    before = str(m)
+    cm = jit.compile(m, pipeline="quantx-cpu-pipeline")
+    assert str(m) == before
+    assert cm.functions == ["add", "dynamic"]
+    assert "add" in cm
+    a = np.ones(4, np.float32)
+    np.testing.assert_array_equal(cm["add"](a, a), 2 * a)
+
+
+def test_function_outlives_its_module():
+    fn = jit.compile(ELEMENTWISE)["add"]
+    gc.collect()
+    a = np.ones(4, np.float32)
+    np.testing.assert_array_equal(fn(a, a), 2 * a)
+
+
+def test_errors(add):
+    a = np.ones(4, np.float32)
+    with pytest.raises(TypeError, match=r"function 'add' takes 2 arguments, 1 given"):
+        add(a)
+    with pytest.raises(TypeError, match=r"argument #1 of 'add' \(tensor<4xf32>\): "
+                                        r"expected dtype float32, got float64"):
+        add(a, a.astype(np.float64))
+    with pytest.raises(ValueError, match=r"argument #0 of 'add' \(tensor<4xf32>\): "
+                                         r"expected shape \(4,\), got \(2, 2\)"):
+        add(a.reshape(2, 2), a)
+    cm = jit.compile(ELEMENTWISE)
+    with pytest.raises(KeyError, match="no public function 'nope'.*available: add, dynamic"):
+        cm["nope"]
+    with pytest.raises(jit.QuantXError, match="only ranked tensors of static shape"):
+        cm["dynamic"]
+    with pytest.raises(jit.QuantXError, match="invalid pass pipeline 'bogus'"):
+        jit.compile(ELEMENTWISE, pipeline="bogus")
+    with pytest.raises(jit.QuantXError, match="expected"):
+        jit.compile("func.func @f(")
+
+
+def test_lowering_failure_carries_the_diagnostics():
+    with pytest.raises(jit.QuantXError, match=r"(?s)lowering failed.*quantx\.matmul"):
+        jit.compile("""
+func.func @conv(%x: tensor<2x4xi8>, %w: tensor<4x4xi8>) -> tensor<2x4xf32> {
+  %a = quantx.scast %x : tensor<2x4xi8> -> tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>
+  %q = quantx.scast %w : tensor<4x4xi8> -> tensor<4x4x!quantx.uniform<i8:f32, blocks = {1 : 2}, scales = dense<[[1.0, 2.0]]> : tensor<1x2xf32>>>
+  %y = quantx.matmul %a, %q {transpose_rhs} : tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, tensor<4x4x!quantx.uniform<i8:f32, blocks = {1 : 2}, scales = dense<[[1.0, 2.0]]> : tensor<1x2xf32>>> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}""")
+
+
+def test_results_do_not_leak():
+    fn = jit.compile("""
+func.func @neg(%a: tensor<256x1024xf32>) -> tensor<256x1024xf32> {
+  %s = arith.negf %a : tensor<256x1024xf32>
+  return %s : tensor<256x1024xf32>
+}""")["neg"]
+    x = np.ones((256, 1024), np.float32)  # 1 MiB per result
+    fn(x)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(500):
+        y = fn(x)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    np.testing.assert_array_equal(y, -x)
+    # A leak of the callee's or the C API's buffer would cost 500 MiB.
+    assert after - before < 100 * 1024, (before, after)
+
+
+def test_results_share_nothing():
+    fn = jit.compile("""
+func.func @two(%a: tensor<8xi32>) -> (tensor<8xi32>, tensor<8xi32>, tensor<8xi32>) {
+  %s = arith.addi %a, %a : tensor<8xi32>
+  return %s, %s, %a : tensor<8xi32>, tensor<8xi32>, tensor<8xi32>
+}""")["two"]
+    a = np.arange(8, dtype=np.int32)
+    r0, r1, r2 = fn(a)
+    r0[0] = 100
+    r2[1] = 200
+    assert r1[0] == 0 and a[1] == 1
+    np.testing.assert_array_equal(r1, 2 * a)
+    views = [fn(a)[0][2:] for _ in range(3)]  # Views outlive their arrays.
+    gc.collect()
+    for v in views:
+        np.testing.assert_array_equal(v, 2 * a[2:])
+
+
+def test_benchmarks(add):
+    a = np.ones(4, np.float32)
+    r = add.benchmark(a, a, warmup=2, repetitions=7)
+    assert len(r.times) == 7 and all(t >= 0 for t in r.times)
+    assert r.min <= r.median <= r.max
+    assert "add: 7 runs, median" in repr(r)
+    p = jit.benchmark(np.add, a, a, repetitions=5)
+    assert len(p.times) == 5 and p.name == "add"
+    with pytest.raises(ValueError):
+        add.benchmark(a, a, repetitions=0)

@@ -222,6 +222,9 @@ def save_weights(model, path, meta=None):
     os.close(fd)
     try:
         np.savez_compressed(tmp, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates files private
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

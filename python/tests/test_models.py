@@ -304,7 +304,32 @@ def test_charlm_matches_transformers_llama(austen):
     err = (ours - theirs).abs().max().item()
     scale = theirs.abs().max().item()
     assert err <= 1e-5 * scale, (err, scale)
+    print(f"max |logit difference| {err:.3g}, max |logit| {scale:.3g}")
     # A shorter sequence sees the same prefix logits (causal mask, RoPE offsets).
     with torch.no_grad():
         short = model(tokens[:, :17])
     torch.testing.assert_close(short, ours[:, :17], rtol=1e-5, atol=1e-5 * scale)
+
+
+# ----------------------------------------------------------------------------
+# The training script's command line
+# ----------------------------------------------------------------------------
+
+TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                            "scripts", "train_models.py")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["resnet"], "unknown model 'resnet'"),
+    (["charlm", "--steps", "0"], "--steps must be positive"),
+    (["fashion_mlp", "--epochs", "-1"], "--epochs must be positive"),
+    (["fashion_mlp", "--output", "/nonexistent/quantx-models"], "does not exist"),
+])
+def test_train_script_rejects_bad_arguments(args, message, tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, TRAIN_SCRIPT] + args, capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert os.listdir(tmp_path) == []

@@ -333,3 +333,21 @@ def test_train_script_rejects_bad_arguments(args, message, tmp_path):
     assert r.returncode == 2
     assert message in r.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_docs_state_the_recorded_metrics(metrics):
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                       "Models.md")
+    if not os.path.exists(doc):
+        pytest.skip("docs/Models.md not found next to the tests")
+    with open(doc, encoding="utf-8") as f:
+        text = " ".join(f.read().split())
+    for name in ("fashion_cnn", "fashion_mlp"):
+        m = metrics[name]
+        assert f"`{name}` {m['test_correct']} / {m['test_count']}" in text, name
+        assert f"**{100 * m['test_accuracy']:.2f} %**" in text, name
+    lm = metrics["charlm"]
+    assert f"perplexity {lm['persuasion_perplexity']:.5f}" in text
+    assert f"and {lm['persuasion_quick_perplexity']:.5f} on its first" in text
+    assert f"{lm['persuasion_predictions']:,} predictions" in text
+    assert f"{lm['parameters']:,}" in text

@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from quantx.models import data, evaluate  # noqa: E402
-from quantx.models.charlm import CharLlama, CharTokenizer, LlamaConfig  # noqa: E402
+from quantx.models.charlm import CharTokenizer, LlamaConfig  # noqa: E402
 from quantx.models.fashion import FashionCNN, FashionMLP  # noqa: E402
 
 FASHION_DIR = data.fashion_mnist_dir()

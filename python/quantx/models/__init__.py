@@ -5,10 +5,12 @@
   model trained on five Jane Austen novels ("Persuasion" is held out).
 * :mod:`quantx.models.data` - loaders for the datasets and the fixed
   train/calibration/test splits.
+* :mod:`quantx.models.evaluate` - the float metrics (accuracy, perplexity).
 
 Trained weights live in ``quantx/models/data`` and are made by
-``scripts/train_models.py`` (fixed seeds); :func:`load` returns a model in
-evaluation mode with those weights.
+``scripts/train_models.py`` (fixed seeds), which also records their float
+metrics in ``data/metrics.json``; :func:`load` returns a model in evaluation
+mode with those weights. See docs/Models.md.
 """
 
 from .data import load, weights_path  # noqa: F401

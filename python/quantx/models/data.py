@@ -71,19 +71,37 @@ def _read_idx(path, magic, ndim):
     return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
+_RAW_CACHE = {}
+
+
 def _fashion_raw(kind):
+    """(images uint8 [N, 28, 28], labels uint8 [N]) of the ``"train"`` or
+    ``"test"`` IDX files, read-only; memoized while the files are unchanged."""
     d = fashion_mnist_dir()
     prefix = "train" if kind == "train" else "t10k"
     path = os.path.join(d, f"{prefix}-images-idx3-ubyte.gz")
+    label_path = os.path.join(d, f"{prefix}-labels-idx1-ubyte.gz")
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"Fashion-MNIST not found in {d}: install the Debian package "
             "dataset-fashion-mnist or set QUANTX_FASHION_MNIST_DIR")
-    images = _read_idx(path, 0x803, 3)
-    labels = _read_idx(os.path.join(d, f"{prefix}-labels-idx1-ubyte.gz"), 0x801, 1)
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError("Fashion-MNIST: image and label counts differ")
-    return images, labels
+    stamp = []
+    for p in (path, label_path):
+        try:
+            st = os.stat(p)
+        except OSError as e:
+            raise FileNotFoundError(f"Fashion-MNIST: cannot read {p}: {e}") from e
+        stamp.append((os.path.abspath(p), st.st_mtime_ns, st.st_size))
+    key = tuple(stamp)
+    cached = _RAW_CACHE.get(kind)
+    if cached is None or cached[0] != key:
+        images = _read_idx(path, 0x803, 3)
+        labels = _read_idx(label_path, 0x801, 1)
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError("Fashion-MNIST: image and label counts differ")
+        # One entry per kind (55 MB in all for the real data set).
+        _RAW_CACHE[kind] = cached = (key, (images, labels))
+    return cached[1]
 
 
 def normalize_fashion(images_u8):
@@ -204,6 +222,9 @@ def save_weights(model, path, meta=None):
     os.close(fd)
     try:
         np.savez_compressed(tmp, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates files private
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

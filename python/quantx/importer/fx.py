@@ -1,0 +1,790 @@
+"""torch.fx -> MLIR (func + linalg/tensor/arith/math on static shapes).
+
+The module is traced with a tracer that proxies buffers and records stack
+traces, then evaluated once on the example inputs with an fx Interpreter so
+every node has a concrete value: tensors give static shapes and dtypes,
+Python values (``x.shape[1]``, ``t // 2``) are folded to constants. Each
+tensor node is then emitted by the handler for its module type, function or
+method; anything else raises :class:`UnsupportedOperationError` naming the
+operation and where it comes from.
+"""
+
+import math
+import operator
+import re
+
+import numpy as np
+import torch
+import torch.fx
+from torch import nn
+from torch.nn import functional as F
+
+from .emitter import Emitter, Value, affine_map, float_literal, is_float, mlir_elem
+
+
+class UnsupportedOperationError(NotImplementedError):
+    """An operation (module, function or method) the importer cannot lower.
+    The message names it and its source location."""
+
+
+class _Tracer(torch.fx.Tracer):
+    proxy_buffer_attributes = True
+
+    def __init__(self):
+        super().__init__()
+        self.record_stack_traces = True
+
+
+def _np_dtype(t):
+    return np.dtype(str(t.dtype).replace("torch.", ""))
+
+
+def _location(node):
+    trace = node.meta.get("stack_trace") or getattr(node, "stack_trace", None)
+    if trace:
+        frames = re.findall(r'File "([^"]+)", line (\d+)', trace)
+        frames = [(p, n) for p, n in frames
+                  if not p.startswith("<") and "/torch/" not in p] or frames
+        if frames:  # innermost (the user's call site) first
+            path, line = frames[0]
+            return f"{path}:{line}"
+    return None
+
+
+def _describe(node, gm):
+    if node.op == "call_module":
+        mod = gm.get_submodule(node.target)
+        what = f"module {type(mod).__module__}.{type(mod).__name__} ('{node.target}')"
+    elif node.op == "call_method":
+        what = f"method Tensor.{node.target}"
+    else:
+        t = node.target
+        what = f"function {getattr(t, '__module__', None) or 'builtins'}.{getattr(t, '__name__', t)}"
+    loc = _location(node)
+    return what + (f" at {loc}" if loc else "") + f" (fx node '{node.name}')"
+
+
+class _Importer:
+    def __init__(self, gm, example_inputs, func_name):
+        self.gm = gm
+        self.func_name = func_name
+        self.e = Emitter()
+        self.values = {}  # fx node -> concrete value (tensor or Python value)
+        self.ssa = {}  # fx node -> Value
+        self._record(example_inputs)
+
+    # -- evaluation --------------------------------------------------------
+    def _record(self, example_inputs):
+        values = self.values
+
+        class Recorder(torch.fx.Interpreter):
+            def run_node(self, n):
+                result = super().run_node(n)
+                values[n] = result
+                return result
+
+        with torch.no_grad():
+            Recorder(self.gm).run(*example_inputs)
+
+    # -- helpers -----------------------------------------------------------
+    def val(self, arg):
+        """The SSA Value of a tensor argument or the folded Python value."""
+        if isinstance(arg, torch.fx.Node):
+            if arg in self.ssa:
+                return self.ssa[arg]
+            value = self.values[arg]
+            if isinstance(value, torch.Tensor):
+                raise UnsupportedOperationError(f"tensor from {_describe(arg, self.gm)} "
+                                                "was not lowered")
+            return value
+        if isinstance(arg, (list, tuple)):
+            return type(arg)(self.val(a) for a in arg)
+        if isinstance(arg, slice):
+            return slice(self.val(arg.start), self.val(arg.stop), self.val(arg.step))
+        return arg
+
+    def const(self, tensor, hint):
+        return self.e.constant(tensor.detach().cpu().numpy(), hint)
+
+    @staticmethod
+    def norm_dim(d, rank):
+        d = int(d)
+        if d < -rank or d >= max(rank, 1):
+            raise ValueError(f"dimension {d} out of range for rank {rank}")
+        return d % rank if rank else 0
+
+    # -- element-wise --------------------------------------------------------
+    def binary(self, node, a, b, op):
+        out = self.values[node]
+        dtype = _np_dtype(out)
+        elem = mlir_elem(dtype)
+        ops = {"add": ("arith.addf", "arith.addi"), "sub": ("arith.subf", "arith.subi"),
+               "mul": ("arith.mulf", "arith.muli"), "div": ("arith.divf", None),
+               "max": ("arith.maximumf", "arith.maxsi")}
+        fop, iop = ops[op]
+        opname = fop if elem.startswith("f") else iop
+        if opname is None:
+            raise UnsupportedOperationError(f"integer {op} in {_describe(node, self.gm)}")
+
+        def body(n):
+            r = self.e.fresh("b")
+            return [f"{r} = {opname} {n[0]}, {n[1]} : {elem}"], r
+
+        for x in (a, b):
+            if isinstance(x, Value) and x.dtype != dtype:
+                raise UnsupportedOperationError(
+                    f"mixed dtypes ({x.dtype} vs {dtype}) in {_describe(node, self.gm)}")
+        return self.e.elementwise([a, b], tuple(out.shape), dtype, body)
+
+    def unary(self, x, fn):
+        """``fn(name, elem) -> (lines, result)``."""
+        return self.e.elementwise([x], x.shape, x.dtype, lambda n: fn(n[0], x.elem))
+
+    def _math(self, op):
+        def fn(a, elem):
+            r = self.e.fresh("m")
+            return [f"{r} = {op} {a} : {elem}"], r
+        return fn
+
+    def relu(self, x):
+        def fn(a, elem):
+            z, r = self.e.fresh("z"), self.e.fresh("m")
+            return [f"{z} = arith.constant 0.0 : {elem}",
+                    f"{r} = arith.maximumf {a}, {z} : {elem}"], r
+        return self.unary(x, fn)
+
+    def silu(self, x):
+        def fn(a, elem):
+            one, neg, ex, den, r = (self.e.fresh(h) for h in "onedr")
+            return [f"{one} = arith.constant 1.0 : {elem}",
+                    f"{neg} = arith.negf {a} : {elem}",
+                    f"{ex} = math.exp {neg} : {elem}",
+                    f"{den} = arith.addf {one}, {ex} : {elem}",
+                    f"{r} = arith.divf {a}, {den} : {elem}"], r
+        return self.unary(x, fn)
+
+    def gelu(self, x, approximate):
+        if approximate not in ("none", "tanh"):
+            raise UnsupportedOperationError(f"GELU approximate={approximate!r}")
+
+        def fn(a, elem):
+            n = [self.e.fresh("g") for _ in range(12)]
+            half = [f"{n[0]} = arith.constant 0.5 : {elem}",
+                    f"{n[1]} = arith.constant 1.0 : {elem}"]
+            if approximate == "tanh":
+                k = float_literal(math.sqrt(2 / math.pi), elem)
+                inner = [f"{n[2]} = arith.constant {k} : {elem}",
+                         f"{n[3]} = arith.constant 0.044715 : {elem}",
+                         f"{n[4]} = arith.mulf {a}, {a} : {elem}",
+                         f"{n[5]} = arith.mulf {n[4]}, {a} : {elem}",
+                         f"{n[6]} = math.fma {n[3]}, {n[5]}, {a} : {elem}",
+                         f"{n[7]} = arith.mulf {n[2]}, {n[6]} : {elem}",
+                         f"{n[8]} = math.tanh {n[7]} : {elem}"]
+            else:
+                k = float_literal(1 / math.sqrt(2), elem)
+                inner = [f"{n[2]} = arith.constant {k} : {elem}",
+                         f"{n[7]} = arith.mulf {a}, {n[2]} : {elem}",
+                         f"{n[8]} = math.erf {n[7]} : {elem}"]
+            tail = [f"{n[9]} = arith.addf {n[1]}, {n[8]} : {elem}",
+                    f"{n[10]} = arith.mulf {n[0]}, {a} : {elem}",
+                    f"{n[11]} = arith.mulf {n[10]}, {n[9]} : {elem}"]
+            return half + inner + tail, n[11]
+        return self.unary(x, fn)
+
+    def scale_shift(self, x, scale, shift, axis):
+        """x * scale + shift with per-``axis`` 1-D scale/shift Values."""
+        shape = [1] * x.rank
+        shape[axis] = x.shape[axis]
+        s = self.e.reshape(scale, tuple(shape))
+        b = self.e.reshape(shift, tuple(shape))
+
+        def body(n):
+            m, r = self.e.fresh("m"), self.e.fresh("r")
+            return [f"{m} = arith.mulf {n[0]}, {n[1]} : {x.elem}",
+                    f"{r} = arith.addf {m}, {n[2]} : {x.elem}"], r
+        return self.e.elementwise([x, s, b], x.shape, x.dtype, body)
+
+    # -- contractions ------------------------------------------------------
+    def matmul2d(self, a, b):
+        m, k = a.shape
+        k2, n = b.shape
+        assert k == k2
+        return self.e.named("linalg.matmul", [a, b], (m, n), a.dtype)
+
+    def matmul(self, node, a, b):
+        out = self.values[node]
+        if a.rank == 1 or b.rank == 1:
+            a2 = self.e.reshape(a, (1,) + a.shape) if a.rank == 1 else a
+            b2 = self.e.reshape(b, b.shape + (1,)) if b.rank == 1 else b
+            r = self._matmul_nd(a2, b2)
+            return self.e.reshape(r, tuple(out.shape))
+        return self._matmul_nd(a, b)
+
+    def _matmul_nd(self, a, b):
+        if a.rank == 2 and b.rank == 2:
+            return self.matmul2d(a, b)
+        batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+        a = self._broadcast_to(a, batch + a.shape[-2:])
+        b = self._broadcast_to(b, batch + b.shape[-2:])
+        nb = int(np.prod(batch, dtype=np.int64))
+        a3 = self.e.reshape(a, (nb,) + a.shape[-2:])
+        b3 = self.e.reshape(b, (nb,) + b.shape[-2:])
+        r = self.e.named("linalg.batch_matmul", [a3, b3],
+                         (nb, a.shape[-2], b.shape[-1]), a.dtype)
+        return self.e.reshape(r, batch + (a.shape[-2], b.shape[-1]))
+
+    def _broadcast_to(self, x, shape):
+        if x.shape == tuple(shape):
+            return x
+        return self.e.elementwise([x], shape, x.dtype, lambda n: ([], n[0]))
+
+    def linear(self, x, weight, bias, hint):
+        """y = x W^T + b; W is stored transposed ([in, out]) so the
+        contraction is a plain linalg.matmul."""
+        k = x.shape[-1]
+        lead = x.shape[:-1]
+        m = int(np.prod(lead, dtype=np.int64))
+        wt = self.e.constant(weight.detach().cpu().numpy().T.copy(), hint + "_weight_t")
+        x2 = self.e.reshape(x, (m, k))
+        y = self.matmul2d(x2, wt)
+        if bias is not None:
+            b = self.e.constant(bias.detach().cpu().numpy(), hint + "_bias")
+            y = self._add(y, b)
+        return self.e.reshape(y, lead + (wt.shape[1],))
+
+    def _add(self, a, b):
+        def body(n):
+            r = self.e.fresh("b")
+            return [f"{r} = arith.addf {n[0]}, {n[1]} : {a.elem}"], r
+        return self.e.elementwise([a, b], a.shape, a.dtype, body)
+
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups, hint):
+        if isinstance(padding, str):
+            raise UnsupportedOperationError(f"Conv2d padding={padding!r}")
+        sh, sw = stride
+        ph, pw = padding
+        dh, dw = dilation
+        n, c, h, w = x.shape
+        f, cg, kh, kw = weight.shape
+        oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        xp = self.e.pad(x, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
+        attrs = (f"{{dilations = dense<[{dh}, {dw}]> : tensor<2xi64>, "
+                 f"strides = dense<[{sh}, {sw}]> : tensor<2xi64>}}")
+        wnp = weight.detach().cpu().numpy()
+        if groups == 1:
+            wv = self.e.constant(wnp, hint + "_weight")
+            y = self.e.named("linalg.conv_2d_nchw_fchw", [xp, wv], (n, f, oh, ow), x.dtype, attrs)
+        else:
+            g = groups
+            wv = self.e.constant(wnp.reshape(g, f // g, cg, kh, kw), hint + "_weight")
+            xg = self.e.reshape(xp, (n, g, c // g) + xp.shape[2:])
+            y = self.e.named("linalg.conv_2d_ngchw_gfchw", [xg, wv], (n, g, f // g, oh, ow),
+                             x.dtype, attrs)
+            y = self.e.reshape(y, (n, f, oh, ow))
+        if bias is not None:
+            b = self.e.constant(bias.detach().cpu().numpy().reshape(f, 1, 1), hint + "_bias")
+            y = self._add(y, b)
+        return y
+
+    def pool2d(self, x, kind, kernel, stride, padding, dilation, ceil_mode,
+               count_include_pad=True, divisor_override=None):
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+        kh, kw = pair(kernel)
+        sh, sw = pair(stride if stride not in (None, []) else kernel)
+        ph, pw = pair(padding)
+        dh, dw = pair(dilation)
+        if ceil_mode:
+            raise UnsupportedOperationError("pooling with ceil_mode=True")
+        if kind == "avg" and (not count_include_pad or divisor_override) and (ph or pw or divisor_override):
+            raise UnsupportedOperationError(
+                "AvgPool2d with count_include_pad=False or divisor_override")
+        n, c, h, w = x.shape
+        oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        padv = float("-inf") if kind == "max" else 0.0
+        xp = self.e.pad(x, [0, 0, ph, pw], [0, 0, ph, pw], padv)
+        window = self.e.empty((kh, kw), x.dtype)
+        attrs = (f"{{dilations = dense<[{dh}, {dw}]> : tensor<2xi64>, "
+                 f"strides = dense<[{sh}, {sw}]> : tensor<2xi64>}}")
+        init = self.e.filled((n, c, oh, ow), x.dtype, padv)
+        op = "linalg.pooling_nchw_max" if kind == "max" else "linalg.pooling_nchw_sum"
+        y = self.e.named(op, [xp, window], (n, c, oh, ow), x.dtype, attrs, init=init)
+        if kind == "avg":
+            inv = 1.0 / (kh * kw)
+
+            def body(nm):
+                r = self.e.fresh("r")
+                return [f"{r} = arith.mulf {nm[0]}, {nm[1]} : {x.elem}"], r
+            y = self.e.elementwise([y, inv], y.shape, y.dtype, body)
+        return y
+
+    # -- normalisation, softmax -------------------------------------------
+    def mean(self, x, dims, keepdim):
+        dims = [self.norm_dim(d, x.rank) for d in dims]
+        s = self.e.reduce(x, dims, "sum", keepdim)
+        count = int(np.prod([x.shape[d] for d in dims], dtype=np.int64))
+
+        def body(n):
+            r = self.e.fresh("r")
+            return [f"{r} = arith.divf {n[0]}, {n[1]} : {x.elem}"], r
+        return self.e.elementwise([s, float(count)], s.shape, s.dtype, body)
+
+    def softmax(self, x, dim):
+        dim = self.norm_dim(dim, x.rank)
+        mx = self.e.reduce(x, [dim], "max", keepdim=True)
+
+        def ex(n):
+            d, r = self.e.fresh("d"), self.e.fresh("r")
+            return [f"{d} = arith.subf {n[0]}, {n[1]} : {x.elem}",
+                    f"{r} = math.exp {d} : {x.elem}"], r
+        e = self.e.elementwise([x, mx], x.shape, x.dtype, ex)
+        s = self.e.reduce(e, [dim], "sum", keepdim=True)
+
+        def div(n):
+            r = self.e.fresh("r")
+            return [f"{r} = arith.divf {n[0]}, {n[1]} : {x.elem}"], r
+        return self.e.elementwise([e, s], x.shape, x.dtype, div)
+
+    def layer_norm(self, x, normalized_shape, weight, bias, eps, hint):
+        k = len(normalized_shape)
+        dims = list(range(x.rank - k, x.rank))
+        mu = self.mean(x, dims, True)
+
+        def centre(n):
+            r = self.e.fresh("r")
+            return [f"{r} = arith.subf {n[0]}, {n[1]} : {x.elem}"], r
+        xc = self.e.elementwise([x, mu], x.shape, x.dtype, centre)
+
+        def sq(n):
+            r = self.e.fresh("r")
+            return [f"{r} = arith.mulf {n[0]}, {n[0]} : {x.elem}"], r
+        var = self.mean(self.e.elementwise([xc], x.shape, x.dtype, sq), dims, True)
+
+        def norm(n):
+            a, s, r = self.e.fresh("a"), self.e.fresh("s"), self.e.fresh("r")
+            return [f"{a} = arith.addf {n[1]}, {n[2]} : {x.elem}",
+                    f"{s} = math.sqrt {a} : {x.elem}",
+                    f"{r} = arith.divf {n[0]}, {s} : {x.elem}"], r
+        y = self.e.elementwise([xc, var, float(eps)], x.shape, x.dtype, norm)
+        if weight is not None:
+            w = self.const(weight, hint + "_weight")
+
+            def mul(n):
+                r = self.e.fresh("r")
+                return [f"{r} = arith.mulf {n[0]}, {n[1]} : {x.elem}"], r
+            y = self.e.elementwise([y, w], x.shape, x.dtype, mul)
+        if bias is not None:
+            y = self._add(y, self.const(bias, hint + "_bias"))
+        return y
+
+    def batch_norm(self, x, mod, hint):
+        scale, shift = _bn_affine(mod)
+        s = self.e.constant(scale.numpy(), hint + "_scale")
+        b = self.e.constant(shift.numpy(), hint + "_shift")
+        return self.scale_shift(x, s, b, 1)
+
+    def embedding(self, idx, weight, hint):
+        w = self.const(weight, hint + "_weight")
+        vocab, dim = w.shape
+        out_shape = idx.shape + (dim,)
+        n = len(out_shape)
+        maps = [affine_map(n, [f"d{i}" for i in range(n - 1)]),
+                affine_map(n, [f"d{i}" for i in range(n)])]
+
+        def body(args, out):
+            # Indices are clamped to [0, vocab) so an out-of-range id can
+            # never read outside the table (PyTorch raises instead).
+            c = [self.e.fresh("x") for _ in range(6)]
+            return [f"{c[0]} = arith.index_cast {args[0]} : {idx.elem} to index",
+                    f"{c[1]} = arith.constant 0 : index",
+                    f"{c[2]} = arith.constant {vocab - 1} : index",
+                    f"{c[3]} = arith.maxsi {c[0]}, {c[1]} : index",
+                    f"{c[4]} = arith.minsi {c[3]}, {c[2]} : index",
+                    f"{c[5]} = linalg.index {n - 1} : index",
+                    f"{out}_v = tensor.extract {w.name}[{c[4]}, {c[5]}] : {w.type}"], f"{out}_v"
+        return self.e.generic([idx], maps, out_shape, w.dtype, ["parallel"] * n, body)
+
+    # -- shapes --------------------------------------------------------------
+    def getitem(self, node, x, index):
+        out = self.values[node]
+        if not isinstance(index, tuple):
+            index = (index,)
+        if any(i is None for i in index):
+            raise UnsupportedOperationError(f"indexing with None in {_describe(node, self.gm)}")
+        if sum(1 for i in index if i is Ellipsis) > 1:
+            raise UnsupportedOperationError("more than one Ellipsis")
+        if Ellipsis in index:
+            pos = index.index(Ellipsis)
+            fill = x.rank - (len(index) - 1)
+            index = index[:pos] + (slice(None),) * fill + index[pos + 1:]
+        index = index + (slice(None),) * (x.rank - len(index))
+        offsets, sizes, strides, keep = [], [], [], []
+        for d, i in enumerate(index):
+            if isinstance(i, slice):
+                start, stop, step = i.indices(x.shape[d])
+                if step <= 0:
+                    raise UnsupportedOperationError("slices with a non-positive step")
+                size = max(0, (stop - start + step - 1) // step)
+                offsets.append(start)
+                sizes.append(size)
+                strides.append(step)
+                keep.append(size)
+            elif isinstance(i, int):
+                if not -x.shape[d] <= i < x.shape[d]:
+                    raise IndexError(f"index {i} out of range for dimension of size {x.shape[d]}")
+                offsets.append(i % x.shape[d])
+                sizes.append(1)
+                strides.append(1)
+            else:
+                raise UnsupportedOperationError(
+                    f"tensor indexing with {type(i).__name__} in {_describe(node, self.gm)}")
+        if tuple(sizes) == x.shape and all(o == 0 for o in offsets) and len(keep) == x.rank:
+            return x
+        v = self.e.extract_slice(x, offsets, sizes, strides, sizes)
+        return self.e.reshape(v, tuple(out.shape))
+
+    def cat(self, tensors, dim):
+        rank = tensors[0].rank
+        dim = self.norm_dim(dim, rank)
+        shape = list(tensors[0].shape)
+        shape[dim] = sum(t.shape[dim] for t in tensors)
+        dest = self.e.empty(tuple(shape), tensors[0].dtype)
+        offset = 0
+        for t in tensors:
+            offs = [0] * rank
+            offs[dim] = offset
+            dest = self.e.insert_slice(t, dest, offs)
+            offset += t.shape[dim]
+        return dest
+
+    # -- dispatch ------------------------------------------------------------
+    def run(self):
+        graph = self.gm.graph
+        nodes = list(graph.nodes)
+        args = []
+        folded_bn = set()
+        for node in nodes:
+            if node.op == "placeholder":
+                value = self.values[node]
+                if not isinstance(value, torch.Tensor):
+                    raise TypeError(f"example input '{node.name}' must be a tensor, "
+                                    f"got {type(value).__name__}")
+                v = Value(f"%{re.sub(r'[^A-Za-z0-9_]', '_', node.name)}",
+                          tuple(value.shape), _np_dtype(value))
+                self.ssa[node] = v
+                args.append(v)
+            elif node.op == "get_attr":
+                value = self.values[node]
+                if isinstance(value, torch.Tensor):
+                    self.ssa[node] = self.const(value, node.target)
+            elif node.op == "output":
+                outs = node.args[0]
+                outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+                results = []
+                for o in outs:
+                    if not isinstance(o, torch.fx.Node) or o not in self.ssa:
+                        raise UnsupportedOperationError("outputs must be tensors")
+                    results.append(self.ssa[o])
+                return self.e.module(self.func_name, args, results)
+            else:
+                if node in folded_bn:
+                    continue
+                value = self.values[node]
+                if not isinstance(value, torch.Tensor):
+                    # Python value (shape arithmetic): folded at import time.
+                    if isinstance(value, (tuple, list)) and any(
+                            isinstance(v, torch.Tensor) for v in value):
+                        raise UnsupportedOperationError(
+                            f"multiple tensor results of {_describe(node, self.gm)}")
+                    continue
+                if value.dtype not in (torch.float32, torch.int64, torch.int32):
+                    raise UnsupportedOperationError(
+                        f"{value.dtype} result of {_describe(node, self.gm)}")
+                try:
+                    self.ssa[node] = self.lower(node, folded_bn)
+                except UnsupportedOperationError as err:
+                    if "fx node" in str(err):
+                        raise
+                    raise UnsupportedOperationError(f"{err}: {_describe(node, self.gm)}") from None
+        raise AssertionError("graph without output")
+
+    def lower(self, node, folded_bn):
+        if node.op == "call_module":
+            return self.lower_module(node, self.gm.get_submodule(node.target), folded_bn)
+        args = [self.val(a) for a in node.args]
+        kwargs = {k: self.val(v) for k, v in node.kwargs.items()}
+        target = node.target
+        if node.op == "call_method":
+            return self.lower_call(node, target, args, kwargs)
+        name = _FUNCTIONS.get(target)
+        if name is None:
+            raise UnsupportedOperationError(f"unsupported {_describe(node, self.gm)}")
+        return self.lower_call(node, name, args, kwargs)
+
+    def lower_module(self, node, mod, folded_bn):
+        x = self.val(node.args[0]) if node.args else None
+        hint = node.target.replace(".", "_")
+        if isinstance(mod, nn.Linear):
+            return self.linear(x, mod.weight, mod.bias, hint)
+        if isinstance(mod, nn.Conv2d):
+            if mod.padding_mode != "zeros":
+                raise UnsupportedOperationError(f"Conv2d padding_mode={mod.padding_mode!r}")
+            weight, bias = mod.weight, mod.bias
+            users = list(node.users)
+            if len(users) == 1 and users[0].op == "call_module" and isinstance(
+                    self.gm.get_submodule(users[0].target), nn.BatchNorm2d):
+                bn_node = users[0]
+                weight, bias = _fold_bn(mod, self.gm.get_submodule(bn_node.target))
+                folded_bn.add(bn_node)
+                y = self.conv2d(x, weight, bias, mod.stride, mod.padding, mod.dilation,
+                                mod.groups, hint)
+                self.ssa[bn_node] = y
+                return y
+            return self.conv2d(x, weight, bias, mod.stride, mod.padding, mod.dilation,
+                               mod.groups, hint)
+        if isinstance(mod, nn.BatchNorm2d):
+            return self.batch_norm(x, mod, hint)
+        if isinstance(mod, nn.ReLU):
+            return self.relu(x)
+        if isinstance(mod, nn.SiLU):
+            return self.silu(x)
+        if isinstance(mod, nn.GELU):
+            return self.gelu(x, mod.approximate)
+        if isinstance(mod, nn.MaxPool2d):
+            if mod.return_indices:
+                raise UnsupportedOperationError("MaxPool2d(return_indices=True)")
+            return self.pool2d(x, "max", mod.kernel_size, mod.stride, mod.padding,
+                               mod.dilation, mod.ceil_mode)
+        if isinstance(mod, nn.AvgPool2d):
+            return self.pool2d(x, "avg", mod.kernel_size, mod.stride, mod.padding, 1,
+                               mod.ceil_mode, mod.count_include_pad, mod.divisor_override)
+        if isinstance(mod, nn.Flatten):
+            return self.e.reshape(x, tuple(self.values[node].shape))
+        if isinstance(mod, (nn.Dropout, nn.Identity)):
+            return x
+        if isinstance(mod, nn.LayerNorm):
+            return self.layer_norm(x, mod.normalized_shape, mod.weight, mod.bias, mod.eps, hint)
+        if isinstance(mod, nn.Embedding):
+            return self.embedding(x, mod.weight, hint)
+        if isinstance(mod, nn.Softmax):
+            return self.softmax(x, mod.dim)
+        if isinstance(mod, nn.Tanh):
+            return self.unary(x, self._math("math.tanh"))
+        raise UnsupportedOperationError(f"unsupported {_describe(node, self.gm)}")
+
+    def lower_call(self, node, name, args, kwargs):
+        out = self.values[node]
+        x = args[0] if args else None
+        if name in ("add", "sub", "mul", "div", "truediv"):
+            a = args[0] if args else kwargs["input"]
+            b = args[1] if len(args) > 1 else kwargs["other"]
+            alpha = kwargs.get("alpha", 1)
+            if alpha != 1:
+                raise UnsupportedOperationError(f"{name} with alpha")
+            if kwargs.get("rounding_mode"):
+                raise UnsupportedOperationError("div with rounding_mode")
+            op = "div" if name == "truediv" else name
+            if not isinstance(a, Value):
+                if op in ("add", "mul"):
+                    a, b = b, a
+                else:
+                    a = float(a)
+            return self.binary(node, a, b, op)
+        if name == "neg":
+            def fn(a, elem):
+                r = self.e.fresh("m")
+                return [f"{r} = arith.negf {a} : {elem}"], r
+            return self.unary(x, fn)
+        if name in ("matmul", "bmm"):
+            return self.matmul(node, args[0], args[1])
+        if name == "relu":
+            return self.relu(x)
+        if name == "silu":
+            return self.silu(x)
+        if name == "gelu":
+            return self.gelu(x, kwargs.get("approximate", "none"))
+        if name == "abs":
+            return self.unary(x, self._math("math.absf"))
+        if name == "sum":
+            dims = args[1] if len(args) > 1 else kwargs.get("dim", None)
+            keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+            if kwargs.get("dtype") is not None:
+                raise UnsupportedOperationError("sum with dtype")
+            if dims is None:
+                dims = list(range(x.rank))
+            if isinstance(dims, int):
+                dims = [dims]
+            return self.e.reduce(x, [self.norm_dim(d, x.rank) for d in dims], "sum",
+                                 bool(keepdim))
+        if name in ("exp", "tanh", "sqrt", "rsqrt", "sigmoid"):
+            if name == "rsqrt":
+                def fn(a, elem):
+                    one, s, r = self.e.fresh("o"), self.e.fresh("s"), self.e.fresh("r")
+                    return [f"{one} = arith.constant 1.0 : {elem}",
+                            f"{s} = math.sqrt {a} : {elem}",
+                            f"{r} = arith.divf {one}, {s} : {elem}"], r
+                return self.unary(x, fn)
+            if name == "sigmoid":
+                def fn(a, elem):
+                    one, neg, ex, den, r = (self.e.fresh(h) for h in "onedr")
+                    return [f"{one} = arith.constant 1.0 : {elem}",
+                            f"{neg} = arith.negf {a} : {elem}",
+                            f"{ex} = math.exp {neg} : {elem}",
+                            f"{den} = arith.addf {one}, {ex} : {elem}",
+                            f"{r} = arith.divf {one}, {den} : {elem}"], r
+                return self.unary(x, fn)
+            return self.unary(x, self._math(f"math.{name}"))
+        if name == "pow":
+            exponent = args[1] if len(args) > 1 else kwargs["exponent"]
+            if isinstance(exponent, Value):
+                raise UnsupportedOperationError("pow with a tensor exponent")
+            exponent = float(exponent)
+            if exponent == 2.0:
+                def fn(a, elem):
+                    r = self.e.fresh("m")
+                    return [f"{r} = arith.mulf {a}, {a} : {elem}"], r
+                return self.unary(x, fn)
+
+            def body(n):
+                r = self.e.fresh("m")
+                return [f"{r} = math.powf {n[0]}, {n[1]} : {x.elem}"], r
+            return self.e.elementwise([x, exponent], x.shape, x.dtype, body)
+        if name == "mean":
+            dims = args[1] if len(args) > 1 else kwargs.get("dim", None)
+            keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+            if dims is None:
+                dims = list(range(x.rank))
+            if isinstance(dims, int):
+                dims = [dims]
+            return self.mean(x, list(dims), bool(keepdim))
+        if name == "softmax":
+            dim = args[1] if len(args) > 1 else kwargs.get("dim")
+            if dim is None:
+                raise UnsupportedOperationError("softmax without dim")
+            if kwargs.get("dtype") is not None:
+                raise UnsupportedOperationError("softmax with dtype")
+            return self.softmax(x, dim)
+        if name in ("reshape", "view", "flatten"):
+            return self.e.reshape(x, tuple(out.shape))
+        if name in ("contiguous", "clone", "detach", "float", "to"):
+            if _np_dtype(out) != x.dtype:
+                raise UnsupportedOperationError(f"dtype conversion in {name}")
+            return x
+        if name == "permute":
+            dims = args[1:] if len(args) > 1 else kwargs["dims"]
+            if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+                dims = dims[0]
+            return self.e.transpose(x, [self.norm_dim(d, x.rank) for d in dims])
+        if name in ("transpose",):
+            d0 = self.norm_dim(args[1] if len(args) > 1 else kwargs["dim0"], x.rank)
+            d1 = self.norm_dim(args[2] if len(args) > 2 else kwargs["dim1"], x.rank)
+            perm = list(range(x.rank))
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+            return self.e.transpose(x, perm)
+        if name == "t":
+            return self.e.transpose(x, [1, 0]) if x.rank == 2 else x
+        if name == "getitem":
+            return self.getitem(node, x, args[1])
+        if name == "cat":
+            tensors = args[0] if args else kwargs["tensors"]
+            dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+            return self.cat(list(tensors), dim)
+        if name == "linear":
+            w = args[1] if len(args) > 1 else kwargs["weight"]
+            b = args[2] if len(args) > 2 else kwargs.get("bias")
+            return self._functional_linear(x, w, b)
+        if name == "layer_norm":
+            raise UnsupportedOperationError("functional layer_norm (use nn.LayerNorm)")
+        raise UnsupportedOperationError(f"unsupported {_describe(node, self.gm)}")
+
+    def _functional_linear(self, x, w, b):
+        k = x.shape[-1]
+        lead = x.shape[:-1]
+        m = int(np.prod(lead, dtype=np.int64))
+        wt = self.e.transpose(w, [1, 0])
+        y = self.matmul2d(self.e.reshape(x, (m, k)), wt)
+        if b is not None:
+            y = self._add(y, b)
+        return self.e.reshape(y, lead + (wt.shape[1],))
+
+
+def _bn_affine(bn):
+    if bn.training:
+        raise UnsupportedOperationError("BatchNorm2d in training mode (call model.eval())")
+    var = bn.running_var.detach().double()
+    mean = bn.running_mean.detach().double()
+    gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(var)
+    beta = bn.bias.detach().double() if bn.affine else torch.zeros_like(var)
+    scale = gamma / torch.sqrt(var + bn.eps)
+    shift = beta - mean * scale
+    return scale.float(), shift.float()
+
+
+def _fold_bn(conv, bn):
+    """Conv weights/bias with an eval-mode BatchNorm folded in (in fp64)."""
+    if bn.training:
+        raise UnsupportedOperationError("BatchNorm2d in training mode (call model.eval())")
+    var = bn.running_var.detach().double()
+    mean = bn.running_mean.detach().double()
+    gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(var)
+    beta = bn.bias.detach().double() if bn.affine else torch.zeros_like(var)
+    scale = gamma / torch.sqrt(var + bn.eps)
+    w = conv.weight.detach().double() * scale.reshape(-1, 1, 1, 1)
+    b = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(var)
+    b = (b - mean) * scale + beta
+    return w.float(), b.float()
+
+
+_FUNCTIONS = {
+    operator.add: "add", torch.add: "add", operator.sub: "sub", torch.sub: "sub",
+    operator.mul: "mul", torch.mul: "mul", operator.truediv: "truediv", torch.div: "div",
+    operator.neg: "neg", torch.neg: "neg", torch.matmul: "matmul", operator.matmul: "matmul",
+    torch.bmm: "bmm", torch.relu: "relu", F.relu: "relu", F.silu: "silu", F.gelu: "gelu",
+    torch.exp: "exp", torch.tanh: "tanh", torch.sqrt: "sqrt", torch.rsqrt: "rsqrt",
+    torch.sigmoid: "sigmoid", torch.pow: "pow", torch.mean: "mean", torch.abs: "abs",
+    torch.sum: "sum",
+    torch.softmax: "softmax", F.softmax: "softmax", torch.flatten: "flatten",
+    torch.reshape: "reshape", torch.permute: "permute", torch.transpose: "transpose",
+    operator.getitem: "getitem", torch.cat: "cat", F.linear: "linear",
+    F.layer_norm: "layer_norm",
+}
+
+
+class _Root(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    # torch 1.13's tracer cannot trace *args signatures on Python 3.11.
+    def forward(self, x):
+        return self.inner(x)
+
+
+def import_module(module, example_inputs, *, func_name="forward"):
+    """Imports ``module`` (an ``nn.Module`` in eval mode) called on
+    ``example_inputs`` (a tuple of tensors) as MLIR text: one
+    ``func.func @<func_name>`` on static-shape tensors, weights as
+    ``dense_resource`` blobs.
+
+    Raises :class:`UnsupportedOperationError` naming an operation it cannot
+    lower and its source location."""
+    if not isinstance(module, nn.Module):
+        raise TypeError("import_module expects a torch.nn.Module")
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    example_inputs = tuple(example_inputs)
+    for i, t in enumerate(example_inputs):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"example input {i} must be a tensor, got {type(t).__name__}")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$.]*", func_name):
+        raise ValueError(f"invalid function name {func_name!r}")
+    if module.training:
+        raise ValueError("import_module needs the module in eval mode (call .eval())")
+    if type(module).__module__.startswith("torch.nn.modules") and len(example_inputs) == 1:
+        # A bare torch.nn layer: trace it as a leaf of a wrapper so it is
+        # lowered as the module, not through its functional internals.
+        module = _Root(module)
+    graph = _Tracer().trace(module)
+    gm = torch.fx.GraphModule(module, graph)
+    return _Importer(gm, example_inputs, func_name).run()

@@ -18,7 +18,8 @@ DOCS = [
     # (output name, tablegen backend args, td file relative to the source)
     ("Dialects/QuantX.md", ["-gen-dialect-doc", "-dialect=quantx"],
      "include/quantx/Dialect/QuantX/IR/QuantXOps.td"),
-    ("Passes.md", ["-gen-pass-doc"], "include/quantx/Conversion/Passes.td"),
+    ("Passes.md", ["-gen-pass-doc"], ["include/quantx/Conversion/Passes.td",
+                                      "include/quantx/Dialect/QuantX/Transforms/Passes.td"]),
 ]
 
 
@@ -36,21 +37,26 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--include", action="append", default=[])
     args = parser.parse_args()
-    for name, backend, td in DOCS:
-        cmd = [args.tblgen, *backend, os.path.join(args.src, td),
-               "-I", os.path.join(args.src, "include")]
-        for inc in args.include:
-            cmd += ["-I", inc]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            sys.stderr.write(result.stderr)
-            return 1
+    for name, backend, tds in DOCS:
+        if isinstance(tds, str):
+            tds = [tds]
+        texts = []
+        for td in tds:
+            cmd = [args.tblgen, *backend, os.path.join(args.src, td),
+                   "-I", os.path.join(args.src, "include")]
+            for inc in args.include:
+                cmd += ["-I", inc]
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.stderr.write(result.stderr)
+                return 1
+            texts.append(clean(result.stdout))
         header = ("<!-- Generated from ODS by scripts/gen_docs.py; do not edit. "
                   "Rebuild with `ninja -C build quantx-update-docs`. -->\n\n")
         path = os.path.join(args.out, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
-            f.write(header + clean(result.stdout))
+            f.write(header + clean("\n".join(texts)))
     return 0
 
 

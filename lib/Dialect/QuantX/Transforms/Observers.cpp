@@ -118,7 +118,8 @@ private:
 
 /// The observer parameters of `op` as a dictionary (for the function
 /// attribute) and a JSON object (for the manifest).
-static void describe(ObserveOp op, unsigned resultIndex, Builder &b,
+static void describe(ObserveOp op, std::optional<unsigned> resultIndex,
+                     Builder &b,
                      SmallVectorImpl<NamedAttribute> &attrs,
                      llvm::json::Object &json) {
   auto add = [&](StringRef key, Attribute attr, llvm::json::Value value) {
@@ -128,7 +129,8 @@ static void describe(ObserveOp op, unsigned resultIndex, Builder &b,
   add("name", op.getNameAttr(), op.getName());
   add("kind", b.getStringAttr(stringifyObserverKind(op.getKind())),
       stringifyObserverKind(op.getKind()));
-  add("result", b.getI64IntegerAttr(resultIndex), int64_t(resultIndex));
+  if (resultIndex)
+    add("result", b.getI64IntegerAttr(*resultIndex), int64_t(*resultIndex));
   if (auto axis = op.getAxis())
     add("axis", b.getI64IntegerAttr(*axis), *axis);
   if (auto bins = op.getNumBins())
@@ -174,16 +176,38 @@ struct ExposeObservationsPass
           return signalPassFailure();
         }
       Builder b(func.getContext());
-      SmallVector<Value> results(ret.getOperands());
+      SmallVector<Value> results;
+      for (Value v : ret.getOperands()) {
+        while (auto observe = v.getDefiningOp<ObserveOp>())
+          v = observe.getInput();
+        results.push_back(v);
+      }
       SmallVector<Type> resultTypes(func.getResultTypes());
       SmallVector<Attribute> descriptions;
       llvm::json::Array observations;
       for (ObserveOp op : observes) {
-        unsigned index = results.size();
-        results.push_back(op.getInput());
-        resultTypes.push_back(op.getInput().getType());
+        // A function argument is read from the inputs; a value returned
+        // already is not returned twice (a runtime would see one buffer
+        // under two results).
+        Value v = op.getInput();
         SmallVector<NamedAttribute> attrs;
         llvm::json::Object json;
+        if (auto arg = dyn_cast<BlockArgument>(v);
+            arg && arg.getOwner() == &func.getBody().front()) {
+          describe(op, std::nullopt, b, attrs, json);
+          attrs.push_back(
+              b.getNamedAttr("argument", b.getI64IntegerAttr(arg.getArgNumber())));
+          json["argument"] = int64_t(arg.getArgNumber());
+          descriptions.push_back(b.getDictionaryAttr(attrs));
+          observations.push_back(std::move(json));
+          continue;
+        }
+        auto *it = llvm::find(results, v);
+        unsigned index = it - results.begin();
+        if (it == results.end()) {
+          results.push_back(v);
+          resultTypes.push_back(v.getType());
+        }
         describe(op, index, b, attrs, json);
         descriptions.push_back(b.getDictionaryAttr(attrs));
         observations.push_back(std::move(json));
@@ -198,7 +222,24 @@ struct ExposeObservationsPass
       func->setAttr("quantx.observations", b.getArrayAttr(descriptions));
       llvm::json::Object fjson;
       fjson["function"] = func.getSymName();
-      fjson["num_results"] = int64_t(results.size() - observes.size());
+      fjson["num_results"] = int64_t(func.getNumResults());
+      fjson["num_all_results"] = int64_t(results.size());
+      llvm::json::Array arguments;
+      for (Type t : func.getArgumentTypes()) {
+        llvm::json::Object arg;
+        llvm::json::Array shape;
+        if (auto ranked = dyn_cast<RankedTensorType>(t)) {
+          for (int64_t d : ranked.getShape())
+            shape.push_back(d);
+          std::string elem;
+          llvm::raw_string_ostream es(elem);
+          es << ranked.getElementType();
+          arg["element_type"] = elem;
+        }
+        arg["shape"] = std::move(shape);
+        arguments.push_back(std::move(arg));
+      }
+      fjson["arguments"] = std::move(arguments);
       fjson["observations"] = std::move(observations);
       functions.push_back(std::move(fjson));
     }

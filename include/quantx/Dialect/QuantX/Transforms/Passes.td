@@ -63,10 +63,13 @@ def ExposeObservations : Pass<"quantx-expose-observations", "ModuleOp"> {
   let description = [{
     Rewrites every function that contains `quantx.observe` ops so that it
     returns, after its own results, the observed tensors in the order the
-    observe ops appear, and removes the observe ops. The function gets a
-    `quantx.observations` attribute: an array with one dictionary per
-    extra result (`name`, `kind`, `result`, its result index, and the
-    observer parameters that were set). With `manifest=<path>` the same
+    observe ops appear, and removes the observe ops. A tensor that is
+    already a result is not returned twice, and an observed function
+    argument is not returned at all: the caller has it. The function gets
+    a `quantx.observations` attribute: an array with one dictionary per
+    observation (`name`, `kind`, `result` (the result index) or
+    `argument` (the argument index), and the observer parameters that
+    were set). With `manifest=<path>` the same
     information is also written as JSON, which the calibration driver
     (`python/quantx/ptq.py`) reads to feed each result to its observer.
 

@@ -176,6 +176,7 @@ struct ExposeObservationsPass
           return signalPassFailure();
         }
       Builder b(func.getContext());
+      int64_t numOriginal = func.getNumResults();
       SmallVector<Value> results;
       for (Value v : ret.getOperands()) {
         while (auto observe = v.getDefiningOp<ObserveOp>())
@@ -222,7 +223,7 @@ struct ExposeObservationsPass
       func->setAttr("quantx.observations", b.getArrayAttr(descriptions));
       llvm::json::Object fjson;
       fjson["function"] = func.getSymName();
-      fjson["num_results"] = int64_t(func.getNumResults());
+      fjson["num_results"] = numOriginal;
       fjson["num_all_results"] = int64_t(results.size());
       llvm::json::Array arguments;
       for (Type t : func.getArgumentTypes()) {

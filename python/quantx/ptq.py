@@ -275,6 +275,55 @@ def quantize(model: str, stats: Optional[str], out_path: str,
     return data
 
 
+def _regex_escape(name: str) -> str:
+    """Escapes a layer name for an LLVM (POSIX extended) regular expression."""
+    return "".join("\\" + c if c in ".^$|()[]{}*+?\\" else c for c in name)
+
+
+def _run_batches(path: str, batches: List[List[np.ndarray]], num_results: int = 1):
+    return [run_function(path, b, num_results)[0] for b in batches]
+
+
+def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8",
+                group_size: int = 0) -> List[dict]:
+    """Ranks layers by the error each adds alone: for every layer, the model
+    with only that layer quantized is run on `data` and compared with the
+    float model (SQNR of the first result, in dB; lower is more sensitive).
+
+    Returns [{"name", "sqnr_db"}] sorted from most to least sensitive."""
+    with tempfile.TemporaryDirectory(prefix="quantx-sens-") as tmp:
+        full = quantize(model, stats, os.path.join(tmp, "all.mlir"), mode, group_size)
+        names = [l["name"] for l in full["layers"] if l["status"] == "quantized"]
+        _, manifest = instrument(model, tmp)
+        arguments = manifest["arguments"]
+        batches = [_check_batch(i, b, arguments)
+                   for i, b in enumerate(_batches(data, arguments))]
+        if not batches:
+            raise PTQError("no calibration data")
+        ref = np.concatenate([r.reshape(-1) for r in _run_batches(model, batches)])
+        out = []
+        for name in names:
+            others = ["^" + _regex_escape(n) + "$" for n in names if n != name]
+            path = os.path.join(tmp, "one.mlir")
+            quantize(model, stats, path, mode, group_size, keep_float=others)
+            got = np.concatenate([r.reshape(-1) for r in _run_batches(path, batches)])
+            out.append({"name": name, "sqnr_db": sqnr_db(ref, got)})
+    return sorted(out, key=lambda e: e["sqnr_db"])
+
+
+def add_output_sqnr(report: dict, model: str, quantized: str, data) -> dict:
+    """Adds the SQNR (dB) of the quantized model's output against the float
+    model's on `data` to `report` (key `output_sqnr_db`)."""
+    with tempfile.TemporaryDirectory(prefix="quantx-sqnr-") as tmp:
+        _, manifest = instrument(model, tmp)
+    arguments = manifest["arguments"]
+    batches = [_check_batch(i, b, arguments) for i, b in enumerate(_batches(data, arguments))]
+    ref = np.concatenate([r.reshape(-1) for r in _run_batches(model, batches)])
+    got = np.concatenate([r.reshape(-1) for r in _run_batches(quantized, batches)])
+    report["output_sqnr_db"] = sqnr_db(ref, got)
+    return report
+
+
 def _copy_atomic(src: str, dst: str) -> None:
     directory = os.path.dirname(os.path.abspath(dst))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
@@ -333,6 +382,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     q.add_argument("--group-size", type=int, default=0)
     q.add_argument("--keep-float", action="append", default=[])
     q.add_argument("--report")
+    q.add_argument("--data", help=".npz data to measure the output SQNR on")
+    s = sub.add_parser("sensitivity", help="rank layers by the error each adds alone")
+    s.add_argument("model")
+    s.add_argument("--stats")
+    s.add_argument("--data", required=True, help=".npz data")
+    s.add_argument("--mode", default="static-int8", choices=MODES)
+    s.add_argument("--group-size", type=int, default=0)
     args = p.parse_args(argv)
     try:
         if args.cmd == "calibrate":
@@ -340,10 +396,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               args.num_bins, args.percentile, args.momentum)
             print(f"{len(stats['observations'])} observations over "
                   f"{stats['num_batches']} batches -> {args.stats}")
-        else:
+        elif args.cmd == "quantize":
             rep = quantize(args.model, args.stats, args.output, args.mode,
-                           args.group_size, args.keep_float, args.report)
+                           args.group_size, args.keep_float)
+            if args.data:
+                add_output_sqnr(rep, args.model, args.output, args.data)
+            if args.report:
+                _write_json_atomic(args.report, rep)
             print(format_report(rep))
+            if "output_sqnr_db" in rep:
+                print(f"output SQNR vs float: {rep['output_sqnr_db']:.2f} dB")
+        else:
+            for e in sensitivity(args.model, args.stats, args.data, args.mode,
+                                 args.group_size):
+                print(f"{e['name']}\t{e['sqnr_db']:.2f} dB")
     except PTQError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -232,3 +232,36 @@ def test_keep_float_leaves_the_layer_in_float(tmp_path):
     x = batches(30, 1)[0]
     (y,) = ptq.run_function(str(out), [x], 1)
     assert ptq.sqnr_db(float_cnn(x, w), y) > 25.0
+
+
+def test_sensitivity_ranks_layers_by_the_error_each_adds_alone(tmp_path):
+    data = batches(40, 1)
+    ranking = ptq.sensitivity(CNN, STATS, data)
+    assert sorted(e["name"] for e in ranking) == ["classifier", "features.0"]
+    assert ranking[0]["sqnr_db"] <= ranking[1]["sqnr_db"]
+    # Each figure is the SQNR of the model with only that layer quantized.
+    w = cnn_weights()
+    ref = np.concatenate([float_cnn(x, w).reshape(-1) for x in data])
+    for e in ranking:
+        other = "features.0" if e["name"] == "classifier" else "classifier"
+        out = tmp_path / "one.mlir"
+        ptq.quantize(CNN, STATS, str(out), keep_float=["^" + other.replace(".", "\\.") + "$"])
+        got = np.concatenate([ptq.run_function(str(out), [x], 1)[0].reshape(-1) for x in data])
+        assert e["sqnr_db"] == pytest.approx(ptq.sqnr_db(ref, got), abs=0.05)
+        assert 20.0 < e["sqnr_db"] < 200.0
+
+
+def test_cli_quantize_prints_the_report_and_output_sqnr(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(50, 2)))
+    out = tmp_path / "q.mlir"
+    rep = tmp_path / "r.json"
+    stats = tmp_path / "s.json"
+    assert ptq.main(["calibrate", CNN, "--data", str(tmp_path / "d.npz"),
+                     "--stats", str(stats)]) == 0
+    assert ptq.main(["quantize", CNN, "--stats", str(stats), "-o", str(out),
+                     "--report", str(rep), "--data", str(tmp_path / "d.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "features.0" in text and "classifier" in text
+    assert "72 -> 26" in text and "output SQNR vs float" in text
+    r = json.load(open(rep))
+    assert r["output_sqnr_db"] > 25.0

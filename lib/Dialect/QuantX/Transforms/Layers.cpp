@@ -44,9 +44,7 @@ static std::string nameFromLoc(Location loc) {
 }
 
 /// True when `v` is the float constant 0 (through arith.constant).
-static bool isZeroFloat(Value v) {
-  return matchPattern(v, m_AnyZeroFloat());
-}
+static bool isZeroFloat(Value v) { return matchPattern(v, m_AnyZeroFloat()); }
 
 /// True when `op` is an element-wise generic whose loops cover its result.
 static bool isElementwiseGeneric(Operation *op, unsigned numInputs) {
@@ -187,8 +185,8 @@ static void classifyConv(Layer &layer) {
     return;
   Value padValue = pad.getConstantPaddingValue();
   SmallVector<int64_t> low(pad.getStaticLow()), high(pad.getStaticHigh());
-  if (!padValue || !isZeroFloat(padValue) || low.size() != 4 ||
-      low[0] != 0 || low[1] != 0 || high[0] != 0 || high[1] != 0 ||
+  if (!padValue || !isZeroFloat(padValue) || low.size() != 4 || low[0] != 0 ||
+      low[1] != 0 || high[0] != 0 || high[1] != 0 ||
       ShapedType::isDynamic(low[2]) || ShapedType::isDynamic(low[3]) ||
       ShapedType::isDynamic(high[2]) || ShapedType::isDynamic(high[3]) ||
       !pad.getResult().hasOneUse())

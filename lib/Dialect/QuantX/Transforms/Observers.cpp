@@ -68,16 +68,15 @@ private:
     bool isWeight = axis.has_value();
     ObserverKind k = isWeight ? ObserverKind::min_max : kindValue;
     auto op = ObserveOp::create(
-        b, NameLoc::get(b.getStringAttr(name), value.getLoc()),
-        value.getType(), value, ObserverKindAttr::get(ctx, k), b.getStringAttr(name),
+        b, NameLoc::get(b.getStringAttr(name), value.getLoc()), value.getType(),
+        value, ObserverKindAttr::get(ctx, k), b.getStringAttr(name),
         axis ? b.getI64IntegerAttr(*axis) : IntegerAttr(),
         (!isWeight && numBins > 0) ? b.getI64IntegerAttr(numBins)
                                    : IntegerAttr(),
         (!isWeight && k == ObserverKind::percentile && percentile > 0)
             ? b.getF64FloatAttr(percentile)
             : FloatAttr(),
-        (!isWeight && k == ObserverKind::moving_average_min_max &&
-         momentum > 0)
+        (!isWeight && k == ObserverKind::moving_average_min_max && momentum > 0)
             ? b.getF64FloatAttr(momentum)
             : FloatAttr(),
         DictionaryAttr());
@@ -87,11 +86,10 @@ private:
 
   LogicalResult runOnFunction(func::FuncOp func) {
     if (percentile != 0.0 && !(percentile > 0.0 && percentile <= 100.0))
-      return func.emitError() << "percentile must be in (0, 100], got "
-                              << percentile;
+      return func.emitError()
+             << "percentile must be in (0, 100], got " << percentile;
     if (momentum != 0.0 && !(momentum > 0.0 && momentum <= 1.0))
-      return func.emitError() << "momentum must be in (0, 1], got "
-                              << momentum;
+      return func.emitError() << "momentum must be in (0, 1], got " << momentum;
     OpBuilder b(func.getContext());
     for (Layer &layer : findLayers(func)) {
       if (layer.kind == LayerKind::Unsupported)
@@ -102,8 +100,7 @@ private:
       Value weight = layer.weightOperand->get();
       if (!getConstantElements(weight) && !weight.getDefiningOp<ObserveOp>())
         observe(b, weight, layer.name + ".weight",
-                layer.kind == LayerKind::Conv2D || layer.transposeRhs ? 0
-                                                                      : 1);
+                layer.kind == LayerKind::Conv2D || layer.transposeRhs ? 0 : 1);
       if (observeOutputs)
         observe(b, layer.output, layer.name + ".output", std::nullopt);
     }
@@ -119,8 +116,7 @@ private:
 /// The observer parameters of `op` as a dictionary (for the function
 /// attribute) and a JSON object (for the manifest).
 static void describe(ObserveOp op, std::optional<unsigned> resultIndex,
-                     Builder &b,
-                     SmallVectorImpl<NamedAttribute> &attrs,
+                     Builder &b, SmallVectorImpl<NamedAttribute> &attrs,
                      llvm::json::Object &json) {
   auto add = [&](StringRef key, Attribute attr, llvm::json::Value value) {
     attrs.push_back(b.getNamedAttr(key, attr));
@@ -150,7 +146,8 @@ static void describe(ObserveOp op, std::optional<unsigned> resultIndex,
 
 namespace {
 struct ExposeObservationsPass
-    : public mlir::quantx::impl::ExposeObservationsBase<ExposeObservationsPass> {
+    : public mlir::quantx::impl::ExposeObservationsBase<
+          ExposeObservationsPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -196,8 +193,8 @@ struct ExposeObservationsPass
         if (auto arg = dyn_cast<BlockArgument>(v);
             arg && arg.getOwner() == &func.getBody().front()) {
           describe(op, std::nullopt, b, attrs, json);
-          attrs.push_back(
-              b.getNamedAttr("argument", b.getI64IntegerAttr(arg.getArgNumber())));
+          attrs.push_back(b.getNamedAttr(
+              "argument", b.getI64IntegerAttr(arg.getArgNumber())));
           json["argument"] = int64_t(arg.getArgNumber());
           descriptions.push_back(b.getDictionaryAttr(attrs));
           observations.push_back(std::move(json));
@@ -218,8 +215,8 @@ struct ExposeObservationsPass
         op.getResult().replaceAllUsesWith(op.getInput());
         op.erase();
       }
-      func.setType(FunctionType::get(func.getContext(),
-                                     func.getArgumentTypes(), resultTypes));
+      func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                     resultTypes));
       func->setAttr("quantx.observations", b.getArrayAttr(descriptions));
       llvm::json::Object fjson;
       fjson["function"] = func.getSymName();
@@ -252,20 +249,19 @@ struct ExposeObservationsPass
     {
       llvm::raw_fd_ostream os(tmp, ec);
       if (ec) {
-        getOperation().emitError() << "cannot write manifest '" << manifest
-                                   << "': " << ec.message();
+        getOperation().emitError()
+            << "cannot write manifest '" << manifest << "': " << ec.message();
         return signalPassFailure();
       }
       llvm::json::Object root;
       root["format"] = "quantx-observations";
       root["version"] = 1;
       root["functions"] = std::move(functions);
-      os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
-         << "\n";
+      os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     }
     if ((ec = llvm::sys::fs::rename(tmp, manifest))) {
-      getOperation().emitError() << "cannot write manifest '" << manifest
-                                 << "': " << ec.message();
+      getOperation().emitError()
+          << "cannot write manifest '" << manifest << "': " << ec.message();
       return signalPassFailure();
     }
   }

@@ -90,8 +90,7 @@ static UniformType activationType(MLIRContext *ctx, ActParams p) {
   return UniformType::get(IntegerType::get(ctx, 8), /*isSigned=*/false, 0, 255,
                           Float32Type::get(ctx), Granularity::per_tensor, {},
                           {}, OffsetKind::zero_point, Float32Type::get(ctx),
-                          IntegerType::get(ctx, 32),
-                          b.getF64FloatAttr(p.scale),
+                          IntegerType::get(ctx, 32), b.getF64FloatAttr(p.scale),
                           b.getI64IntegerAttr(p.zeroPoint));
 }
 
@@ -123,8 +122,8 @@ private:
 
   LogicalResult planLayer(Plan &plan);
   void rewrite(std::vector<Plan> &plans, Plan &plan);
-  Value buildDynamicQuantize(OpBuilder &b, Location loc, Value x,
-                             Value &scale, Value &offset);
+  Value buildDynamicQuantize(OpBuilder &b, Location loc, Value x, Value &scale,
+                             Value &offset);
 };
 
 } // namespace
@@ -148,8 +147,7 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
     return success();
   }
   auto elemType = [](Value v) { return getElementTypeOrSelf(v.getType()); };
-  if (!elemType(layer.activation()).isF32() ||
-      !elemType(layer.output).isF32())
+  if (!elemType(layer.activation()).isF32() || !elemType(layer.output).isF32())
     return fail("only f32 layers are supported");
 
   // Input parameters from the statistics.
@@ -204,8 +202,8 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
     scheme.axis = outAxis;
   }
   plan.weightBits = scheme.bits;
-  plan.weightParams = ::quantx::computeParamsFromData(values.data(), dims,
-                                                      scheme);
+  plan.weightParams =
+      ::quantx::computeParamsFromData(values.data(), dims, scheme);
   std::vector<int32_t> codes(values.size());
   ::quantx::quantize(values.data(), dims, scheme, plan.weightParams,
                      codes.data());
@@ -255,8 +253,7 @@ Value PTQPass::buildDynamicQuantize(OpBuilder &b, Location loc, Value x,
     // parameters must cover.
     Value initV = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
     Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f32);
-    Value filled =
-        linalg::FillOp::create(b, loc, initV, empty).getResult(0);
+    Value filled = linalg::FillOp::create(b, loc, initV, empty).getResult(0);
     SmallVector<AffineMap> maps = {
         AffineMap::getMultiDimIdentityMap(type.getRank(), ctx),
         AffineMap::get(type.getRank(), 0, {}, ctx)};
@@ -305,9 +302,9 @@ Value PTQPass::buildDynamicQuantize(OpBuilder &b, Location loc, Value x,
       });
   scale = params.getResult(0);
   offset = params.getResult(1);
-  UniformType qtype = getUniformType(ctx, 8, /*isSigned=*/false,
-                                     Float32Type::get(ctx),
-                                     OffsetKind::zero_point);
+  UniformType qtype =
+      getUniformType(ctx, 8, /*isSigned=*/false, Float32Type::get(ctx),
+                     OffsetKind::zero_point);
   return QuantizeOp::create(b, loc, type.clone(qtype), x, scale, offset,
                             RoundingMode::half_to_even, true);
 }
@@ -331,9 +328,9 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
   if (modeValue == Mode::StaticInt8) {
     UniformType inType = activationType(ctx, plan.input);
     auto actType = cast<RankedTensorType>(layer.activation().getType());
-    lhs = QuantizeOp::create(b, loc, actType.clone(inType),
-                             layer.activation(), Value(), Value(),
-                             RoundingMode::half_to_even, true);
+    lhs =
+        QuantizeOp::create(b, loc, actType.clone(inType), layer.activation(),
+                           Value(), Value(), RoundingMode::half_to_even, true);
     if (layer.bias) {
       // int32 bias at scale s_in * s_w[c].
       SmallVector<int32_t> q;
@@ -357,14 +354,14 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
     if (layer.bias)
       bias = arith::ConstantOp::create(b, loc, layer.bias);
     if (modeValue == Mode::DynamicInt8)
-      lhs = buildDynamicQuantize(b, loc, layer.activation(), lhsScale,
-                                 lhsOffset);
+      lhs =
+          buildDynamicQuantize(b, loc, layer.activation(), lhsScale, lhsOffset);
     else
       lhs = layer.activation();
   }
-  if (bias && bias.getType() != RankedTensorType::get({channels},
-                                                      getElementTypeOrSelf(
-                                                          bias.getType())))
+  if (bias && bias.getType() !=
+                  RankedTensorType::get({channels},
+                                        getElementTypeOrSelf(bias.getType())))
     bias = {};
 
   Value result;
@@ -377,11 +374,10 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
     auto conv = cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation());
     SmallVector<int64_t> strides(conv.getStrides().getValues<int64_t>());
     SmallVector<int64_t> dilations(conv.getDilations().getValues<int64_t>());
-    result = Conv2DOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
-                              lhsOffset, Value(), Value(), Value(), Value(),
-                              strides, layer.padding, dilations, 1,
-                              layer.reluOp != nullptr,
-                              RoundingMode::half_to_even);
+    result = Conv2DOp::create(
+        b, loc, resultType, lhs, weight, bias, lhsScale, lhsOffset, Value(),
+        Value(), Value(), Value(), strides, layer.padding, dilations, 1,
+        layer.reluOp != nullptr, RoundingMode::half_to_even);
   }
   if (consumerType)
     result = DequantizeOp::create(b, loc, outType, result, Value(), Value());
@@ -408,13 +404,13 @@ static LogicalResult writeJson(Operation *anchor, StringRef path,
   {
     llvm::raw_fd_ostream os(tmp, ec);
     if (ec)
-      return anchor->emitError() << "cannot write '" << path
-                                 << "': " << ec.message();
+      return anchor->emitError()
+             << "cannot write '" << path << "': " << ec.message();
     os << llvm::formatv("{0:2}", value) << "\n";
   }
   if ((ec = llvm::sys::fs::rename(tmp, path)))
-    return anchor->emitError() << "cannot write '" << path
-                               << "': " << ec.message();
+    return anchor->emitError()
+           << "cannot write '" << path << "': " << ec.message();
   return success();
 }
 
@@ -497,10 +493,9 @@ void PTQPass::runOnOperation() {
       entry["name"] = plan.layer.name;
       entry["op"] = plan.layer.op->getName().getStringRef();
       int64_t floatBytes = 0;
-      if (DenseElementsAttr w =
-              getConstantElements(plan.layer.weightOperand
-                                      ? plan.layer.weightOperand->get()
-                                      : Value()))
+      if (DenseElementsAttr w = getConstantElements(
+              plan.layer.weightOperand ? plan.layer.weightOperand->get()
+                                       : Value()))
         floatBytes = w.getNumElements() * 4;
       entry["bytes_before"] = floatBytes;
       if (plan.keepFloat) {

@@ -311,16 +311,56 @@ def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8
     return sorted(out, key=lambda e: e["sqnr_db"])
 
 
-def add_output_sqnr(report: dict, model: str, quantized: str, data) -> dict:
-    """Adds the SQNR (dB) of the quantized model's output against the float
-    model's on `data` to `report` (key `output_sqnr_db`)."""
+def _observed_outputs(path: str, manifest: dict, batches) -> Dict[str, np.ndarray]:
+    """Runs an instrumented module and gathers each observed tensor (and
+    the first result, under "") over all batches."""
+    entries = manifest["observations"]
+    got: Dict[str, List[np.ndarray]] = {"": []}
+    for b in batches:
+        results = run_function(path, b, manifest["num_all_results"])
+        got[""].append(results[0].reshape(-1))
+        for e in entries:
+            t = b[e["argument"]] if "argument" in e else results[e["result"]]
+            got.setdefault(e["name"], []).append(np.asarray(t).reshape(-1))
+    return {k: np.concatenate(v) for k, v in got.items()}
+
+
+def add_sqnr(report: dict, model: str, stats: Optional[str], data,
+             mode: str = "static-int8", group_size: int = 0,
+             keep_float: Sequence[str] = ()) -> dict:
+    """Adds SQNR figures (dB, quantized against float on `data`) to a
+    quantx-ptq report: `sqnr_db` of each layer's output (the tensor after
+    its bias and ReLU) and `output_sqnr_db` of the model's first result."""
     with tempfile.TemporaryDirectory(prefix="quantx-sqnr-") as tmp:
-        _, manifest = instrument(model, tmp)
-    arguments = manifest["arguments"]
-    batches = [_check_batch(i, b, arguments) for i, b in enumerate(_batches(data, arguments))]
-    ref = np.concatenate([r.reshape(-1) for r in _run_batches(model, batches)])
-    got = np.concatenate([r.reshape(-1) for r in _run_batches(quantized, batches)])
-    report["output_sqnr_db"] = sqnr_db(ref, got)
+        fpath, fman = instrument(model, tmp)
+        arguments = fman["arguments"]
+        batches = [_check_batch(i, b, arguments)
+                   for i, b in enumerate(_batches(data, arguments))]
+        if not batches:
+            raise PTQError("no data to measure the SQNR on")
+        qpath = os.path.join(tmp, "quantized.mlir")
+        qman_path = os.path.join(tmp, "quantized-observations.json")
+        opts = f"mode={mode} keep-output-observers=true"
+        if group_size:
+            opts += f" group-size={group_size}"
+        if keep_float:
+            opts += " keep-float=" + ",".join(keep_float)
+        args = [_tool("quantx-opt"), model, "-quantx-insert-observers"]
+        if stats:
+            args.append(f"-quantx-apply-calibration=stats-file={stats}")
+        args += [f"-quantx-ptq={opts}",
+                 f"-quantx-expose-observations=manifest={qman_path}", "-o", qpath]
+        _run(args, "quantizing with layer outputs exposed")
+        with open(qman_path) as f:
+            qman = next(fn for fn in json.load(f)["functions"]
+                        if fn["function"] == fman["function"])
+        ref = _observed_outputs(fpath, fman, batches)
+        got = _observed_outputs(qpath, qman, batches)
+    for layer in report["layers"]:
+        key = layer["name"] + ".output"
+        if key in ref and key in got:
+            layer["sqnr_db"] = sqnr_db(ref[key], got[key])
+    report["output_sqnr_db"] = sqnr_db(ref[""], got[""])
     return report
 
 
@@ -382,7 +422,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     q.add_argument("--group-size", type=int, default=0)
     q.add_argument("--keep-float", action="append", default=[])
     q.add_argument("--report")
-    q.add_argument("--data", help=".npz data to measure the output SQNR on")
+    q.add_argument("--data", help=".npz data to measure SQNR figures on")
     s = sub.add_parser("sensitivity", help="rank layers by the error each adds alone")
     s.add_argument("model")
     s.add_argument("--stats")
@@ -400,7 +440,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             rep = quantize(args.model, args.stats, args.output, args.mode,
                            args.group_size, args.keep_float)
             if args.data:
-                add_output_sqnr(rep, args.model, args.output, args.data)
+                add_sqnr(rep, args.model, args.stats, args.data, args.mode,
+                         args.group_size, args.keep_float)
             if args.report:
                 _write_json_atomic(args.report, rep)
             print(format_report(rep))

@@ -265,3 +265,10 @@ def test_cli_quantize_prints_the_report_and_output_sqnr(tmp_path, capsys):
     assert "72 -> 26" in text and "output SQNR vs float" in text
     r = json.load(open(rep))
     assert r["output_sqnr_db"] > 25.0
+    # Per-layer SQNR against the float model's layer outputs: the last
+    # layer's output is the model's output, so both figures agree; the
+    # conv's (after bias and ReLU, requantized) is measured on its own.
+    assert [l["name"] for l in r["layers"]] == ["features.0", "classifier"]
+    assert r["layers"][1]["sqnr_db"] == pytest.approx(r["output_sqnr_db"], abs=1e-6)
+    assert 20.0 < r["layers"][0]["sqnr_db"] < 80.0
+    assert "SQNR dB" in text

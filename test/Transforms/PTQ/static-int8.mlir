@@ -2,6 +2,7 @@
 // RUN: FileCheck %s --check-prefix=REPORT < %t.json
 // RUN: quantx-opt %S/Inputs/cnn.mlir -quantx-insert-observers -quantx-apply-calibration='stats-file=%S/Inputs/cnn-stats.json' -quantx-ptq='keep-float=^class.*,nomatch' -canonicalize | FileCheck %s --check-prefix=KEEP
 // RUN: quantx-opt %S/Inputs/cnn.mlir -quantx-insert-observers -quantx-apply-calibration='stats-file=%S/Inputs/cnn-stats.json' -quantx-ptq -convert-quantx-to-linalg | FileCheck %s --check-prefix=LOWER
+// RUN: quantx-opt %S/Inputs/cnn.mlir -quantx-insert-observers -quantx-apply-calibration='stats-file=%S/Inputs/cnn-stats.json' -quantx-ptq='keep-output-observers=true' | FileCheck %s --check-prefix=OBS
 
 // Activation parameters come from the statistics: [-2, 2.5] gives
 // scale 4.5/255 and zero point 113; [0, 2.75] (the classifier's input,
@@ -52,3 +53,12 @@
 // The result lowers with convert-quantx-to-linalg.
 // LOWER-LABEL: func.func @main
 // LOWER-NOT: quantx.
+
+// keep-output-observers leaves the layer-output observations (without
+// stats) on the dequantized or float outputs, for per-layer SQNR.
+// OBS-LABEL: func.func @main
+// OBS: %[[D:.*]] = quantx.dequantize
+// OBS: quantx.observe %[[D]] {kind = #quantx.observer<min_max>, name = "features.0.output"}
+// OBS: %[[Y:.*]] = quantx.matmul
+// OBS: quantx.observe %[[Y]] {kind = #quantx.observer<min_max>, name = "classifier.output"}
+// OBS-NOT: quantx.observe

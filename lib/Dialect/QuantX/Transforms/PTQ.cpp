@@ -531,7 +531,11 @@ void PTQPass::runOnOperation() {
         rewrite(plans, plan);
     // Remove the observation points; a quantize of a dequantize with the
     // same type is the identity.
-    func.walk([](ObserveOp op) {
+    func.walk([&](ObserveOp op) {
+      if (keepOutputObservers && op.getName().ends_with(".output")) {
+        op.removeStatsAttr();
+        return;
+      }
       op.getResult().replaceAllUsesWith(op.getInput());
       op.erase();
     });

@@ -138,7 +138,9 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     `keep-float` is a comma-separated list of regular expressions: a layer
     whose name matches one stays float. `report=<path>` writes a JSON
     per-layer report (name, op, scales, zero points, bytes of the weights
-    before and after); the calibration driver adds SQNR figures.
+    before and after); the calibration driver adds SQNR figures, per
+    layer with `keep-output-observers` (the quantized model's layer outputs
+    are then exposed and compared with the float model's).
 
     A layer that cannot be quantized (an op outside the supported forms,
     e.g. a batched matmul or an NHWC convolution, or a weight that is not a
@@ -154,6 +156,11 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
                "Regular expressions of layer names to keep in float">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write a JSON per-layer report to this path">,
+    Option<"keepOutputObservers", "keep-output-observers", "bool",
+           /*default=*/"false",
+           "Keep the `<layer>.output` observe ops (on the float or "
+           "dequantized layer outputs) so that quantx-expose-observations "
+           "can expose them for per-layer error measurements">,
   ];
   let dependentDialects = ["::mlir::quantx::QuantXDialect",
                            "::mlir::arith::ArithDialect",

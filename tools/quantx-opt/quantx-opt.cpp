@@ -7,6 +7,7 @@
 
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
+#include "quantx/Dialect/QuantX/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -18,6 +19,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::quantx::registerQuantXConversionPasses();
   mlir::quantx::registerQuantXPipelines();
+  mlir::quantx::registerQuantXTransformsPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -1,0 +1,172 @@
+//===- Passes.td - QuantX transformation passes ------------*- tablegen -*-===//
+//
+// Passes that decide and apply quantization on float models: observer
+// insertion, calibration plumbing and post-training quantization.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTX_DIALECT_QUANTX_TRANSFORMS_PASSES_TD
+#define QUANTX_DIALECT_QUANTX_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def InsertObservers : Pass<"quantx-insert-observers", "ModuleOp"> {
+  let summary = "Insert calibration observation points around quantizable ops";
+  let description = [{
+    Finds the float layers PTQ quantizes: linalg contractions (ops of the
+    `ContractionOpInterface` family: `linalg.matmul`, transposed and batched
+    variants, `linalg.generic` contractions) and 2-D convolutions
+    (`ConvolutionOpInterface`). For each layer it inserts a
+    `quantx.observe` on its activation input (looking through a
+    zero-`tensor.pad`) named `<layer>.input` and one on its output
+    named `<layer>.output`. The output is taken after the element-wise
+    epilogue PTQ fuses: a bias addition with a constant and a ReLU
+    (`arith.maximumf` with 0), each with a single use.
+
+    Weights that are constants are never observed (PTQ quantizes them from
+    their values). A weight that is not a constant is observed as
+    `<layer>.weight`, per channel along its output-channel axis.
+
+    Layer names come from the op's location: a `NameLoc` (the module path
+    the PyTorch importer records, e.g. `features.0`), or a `FileLineColLoc`
+    with line and column 0 whose file name is the module path; otherwise a
+    deterministic `<op>_<n>` in walk order (`matmul_0`, `conv2d_1`).
+
+    An input that is already observed (e.g. the output of the previous
+    layer) is not observed twice.
+
+    ```mlir
+    // quantx-opt -quantx-insert-observers='kind=percentile percentile=99.9'
+    %x0 = quantx.observe %x {kind = #quantx.observer<percentile>, name = "fc.input", percentile = 99.9 : f64} : tensor<4x16xf32>
+    %y = linalg.matmul ins(%x0, %w : ...) outs(...)
+    ```
+  }];
+  let options = [
+    Option<"kind", "kind", "std::string", /*default=*/"\"min_max\"",
+           "Observer kind for activations: min_max, moving_average_min_max, "
+           "histogram, percentile, entropy, mse">,
+    Option<"numBins", "num-bins", "int64_t", /*default=*/"0",
+           "Histogram bins (histogram-based kinds; 0: the observer's default)">,
+    Option<"percentile", "percentile", "double", /*default=*/"0.0",
+           "Percentile in (0, 100] of the percentile kind (0: default 99.99)">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "Averaging constant in (0, 1] of moving_average_min_max "
+           "(0: default 0.01)">,
+    Option<"observeOutputs", "observe-outputs", "bool", /*default=*/"true",
+           "Also observe layer outputs (for requantization and the report)">,
+  ];
+  let dependentDialects = ["::mlir::quantx::QuantXDialect"];
+}
+
+def ExposeObservations : Pass<"quantx-expose-observations", "ModuleOp"> {
+  let summary = "Turn observation points into extra function results";
+  let description = [{
+    Rewrites every function that contains `quantx.observe` ops so that it
+    returns, after its own results, the observed tensors in the order the
+    observe ops appear, and removes the observe ops. A tensor that is
+    already a result is not returned twice, and an observed function
+    argument is not returned at all: the caller has it. The function gets
+    a `quantx.observations` attribute: an array with one dictionary per
+    observation (`name`, `kind`, `result` (the result index) or
+    `argument` (the argument index), and the observer parameters that
+    were set). With `manifest=<path>` the same
+    information is also written as JSON, which the calibration driver
+    (`python/quantx/ptq.py`) reads to feed each result to its observer.
+
+    A function with observe ops in more than one block, or whose observed
+    value does not dominate the return, is reported as an error.
+  }];
+  let options = [
+    Option<"manifest", "manifest", "std::string", /*default=*/"\"\"",
+           "Write a JSON manifest of the exposed observations to this path">,
+  ];
+}
+
+def ApplyCalibration : Pass<"quantx-apply-calibration", "ModuleOp"> {
+  let summary = "Attach calibration statistics from a JSON file to observe ops";
+  let description = [{
+    Reads the statistics file written by the calibration driver (format in
+    docs/PTQ.md: `{"format": "quantx-calibration", "version": 1,
+    "observations": {name: {"kind", "min", "max", ...}}}`) and sets the
+    `stats` attribute of every `quantx.observe` to `{min, max}` (f64, or
+    dense f64 arrays for per-channel observers), plus `scale`/`zero_point`
+    when the file has them. An observe op whose name is not in the file, an
+    entry whose kind differs from the op's, or a malformed file is an error
+    that names it; nothing is changed then.
+  }];
+  let options = [
+    Option<"statsFile", "stats-file", "std::string", /*default=*/"\"\"",
+           "Path of the JSON statistics file">,
+  ];
+}
+
+def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
+  let summary = "Post-training quantization of linalg matmuls and convolutions";
+  let description = [{
+    Rewrites the float layers that `quantx-insert-observers` marked into
+    `quantx.matmul` / `quantx.conv2d`, and removes every `quantx.observe`.
+
+    `mode=static-int8` (needs statistics on each layer's input observe):
+    * weights: per-channel (output channel) symmetric int8 with the narrow
+      range [-127, 127], quantized at compile time from the constant with
+      the numeric core's rounding (`quantx::computeParamsFromData`,
+      `quantx::quantize`), stored as a `quantx.constant`;
+    * activations: per tensor, asymmetric uint8, parameters from the input
+      observe's `{min, max}` statistics (PyTorch's formulas);
+    * bias (a following element-wise addition of a 1-D constant): int32 at
+      scale `s_in * s_w[c]`, `round_half_even(b / (s_in * s_w[c]))`;
+    * a following ReLU is fused (`relu`);
+    * epilogue: when the layer's output reaches, through shape ops
+      (`tensor.collapse_shape`, `expand_shape`, `reshape`, `linalg.transpose`)
+      and max pooling, the activation input of another quantized layer, the
+      layer requantizes to that layer's input parameters (a quantized result
+      followed by a `quantx.dequantize`, which the consumer's `quantize`
+      cancels exactly); otherwise it produces f32.
+    Zero `tensor.pad` of a convolution's spatial dimensions becomes the
+    convolution's padding (padding with the zero point).
+
+    `mode=dynamic-int8`: int8 per-channel weights as above; activations are
+    quantized per tensor at run time (min/max reduction, asymmetric uint8
+    parameters computed in the IR) and the result is f32. No statistics
+    are needed.
+
+    `mode=weight-int8` / `weight-int4`: weight-only symmetric weights, per
+    output channel (`group-size=0`) or in groups of `group-size` along the
+    reduction dimension; activations stay f32 (`quantx.matmul` with a
+    float lhs). Convolutions stay float in weight-only modes.
+
+    `keep-float` is a comma-separated list of regular expressions: a layer
+    whose name matches one stays float. `report=<path>` writes a JSON
+    per-layer report (name, op, scales, zero points, bytes of the weights
+    before and after); the calibration driver adds SQNR figures, per
+    layer with `keep-output-observers` (the quantized model's layer outputs
+    are then exposed and compared with the float model's).
+
+    A layer that cannot be quantized (an op outside the supported forms,
+    e.g. a batched matmul or an NHWC convolution, or a weight that is not a
+    constant) is an error naming the layer and op, unless `keep-float`
+    matches it.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"static-int8\"",
+           "static-int8, dynamic-int8, weight-int8 or weight-int4">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Weight-only modes: group size along K (0: per output channel)">,
+    ListOption<"keepFloat", "keep-float", "std::string",
+               "Regular expressions of layer names to keep in float">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write a JSON per-layer report to this path">,
+    Option<"keepOutputObservers", "keep-output-observers", "bool",
+           /*default=*/"false",
+           "Keep the `<layer>.output` observe ops (on the float or "
+           "dequantized layer outputs) so that quantx-expose-observations "
+           "can expose them for per-layer error measurements">,
+  ];
+  let dependentDialects = ["::mlir::quantx::QuantXDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+#endif // QUANTX_DIALECT_QUANTX_TRANSFORMS_PASSES_TD

@@ -1,0 +1,296 @@
+//===- Layers.cpp - Quantizable layers of float linalg IR -----------------===//
+//
+// Matching of matmul/convolution layers with their bias and ReLU epilogue.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Layers.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace mlir::quantx;
+
+int64_t Layer::channelAxis() const {
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  return kind == LayerKind::Conv2D ? 1 : type.getRank() - 1;
+}
+
+DenseElementsAttr mlir::quantx::getConstantElements(Value v) {
+  DenseElementsAttr attr;
+  if (v && matchPattern(v, m_Constant(&attr)))
+    return attr;
+  return {};
+}
+
+/// A name from a location: a NameLoc's name, or the file name of a
+/// FileLineColLoc at line 0 column 0 (the importer's module path).
+static std::string nameFromLoc(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    if (file.getLine() == 0 && file.getColumn() == 0 &&
+        !file.getFilename().empty())
+      return file.getFilename().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations()) {
+      std::string name = nameFromLoc(inner);
+      if (!name.empty())
+        return name;
+    }
+  return {};
+}
+
+/// True when `v` is the float constant 0 (through arith.constant).
+static bool isZeroFloat(Value v) { return matchPattern(v, m_AnyZeroFloat()); }
+
+/// True when `op` is an element-wise generic whose loops cover its result.
+static bool isElementwiseGeneric(Operation *op, unsigned numInputs) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != numInputs ||
+      generic.getNumDpsInits() != 1 || generic->getNumResults() != 1)
+    return false;
+  if (generic.getNumLoops() != generic.getNumParallelLoops())
+    return false;
+  return generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
+      .isIdentity();
+}
+
+/// The single non-terminator op of a generic's body, if it is of type OpTy
+/// and the yield returns it.
+template <typename OpTy>
+static OpTy getSingleBodyOp(linalg::GenericOp generic) {
+  Block &body = generic.getRegion().front();
+  OpTy found;
+  for (Operation &op : body.without_terminator()) {
+    if (isa<arith::ConstantOp>(op))
+      continue;
+    if (found || !isa<OpTy>(op))
+      return {};
+    found = cast<OpTy>(op);
+  }
+  if (!found || body.getTerminator()->getNumOperands() != 1 ||
+      body.getTerminator()->getOperand(0) != found->getResult(0))
+    return {};
+  return found;
+}
+
+/// The map of a bias operand: the output channel dimension only.
+static bool isChannelMap(AffineMap map, int64_t channel) {
+  return map.getNumResults() == 1 &&
+         map.getResult(0) == getAffineDimExpr(channel, map.getContext());
+}
+
+/// A 1-D constant broadcast along `channel` of an output of rank `rank`,
+/// through linalg.broadcast or an element-wise generic copy.
+static DenseElementsAttr matchBiasBroadcast(Value v, int64_t channel) {
+  Operation *def = v.getDefiningOp();
+  if (auto bcast = dyn_cast_or_null<linalg::BroadcastOp>(def)) {
+    DenseElementsAttr attr = getConstantElements(bcast.getInput());
+    auto dims = bcast.getDimensions();
+    if (!attr || attr.getType().getRank() != 1)
+      return {};
+    if (llvm::is_contained(dims, channel) ||
+        int64_t(dims.size()) !=
+            cast<RankedTensorType>(v.getType()).getRank() - 1)
+      return {};
+    return attr;
+  }
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(def);
+  if (!generic || !isElementwiseGeneric(generic, 1))
+    return {};
+  Block &body = generic.getRegion().front();
+  if (!body.without_terminator().empty() ||
+      body.getTerminator()->getOperand(0) != body.getArgument(0))
+    return {};
+  OpOperand *in = generic.getDpsInputOperand(0);
+  DenseElementsAttr attr = getConstantElements(in->get());
+  if (!attr || attr.getType().getRank() != 1 ||
+      !isChannelMap(generic.getMatchingIndexingMap(in), channel))
+    return {};
+  return attr;
+}
+
+/// Matches the accumulator init of a layer: zero or a bias broadcast.
+static LogicalResult matchInit(Layer &layer) {
+  Value init = layer.op.getDpsInitOperand(0)->get();
+  if (auto fill = init.getDefiningOp<linalg::FillOp>())
+    if (isZeroFloat(fill.getInputs()[0]))
+      return success();
+  if (isZeroFloat(init))
+    return success();
+  if (DenseElementsAttr bias = matchBiasBroadcast(init, layer.channelAxis())) {
+    layer.bias = bias;
+    layer.biasInit = true;
+    return success();
+  }
+  return failure();
+}
+
+/// Classifies a matmul: 2-D [M, K] x [K, N] or [N, K] -> [M, N].
+static void classifyMatmul(Layer &layer) {
+  linalg::LinalgOp op = layer.op;
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  layer.kind = LayerKind::Unsupported;
+  if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
+      dims->n.size() != 1 || dims->k.size() != 1 || op.getNumDpsInputs() != 2) {
+    layer.unsupportedReason =
+        "only 2-D matmuls (one M, N and K dimension, no batch) are supported";
+    return;
+  }
+  MLIRContext *ctx = op->getContext();
+  AffineExpr m = getAffineDimExpr(dims->m[0], ctx);
+  AffineExpr n = getAffineDimExpr(dims->n[0], ctx);
+  AffineExpr k = getAffineDimExpr(dims->k[0], ctx);
+  auto results = [](AffineMap map) {
+    return SmallVector<AffineExpr>(map.getResults());
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (results(maps[0]) != SmallVector<AffineExpr>{m, k} ||
+      results(maps[2]) != SmallVector<AffineExpr>{m, n}) {
+    layer.unsupportedReason = "the lhs must be [M, K] and the result [M, N]";
+    return;
+  }
+  if (results(maps[1]) == SmallVector<AffineExpr>{k, n})
+    layer.transposeRhs = false;
+  else if (results(maps[1]) == SmallVector<AffineExpr>{n, k})
+    layer.transposeRhs = true;
+  else {
+    layer.unsupportedReason = "the weight must be [K, N] or [N, K]";
+    return;
+  }
+  layer.activationOperand = op.getDpsInputOperand(0);
+  layer.weightOperand = op.getDpsInputOperand(1);
+  layer.kind = LayerKind::Matmul;
+}
+
+/// Classifies a convolution: linalg.conv_2d_nchw_fchw, with an optional
+/// zero tensor.pad of the spatial dimensions of its input.
+static void classifyConv(Layer &layer) {
+  auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation());
+  if (!conv) {
+    layer.kind = LayerKind::Unsupported;
+    layer.unsupportedReason =
+        "only linalg.conv_2d_nchw_fchw convolutions are supported";
+    return;
+  }
+  layer.kind = LayerKind::Conv2D;
+  layer.activationOperand = conv.getDpsInputOperand(0);
+  layer.weightOperand = conv.getDpsInputOperand(1);
+  auto pad = layer.activationOperand->get().getDefiningOp<tensor::PadOp>();
+  if (!pad)
+    return;
+  Value padValue = pad.getConstantPaddingValue();
+  SmallVector<int64_t> low(pad.getStaticLow()), high(pad.getStaticHigh());
+  if (!padValue || !isZeroFloat(padValue) || low.size() != 4 || low[0] != 0 ||
+      low[1] != 0 || high[0] != 0 || high[1] != 0 ||
+      ShapedType::isDynamic(low[2]) || ShapedType::isDynamic(low[3]) ||
+      ShapedType::isDynamic(high[2]) || ShapedType::isDynamic(high[3]) ||
+      !pad.getResult().hasOneUse())
+    return; // Not foldable: the padded tensor is the activation.
+  layer.pad = pad;
+  layer.padding = {low[2], low[3], high[2], high[3]};
+}
+
+/// Follows the element-wise bias addition and ReLU after the layer.
+static void matchEpilogue(Layer &layer) {
+  Value v = layer.op->getResult(0);
+  int64_t channel = layer.channelAxis();
+  auto singleUser = [](Value v) -> Operation * {
+    return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+  };
+  // Bias addition: out = v + bias[c].
+  if (!layer.bias) {
+    Operation *user = singleUser(v);
+    if (isElementwiseGeneric(user, 2)) {
+      auto generic = cast<linalg::GenericOp>(user);
+      if (auto add = getSingleBodyOp<arith::AddFOp>(generic)) {
+        Block &body = generic.getRegion().front();
+        for (unsigned i = 0; i < 2; ++i) {
+          OpOperand *self = generic.getDpsInputOperand(i);
+          OpOperand *other = generic.getDpsInputOperand(1 - i);
+          if (self->get() != v ||
+              !generic.getMatchingIndexingMap(self).isIdentity())
+            continue;
+          DenseElementsAttr bias = getConstantElements(other->get());
+          bool argsOk = (add.getLhs() == body.getArgument(0) &&
+                         add.getRhs() == body.getArgument(1)) ||
+                        (add.getLhs() == body.getArgument(1) &&
+                         add.getRhs() == body.getArgument(0));
+          if (bias && bias.getType().getRank() == 1 && argsOk &&
+              isChannelMap(generic.getMatchingIndexingMap(other), channel)) {
+            layer.bias = bias;
+            layer.biasOp = generic;
+            v = generic->getResult(0);
+          }
+          break;
+        }
+      }
+    }
+  }
+  // ReLU: out = max(v, 0).
+  Operation *user = singleUser(v);
+  if (isElementwiseGeneric(user, 1)) {
+    auto generic = cast<linalg::GenericOp>(user);
+    Block &body = generic.getRegion().front();
+    Operation *max = getSingleBodyOp<arith::MaximumFOp>(generic);
+    if (!max)
+      max = getSingleBodyOp<arith::MaxNumFOp>(generic);
+    if (max && generic.getMatchingIndexingMap(generic.getDpsInputOperand(0))
+                   .isIdentity()) {
+      Value a = max->getOperand(0), b = max->getOperand(1);
+      if ((a == body.getArgument(0) && isZeroFloat(b)) ||
+          (b == body.getArgument(0) && isZeroFloat(a))) {
+        layer.reluOp = generic;
+        v = generic->getResult(0);
+      }
+    }
+  }
+  layer.output = v;
+}
+
+SmallVector<Layer> mlir::quantx::findLayers(func::FuncOp func) {
+  SmallVector<Layer> layers;
+  unsigned counter = 0;
+  func.walk([&](linalg::LinalgOp op) {
+    bool isContraction = linalg::isaContractionOpInterface(op);
+    bool isConv = !isContraction && linalg::isaConvolutionOpInterface(op);
+    if (!isContraction && !isConv)
+      return;
+    // Pooling ops are convolutions without a product: not layers.
+    bool multiplies = false;
+    op->getRegion(0).walk([&](arith::MulFOp) { multiplies = true; });
+    if (!multiplies)
+      return;
+    if (op->getNumResults() != 1 ||
+        !isa<FloatType>(getElementTypeOrSelf(op->getResult(0).getType())))
+      return;
+    Layer layer;
+    layer.op = op;
+    std::string prefix = isContraction ? "matmul" : "conv2d";
+    layer.name = nameFromLoc(op->getLoc());
+    if (layer.name.empty())
+      layer.name = prefix + "_" + std::to_string(counter);
+    ++counter;
+    if (isContraction)
+      classifyMatmul(layer);
+    else
+      classifyConv(layer);
+    if (layer.kind != LayerKind::Unsupported) {
+      if (failed(matchInit(layer))) {
+        layer.kind = LayerKind::Unsupported;
+        layer.unsupportedReason = "the accumulator does not start at zero "
+                                  "or at a broadcast bias";
+      } else {
+        matchEpilogue(layer);
+      }
+    }
+    if (!layer.output)
+      layer.output = op->getResult(0);
+    layers.push_back(std::move(layer));
+  });
+  return layers;
+}

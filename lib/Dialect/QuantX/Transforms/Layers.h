@@ -1,0 +1,77 @@
+//===- Layers.h - Quantizable layers of float linalg IR ---------*- C++ -*-===//
+//
+// Finds the layers post-training quantization works on (a linalg matmul or
+// 2-D convolution with its activation, constant weight, bias and ReLU) in
+// the form the PyTorch importer emits, matching by linalg interfaces rather
+// than by op names. Shared by observer insertion and the PTQ rewriting so
+// both name and delimit layers identically.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTX_LIB_DIALECT_QUANTX_TRANSFORMS_LAYERS_H
+#define QUANTX_LIB_DIALECT_QUANTX_TRANSFORMS_LAYERS_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <string>
+
+namespace mlir::quantx {
+
+/// What a layer computes.
+enum class LayerKind {
+  Matmul,      ///< [M, K] x [K, N] (or [N, K]) -> [M, N].
+  Conv2D,      ///< NCHW input, FCHW filter.
+  Unsupported, ///< A contraction or convolution of another form.
+};
+
+/// One quantizable layer and the float ops around it.
+struct Layer {
+  linalg::LinalgOp op;
+  LayerKind kind = LayerKind::Unsupported;
+  /// Stable name: from the op's location, else `<op>_<n>`.
+  std::string name;
+  /// The activation operand of `op` (the padded tensor for a padded conv).
+  OpOperand *activationOperand = nullptr;
+  /// Zero padding of a conv's spatial dimensions folded from a tensor.pad
+  /// (top, left, bottom, right), and the pad op itself.
+  tensor::PadOp pad;
+  SmallVector<int64_t, 4> padding = {0, 0, 0, 0};
+  /// The weight operand of `op`.
+  OpOperand *weightOperand = nullptr;
+  /// Matmul: the weight is [N, K] (a PyTorch Linear weight).
+  bool transposeRhs = false;
+  /// Why `kind` is Unsupported.
+  std::string unsupportedReason;
+
+  /// Bias: a 1-D constant over the output channels, added by `biasOp` (an
+  /// element-wise generic) or used as the broadcast initial value of the
+  /// accumulator (`biasInit`).
+  DenseElementsAttr bias;
+  Operation *biasOp = nullptr;
+  bool biasInit = false;
+  /// The ReLU generic that follows, if any.
+  Operation *reluOp = nullptr;
+  /// The last value of the layer (after bias and ReLU).
+  Value output;
+
+  /// The activation the layer reads, looking through the folded pad.
+  Value activation() {
+    return pad ? pad.getSource() : activationOperand->get();
+  }
+  /// The output channel axis of `output`.
+  int64_t channelAxis() const;
+};
+
+/// Finds the layers of `func` in walk order. Layers whose op is a
+/// contraction or convolution but not one of the supported forms get
+/// LayerKind::Unsupported with a reason.
+SmallVector<Layer> findLayers(func::FuncOp func);
+
+/// The constant value of `v` (through arith.constant), if any.
+DenseElementsAttr getConstantElements(Value v);
+
+} // namespace mlir::quantx
+
+#endif // QUANTX_LIB_DIALECT_QUANTX_TRANSFORMS_LAYERS_H

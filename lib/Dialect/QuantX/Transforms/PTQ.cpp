@@ -1,0 +1,562 @@
+//===- PTQ.cpp - Post-training quantization of linalg layers --------------===//
+//
+// quantx-ptq: rewrites float matmul/conv layers into quantx.matmul /
+// quantx.conv2d with int8 (or int4 weight-only) weights quantized at
+// compile time by the numeric core, activation parameters from calibration
+// statistics, int32 bias, fused ReLU and requantizing epilogues.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Layers.h"
+
+#include "quantx/Dialect/QuantX/IR/QuantX.h"
+#include "quantx/Dialect/QuantX/Transforms/Passes.h"
+#include "quantx/Quant/Scheme.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Regex.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::quantx {
+#define GEN_PASS_DEF_POSTTRAININGQUANTIZE
+#include "quantx/Dialect/QuantX/Transforms/Passes.h.inc"
+} // namespace mlir::quantx
+
+using namespace mlir;
+using namespace mlir::quantx;
+
+namespace {
+
+enum class Mode { StaticInt8, DynamicInt8, WeightInt8, WeightInt4 };
+
+/// Per-tensor activation parameters.
+struct ActParams {
+  float scale = 1.0f;
+  int32_t zeroPoint = 0;
+};
+
+/// A float layer with everything the rewrite needs, computed up front so
+/// that an error leaves the module untouched.
+struct Plan {
+  Layer layer;
+  bool keepFloat = false;
+  ActParams input;
+  /// Consumer layer whose input parameters the output requantizes to.
+  int consumer = -1;
+  UniformType weightType;
+  DenseElementsAttr weightCodes;
+  ::quantx::QuantParams weightParams;
+  int64_t weightElements = 0;
+  unsigned weightBits = 8;
+};
+
+/// The stats {min, max} of an observe op as a Range, or failure.
+static FailureOr<::quantx::Range> getStatsRange(ObserveOp op) {
+  DictionaryAttr stats = op.getStatsAttr();
+  if (!stats)
+    return failure();
+  auto mn = dyn_cast_or_null<FloatAttr>(stats.get("min"));
+  auto mx = dyn_cast_or_null<FloatAttr>(stats.get("max"));
+  if (!mn || !mx)
+    return failure();
+  ::quantx::Range r;
+  r.min = float(mn.getValueAsDouble());
+  r.max = float(mx.getValueAsDouble());
+  if (!std::isfinite(r.min) || !std::isfinite(r.max) || r.min > r.max)
+    return failure();
+  return r;
+}
+
+/// The uint8 asymmetric per-tensor scheme of activations.
+static ::quantx::QuantScheme activationScheme() {
+  ::quantx::QuantScheme s;
+  s.bits = 8;
+  s.isSigned = false;
+  return s;
+}
+
+static UniformType activationType(MLIRContext *ctx, ActParams p) {
+  Builder b(ctx);
+  return UniformType::get(IntegerType::get(ctx, 8), /*isSigned=*/false, 0, 255,
+                          Float32Type::get(ctx), Granularity::per_tensor, {},
+                          {}, OffsetKind::zero_point, Float32Type::get(ctx),
+                          IntegerType::get(ctx, 32), b.getF64FloatAttr(p.scale),
+                          b.getI64IntegerAttr(p.zeroPoint));
+}
+
+/// Values following `v` through ops that keep quantization parameters
+/// valid (observe, shape ops, max pooling), one use at a time.
+static Value followParamPreserving(Value v, DenseSet<Value> &stops) {
+  while (v.hasOneUse() && !stops.contains(v)) {
+    Operation *user = *v.getUsers().begin();
+    if (isa<ObserveOp, tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+            linalg::TransposeOp>(user) ||
+        (isa<tensor::ReshapeOp>(user) && user->getOperand(0) == v) ||
+        (isa<linalg::PoolingNchwMaxOp, linalg::PoolingNhwcMaxOp>(user) &&
+         user->getOperand(0) == v)) {
+      v = user->getResult(0);
+      continue;
+    }
+    break;
+  }
+  return v;
+}
+
+struct PTQPass : public mlir::quantx::impl::PostTrainingQuantizeBase<PTQPass> {
+  using Base::Base;
+
+  void runOnOperation() override;
+
+private:
+  Mode modeValue = Mode::StaticInt8;
+
+  LogicalResult planLayer(Plan &plan);
+  void rewrite(std::vector<Plan> &plans, Plan &plan);
+  Value buildDynamicQuantize(OpBuilder &b, Location loc, Value x, Value &scale,
+                             Value &offset);
+};
+
+} // namespace
+
+LogicalResult PTQPass::planLayer(Plan &plan) {
+  Layer &layer = plan.layer;
+  MLIRContext *ctx = layer.op->getContext();
+  Builder b(ctx);
+  auto fail = [&](const Twine &why) -> LogicalResult {
+    return layer.op->emitError()
+           << "quantx-ptq: cannot quantize layer '" << layer.name << "' ("
+           << layer.op->getName() << "): " << why
+           << "; keep it in float with keep-float";
+  };
+  if (layer.kind == LayerKind::Unsupported)
+    return fail(layer.unsupportedReason);
+  bool weightOnly =
+      modeValue == Mode::WeightInt8 || modeValue == Mode::WeightInt4;
+  if (weightOnly && layer.kind == LayerKind::Conv2D) {
+    plan.keepFloat = true; // Documented: convolutions stay float.
+    return success();
+  }
+  auto elemType = [](Value v) { return getElementTypeOrSelf(v.getType()); };
+  if (!elemType(layer.activation()).isF32() || !elemType(layer.output).isF32())
+    return fail("only f32 layers are supported");
+
+  // Input parameters from the statistics.
+  if (modeValue == Mode::StaticInt8) {
+    auto observe = layer.activation().getDefiningOp<ObserveOp>();
+    if (!observe)
+      return fail("its input has no quantx.observe (run "
+                  "quantx-insert-observers and calibrate first)");
+    FailureOr<::quantx::Range> range = getStatsRange(observe);
+    if (failed(range))
+      return fail("observation '" + observe.getName() +
+                  "' has no valid {min, max} statistics (run "
+                  "quantx-apply-calibration first)");
+    ::quantx::computeScaleZeroPoint(*range, activationScheme(),
+                                    plan.input.scale, plan.input.zeroPoint);
+  }
+
+  // Weights, quantized now from the constant.
+  DenseElementsAttr weight = getConstantElements(layer.weightOperand->get());
+  if (!weight)
+    return fail("its weight is not a constant");
+  if (!weight.getElementType().isF32())
+    return fail("its weight is not f32");
+  auto wType = cast<RankedTensorType>(weight.getType());
+  std::vector<int64_t> dims(wType.getShape().begin(), wType.getShape().end());
+  std::vector<float> values(weight.getValues<float>().begin(),
+                            weight.getValues<float>().end());
+  for (float v : values)
+    if (!std::isfinite(v))
+      return fail("its weight has a NaN or infinite value");
+  plan.weightElements = values.size();
+
+  ::quantx::QuantScheme scheme;
+  scheme.bits = modeValue == Mode::WeightInt4 ? 4 : 8;
+  scheme.isSigned = true;
+  scheme.narrowRange = true;
+  scheme.symmetric = true;
+  int64_t outAxis =
+      layer.kind == LayerKind::Conv2D || layer.transposeRhs ? 0 : 1;
+  int64_t kAxis = 1 - outAxis;
+  bool grouped = weightOnly && groupSize > 0;
+  if (grouped) {
+    if (dims[kAxis] % groupSize != 0)
+      return fail(llvm::formatv("group-size {0} does not divide K = {1}",
+                                int64_t(groupSize), dims[kAxis])
+                      .str());
+    scheme.granularity = ::quantx::Granularity::PerGroup;
+    scheme.axis = kAxis;
+    scheme.groupSize = groupSize;
+  } else {
+    scheme.granularity = ::quantx::Granularity::PerAxis;
+    scheme.axis = outAxis;
+  }
+  plan.weightBits = scheme.bits;
+  plan.weightParams =
+      ::quantx::computeParamsFromData(values.data(), dims, scheme);
+  std::vector<int32_t> codes(values.size());
+  ::quantx::quantize(values.data(), dims, scheme, plan.weightParams,
+                     codes.data());
+
+  IntegerType storage = IntegerType::get(ctx, scheme.bits);
+  SmallVector<APInt> codeInts;
+  codeInts.reserve(codes.size());
+  for (int32_t c : codes)
+    codeInts.push_back(APInt(scheme.bits, int64_t(c), /*isSigned=*/true));
+  plan.weightCodes =
+      DenseElementsAttr::get(wType.clone(storage), ArrayRef(codeInts));
+  std::vector<double> scales(plan.weightParams.scales.begin(),
+                             plan.weightParams.scales.end());
+  SmallVector<int64_t> pshape(plan.weightParams.shape.begin(),
+                              plan.weightParams.shape.end());
+  Attribute scaleAttr = DenseElementsAttr::get(
+      RankedTensorType::get(pshape, b.getF64Type()), ArrayRef(scales));
+  int64_t qmax = scheme.qmax();
+  SmallVector<int64_t> axes, blocks;
+  Granularity granularity = Granularity::per_axis;
+  if (grouped) {
+    granularity = Granularity::per_block;
+    axes = {0, 1};
+    blocks = {1, 1};
+    blocks[kAxis] = groupSize;
+  } else {
+    axes = {outAxis};
+  }
+  plan.weightType = UniformType::get(
+      storage, true, -qmax, qmax, Float32Type::get(ctx), granularity, axes,
+      blocks, OffsetKind::none, Float32Type::get(ctx), NoneType::get(ctx),
+      scaleAttr, Attribute());
+  return success();
+}
+
+/// Quantizes `x` per tensor to uint8 with parameters computed at run time
+/// from its min and max (PyTorch's formulas, as computeScaleZeroPoint):
+/// returns the quantized tensor and sets the scalar scale/offset tensors.
+Value PTQPass::buildDynamicQuantize(OpBuilder &b, Location loc, Value x,
+                                    Value &scale, Value &offset) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  Type f32 = b.getF32Type();
+  auto scalar = RankedTensorType::get({}, f32);
+  auto reduce = [&](bool isMax) -> Value {
+    // Starting at 0 gives min(min, 0) and max(max, 0), the range the
+    // parameters must cover.
+    Value initV = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f32);
+    Value filled = linalg::FillOp::create(b, loc, initV, empty).getResult(0);
+    SmallVector<AffineMap> maps = {
+        AffineMap::getMultiDimIdentityMap(type.getRank(), ctx),
+        AffineMap::get(type.getRank(), 0, {}, ctx)};
+    SmallVector<utils::IteratorType> iters(type.getRank(),
+                                           utils::IteratorType::reduction);
+    auto generic = linalg::GenericOp::create(
+        b, loc, TypeRange{scalar}, ValueRange{x}, ValueRange{filled}, maps,
+        iters, [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value r = isMax ? arith::MaximumFOp::create(nb, nl, args[0], args[1])
+                                .getResult()
+                          : arith::MinimumFOp::create(nb, nl, args[0], args[1])
+                                .getResult();
+          linalg::YieldOp::create(nb, nl, r);
+        });
+    return generic.getResult(0);
+  };
+  Value mn = reduce(false), mx = reduce(true);
+  // scale = (max - min) / 255, 1 when the range is empty, else at least
+  // FLT_EPSILON; zp = clamp(0 - round(min / scale), 0, 255).
+  SmallVector<AffineMap> maps(4, AffineMap::get(0, 0, {}, ctx));
+  Value emptyS = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f32);
+  Value emptyZ =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getI32Type());
+  auto params = linalg::GenericOp::create(
+      b, loc, TypeRange{scalar, RankedTensorType::get({}, b.getI32Type())},
+      ValueRange{mn, mx}, ValueRange{emptyS, emptyZ}, maps,
+      ArrayRef<utils::IteratorType>{},
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        auto cst = [&](float v) -> Value {
+          return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(v));
+        };
+        Value range = arith::SubFOp::create(nb, nl, a[1], a[0]);
+        Value s = arith::DivFOp::create(nb, nl, range, cst(255.0f));
+        Value eps = cst(std::numeric_limits<float>::epsilon());
+        s = arith::MaximumFOp::create(nb, nl, s, eps);
+        Value empty = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
+                                            a[1], a[0]);
+        s = arith::SelectOp::create(nb, nl, empty, cst(1.0f), s);
+        Value q = arith::DivFOp::create(nb, nl, a[0], s);
+        q = math::RoundEvenOp::create(nb, nl, q);
+        Value z = arith::SubFOp::create(nb, nl, cst(0.0f), q);
+        z = arith::MaximumFOp::create(nb, nl, z, cst(0.0f));
+        z = arith::MinimumFOp::create(nb, nl, z, cst(255.0f));
+        Value zi = arith::FPToSIOp::create(nb, nl, nb.getI32Type(), z);
+        linalg::YieldOp::create(nb, nl, ValueRange{s, zi});
+      });
+  scale = params.getResult(0);
+  offset = params.getResult(1);
+  UniformType qtype =
+      getUniformType(ctx, 8, /*isSigned=*/false, Float32Type::get(ctx),
+                     OffsetKind::zero_point);
+  return QuantizeOp::create(b, loc, type.clone(qtype), x, scale, offset,
+                            RoundingMode::half_to_even, true);
+}
+
+void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
+  Layer &layer = plan.layer;
+  MLIRContext *ctx = layer.op->getContext();
+  Location loc = layer.op->getLoc();
+  OpBuilder b(layer.op);
+  b.setInsertionPointAfter(layer.output.getDefiningOp());
+  auto outType = cast<RankedTensorType>(layer.output.getType());
+  int64_t channels = outType.getDimSize(layer.channelAxis());
+
+  Value weight = ConstantOp::create(
+      b, loc, plan.weightCodes.getType().clone(plan.weightType),
+      plan.weightCodes);
+
+  Value lhs, lhsScale, lhsOffset, bias;
+  Type resultType = outType;
+  UniformType consumerType;
+  if (modeValue == Mode::StaticInt8) {
+    UniformType inType = activationType(ctx, plan.input);
+    auto actType = cast<RankedTensorType>(layer.activation().getType());
+    lhs =
+        QuantizeOp::create(b, loc, actType.clone(inType), layer.activation(),
+                           Value(), Value(), RoundingMode::half_to_even, true);
+    if (layer.bias) {
+      // int32 bias at scale s_in * s_w[c].
+      SmallVector<int32_t> q;
+      int64_t i = 0;
+      for (float v : layer.bias.getValues<float>()) {
+        float s = plan.input.scale * plan.weightParams.scales[i++];
+        double r = std::nearbyint(double(v / s));
+        r = std::min(std::max(r, -2147483647.0), 2147483647.0);
+        q.push_back(int32_t(r));
+      }
+      bias = arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(
+              RankedTensorType::get({channels}, b.getI32Type()), ArrayRef(q)));
+    }
+    if (plan.consumer >= 0) {
+      consumerType = activationType(ctx, plans[plan.consumer].input);
+      resultType = outType.clone(consumerType);
+    }
+  } else {
+    if (layer.bias)
+      bias = arith::ConstantOp::create(b, loc, layer.bias);
+    if (modeValue == Mode::DynamicInt8)
+      lhs =
+          buildDynamicQuantize(b, loc, layer.activation(), lhsScale, lhsOffset);
+    else
+      lhs = layer.activation();
+  }
+  if (bias && bias.getType() !=
+                  RankedTensorType::get({channels},
+                                        getElementTypeOrSelf(bias.getType())))
+    bias = {};
+
+  Value result;
+  if (layer.kind == LayerKind::Matmul) {
+    result = MatmulOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
+                              lhsOffset, Value(), Value(), Value(), Value(),
+                              layer.transposeRhs, layer.reluOp != nullptr,
+                              RoundingMode::half_to_even);
+  } else {
+    auto conv = cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation());
+    SmallVector<int64_t> strides(conv.getStrides().getValues<int64_t>());
+    SmallVector<int64_t> dilations(conv.getDilations().getValues<int64_t>());
+    result = Conv2DOp::create(
+        b, loc, resultType, lhs, weight, bias, lhsScale, lhsOffset, Value(),
+        Value(), Value(), Value(), strides, layer.padding, dilations, 1,
+        layer.reluOp != nullptr, RoundingMode::half_to_even);
+  }
+  if (consumerType)
+    result = DequantizeOp::create(b, loc, outType, result, Value(), Value());
+  layer.output.replaceAllUsesWith(result);
+  // The float ops are now dead; erase the chain from its end.
+  SmallVector<Operation *> dead;
+  if (layer.reluOp)
+    dead.push_back(layer.reluOp);
+  if (layer.biasOp)
+    dead.push_back(layer.biasOp);
+  dead.push_back(layer.op);
+  if (layer.pad)
+    dead.push_back(layer.pad);
+  for (Operation *op : dead)
+    if (op->use_empty())
+      op->erase();
+}
+
+/// Writes `value` as JSON to `path` through a temporary file.
+static LogicalResult writeJson(Operation *anchor, StringRef path,
+                               llvm::json::Value value) {
+  std::string tmp = (path + ".tmp").str();
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(tmp, ec);
+    if (ec)
+      return anchor->emitError()
+             << "cannot write '" << path << "': " << ec.message();
+    os << llvm::formatv("{0:2}", value) << "\n";
+  }
+  if ((ec = llvm::sys::fs::rename(tmp, path)))
+    return anchor->emitError()
+           << "cannot write '" << path << "': " << ec.message();
+  return success();
+}
+
+void PTQPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  if (mode == "static-int8")
+    modeValue = Mode::StaticInt8;
+  else if (mode == "dynamic-int8")
+    modeValue = Mode::DynamicInt8;
+  else if (mode == "weight-int8")
+    modeValue = Mode::WeightInt8;
+  else if (mode == "weight-int4")
+    modeValue = Mode::WeightInt4;
+  else {
+    module.emitError() << "quantx-ptq: unknown mode '" << mode
+                       << "' (expected static-int8, dynamic-int8, "
+                          "weight-int8 or weight-int4)";
+    return signalPassFailure();
+  }
+  if (groupSize < 0 || (groupSize > 0 && modeValue != Mode::WeightInt8 &&
+                        modeValue != Mode::WeightInt4)) {
+    module.emitError("quantx-ptq: group-size must be >= 0 and is only "
+                     "meaningful for the weight-only modes");
+    return signalPassFailure();
+  }
+  std::vector<llvm::Regex> keepPatterns;
+  for (const std::string &pattern : keepFloat) {
+    llvm::Regex re(pattern);
+    std::string error;
+    if (!re.isValid(error)) {
+      module.emitError() << "quantx-ptq: bad keep-float pattern '" << pattern
+                         << "': " << error;
+      return signalPassFailure();
+    }
+    keepPatterns.emplace_back(pattern);
+  }
+
+  // Plan every layer of every function first: errors leave the module as
+  // it was.
+  std::vector<std::pair<func::FuncOp, std::vector<Plan>>> funcs;
+  bool failedAny = false;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    std::vector<Plan> plans;
+    for (Layer &layer : findLayers(func)) {
+      Plan plan;
+      plan.layer = layer;
+      for (llvm::Regex &re : keepPatterns)
+        if (re.match(layer.name))
+          plan.keepFloat = true;
+      if (!plan.keepFloat && failed(planLayer(plan)))
+        failedAny = true;
+      plans.push_back(std::move(plan));
+    }
+    funcs.push_back({func, std::move(plans)});
+  }
+  if (failedAny)
+    return signalPassFailure();
+
+  llvm::json::Array layersJson;
+  for (auto &[func, plans] : funcs) {
+    // Requantizing epilogues: which quantized layer reads each output.
+    DenseMap<Value, int> byActivation;
+    DenseSet<Value> stops;
+    for (auto [i, plan] : llvm::enumerate(plans))
+      if (!plan.keepFloat) {
+        byActivation[plan.layer.activation()] = i;
+        stops.insert(plan.layer.activation());
+      }
+    if (modeValue == Mode::StaticInt8)
+      for (Plan &plan : plans) {
+        if (plan.keepFloat)
+          continue;
+        Value end = followParamPreserving(plan.layer.output, stops);
+        auto it = byActivation.find(end);
+        if (it != byActivation.end() && end.hasOneUse())
+          plan.consumer = it->second;
+      }
+    for (Plan &plan : plans) {
+      llvm::json::Object entry;
+      entry["name"] = plan.layer.name;
+      entry["op"] = plan.layer.op->getName().getStringRef();
+      int64_t floatBytes = 0;
+      if (DenseElementsAttr w = getConstantElements(
+              plan.layer.weightOperand ? plan.layer.weightOperand->get()
+                                       : Value()))
+        floatBytes = w.getNumElements() * 4;
+      entry["bytes_before"] = floatBytes;
+      if (plan.keepFloat) {
+        entry["status"] = "float";
+        entry["bytes_after"] = floatBytes;
+        layersJson.push_back(std::move(entry));
+        continue;
+      }
+      entry["status"] = "quantized";
+      entry["mode"] = mode;
+      entry["weight_bits"] = int64_t(plan.weightBits);
+      llvm::json::Array scales;
+      for (float s : plan.weightParams.scales)
+        scales.push_back(double(s));
+      entry["weight_scales"] = std::move(scales);
+      int64_t after = (plan.weightElements * plan.weightBits + 7) / 8 +
+                      int64_t(plan.weightParams.scales.size()) * 4;
+      entry["bytes_after"] = after;
+      if (modeValue == Mode::StaticInt8) {
+        entry["input_scale"] = double(plan.input.scale);
+        entry["input_zero_point"] = int64_t(plan.input.zeroPoint);
+        entry["output"] =
+            plan.consumer >= 0
+                ? "requantized to " + plans[plan.consumer].layer.name
+                : std::string("f32");
+      }
+      entry["relu_fused"] = plan.layer.reluOp != nullptr;
+      entry["bias"] = bool(plan.layer.bias);
+      layersJson.push_back(std::move(entry));
+    }
+    for (Plan &plan : plans)
+      if (!plan.keepFloat)
+        rewrite(plans, plan);
+    // Remove the observation points; a quantize of a dequantize with the
+    // same type is the identity.
+    func.walk([&](ObserveOp op) {
+      if (keepOutputObservers && op.getName().ends_with(".output")) {
+        op.removeStatsAttr();
+        return;
+      }
+      op.getResult().replaceAllUsesWith(op.getInput());
+      op.erase();
+    });
+    func.walk([](QuantizeOp op) {
+      auto deq = op.getInput().getDefiningOp<DequantizeOp>();
+      if (deq && !op.getScale() && !deq.getScale() &&
+          deq.getInput().getType() == op.getType()) {
+        op.getResult().replaceAllUsesWith(deq.getInput());
+        op.erase();
+        if (deq->use_empty())
+          deq.erase();
+      }
+    });
+  }
+  if (!report.empty()) {
+    llvm::json::Object root;
+    root["format"] = "quantx-ptq-report";
+    root["version"] = 1;
+    root["mode"] = mode;
+    root["layers"] = std::move(layersJson);
+    if (failed(writeJson(module, report, std::move(root))))
+      return signalPassFailure();
+  }
+}

@@ -192,7 +192,7 @@ def main():
     ap.add_argument("--windows", type=int, default=16)
     ap.add_argument("--window", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--backend", default="torch")
+    ap.add_argument("--backend", default="jit", choices=["jit", "torch"])
     ap.add_argument("--no-emulate", dest="emulate", action="store_false")
     ap.add_argument("--mb", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3)

@@ -11,8 +11,9 @@ context. Two are provided:
   attention.
 * :func:`quantx_evaluator` - quantx's evaluation of a GGUF file: the model
   with exactly the weights quantx's codecs dequantize from the file. The
-  ``"torch"`` backend runs them in :class:`~quantx.models.charlm.CharLlama`
-  (PyTorch, float32); other backends (e.g. a JIT) register themselves in
+  default ``"jit"`` backend imports :class:`~quantx.models.charlm.CharLlama`
+  with them through :mod:`quantx.importer` and runs it with :mod:`quantx.jit`
+  (float32); ``"torch"`` runs the same model in PyTorch; other backends (e.g. a JIT) register themselves in
   :data:`BACKENDS` under a name with a factory ``path -> evaluator``.
 """
 
@@ -65,11 +66,35 @@ def _torch_backend(path):
     return run
 
 
+def _jit_backend(path):
+    """The model imported to MLIR by quantx.importer and run by quantx's JIT
+    (one compiled function per window length)."""
+    import torch
+
+    from .. import importer, jit
+    from .llama import load_llama
+
+    model, _ = load_llama(path)
+    compiled = {}
+
+    def run(tokens):
+        x = np.array([list(tokens)], dtype=np.int64)
+        n = x.shape[1]
+        if n not in compiled:
+            text = importer.import_module(model, (torch.from_numpy(x),))
+            compiled[n] = jit.compile(text)["forward"]
+        return np.asarray(compiled[n](x)[0], dtype=np.float32)
+
+    run.backend = ("quantx JIT (torch.fx import of CharLlama, float32, "
+                   "weights dequantized by quantx's codecs)")
+    return run
+
+
 #: name -> factory(path) -> evaluator.
-BACKENDS: Dict[str, Callable] = {"torch": _torch_backend}
+BACKENDS: Dict[str, Callable] = {"torch": _torch_backend, "jit": _jit_backend}
 
 
-def quantx_evaluator(path, backend="torch"):
+def quantx_evaluator(path, backend="jit"):
     """quantx's evaluator of the model in GGUF file ``path``."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")

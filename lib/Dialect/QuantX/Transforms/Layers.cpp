@@ -8,6 +8,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 
 using namespace mlir;
@@ -18,10 +21,46 @@ int64_t Layer::channelAxis() const {
   return kind == LayerKind::Conv2D ? 1 : type.getRank() - 1;
 }
 
+/// The elements of a `dense_resource` blob as a DenseElementsAttr (null when
+/// the blob is absent or its size does not match the type).
+static DenseElementsAttr fromResource(DenseResourceElementsAttr attr) {
+  AsmResourceBlob *blob = attr.getRawHandle().getBlob();
+  if (!blob)
+    return {};
+  ArrayRef<char> data = blob->getData();
+  auto type = cast<ShapedType>(attr.getType());
+  Type elem = type.getElementType();
+  if (!elem.isIntOrFloat())
+    return {};
+  int64_t bits = elem.getIntOrFloatBitWidth();
+  if (bits % 8 != 0 ||
+      static_cast<int64_t>(data.size()) != type.getNumElements() * (bits / 8))
+    return {};
+  return DenseElementsAttr::getFromRawBuffer(type, data);
+}
+
 DenseElementsAttr mlir::quantx::getConstantElements(Value v) {
-  DenseElementsAttr attr;
-  if (v && matchPattern(v, m_Constant(&attr)))
-    return attr;
+  if (!v)
+    return {};
+  // Constants reshaped by the importer (e.g. a [C,1,1] bias collapsed to
+  // [C] for broadcasting) are the same elements in another shape.
+  if (auto collapse = v.getDefiningOp<tensor::CollapseShapeOp>()) {
+    if (DenseElementsAttr src = getConstantElements(collapse.getSrc()))
+      return src.reshape(collapse.getResultType());
+    return {};
+  }
+  if (auto expand = v.getDefiningOp<tensor::ExpandShapeOp>()) {
+    if (DenseElementsAttr src = getConstantElements(expand.getSrc()))
+      return src.reshape(expand.getResultType());
+    return {};
+  }
+  Attribute attr;
+  if (!matchPattern(v, m_Constant(&attr)))
+    return {};
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr))
+    return dense;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr))
+    return fromResource(resource);
   return {};
 }
 

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantx/Codegen/CPUPipeline.h"
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 #include "quantx/Runtime/Npy.h"
@@ -287,8 +288,7 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registry.insert<mlir::quantx::QuantXDialect>();
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
+  mlir::quantx::registerCPUTranslations(registry);
   MLIRContext context(registry);
 
   llvm::SourceMgr sourceMgr;
@@ -354,7 +354,9 @@ int main(int argc, char **argv) {
   options.transformer = transformer;
   // MLIR's C runner utilities provide the helpers lowered code may call
   // (memrefCopy for copies of non-contiguous buffers, for instance).
-  StringRef runtimeLibs[] = {QUANTX_MLIR_C_RUNNER_UTILS};
+  // The code generation's runtime (OpenMP) comes after them.
+  SmallVector<StringRef> runtimeLibs = {QUANTX_MLIR_C_RUNNER_UTILS};
+  llvm::append_range(runtimeLibs, mlir::quantx::getCPURuntimeLibraries());
   options.sharedLibPaths = runtimeLibs;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(*module, options);

@@ -34,4 +34,10 @@ config.substitutions.append(
 config.substitutions.append(
     ("%mlir_c_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")))
 llvm_config.add_tool_substitutions(["quantx-run"], tool_dirs)
+# The OpenMP runtime the threaded kernels call (mlir-runner -shared-libs).
+config.substitutions.append(("%openmp_lib", config.openmp_library))
+if config.openmp_library and "NOTFOUND" not in config.openmp_library:
+    config.available_features.add("openmp")
+# Lowering to assembly for target features this machine may lack.
+llvm_config.add_tool_substitutions(["mlir-translate", "llc"], tool_dirs)
 config.substitutions.append(("%python", config.python_executable))

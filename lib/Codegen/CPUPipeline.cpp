@@ -25,6 +25,7 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/X86TargetParser.h"
 
 #include <algorithm>
 
@@ -40,16 +41,24 @@ mlir::quantx::resolveTargetFeatures(llvm::StringRef override) {
       if (entry.second)
         features.push_back(entry.first().str());
   } else {
+    // The listed features and, on x86, those they imply (avx512f implies
+    // avx2, for instance).
     llvm::SmallVector<llvm::StringRef> parts;
     override.split(parts, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+    llvm::StringMap<bool> enabled;
     for (llvm::StringRef p : parts) {
       p = p.trim();
       if (p.consume_front("-"))
         continue;
       p.consume_front("+");
-      if (!p.empty())
-        features.push_back(p.str());
+      if (p.empty())
+        continue;
+      enabled[p] = true;
+      llvm::X86::updateImpliedFeatures(p, true, enabled);
     }
+    for (const auto &entry : enabled)
+      if (entry.second)
+        features.push_back(entry.first().str());
   }
   llvm::sort(features);
   features.erase(std::unique(features.begin(), features.end()), features.end());
@@ -68,6 +77,7 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
   if (options.gemm) {
     CPUGemmOptions gemm;
     gemm.targetFeatures = options.targetFeatures;
+    gemm.minRows = options.gemmMinRows;
     pm.addNestedPass<func::FuncOp>(createCPUGemm(gemm));
   }
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
@@ -104,6 +114,11 @@ struct CPUPipelineTextOptions
   Option<bool> gemm{*this, "gemm",
                     llvm::cl::desc("Generate vectorized GEMM kernels"),
                     llvm::cl::init(true)};
+  Option<int64_t> gemmMinRows{
+      *this, "gemm-min-rows",
+      llvm::cl::desc("Leave contractions with fewer static rows to the "
+                     "scalar lowering"),
+      llvm::cl::init(8)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run kernels on OpenMP threads"),
                         llvm::cl::init(true)};
@@ -124,6 +139,7 @@ void mlir::quantx::registerQuantXPipelines() {
         CPUPipelineOptions options;
         options.targetFeatures = text.targetFeatures;
         options.gemm = text.gemm;
+        options.gemmMinRows = text.gemmMinRows;
         options.parallel = text.parallel;
         options.numThreads = text.numThreads;
         buildQuantXCPUPipeline(pm, options);

@@ -14,6 +14,7 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <cstdint>
 #include <string>
 
 namespace mlir {
@@ -29,6 +30,9 @@ struct CPUPipelineOptions {
   /// Generate packed, vectorized GEMM kernels for matrix products (else
   /// every linalg op becomes scalar loops).
   bool gemm = true;
+  /// Contractions with fewer static rows are left to other lowerings
+  /// (matrix-vector shapes).
+  int64_t gemmMinRows = 8;
   /// Run the outer loops of the generated kernels on OpenMP threads.
   bool parallel = true;
   /// Number of threads of each parallel region; 0 leaves it to the OpenMP
@@ -46,8 +50,9 @@ void registerQuantXPipelines();
 
 /// The target features the code generation uses for `override`: the host
 /// CPU's features when it is empty or "host", else exactly the features
-/// `override` enables ("+avx2,+fma"; "-f" entries are dropped), so that
-/// results do not depend on the machine. Sorted, without signs.
+/// `override` enables ("+avx2,+fma"; "-f" entries are dropped) and those
+/// they imply on x86, so that results do not depend on the machine.
+/// Sorted, without signs.
 llvm::SmallVector<std::string> resolveTargetFeatures(llvm::StringRef override);
 
 /// Registers the translations to LLVM IR of every dialect the pipeline's

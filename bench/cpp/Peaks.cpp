@@ -60,9 +60,8 @@ __attribute__((target("avx2,fma"))) void fmaLoop(long iters) {
                "jnz 1b\n"
                : "+r"(iters)
                :
-               : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-                 "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
-                 "cc");
+               : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                 "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "cc");
 }
 
 /// 12 independent vpmaddwd + vpaddd chains: 12 * 16 multiply-adds each.
@@ -110,9 +109,9 @@ __attribute__((target("avx2"))) void maddLoop(long iters) {
                "jnz 1b\n"
                : "+r"(iters)
                :
-               : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-                 "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
-                 "xmm14", "xmm15", "cc");
+               : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                 "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                 "xmm15", "cc");
 }
 
 /// Best operations per second of `loop` (`opsPerIter` each) over `reps`
@@ -127,9 +126,9 @@ double measure(void (*loop)(long), double opsPerIter, unsigned threads,
       pool.emplace_back(loop, iters);
     for (std::thread &t : pool)
       t.join();
-    double s = std::chrono::duration<double>(
-                   std::chrono::steady_clock::now() - start)
-                   .count();
+    double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     best = std::max(best, opsPerIter * double(iters) * threads / s);
   }
   return best;
@@ -170,9 +169,8 @@ int main(int argc, char **argv) {
     else if (arg == "--repetitions")
       reps = int(value());
     else {
-      std::fprintf(stderr,
-                   "usage: quantx-peaks [--threads N] [--iterations N] "
-                   "[--repetitions N]\n");
+      std::fprintf(stderr, "usage: quantx-peaks [--threads N] [--iterations N] "
+                           "[--repetitions N]\n");
       return 2;
     }
   }

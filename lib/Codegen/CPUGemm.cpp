@@ -361,6 +361,9 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
   Value kq = arith::DivSIOp::create(b, loc, kp, idx(t.ku));
   // Offset of the tile's panel in the packed Y, in elements.
   Value panel = mul(mul(tile, kq), idx(t.nr * t.ku));
+  // And of the row panel in the packed X.
+  Value aPanel = mul(mul(arith::DivSIOp::create(b, loc, ir, idx(t.mr)), kq),
+                     idx(t.mr * t.ku));
   auto loop = scf::ForOp::create(
       b, loc, kqBegin, kqEnd, idx(t.unroll), accs,
       [&](OpBuilder &lb, Location l, Value q, ValueRange iter) {
@@ -376,7 +379,9 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
                 b, l, bType, bBuf,
                 ValueRange{add(bOff, idx(v * t.vl * t.ku))}));
           for (int64_t i = 0; i < t.mr; ++i) {
-            Value aOff = add(mul(add(ir, idx(i)), kp), mul(qu, idx(t.ku)));
+            // Row i of the row panel ir / MR at k group qu.
+            Value aOff =
+                add(add(aPanel, mul(qu, idx(t.mr * t.ku))), idx(i * t.ku));
             Value a;
             if (kind == GemmKind::F32) {
               Value s = memref::LoadOp::create(b, l, aBuf, ValueRange{aOff});
@@ -471,19 +476,38 @@ void GemmEmitter::emit() {
                            ValueRange{buf});
   };
 
-  // Pack X into [Mp][Kp].
+  // Pack X into row panels [Mp / MR][Kp / KU][MR][KU]: the microkernel
+  // reads one contiguous stream (no cache-set conflicts between rows).
   Type xElem = packedType(true);
   Value aBuf = alloc(xElem, {mul(mp, kp)});
   fillZero(aBuf, xElem);
+  Value kqAll = arith::DivSIOp::create(b, loc, kp, idx(t.ku));
   scf::ParallelOp::create(
       b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
       [&](OpBuilder &pb, Location l, ValueRange ivs) {
+        Value row = ivs[0];
+        auto cst = [&](OpBuilder &ob, int64_t v) {
+          return arith::ConstantIndexOp::create(ob, l, v);
+        };
+        // ((row / MR) * Kq * MR + row % MR) * KU
+        Value base = arith::MulIOp::create(
+            pb, l, arith::DivSIOp::create(pb, l, row, cst(pb, t.mr)), kqAll);
+        base = arith::MulIOp::create(pb, l, base, cst(pb, t.mr));
+        base = arith::AddIOp::create(
+            pb, l, base, arith::RemSIOp::create(pb, l, row, cst(pb, t.mr)));
+        base = arith::MulIOp::create(pb, l, base, cst(pb, t.ku));
         scf::ForOp::create(
             pb, l, zero, kSize, one, {},
             [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
-              Value x = toPacked(fb, evaluate(fb, true, ivs[0], zero, k), true);
-              Value off = arith::AddIOp::create(
-                  fb, l2, arith::MulIOp::create(fb, l2, ivs[0], kp), k);
+              Value x = toPacked(fb, evaluate(fb, true, row, zero, k), true);
+              // + (k / KU) * MR * KU + k % KU
+              Value off = arith::MulIOp::create(
+                  fb, l2, arith::DivSIOp::create(fb, l2, k, cst(fb, t.ku)),
+                  cst(fb, t.mr * t.ku));
+              off = arith::AddIOp::create(
+                  fb, l2, off,
+                  arith::RemSIOp::create(fb, l2, k, cst(fb, t.ku)));
+              off = arith::AddIOp::create(fb, l2, base, off);
               memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
               scf::YieldOp::create(fb, l2);
             });
@@ -673,11 +697,11 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
                  (match->xRange.lo >= 0 || match->xRange.hi <= 127) &&
                  match->yRange.lo >= -128 && match->yRange.hi <= 127) {
         kind = GemmKind::VNNI;
-        tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/1024,
+        tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/512,
               /*vl=*/8, /*ku=*/4,  /*unroll=*/2};
       } else {
         kind = avx2 ? GemmKind::PMaddWD : GemmKind::I16Generic;
-        tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/512,
+        tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,
               /*vl=*/8, /*ku=*/2,  /*unroll=*/2};
       }
       if (mr > 0)

@@ -704,6 +704,13 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
         tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,
               /*vl=*/8, /*ku=*/2,  /*unroll=*/2};
       }
+      // A 4-row tile (8 accumulators, still enough independent chains to
+      // hide the multiply latency) when it divides a static row count that
+      // 6 does not: the kernel then accumulates in place, without a padded
+      // copy of the output.
+      if (!ShapedType::isDynamic(staticRanges[0]) &&
+          staticRanges[0] % tl.mr != 0 && staticRanges[0] % 4 == 0)
+        tl.mr = 4;
       if (mr > 0)
         tl.mr = mr;
       if (nr > 0)

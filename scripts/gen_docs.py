@@ -19,6 +19,7 @@ DOCS = [
     ("Dialects/QuantX.md", ["-gen-dialect-doc", "-dialect=quantx"],
      "include/quantx/Dialect/QuantX/IR/QuantXOps.td"),
     ("Passes.md", ["-gen-pass-doc"], "include/quantx/Conversion/Passes.td"),
+    ("CodegenPasses.md", ["-gen-pass-doc"], "include/quantx/Codegen/Passes.td"),
 ]
 
 

@@ -282,6 +282,12 @@ private:
   Type packedType(bool isX);
   /// Converts an i32/f32 factor to its packed element.
   Value toPacked(OpBuilder &ob, Value v, bool isX);
+  /// Offset in a packed operand of element k of the panel `panel` (row or
+  /// column tile) at position `lane` inside it: k blocks outermost, so that
+  /// the panels one cache block reads are contiguous:
+  /// [Kp / KC][tiles][min(KC, Kp - pc) / KU][tile size][KU].
+  Value packedOffset(OpBuilder &ob, Location l, Value k, Value panel,
+                     Value lane, bool isX);
   /// One k step of the microkernel.
   void emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp, Value tile,
                   Value ir, Value jr, Value kBegin, Value kEnd);
@@ -293,6 +299,8 @@ private:
   Location loc;
   /// +128 added to X for vpdpbusd when X is signed.
   bool biasX = false;
+  /// Padded sizes.
+  Value mp, np, kp;
 };
 
 Type GemmEmitter::packedType(bool isX) {
@@ -316,6 +324,33 @@ Value GemmEmitter::toPacked(OpBuilder &ob, Value v, bool isX) {
         ob, loc, v,
         arith::ConstantOp::create(ob, loc, ob.getI32IntegerAttr(128)));
   return arith::TruncIOp::create(ob, loc, packedType(isX), v);
+}
+
+Value GemmEmitter::packedOffset(OpBuilder &ob, Location l, Value k, Value panel,
+                                Value lane, bool isX) {
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(ob, l, v);
+  };
+  int64_t tileSize = isX ? t.mr : t.nr;
+  Value pc = arith::MulIOp::create(
+      ob, l, arith::DivSIOp::create(ob, l, k, cst(t.kc)), cst(t.kc));
+  Value kcLen = arith::MinSIOp::create(ob, l, cst(t.kc),
+                                       arith::SubIOp::create(ob, l, kp, pc));
+  Value kl = arith::SubIOp::create(ob, l, k, pc);
+  // pc * (Mp or Np) + panel * kcLen * tileSize
+  Value off = arith::MulIOp::create(ob, l, pc, isX ? mp : np);
+  off = arith::AddIOp::create(
+      ob, l, off,
+      arith::MulIOp::create(ob, l, arith::MulIOp::create(ob, l, panel, kcLen),
+                            cst(tileSize)));
+  // + ((kl / KU) * tileSize + lane) * KU + kl % KU
+  Value in = arith::MulIOp::create(
+      ob, l, arith::DivSIOp::create(ob, l, kl, cst(t.ku)), cst(tileSize));
+  in = arith::AddIOp::create(ob, l, in, lane);
+  in = arith::MulIOp::create(ob, l, in, cst(t.ku));
+  in = arith::AddIOp::create(ob, l, in,
+                             arith::RemSIOp::create(ob, l, kl, cst(t.ku)));
+  return arith::AddIOp::create(ob, l, off, in);
 }
 
 Value GemmEmitter::evaluate(OpBuilder &ob, bool isX, Value mi, Value ni,
@@ -358,12 +393,14 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
   // k loop over groups of ku, unrolled.
   Value kqBegin = arith::DivSIOp::create(b, loc, kBegin, idx(t.ku));
   Value kqEnd = arith::DivSIOp::create(b, loc, kEnd, idx(t.ku));
-  Value kq = arith::DivSIOp::create(b, loc, kp, idx(t.ku));
-  // Offset of the tile's panel in the packed Y, in elements.
-  Value panel = mul(mul(tile, kq), idx(t.nr * t.ku));
-  // And of the row panel in the packed X.
-  Value aPanel = mul(mul(arith::DivSIOp::create(b, loc, ir, idx(t.mr)), kq),
-                     idx(t.mr * t.ku));
+  // Offsets of the column panel in the packed Y and of the row panel in
+  // the packed X for this k block (see packedOffset).
+  Value kcLen = arith::SubIOp::create(b, loc, kEnd, kBegin);
+  Value panel = add(mul(kBegin, np), mul(mul(tile, kcLen), idx(t.nr)));
+  Value aPanel =
+      add(mul(kBegin, mp),
+          mul(mul(arith::DivSIOp::create(b, loc, ir, idx(t.mr)), kcLen),
+              idx(t.mr)));
   auto loop = scf::ForOp::create(
       b, loc, kqBegin, kqEnd, idx(t.unroll), accs,
       [&](OpBuilder &lb, Location l, Value q, ValueRange iter) {
@@ -371,7 +408,7 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
         b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
         SmallVector<Value> cur(iter);
         for (int64_t u = 0; u < t.unroll; ++u) {
-          Value qu = add(q, idx(u));
+          Value qu = add(arith::SubIOp::create(b, l, q, kqBegin), idx(u));
           SmallVector<Value> bv;
           Value bOff = add(panel, mul(qu, idx(t.nr * t.ku)));
           for (int64_t v = 0; v < nv; ++v)
@@ -460,8 +497,9 @@ void GemmEmitter::emit() {
 
   biasX = kind == GemmKind::VNNI && m.xRange.lo < 0;
   int64_t kStep = t.ku * t.unroll;
-  Value mp = roundUp(mSize, t.mr), np = roundUp(nSize, t.nr),
-        kp = roundUp(kSize, kStep);
+  mp = roundUp(mSize, t.mr);
+  np = roundUp(nSize, t.nr);
+  kp = roundUp(kSize, kStep);
   Value tiles = arith::DivSIOp::create(b, loc, np, idx(t.nr));
 
   auto alloc = [&](Type elem, ValueRange sizes) -> Value {
@@ -476,44 +514,33 @@ void GemmEmitter::emit() {
                            ValueRange{buf});
   };
 
-  // Pack X into row panels [Mp / MR][Kp / KU][MR][KU]: the microkernel
-  // reads one contiguous stream (no cache-set conflicts between rows).
+  // Pack X into row panels, k blocks outermost
+  // ([Kp / KC][Mp / MR][KC / KU][MR][KU]): the microkernel reads one
+  // contiguous stream and a thread's block is contiguous (no cache-set
+  // conflicts between rows or panels).
   Type xElem = packedType(true);
   Value aBuf = alloc(xElem, {mul(mp, kp)});
   fillZero(aBuf, xElem);
-  Value kqAll = arith::DivSIOp::create(b, loc, kp, idx(t.ku));
   scf::ParallelOp::create(
       b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
       [&](OpBuilder &pb, Location l, ValueRange ivs) {
         Value row = ivs[0];
-        auto cst = [&](OpBuilder &ob, int64_t v) {
-          return arith::ConstantIndexOp::create(ob, l, v);
-        };
-        // ((row / MR) * Kq * MR + row % MR) * KU
-        Value base = arith::MulIOp::create(
-            pb, l, arith::DivSIOp::create(pb, l, row, cst(pb, t.mr)), kqAll);
-        base = arith::MulIOp::create(pb, l, base, cst(pb, t.mr));
-        base = arith::AddIOp::create(
-            pb, l, base, arith::RemSIOp::create(pb, l, row, cst(pb, t.mr)));
-        base = arith::MulIOp::create(pb, l, base, cst(pb, t.ku));
+        Value rowPanel = arith::DivSIOp::create(
+            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
+        Value rowLane = arith::RemSIOp::create(
+            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
         scf::ForOp::create(
             pb, l, zero, kSize, one, {},
             [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
               Value x = toPacked(fb, evaluate(fb, true, row, zero, k), true);
-              // + (k / KU) * MR * KU + k % KU
-              Value off = arith::MulIOp::create(
-                  fb, l2, arith::DivSIOp::create(fb, l2, k, cst(fb, t.ku)),
-                  cst(fb, t.mr * t.ku));
-              off = arith::AddIOp::create(
-                  fb, l2, off,
-                  arith::RemSIOp::create(fb, l2, k, cst(fb, t.ku)));
-              off = arith::AddIOp::create(fb, l2, base, off);
+              Value off = packedOffset(fb, l2, k, rowPanel, rowLane, true);
               memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
               scf::YieldOp::create(fb, l2);
             });
       });
 
-  // Pack Y into [Np / NR][Kp / KU][NR][KU], with column sums for the bias.
+  // Pack Y into column panels the same way ([Kp / KC][Np / NR][KC / KU][NR]
+  // [KU]), with column sums for the bias.
   Type yElem = packedType(false);
   Value bBuf = alloc(yElem, {mul(np, kp)});
   fillZero(bBuf, yElem);
@@ -522,7 +549,6 @@ void GemmEmitter::emit() {
     colSums = alloc(b.getI32Type(), {np});
     fillZero(colSums, b.getI32Type());
   }
-  Value kq = arith::DivSIOp::create(b, loc, kp, idx(t.ku));
   scf::ParallelOp::create(
       b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
       [&](OpBuilder &pb, Location l, ValueRange ivs) {
@@ -539,22 +565,7 @@ void GemmEmitter::emit() {
                   [&](OpBuilder &jb, Location l3, Value j, ValueRange) {
                     Value n = arith::AddIOp::create(jb, l3, nBase, j);
                     Value y = evaluate(jb, false, zero, n, k);
-                    // ((tile * Kq + k / KU) * NR + j) * KU + k % KU
-                    Value kqi = arith::DivSIOp::create(
-                        jb, l3, k,
-                        arith::ConstantIndexOp::create(jb, l3, t.ku));
-                    Value kr = arith::RemSIOp::create(
-                        jb, l3, k,
-                        arith::ConstantIndexOp::create(jb, l3, t.ku));
-                    auto cst = [&](int64_t v) {
-                      return arith::ConstantIndexOp::create(jb, l3, v);
-                    };
-                    Value off = arith::MulIOp::create(jb, l3, tile, kq);
-                    off = arith::AddIOp::create(jb, l3, off, kqi);
-                    off = arith::MulIOp::create(jb, l3, off, cst(t.nr));
-                    off = arith::AddIOp::create(jb, l3, off, j);
-                    off = arith::MulIOp::create(jb, l3, off, cst(t.ku));
-                    off = arith::AddIOp::create(jb, l3, off, kr);
+                    Value off = packedOffset(jb, l3, k, tile, j, false);
                     memref::StoreOp::create(jb, l3, toPacked(jb, y, false),
                                             bBuf, ValueRange{off});
                     if (colSums) {

@@ -34,9 +34,11 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "func::FuncOp"> {
     - float: `f32` accumulation (`arith.mulf` + `arith.addf`), computed with
       `vector.fma`.
 
-    The generated code packs `X` into row panels `[Mp / MR][Kp / KU][MR][KU]`
-    (rows padded to the register tile) and `Y` into `[Np / NR][Kp / KU][NR][KU]` panels (KU = 1
-    for f32, 2 for vpmaddwd, 4 for vpdpbusd), all padding zero; then a
+    The generated code packs `X` into row panels
+    `[Kp / KC][Mp / MR][KC / KU][MR][KU]` (rows padded to the register tile,
+    k blocks outermost) and `Y` into column panels
+    `[Kp / KC][Np / NR][KC / KU][NR][KU]` (KU = 1 for f32, 2 for vpmaddwd,
+    4 for vpdpbusd), all padding zero; then a
     `scf.parallel` over `MC x NC` output tiles (lowered to OpenMP by the
     pipeline) runs `KC`-deep slices of an `MR x NR` register-tile
     microkernel whose accumulators stay in vector registers. Ragged edges

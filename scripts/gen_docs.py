@@ -20,6 +20,7 @@ DOCS = [
      "include/quantx/Dialect/QuantX/IR/QuantXOps.td"),
     ("Passes.md", ["-gen-pass-doc"], ["include/quantx/Conversion/Passes.td",
                                       "include/quantx/Dialect/QuantX/Transforms/Passes.td"]),
+    ("CodegenPasses.md", ["-gen-pass-doc"], ["include/quantx/Codegen/Passes.td"]),
 ]
 
 

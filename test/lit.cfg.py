@@ -35,6 +35,12 @@ config.substitutions.append(
     ("%mlir_c_runner_utils", os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")))
 config.substitutions.append(("%llvm_lib_dir", os.path.join(config.llvm_tools_dir, "..", "lib")))
 llvm_config.add_tool_substitutions(["quantx-run"], tool_dirs)
+# The OpenMP runtime the threaded kernels call (mlir-runner -shared-libs).
+config.substitutions.append(("%openmp_lib", config.openmp_library))
+if config.openmp_library and "NOTFOUND" not in config.openmp_library:
+    config.available_features.add("openmp")
+# Lowering to assembly for target features this machine may lack.
+llvm_config.add_tool_substitutions(["mlir-translate", "llc"], tool_dirs)
 config.substitutions.append(("%python", config.python_executable))
 
 # Ahead-of-time tests compile C programs against emitted objects with the

@@ -7,6 +7,8 @@
 
 #include "quantx-c/QuantX.h"
 
+#include "quantx/Codegen/CPUPipeline.h"
+#include "quantx/Codegen/Passes.h"
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 #include "quantx/ExecutionEngine/JIT.h"
@@ -111,6 +113,7 @@ void registerPassesOnce() {
   std::call_once(once, [] {
     registerAllPasses();
     quantx::registerQuantXConversionPasses();
+    quantx::registerQuantXCodegenPasses();
     quantx::registerQuantXPipelines();
   });
 }

@@ -7,6 +7,8 @@
 
 #include "quantx/ExecutionEngine/JIT.h"
 
+#include "quantx/Codegen/CPUPipeline.h"
+
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 #include "quantx/Runtime/Npy.h"
@@ -484,6 +486,7 @@ static void initializeNativeTarget() {
 static void registerTranslations(MLIRContext *ctx) {
   DialectRegistry registry;
   registerAllToLLVMIRTranslations(registry);
+  registerCPUTranslations(registry);
   ctx->appendDialectRegistry(registry);
 }
 
@@ -491,7 +494,9 @@ static void registerTranslations(MLIRContext *ctx) {
 /// utilities (memrefCopy for copies of non-contiguous buffers, for
 /// instance), plus any runtime the CPU pipeline's output needs.
 static SmallVector<StringRef> getRuntimeLibraries() {
-  return {QUANTX_MLIR_C_RUNNER_UTILS};
+  SmallVector<StringRef> libs = {QUANTX_MLIR_C_RUNNER_UTILS};
+  llvm::append_range(libs, getCPURuntimeLibraries());
+  return libs;
 }
 
 JITModule::~JITModule() = default;

@@ -5,6 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantx/Codegen/CPUPipeline.h"
+#include "quantx/Codegen/Passes.h"
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 #include "quantx/Dialect/QuantX/Transforms/Passes.h"
@@ -18,6 +20,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::quantx::registerQuantXConversionPasses();
+  mlir::quantx::registerQuantXCodegenPasses();
   mlir::quantx::registerQuantXPipelines();
   mlir::quantx::registerQuantXTransformsPasses();
 

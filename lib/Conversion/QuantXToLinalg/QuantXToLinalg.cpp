@@ -12,19 +12,13 @@
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 
-#include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
 
 namespace mlir::quantx {
 #define GEN_PASS_DEF_CONVERTQUANTXTOLINALG
@@ -915,28 +909,4 @@ void mlir::quantx::populateQuantXToLinalgPatterns(
                FakeQuantLowering, StorageCastLowering, ObserveLowering,
                ConstantLowering, MatmulLowering, Conv2DLowering>(
       converter, patterns.getContext());
-}
-
-void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm) {
-  pm.addPass(createConvertQuantXToLinalg());
-  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createConvertToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-}
-
-void mlir::quantx::registerQuantXPipelines() {
-  PassPipelineRegistration<>(
-      "quantx-cpu-pipeline",
-      "Lower a quantx module to the LLVM dialect for the host CPU "
-      "(scalar loops; tiling, vectorization and threading come later)",
-      buildQuantXCPUPipeline);
 }

@@ -1,7 +1,7 @@
 //===- QuantXToLinalg.h - Lowering quantx to linalg -------------*- C++ -*-===//
 //
-// Patterns and the type converter of the convert-quantx-to-linalg pass, and
-// the CPU lowering pipeline built on it.
+// Patterns and the type converter of the convert-quantx-to-linalg pass (the
+// CPU pipeline built on it lives in quantx/Codegen/CPUPipeline.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,7 +11,6 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir {
-class OpPassManager;
 namespace quantx {
 
 /// Converts tensors of `!quantx.uniform` (and the scalar type) to tensors of
@@ -24,14 +23,6 @@ public:
 /// Adds the patterns lowering quantx element-wise ops to linalg/arith/math.
 void populateQuantXToLinalgPatterns(const TypeConverter &converter,
                                     RewritePatternSet &patterns);
-
-/// Adds the passes that take a module from quantx to the LLVM dialect on the
-/// CPU: quantx to linalg, bufferization, loops, LLVM. (The first version of
-/// the CPU pipeline: scalar loops, no tiling or vectorization yet.)
-void buildQuantXCPUPipeline(OpPassManager &pm);
-
-/// Registers `quantx-cpu-pipeline` with the textual pass pipeline parser.
-void registerQuantXPipelines();
 
 } // namespace quantx
 } // namespace mlir

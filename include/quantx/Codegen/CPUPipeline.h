@@ -1,0 +1,69 @@
+//===- CPUPipeline.h - The quantx CPU lowering pipeline ---------*- C++ -*-===//
+//
+// The pass pipeline taking a quantx module to the LLVM dialect for an x86
+// CPU (quantx to linalg, bufferization, GEMM code generation, threads,
+// LLVM), the target feature query it is driven by, and what a JIT needs to
+// run its output.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTX_CODEGEN_CPUPIPELINE_H
+#define QUANTX_CODEGEN_CPUPIPELINE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mlir {
+class DialectRegistry;
+class OpPassManager;
+namespace quantx {
+
+/// Options of `buildQuantXCPUPipeline`.
+struct CPUPipelineOptions {
+  /// Target features in LLVM syntax ("+avx2,+fma,+avxvnni"); empty means
+  /// the host CPU's.
+  std::string targetFeatures;
+  /// Generate packed, vectorized GEMM kernels for matrix products (else
+  /// every linalg op becomes scalar loops).
+  bool gemm = true;
+  /// Contractions with fewer static rows are left to other lowerings
+  /// (matrix-vector shapes).
+  int64_t gemmMinRows = 8;
+  /// Run the outer loops of the generated kernels on OpenMP threads.
+  bool parallel = true;
+  /// Number of threads of each parallel region; 0 leaves it to the OpenMP
+  /// runtime (OMP_NUM_THREADS, else all cores).
+  unsigned numThreads = 0;
+};
+
+/// Adds the passes that take a module from quantx to the LLVM dialect on
+/// the CPU.
+void buildQuantXCPUPipeline(OpPassManager &pm,
+                            const CPUPipelineOptions &options = {});
+
+/// Registers `quantx-cpu-pipeline` with the textual pass pipeline parser.
+void registerQuantXPipelines();
+
+/// The target features the code generation uses for `override`: the host
+/// CPU's features when it is empty or "host", else exactly the features
+/// `override` enables ("+avx2,+fma"; "-f" entries are dropped) and those
+/// they imply on x86, so that results do not depend on the machine.
+/// Sorted, without signs.
+llvm::SmallVector<std::string> resolveTargetFeatures(llvm::StringRef override);
+
+/// Registers the translations to LLVM IR of every dialect the pipeline's
+/// output may contain (builtin, LLVM, OpenMP).
+void registerCPUTranslations(DialectRegistry &registry);
+
+/// Shared libraries a JIT must load to run the pipeline's output (the
+/// OpenMP runtime when it was found at build time).
+llvm::ArrayRef<llvm::StringRef> getCPURuntimeLibraries();
+
+} // namespace quantx
+} // namespace mlir
+
+#endif // QUANTX_CODEGEN_CPUPIPELINE_H

@@ -1,0 +1,76 @@
+//===- Passes.td - QuantX code generation passes -----------*- tablegen -*-===//
+//
+// The passes of the CPU code generation layer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTX_CODEGEN_PASSES_TD
+#define QUANTX_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def CPUGemm : Pass<"quantx-cpu-gemm", "func::FuncOp"> {
+  let summary = "Generate packed, register-tiled, vectorized and "
+                "multi-threaded GEMM code for matmul-like linalg.generic ops";
+  let description = [{
+    Rewrites every bufferized `linalg.generic` that is a matrix product
+    (iterators `[parallel, parallel, reduction]`, output map `(m, n)`, first
+    input read at `(m, k)`, second at `(k, n)` or `(n, k)`, body
+    `acc + X * Y`) where `X` depends only on values indexed by `(m, k)` and
+    `Y` only on values indexed by `(k, n)`. Two kinds are recognised:
+
+    - integer: `i32` accumulation where a simple bound analysis proves
+      `|X|, |Y| <= 32767` (int8/uint8 storage with zero points subtracted
+      qualifies). `X` and `Y` are evaluated once per element while packing,
+      so zero points, extensions and any other per-operand preprocessing
+      of the body are folded into the packed operands, and the kernel is a
+      pure `i16 x i16 -> i32` dot product: `vpmaddwd` (`llvm.x86.avx2.pmadd.wd`)
+      on AVX2, or, when the target has `avxvnni` or `avx512vnni`+`avx512vl`
+      and the operands fit (`X` in [-128, 255], `Y` in [-128, 127]), the
+      `u8 x s8` form `vpdpbusd` with a bias of +128 on `X` when it is signed,
+      corrected exactly by `-128 * sum_k Y[k, n]` in the accumulator's
+      initial value. Without AVX2 a portable vector form is emitted.
+      Results are exact (modular i32 arithmetic, like the reference).
+    - float: `f32` accumulation (`arith.mulf` + `arith.addf`), computed with
+      `vector.fma`.
+
+    The generated code packs `X` into row panels
+    `[Kp / KC][Mp / MR][KC / KU][MR][KU]` (rows padded to the register tile,
+    k blocks outermost) and `Y` into column panels
+    `[Kp / KC][Np / NR][KC / KU][NR][KU]` (KU = 1 for f32, 2 for vpmaddwd,
+    4 for vpdpbusd), all padding zero; then a
+    `scf.parallel` over `MC x NC` output tiles (lowered to OpenMP by the
+    pipeline) runs `KC`-deep slices of an `MR x NR` register-tile
+    microkernel whose accumulators stay in vector registers. Ragged edges
+    go through a zero-padded copy of the accumulator.
+
+    The instruction form follows the target features: `target-features`
+    (LLVM syntax, `+avx2,+fma,...`; exactly these features, whatever the
+    host) when given, else the host CPU's.
+  }];
+  let options = [
+    Option<"targetFeatures", "target-features", "std::string", "\"\"",
+           "Target features in LLVM syntax (e.g. +avx2,+avxvnni); empty: "
+           "the host CPU's">,
+    Option<"mr", "mr", "int64_t", "0", "Rows of the register tile (0: per target)">,
+    Option<"nr", "nr", "int64_t", "0",
+           "Columns of the register tile, a multiple of the vector width "
+           "(0: per target)">,
+    Option<"mc", "mc", "int64_t", "0", "Rows of a thread's output tile (0: per target)">,
+    Option<"nc", "nc", "int64_t", "0", "Columns of a thread's output tile (0: per target)">,
+    Option<"kc", "kc", "int64_t", "0", "Depth of a cache block (0: per target)">,
+    Option<"minRows", "min-rows", "int64_t", "8",
+           "Leave contractions with a static row count below this to other "
+           "lowerings (matrix-vector shapes)">,
+    Option<"useVNNI", "vnni", "bool", "true",
+           "Use vpdpbusd where the target has it and the operands fit">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // QUANTX_CODEGEN_PASSES_TD

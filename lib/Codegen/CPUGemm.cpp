@@ -1,0 +1,749 @@
+//===- CPUGemm.cpp - Packed, vectorized, threaded GEMM code generation ----===//
+//
+// The quantx-cpu-gemm pass: recognises matrix products among bufferized
+// linalg.generic ops and replaces each by generated code in the style of
+// BLIS: the operands are packed once per call into zero-padded, register-
+// tile friendly layouts (evaluating the per-operand part of the generic's
+// body, zero points included, while packing), then a parallel loop over
+// output tiles runs cache-blocked slices of a register-tile microkernel
+// written with vector ops and, for integer products, the target's exact
+// int8/int16 dot-product instruction.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantx/Codegen/CPUPipeline.h"
+#include "quantx/Codegen/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <optional>
+
+namespace mlir::quantx {
+#define GEN_PASS_DEF_CPUGEMM
+#include "quantx/Codegen/Passes.h.inc"
+} // namespace mlir::quantx
+
+using namespace mlir;
+using namespace mlir::quantx;
+
+namespace {
+
+/// The instruction form of the microkernel.
+enum class GemmKind {
+  /// f32 `vector.fma`.
+  F32,
+  /// i16 pairs, `vpmaddwd` (AVX2).
+  PMaddWD,
+  /// i16 pairs, portable vector ops (no AVX2).
+  I16Generic,
+  /// u8 quadruples times s8 quadruples, `vpdpbusd` (AVX-VNNI/AVX512-VNNI).
+  VNNI,
+};
+
+/// An inclusive range of integer values.
+struct IntRange {
+  int64_t lo, hi;
+};
+
+/// A conservative range of the integer value `v` (up to 32 bits), or none.
+static std::optional<IntRange> valueRange(Value v, int depth = 0) {
+  if (depth > 16)
+    return std::nullopt;
+  APInt c;
+  if (matchPattern(v, m_ConstantInt(&c)) && c.getBitWidth() <= 64)
+    return IntRange{c.getSExtValue(), c.getSExtValue()};
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  auto srcWidth = [](Value s) -> unsigned {
+    return getElementTypeOrSelf(s.getType()).getIntOrFloatBitWidth();
+  };
+  if (auto ext = dyn_cast<arith::ExtSIOp>(def)) {
+    unsigned w = srcWidth(ext.getIn());
+    if (w > 32)
+      return std::nullopt;
+    return IntRange{-(int64_t(1) << (w - 1)), (int64_t(1) << (w - 1)) - 1};
+  }
+  if (auto ext = dyn_cast<arith::ExtUIOp>(def)) {
+    unsigned w = srcWidth(ext.getIn());
+    if (w > 32)
+      return std::nullopt;
+    return IntRange{0, (int64_t(1) << w) - 1};
+  }
+  if (auto trunc = dyn_cast<arith::TruncIOp>(def)) {
+    unsigned w = getElementTypeOrSelf(trunc.getType()).getIntOrFloatBitWidth();
+    std::optional<IntRange> r = valueRange(trunc.getIn(), depth + 1);
+    if (!r || w > 63 || r->lo < -(int64_t(1) << (w - 1)) ||
+        r->hi >= (int64_t(1) << (w - 1)))
+      return std::nullopt;
+    return r; // The value survives the truncation.
+  }
+  auto binary = [&](Value a,
+                    Value b) -> std::optional<std::pair<IntRange, IntRange>> {
+    auto ra = valueRange(a, depth + 1), rb = valueRange(b, depth + 1);
+    if (!ra || !rb)
+      return std::nullopt;
+    return std::make_pair(*ra, *rb);
+  };
+  if (auto sub = dyn_cast<arith::SubIOp>(def)) {
+    if (auto r = binary(sub.getLhs(), sub.getRhs()))
+      return IntRange{r->first.lo - r->second.hi, r->first.hi - r->second.lo};
+    return std::nullopt;
+  }
+  if (auto add = dyn_cast<arith::AddIOp>(def)) {
+    if (auto r = binary(add.getLhs(), add.getRhs()))
+      return IntRange{r->first.lo + r->second.lo, r->first.hi + r->second.hi};
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// A recognised matrix product.
+struct GemmMatch {
+  linalg::GenericOp op;
+  /// The two factors inside the body: X indexed by (m, k), Y by (k, n).
+  Value x, y;
+  /// Body ops computing X and Y, in body order.
+  SmallVector<Operation *> xOps, yOps;
+  /// Block arguments (input operands) X and Y read.
+  SmallVector<BlockArgument> xArgs, yArgs;
+  bool isFloat;
+  IntRange xRange{0, 0}, yRange{0, 0};
+};
+
+/// Collects the body ops and block arguments `v` depends on; fails on
+/// ops with side effects or regions and on the output block argument.
+static LogicalResult collectSlice(Value v, Block *body, unsigned numInputs,
+                                  llvm::SetVector<Operation *> &ops,
+                                  llvm::SetVector<BlockArgument> &args) {
+  SmallVector<Value> work{v};
+  while (!work.empty()) {
+    Value cur = work.pop_back_val();
+    if (auto arg = dyn_cast<BlockArgument>(cur)) {
+      if (arg.getOwner() != body)
+        continue; // Defined above the generic.
+      if (arg.getArgNumber() >= numInputs)
+        return failure(); // The accumulator.
+      args.insert(arg);
+      continue;
+    }
+    Operation *def = cur.getDefiningOp();
+    if (def->getBlock() != body)
+      continue; // Captured from above.
+    if (def->getNumRegions() != 0 || !isPure(def))
+      return failure();
+    if (ops.insert(def))
+      llvm::append_range(work, def->getOperands());
+  }
+  return success();
+}
+
+/// Recognises `op` as a matrix product; see the pass description.
+static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 3)
+    return std::nullopt;
+  auto iters = op.getIteratorTypesArray();
+  if (iters[0] != utils::IteratorType::parallel ||
+      iters[1] != utils::IteratorType::parallel ||
+      iters[2] != utils::IteratorType::reduction)
+    return std::nullopt;
+  MLIRContext *ctx = op.getContext();
+  OpOperand *out = op.getDpsInitOperand(0);
+  AffineMap outMap = op.getMatchingIndexingMap(out);
+  if (outMap != AffineMap::getMultiDimIdentityMap(3, ctx).getMajorSubMap(2))
+    return std::nullopt;
+  auto outType = dyn_cast<MemRefType>(out->get().getType());
+  if (!outType || outType.getRank() != 2)
+    return std::nullopt;
+
+  Block *body = op.getBody();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  if (yield.getNumOperands() != 1)
+    return std::nullopt;
+  Operation *add = yield.getOperand(0).getDefiningOp();
+  if (!add || add->getBlock() != body ||
+      !isa<arith::AddIOp, arith::AddFOp>(add))
+    return std::nullopt;
+  BlockArgument acc = body->getArgument(op.getNumDpsInputs());
+  Value prod;
+  if (add->getOperand(0) == acc)
+    prod = add->getOperand(1);
+  else if (add->getOperand(1) == acc)
+    prod = add->getOperand(0);
+  else
+    return std::nullopt;
+  Operation *mul = prod.getDefiningOp();
+  if (!mul || mul->getBlock() != body || !prod.hasOneUse() ||
+      !isa<arith::MulIOp, arith::MulFOp>(mul) ||
+      isa<arith::AddIOp>(add) != isa<arith::MulIOp>(mul))
+    return std::nullopt;
+  if (!acc.hasOneUse())
+    return std::nullopt;
+
+  GemmMatch m;
+  m.op = op;
+  m.isFloat = isa<arith::AddFOp>(add);
+  Type elem = outType.getElementType();
+  if (m.isFloat ? !elem.isF32() : !elem.isInteger(32))
+    return std::nullopt;
+  // Every body op must belong to X's or Y's slice (or be mul/add/yield).
+  unsigned numInputs = op.getNumDpsInputs();
+  auto dependsOn = [&](const llvm::SetVector<BlockArgument> &args,
+                       unsigned dim) {
+    for (BlockArgument a : args)
+      if (op.getMatchingIndexingMap(op.getDpsInputOperand(a.getArgNumber()))
+              .isFunctionOfDim(dim))
+        return true;
+    return false;
+  };
+  for (int order = 0; order < 2; ++order) {
+    Value x = mul->getOperand(order), y = mul->getOperand(1 - order);
+    llvm::SetVector<Operation *> xs, ys;
+    llvm::SetVector<BlockArgument> xa, ya;
+    if (failed(collectSlice(x, body, numInputs, xs, xa)) ||
+        failed(collectSlice(y, body, numInputs, ys, ya)))
+      return std::nullopt;
+    // X must not vary with n, Y not with m.
+    if (dependsOn(xa, 1) || dependsOn(ya, 0))
+      continue;
+    // Shared body ops are fine (they are cloned twice).
+    llvm::SmallPtrSet<Operation *, 16> known(xs.begin(), xs.end());
+    known.insert(ys.begin(), ys.end());
+    known.insert(mul);
+    known.insert(add);
+    known.insert(yield);
+    bool complete = true;
+    for (Operation &o : *body)
+      complete &= known.contains(&o);
+    if (!complete)
+      return std::nullopt;
+    m.x = x;
+    m.y = y;
+    for (Operation &o : *body) {
+      if (xs.contains(&o))
+        m.xOps.push_back(&o);
+      if (ys.contains(&o))
+        m.yOps.push_back(&o);
+    }
+    m.xArgs.assign(xa.begin(), xa.end());
+    m.yArgs.assign(ya.begin(), ya.end());
+    if (!m.isFloat) {
+      auto xr = valueRange(x), yr = valueRange(y);
+      if (!xr || !yr)
+        return std::nullopt;
+      m.xRange = *xr;
+      m.yRange = *yr;
+      auto fitsI16 = [](IntRange r) { return r.lo >= -32767 && r.hi <= 32767; };
+      if (!fitsI16(m.xRange) || !fitsI16(m.yRange))
+        return std::nullopt;
+    } else if (!x.getType().isF32() || !y.getType().isF32()) {
+      return std::nullopt;
+    }
+    return m;
+  }
+  return std::nullopt;
+}
+
+/// Tile sizes of one generated kernel.
+struct Tiling {
+  int64_t mr, nr, mc, nc, kc;
+  /// Vector lanes of the accumulator (i32/f32) and k values per lane.
+  int64_t vl, ku;
+  /// k steps (of ku) per iteration of the inner loop.
+  int64_t unroll;
+};
+
+/// Emits the code replacing one matched generic.
+class GemmEmitter {
+public:
+  GemmEmitter(GemmMatch match, GemmKind kind, const Tiling &t)
+      : m(std::move(match)), kind(kind), t(t), b(m.op), loc(m.op.getLoc()) {}
+  void emit();
+
+private:
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value roundUp(Value v, int64_t to) {
+    Value q = arith::CeilDivSIOp::create(b, loc, v, idx(to));
+    return mul(q, idx(to));
+  }
+  /// Evaluates X (or Y) of the body at loop indices (mi, ni, ki).
+  Value evaluate(OpBuilder &ob, bool isX, Value mi, Value ni, Value ki);
+  /// The element type of the packed operands.
+  Type packedType(bool isX);
+  /// Converts an i32/f32 factor to its packed element.
+  Value toPacked(OpBuilder &ob, Value v, bool isX);
+  /// Offset in a packed operand of element k of the panel `panel` (row or
+  /// column tile) at position `lane` inside it: k blocks outermost, so that
+  /// the panels one cache block reads are contiguous:
+  /// [Kp / KC][tiles][min(KC, Kp - pc) / KU][tile size][KU].
+  Value packedOffset(OpBuilder &ob, Location l, Value k, Value panel,
+                     Value lane, bool isX);
+  /// One k step of the microkernel.
+  void emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp, Value tile,
+                  Value ir, Value jr, Value kBegin, Value kEnd);
+
+  GemmMatch m;
+  GemmKind kind;
+  Tiling t;
+  OpBuilder b;
+  Location loc;
+  /// +128 added to X for vpdpbusd when X is signed.
+  bool biasX = false;
+  /// Padded sizes.
+  Value mp, np, kp;
+};
+
+Type GemmEmitter::packedType(bool isX) {
+  switch (kind) {
+  case GemmKind::F32:
+    return b.getF32Type();
+  case GemmKind::PMaddWD:
+  case GemmKind::I16Generic:
+    return b.getI16Type();
+  case GemmKind::VNNI:
+    return b.getI8Type();
+  }
+  llvm_unreachable("kind");
+}
+
+Value GemmEmitter::toPacked(OpBuilder &ob, Value v, bool isX) {
+  if (kind == GemmKind::F32)
+    return v;
+  if (isX && biasX)
+    v = arith::AddIOp::create(
+        ob, loc, v,
+        arith::ConstantOp::create(ob, loc, ob.getI32IntegerAttr(128)));
+  return arith::TruncIOp::create(ob, loc, packedType(isX), v);
+}
+
+Value GemmEmitter::packedOffset(OpBuilder &ob, Location l, Value k, Value panel,
+                                Value lane, bool isX) {
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(ob, l, v);
+  };
+  int64_t tileSize = isX ? t.mr : t.nr;
+  Value pc = arith::MulIOp::create(
+      ob, l, arith::DivSIOp::create(ob, l, k, cst(t.kc)), cst(t.kc));
+  Value kcLen = arith::MinSIOp::create(ob, l, cst(t.kc),
+                                       arith::SubIOp::create(ob, l, kp, pc));
+  Value kl = arith::SubIOp::create(ob, l, k, pc);
+  // pc * (Mp or Np) + panel * kcLen * tileSize
+  Value off = arith::MulIOp::create(ob, l, pc, isX ? mp : np);
+  off = arith::AddIOp::create(
+      ob, l, off,
+      arith::MulIOp::create(ob, l, arith::MulIOp::create(ob, l, panel, kcLen),
+                            cst(tileSize)));
+  // + ((kl / KU) * tileSize + lane) * KU + kl % KU
+  Value in = arith::MulIOp::create(
+      ob, l, arith::DivSIOp::create(ob, l, kl, cst(t.ku)), cst(tileSize));
+  in = arith::AddIOp::create(ob, l, in, lane);
+  in = arith::MulIOp::create(ob, l, in, cst(t.ku));
+  in = arith::AddIOp::create(ob, l, in,
+                             arith::RemSIOp::create(ob, l, kl, cst(t.ku)));
+  return arith::AddIOp::create(ob, l, off, in);
+}
+
+Value GemmEmitter::evaluate(OpBuilder &ob, bool isX, Value mi, Value ni,
+                            Value ki) {
+  IRMapping map;
+  for (BlockArgument arg : isX ? m.xArgs : m.yArgs) {
+    OpOperand *operand = m.op.getDpsInputOperand(arg.getArgNumber());
+    Value source = operand->get();
+    if (!isa<MemRefType>(source.getType())) {
+      map.map(arg, source); // A scalar input.
+      continue;
+    }
+    AffineMap am = m.op.getMatchingIndexingMap(operand);
+    SmallVector<Value> indices;
+    for (AffineExpr e : am.getResults())
+      indices.push_back(affine::AffineApplyOp::create(
+          ob, loc, AffineMap::get(3, 0, e), ValueRange{mi, ni, ki}));
+    map.map(arg, memref::LoadOp::create(ob, loc, source, indices));
+  }
+  for (Operation *o : isX ? m.xOps : m.yOps)
+    ob.clone(*o, map);
+  return map.lookup(isX ? m.x : m.y);
+}
+
+void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
+                             Value tile, Value ir, Value jr, Value kBegin,
+                             Value kEnd) {
+  Type accElem = m.isFloat ? Type(b.getF32Type()) : Type(b.getI32Type());
+  auto accType = VectorType::get({t.vl}, accElem);
+  Type pElem = packedType(true);
+  auto bType = VectorType::get({t.vl * t.ku}, pElem);
+  int64_t nv = t.nr / t.vl;
+  // Accumulators from the output.
+  SmallVector<Value> accs;
+  for (int64_t i = 0; i < t.mr; ++i)
+    for (int64_t v = 0; v < nv; ++v)
+      accs.push_back(vector::LoadOp::create(
+          b, loc, accType, cBuf,
+          ValueRange{add(ir, idx(i)), add(jr, idx(v * t.vl))}));
+  // k loop over groups of ku, unrolled.
+  Value kqBegin = arith::DivSIOp::create(b, loc, kBegin, idx(t.ku));
+  Value kqEnd = arith::DivSIOp::create(b, loc, kEnd, idx(t.ku));
+  // Offsets of the column panel in the packed Y and of the row panel in
+  // the packed X for this k block (see packedOffset).
+  Value kcLen = arith::SubIOp::create(b, loc, kEnd, kBegin);
+  Value panel = add(mul(kBegin, np), mul(mul(tile, kcLen), idx(t.nr)));
+  Value aPanel =
+      add(mul(kBegin, mp),
+          mul(mul(arith::DivSIOp::create(b, loc, ir, idx(t.mr)), kcLen),
+              idx(t.mr)));
+  auto loop = scf::ForOp::create(
+      b, loc, kqBegin, kqEnd, idx(t.unroll), accs,
+      [&](OpBuilder &lb, Location l, Value q, ValueRange iter) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+        SmallVector<Value> cur(iter);
+        for (int64_t u = 0; u < t.unroll; ++u) {
+          Value qu = add(arith::SubIOp::create(b, l, q, kqBegin), idx(u));
+          SmallVector<Value> bv;
+          Value bOff = add(panel, mul(qu, idx(t.nr * t.ku)));
+          for (int64_t v = 0; v < nv; ++v)
+            bv.push_back(vector::LoadOp::create(
+                b, l, bType, bBuf,
+                ValueRange{add(bOff, idx(v * t.vl * t.ku))}));
+          for (int64_t i = 0; i < t.mr; ++i) {
+            // Row i of the row panel ir / MR at k group qu.
+            Value aOff =
+                add(add(aPanel, mul(qu, idx(t.mr * t.ku))), idx(i * t.ku));
+            Value a;
+            if (kind == GemmKind::F32) {
+              Value s = memref::LoadOp::create(b, l, aBuf, ValueRange{aOff});
+              a = vector::BroadcastOp::create(b, l, accType, s);
+            } else {
+              Value g = vector::LoadOp::create(
+                  b, l, VectorType::get({t.ku}, pElem), aBuf, ValueRange{aOff});
+              SmallVector<int64_t> mask;
+              for (int64_t j = 0; j < t.vl * t.ku; ++j)
+                mask.push_back(j % t.ku);
+              a = vector::ShuffleOp::create(b, l, g, g, mask);
+            }
+            for (int64_t v = 0; v < nv; ++v) {
+              Value &c = cur[i * nv + v];
+              switch (kind) {
+              case GemmKind::F32:
+                c = vector::FMAOp::create(b, l, a, bv[v], c);
+                break;
+              case GemmKind::PMaddWD: {
+                Value d = LLVM::CallIntrinsicOp::create(
+                              b, l, accType,
+                              b.getStringAttr("llvm.x86.avx2.pmadd.wd"),
+                              ValueRange{a, bv[v]})
+                              .getResult(0);
+                c = arith::AddIOp::create(b, l, c, d);
+                break;
+              }
+              case GemmKind::I16Generic: {
+                auto wide = VectorType::get({t.vl * 2}, b.getI32Type());
+                Value p = arith::MulIOp::create(
+                    b, l, arith::ExtSIOp::create(b, l, wide, a),
+                    arith::ExtSIOp::create(b, l, wide, bv[v]));
+                SmallVector<int64_t> even, odd;
+                for (int64_t j = 0; j < t.vl; ++j) {
+                  even.push_back(2 * j);
+                  odd.push_back(2 * j + 1);
+                }
+                Value s = arith::AddIOp::create(
+                    b, l, vector::ShuffleOp::create(b, l, p, p, even),
+                    vector::ShuffleOp::create(b, l, p, p, odd));
+                c = arith::AddIOp::create(b, l, c, s);
+                break;
+              }
+              case GemmKind::VNNI:
+                c = LLVM::CallIntrinsicOp::create(
+                        b, l, accType,
+                        b.getStringAttr("llvm.x86.avx512.vpdpbusd.256"),
+                        ValueRange{c, a, bv[v]})
+                        .getResult(0);
+                break;
+              }
+            }
+          }
+        }
+        scf::YieldOp::create(b, l, cur);
+      });
+  for (int64_t i = 0; i < t.mr; ++i)
+    for (int64_t v = 0; v < nv; ++v)
+      vector::StoreOp::create(
+          b, loc, loop.getResult(i * nv + v), cBuf,
+          ValueRange{add(ir, idx(i)), add(jr, idx(v * t.vl))});
+}
+
+void GemmEmitter::emit() {
+  linalg::GenericOp op = m.op;
+  Value c = op.getDpsInitOperand(0)->get();
+  auto cType = cast<MemRefType>(c.getType());
+  Type accElem = cType.getElementType();
+  // Loop sizes: m and n from the output, k from the loop ranges.
+  SmallVector<Range> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  Value mSize = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
+  Value nSize = getValueOrCreateConstantIndexOp(b, loc, ranges[1].size);
+  Value kSize = getValueOrCreateConstantIndexOp(b, loc, ranges[2].size);
+  Value zero = idx(0), one = idx(1);
+
+  biasX = kind == GemmKind::VNNI && m.xRange.lo < 0;
+  int64_t kStep = t.ku * t.unroll;
+  mp = roundUp(mSize, t.mr);
+  np = roundUp(nSize, t.nr);
+  kp = roundUp(kSize, kStep);
+  Value tiles = arith::DivSIOp::create(b, loc, np, idx(t.nr));
+
+  auto alloc = [&](Type elem, ValueRange sizes) -> Value {
+    SmallVector<int64_t> shape(sizes.size(), ShapedType::kDynamic);
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, elem), sizes,
+                                   b.getI64IntegerAttr(64));
+  };
+  auto fillZero = [&](Value buf, Type elem) {
+    linalg::FillOp::create(b, loc,
+                           ValueRange{arith::ConstantOp::create(
+                               b, loc, elem, b.getZeroAttr(elem))},
+                           ValueRange{buf});
+  };
+
+  // Pack X into row panels, k blocks outermost
+  // ([Kp / KC][Mp / MR][KC / KU][MR][KU]): the microkernel reads one
+  // contiguous stream and a thread's block is contiguous (no cache-set
+  // conflicts between rows or panels).
+  Type xElem = packedType(true);
+  Value aBuf = alloc(xElem, {mul(mp, kp)});
+  fillZero(aBuf, xElem);
+  scf::ParallelOp::create(
+      b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
+      [&](OpBuilder &pb, Location l, ValueRange ivs) {
+        Value row = ivs[0];
+        Value rowPanel = arith::DivSIOp::create(
+            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
+        Value rowLane = arith::RemSIOp::create(
+            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
+        scf::ForOp::create(
+            pb, l, zero, kSize, one, {},
+            [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
+              Value x = toPacked(fb, evaluate(fb, true, row, zero, k), true);
+              Value off = packedOffset(fb, l2, k, rowPanel, rowLane, true);
+              memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
+              scf::YieldOp::create(fb, l2);
+            });
+      });
+
+  // Pack Y into column panels the same way ([Kp / KC][Np / NR][KC / KU][NR]
+  // [KU]), with column sums for the bias.
+  Type yElem = packedType(false);
+  Value bBuf = alloc(yElem, {mul(np, kp)});
+  fillZero(bBuf, yElem);
+  Value colSums;
+  if (biasX) {
+    colSums = alloc(b.getI32Type(), {np});
+    fillZero(colSums, b.getI32Type());
+  }
+  scf::ParallelOp::create(
+      b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
+      [&](OpBuilder &pb, Location l, ValueRange ivs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(pb.getInsertionBlock(), pb.getInsertionPoint());
+        Value tile = ivs[0];
+        Value nBase = mul(tile, idx(t.nr));
+        Value count = min(idx(t.nr), arith::SubIOp::create(b, l, nSize, nBase));
+        scf::ForOp::create(
+            b, l, zero, kSize, one, {},
+            [&](OpBuilder &kb, Location l2, Value k, ValueRange) {
+              scf::ForOp::create(
+                  kb, l2, zero, count, one, {},
+                  [&](OpBuilder &jb, Location l3, Value j, ValueRange) {
+                    Value n = arith::AddIOp::create(jb, l3, nBase, j);
+                    Value y = evaluate(jb, false, zero, n, k);
+                    Value off = packedOffset(jb, l3, k, tile, j, false);
+                    memref::StoreOp::create(jb, l3, toPacked(jb, y, false),
+                                            bBuf, ValueRange{off});
+                    if (colSums) {
+                      Value s = memref::LoadOp::create(jb, l3, colSums,
+                                                       ValueRange{n});
+                      s = arith::AddIOp::create(jb, l3, s, y);
+                      memref::StoreOp::create(jb, l3, s, colSums,
+                                              ValueRange{n});
+                    }
+                    scf::YieldOp::create(jb, l3);
+                  });
+              scf::YieldOp::create(kb, l2);
+            });
+      });
+
+  // The accumulator: the output itself when it is tile-aligned and
+  // contiguous, else a zero-padded copy.
+  std::optional<int64_t> sm = getConstantIntValue(ranges[0].size),
+                         sn = getConstantIntValue(ranges[1].size);
+  bool inPlace = cType.getLayout().isIdentity() && sm && sn &&
+                 *sm % t.mr == 0 && *sn % t.nr == 0;
+  Value cBuf = c;
+  auto forEachOutput =
+      [&](function_ref<void(OpBuilder &, Location, Value, Value)> fn) {
+        scf::ParallelOp::create(
+            b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
+            [&](OpBuilder &pb, Location l, ValueRange ivs) {
+              scf::ForOp::create(
+                  pb, l, zero, nSize, one, {},
+                  [&](OpBuilder &fb, Location l2, Value n, ValueRange) {
+                    fn(fb, l2, ivs[0], n);
+                    scf::YieldOp::create(fb, l2);
+                  });
+            });
+      };
+  if (!inPlace) {
+    cBuf = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, accElem),
+        ValueRange{mp, np}, b.getI64IntegerAttr(64));
+    fillZero(cBuf, accElem);
+    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
+      Value v = memref::LoadOp::create(fb, l, c, ValueRange{mi, ni});
+      memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
+    });
+  }
+  if (colSums) {
+    // sum (x + 128) y = sum x y + 128 sum y: start from acc - 128 sum y.
+    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
+      Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
+      Value s = memref::LoadOp::create(fb, l, colSums, ValueRange{ni});
+      s = arith::ShLIOp::create(
+          fb, l, s, arith::ConstantOp::create(fb, l, fb.getI32IntegerAttr(7)));
+      v = arith::SubIOp::create(fb, l, v, s);
+      memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
+    });
+  }
+
+  // Output tiles in parallel; in each: k blocks, register-tile columns,
+  // register-tile rows.
+  scf::ParallelOp::create(
+      b, loc, ValueRange{zero, zero}, ValueRange{mp, np},
+      ValueRange{idx(t.mc), idx(t.nc)},
+      [&](OpBuilder &pb, Location l, ValueRange ivs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(pb.getInsertionBlock(), pb.getInsertionPoint());
+        Value ic = ivs[0], jc = ivs[1];
+        Value mEnd = min(add(ic, idx(t.mc)), mp);
+        Value nEnd = min(add(jc, idx(t.nc)), np);
+        scf::ForOp::create(
+            b, l, zero, kp, idx(t.kc), {},
+            [&](OpBuilder &kb, Location, Value pc, ValueRange) {
+              b.setInsertionPoint(kb.getInsertionBlock(),
+                                  kb.getInsertionPoint());
+              Value kEnd = min(add(pc, idx(t.kc)), kp);
+              scf::ForOp::create(
+                  b, l, jc, nEnd, idx(t.nr), {},
+                  [&](OpBuilder &jb, Location, Value jr, ValueRange) {
+                    b.setInsertionPoint(jb.getInsertionBlock(),
+                                        jb.getInsertionPoint());
+                    Value tile = arith::DivSIOp::create(b, l, jr, idx(t.nr));
+                    scf::ForOp::create(
+                        b, l, ic, mEnd, idx(t.mr), {},
+                        [&](OpBuilder &ib, Location, Value ir, ValueRange) {
+                          b.setInsertionPoint(ib.getInsertionBlock(),
+                                              ib.getInsertionPoint());
+                          emitKernel(aBuf, bBuf, cBuf, kp, tile, ir, jr, pc,
+                                     kEnd);
+                          scf::YieldOp::create(b, l);
+                        });
+                    scf::YieldOp::create(b, l);
+                  });
+              scf::YieldOp::create(b, l);
+            });
+      });
+
+  if (!inPlace) {
+    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
+      Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
+      memref::StoreOp::create(fb, l, v, c, ValueRange{mi, ni});
+    });
+    memref::DeallocOp::create(b, loc, cBuf);
+  }
+  memref::DeallocOp::create(b, loc, aBuf);
+  memref::DeallocOp::create(b, loc, bBuf);
+  if (colSums)
+    memref::DeallocOp::create(b, loc, colSums);
+  op.erase();
+}
+
+struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
+  using CPUGemmBase::CPUGemmBase;
+
+  void runOnOperation() override {
+    SmallVector<std::string> features = resolveTargetFeatures(targetFeatures);
+    llvm::StringSet<> has;
+    for (const std::string &f : features)
+      has.insert(f);
+    bool avx2 = has.contains("avx2");
+    bool vnni = has.contains("avxvnni") ||
+                (has.contains("avx512vnni") && has.contains("avx512vl"));
+
+    SmallVector<linalg::GenericOp> ops;
+    getOperation().walk([&](linalg::GenericOp op) { ops.push_back(op); });
+    for (linalg::GenericOp op : ops) {
+      std::optional<GemmMatch> match = matchGemm(op);
+      if (!match)
+        continue;
+      SmallVector<int64_t, 4> staticRanges = op.getStaticLoopRanges();
+      if (!ShapedType::isDynamic(staticRanges[0]) && staticRanges[0] < minRows)
+        continue;
+      GemmKind kind;
+      Tiling tl;
+      if (match->isFloat) {
+        kind = GemmKind::F32;
+        tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,
+              /*vl=*/8, /*ku=*/1,  /*unroll=*/4};
+      } else if (useVNNI && vnni && match->xRange.lo >= -128 &&
+                 match->xRange.hi <= 255 &&
+                 (match->xRange.lo >= 0 || match->xRange.hi <= 127) &&
+                 match->yRange.lo >= -128 && match->yRange.hi <= 127) {
+        kind = GemmKind::VNNI;
+        tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/512,
+              /*vl=*/8, /*ku=*/4,  /*unroll=*/2};
+      } else {
+        kind = avx2 ? GemmKind::PMaddWD : GemmKind::I16Generic;
+        tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,
+              /*vl=*/8, /*ku=*/2,  /*unroll=*/2};
+      }
+      // A 4-row tile (8 accumulators, still enough independent chains to
+      // hide the multiply latency) when it divides a static row count that
+      // 6 does not: the kernel then accumulates in place, without a padded
+      // copy of the output.
+      if (!ShapedType::isDynamic(staticRanges[0]) &&
+          staticRanges[0] % tl.mr != 0 && staticRanges[0] % 4 == 0)
+        tl.mr = 4;
+      if (mr > 0)
+        tl.mr = mr;
+      if (nr > 0)
+        tl.nr = nr;
+      if (mc > 0)
+        tl.mc = mc;
+      if (nc > 0)
+        tl.nc = nc;
+      if (kc > 0)
+        tl.kc = kc;
+      // Keep the blocks whole multiples of the tiles and k steps.
+      int64_t kStep = tl.ku * tl.unroll;
+      if (tl.nr % tl.vl != 0 || tl.mc % tl.mr != 0 || tl.nc % tl.nr != 0 ||
+          tl.kc % kStep != 0) {
+        op.emitError("quantx-cpu-gemm: tile sizes must satisfy nr % 8 == 0, "
+                     "mc % mr == 0, nc % nr == 0, kc % ")
+            << kStep << " == 0";
+        return signalPassFailure();
+      }
+      GemmEmitter(*match, kind, tl).emit();
+    }
+  }
+};
+
+} // namespace

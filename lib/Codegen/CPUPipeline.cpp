@@ -1,0 +1,162 @@
+//===- CPUPipeline.cpp - The quantx CPU lowering pipeline -----------------===//
+//
+// quantx -> linalg -> bufferized linalg -> generated GEMM kernels (packed,
+// tiled, vectorized, threaded through OpenMP) and scalar loops for the rest
+// -> LLVM dialect. The target features (host CPU by default) select the
+// instruction forms.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantx/Codegen/CPUPipeline.h"
+#include "quantx/Codegen/Passes.h"
+#include "quantx/Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/X86TargetParser.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::quantx;
+
+llvm::SmallVector<std::string>
+mlir::quantx::resolveTargetFeatures(llvm::StringRef override) {
+  llvm::SmallVector<std::string> features;
+  override = override.trim();
+  if (override.empty() || override == "host") {
+    for (const auto &entry : llvm::sys::getHostCPUFeatures())
+      if (entry.second)
+        features.push_back(entry.first().str());
+  } else {
+    // The listed features and, on x86, those they imply (avx512f implies
+    // avx2, for instance).
+    llvm::SmallVector<llvm::StringRef> parts;
+    override.split(parts, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+    llvm::StringMap<bool> enabled;
+    for (llvm::StringRef p : parts) {
+      p = p.trim();
+      if (p.consume_front("-"))
+        continue;
+      p.consume_front("+");
+      if (p.empty())
+        continue;
+      enabled[p] = true;
+      llvm::X86::updateImpliedFeatures(p, true, enabled);
+    }
+    for (const auto &entry : enabled)
+      if (entry.second)
+        features.push_back(entry.first().str());
+  }
+  llvm::sort(features);
+  features.erase(std::unique(features.begin(), features.end()), features.end());
+  return features;
+}
+
+void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
+                                          const CPUPipelineOptions &options) {
+  pm.addPass(createConvertQuantXToLinalg());
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  if (options.gemm)
+    pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  if (options.gemm) {
+    CPUGemmOptions gemm;
+    gemm.targetFeatures = options.targetFeatures;
+    gemm.minRows = options.gemmMinRows;
+    pm.addNestedPass<func::FuncOp>(createCPUGemm(gemm));
+  }
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  if (options.parallel) {
+    ConvertSCFToOpenMPPassOptions omp;
+    omp.numThreads = options.numThreads;
+    pm.addPass(createConvertSCFToOpenMPPass(omp));
+    // Inlines the memref.alloca_scope ops wrapping each parallel body (none
+    // holds an alloca), which must have a single block once scf.for is
+    // lowered to control flow.
+    pm.addPass(createCanonicalizerPass());
+  }
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  if (options.parallel)
+    pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+namespace {
+/// Textual options of `quantx-cpu-pipeline`.
+struct CPUPipelineTextOptions
+    : public PassPipelineOptions<CPUPipelineTextOptions> {
+  Option<std::string> targetFeatures{
+      *this, "target-features",
+      llvm::cl::desc("Target features in LLVM syntax (+avx2,+avxvnni); "
+                     "empty: the host CPU's"),
+      llvm::cl::init("")};
+  Option<bool> gemm{*this, "gemm",
+                    llvm::cl::desc("Generate vectorized GEMM kernels"),
+                    llvm::cl::init(true)};
+  Option<int64_t> gemmMinRows{
+      *this, "gemm-min-rows",
+      llvm::cl::desc("Leave contractions with fewer static rows to the "
+                     "scalar lowering"),
+      llvm::cl::init(8)};
+  Option<bool> parallel{*this, "parallel",
+                        llvm::cl::desc("Run kernels on OpenMP threads"),
+                        llvm::cl::init(true)};
+  Option<unsigned> numThreads{
+      *this, "num-threads",
+      llvm::cl::desc("Threads per parallel region (0: the runtime's "
+                     "default, OMP_NUM_THREADS)"),
+      llvm::cl::init(0)};
+};
+} // namespace
+
+void mlir::quantx::registerQuantXPipelines() {
+  PassPipelineRegistration<CPUPipelineTextOptions>(
+      "quantx-cpu-pipeline",
+      "Lower a quantx module to the LLVM dialect for the CPU: packed, "
+      "vectorized, multi-threaded GEMM kernels, scalar loops elsewhere",
+      [](OpPassManager &pm, const CPUPipelineTextOptions &text) {
+        CPUPipelineOptions options;
+        options.targetFeatures = text.targetFeatures;
+        options.gemm = text.gemm;
+        options.gemmMinRows = text.gemmMinRows;
+        options.parallel = text.parallel;
+        options.numThreads = text.numThreads;
+        buildQuantXCPUPipeline(pm, options);
+      });
+}
+
+void mlir::quantx::registerCPUTranslations(DialectRegistry &registry) {
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
+}
+
+llvm::ArrayRef<llvm::StringRef> mlir::quantx::getCPURuntimeLibraries() {
+#ifdef QUANTX_OPENMP_RUNTIME
+  static const llvm::StringRef libs[] = {QUANTX_OPENMP_RUNTIME};
+  return libs;
+#else
+  return {};
+#endif
+}

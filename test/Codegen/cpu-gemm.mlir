@@ -1,0 +1,215 @@
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+avx2,+fma}))' | FileCheck %s --check-prefixes=CHECK,AVX2
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+avx2,+fma,+avxvnni}))' | FileCheck %s --check-prefixes=CHECK,VNNI
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+avx512f,+avx512vl,+avx512vnni}))' | FileCheck %s --check-prefixes=CHECK,VNNI
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+sse4.2}))' | FileCheck %s --check-prefixes=CHECK,SSE
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#rhsT = affine_map<(m, n, k) -> (n, k)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// Signed int8 times signed int8 with a zero point on the lhs: X = a - 3 is
+// in [-131, 124], too wide for the u8 operand of vpdpbusd, so VNNI targets
+// also use the int16-pair form.
+// CHECK-LABEL: func.func @int8_zero_point
+// CHECK: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi16>
+// CHECK: scf.parallel
+// CHECK: arith.subi
+// CHECK: arith.trunci {{.*}} : i32 to i16
+// CHECK: scf.parallel
+// CHECK: scf.parallel {{.*}} step (%{{.*}}, %{{.*}})
+// CHECK: scf.for
+// CHECK: vector.load {{.*}} : memref<?xi16>, vector<16xi16>
+// CHECK: vector.shuffle {{.*}} [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1] : vector<2xi16>, vector<2xi16>
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"({{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// VNNI: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// SSE-NOT: llvm.call_intrinsic
+// SSE: arith.muli {{.*}} : vector<16xi32>
+// SSE: vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14]
+// CHECK: vector.store {{.*}} : memref<?x?xi32>, vector<8xi32>
+// CHECK: memref.dealloc
+// CHECK-NOT: linalg.generic
+func.func @int8_zero_point(%a: memref<13x37xi8>, %b: memref<37x21xi8>, %c: memref<13x21xi32>) {
+  %zp = arith.constant 3 : i32
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<13x37xi8>, memref<37x21xi8>) outs(%c : memref<13x21xi32>) {
+  ^bb0(%x: i8, %w: i8, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.subi %0, %zp : i32
+    %2 = arith.extsi %w : i8 to i32
+    %3 = arith.muli %1, %2 : i32
+    %4 = arith.addi %acc, %3 : i32
+    linalg.yield %4 : i32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhsT = affine_map<(m, n, k) -> (n, k)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// Symmetric int8 with a transposed rhs, tile-aligned: accumulates in place.
+// VNNI targets use vpdpbusd on u8 quadruples: X + 128, corrected by
+// -128 * (column sums of Y) in the accumulator before the product.
+// CHECK-LABEL: func.func @int8_symmetric
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// VNNI: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi8>
+// VNNI: arith.constant 128 : i32
+// VNNI: arith.shli
+// VNNI: arith.subi
+// VNNI: vector.load {{.*}} : memref<?xi8>, vector<32xi8>
+// VNNI: vector.shuffle {{.*}} [0, 1, 2, 3, 0, 1, 2, 3,
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"({{.*}}) : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
+// CHECK: vector.store {{.*}}, %arg2[{{.*}}] : memref<96x64xi32>, vector<8xi32>
+// CHECK-NOT: linalg.generic
+func.func @int8_symmetric(%a: memref<96x256xi8>, %b: memref<64x256xi8>, %c: memref<96x64xi32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhsT, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<96x256xi8>, memref<64x256xi8>) outs(%c : memref<96x64xi32>) {
+  ^bb0(%x: i8, %w: i8, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.extsi %w : i8 to i32
+    %2 = arith.muli %0, %1 : i32
+    %3 = arith.addi %acc, %2 : i32
+    linalg.yield %3 : i32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+#col = affine_map<(m, n, k) -> (n)>
+
+// Unsigned activations (X in [0, 255]) and per-column rhs zero points read
+// from a third input while packing Y: vpdpbusd needs no bias, but Y = w - z
+// is in [-255, 255], so only the int16 form applies.
+// CHECK-LABEL: func.func @uint8_per_column_zero_points
+// CHECK: memref.load %arg2
+// VNNI-NOT: vpdpbusd
+// VNNI: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+func.func @uint8_per_column_zero_points(%a: memref<?x?xi8>, %b: memref<?x?xi8>, %z: memref<?xi8>, %c: memref<?x?xi32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #col, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %z : memref<?x?xi8>, memref<?x?xi8>, memref<?xi8>) outs(%c : memref<?x?xi32>) {
+  ^bb0(%x: i8, %w: i8, %zw: i8, %acc: i32):
+    %0 = arith.extui %x : i8 to i32
+    %1 = arith.extsi %w : i8 to i32
+    %2 = arith.extsi %zw : i8 to i32
+    %3 = arith.subi %1, %2 : i32
+    %4 = arith.muli %0, %3 : i32
+    %5 = arith.addi %acc, %4 : i32
+    linalg.yield %5 : i32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// f32: broadcast lhs scalars times rhs vectors with vector.fma, on every
+// target.
+// CHECK-LABEL: func.func @f32
+// CHECK: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: memref.load {{.*}} : memref<?xf32>
+// CHECK: vector.broadcast {{.*}} : f32 to vector<8xf32>
+// CHECK: vector.fma {{.*}} : vector<8xf32>
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK-NOT: linalg.generic
+func.func @f32(%a: memref<100x30xf32>, %b: memref<30x50xf32>, %c: memref<100x50xf32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<100x30xf32>, memref<30x50xf32>) outs(%c : memref<100x50xf32>) {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %0 = arith.mulf %x, %w : f32
+    %1 = arith.addf %acc, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// Fewer static rows than min-rows (matrix-vector shapes): left alone.
+// CHECK-LABEL: func.func @negative_few_rows
+// CHECK: linalg.generic
+func.func @negative_few_rows(%a: memref<4x30xf32>, %b: memref<30x50xf32>, %c: memref<4x50xf32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x30xf32>, memref<30x50xf32>) outs(%c : memref<4x50xf32>) {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %0 = arith.mulf %x, %w : f32
+    %1 = arith.addf %acc, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// i32 operands: no bound proves the int16 products exact: left alone.
+// CHECK-LABEL: func.func @negative_wide_integers
+// CHECK: linalg.generic
+func.func @negative_wide_integers(%a: memref<16x30xi32>, %b: memref<30x50xi32>, %c: memref<16x50xi32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<16x30xi32>, memref<30x50xi32>) outs(%c : memref<16x50xi32>) {
+  ^bb0(%x: i32, %w: i32, %acc: i32):
+    %0 = arith.muli %x, %w : i32
+    %1 = arith.addi %acc, %0 : i32
+    linalg.yield %1 : i32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// A factor that depends on both m and n is not a matrix product.
+// CHECK-LABEL: func.func @negative_not_separable
+// CHECK: linalg.generic
+func.func @negative_not_separable(%a: memref<16x30xf32>, %b: memref<30x50xf32>, %c: memref<16x50xf32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<16x30xf32>, memref<30x50xf32>) outs(%c : memref<16x50xf32>) {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %0 = arith.addf %x, %w : f32
+    %1 = arith.mulf %0, %w : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// A max reduction is not a sum of products.
+// CHECK-LABEL: func.func @negative_max_reduction
+// CHECK: linalg.generic
+func.func @negative_max_reduction(%a: memref<16x30xf32>, %b: memref<30x50xf32>, %c: memref<16x50xf32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<16x30xf32>, memref<30x50xf32>) outs(%c : memref<16x50xf32>) {
+  ^bb0(%x: f32, %w: f32, %acc: f32):
+    %0 = arith.mulf %x, %w : f32
+    %1 = arith.maximumf %acc, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}

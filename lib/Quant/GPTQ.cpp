@@ -35,6 +35,10 @@
 
 #include <cblas.h>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -102,6 +106,112 @@ std::unique_ptr<float[]> uninitialized(int64_t n) {
 
 /// Rows per SIMD tile of the column sweep.
 constexpr int64_t kTile = 16;
+
+#ifdef __AVX2__
+/// Transposes the 8 x 8 matrix held in v[0..7] (one row per register).
+inline void transpose8x8(__m256 v[8]) {
+  __m256 t[8], u[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {
+    u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+    v[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+  }
+}
+#endif
+/// Columns whose errors update the rest of a block together.
+constexpr int64_t kStep = 4;
+
+/// tile[i * kTile + r] = rows[r][i] for i < count.
+void transposeIntoTile(const float *const *rows, int64_t count, float *tile) {
+  int64_t i = 0;
+#ifdef __AVX2__
+  for (; i + 8 <= count; i += 8)
+    for (int64_t r0 = 0; r0 < kTile; r0 += 8) {
+      __m256 v[8];
+      for (int k = 0; k < 8; ++k)
+        v[k] = _mm256_loadu_ps(rows[r0 + k] + i);
+      transpose8x8(v);
+      for (int k = 0; k < 8; ++k)
+        _mm256_storeu_ps(tile + (i + k) * kTile + r0, v[k]);
+    }
+#endif
+  for (; i < count; ++i)
+    for (int64_t r = 0; r < kTile; ++r)
+      tile[i * kTile + r] = rows[r][i];
+}
+
+/// rows[r][i] = tile[i * kTile + r] for i < count and the rows that are not
+/// null (a prefix).
+void transposeFromTile(const float *tile, int64_t count, float *const *rows) {
+  int64_t i = 0;
+#ifdef __AVX2__
+  if (rows[kTile - 1]) {
+    for (; i + 8 <= count; i += 8)
+      for (int64_t r0 = 0; r0 < kTile; r0 += 8) {
+        __m256 v[8];
+        for (int k = 0; k < 8; ++k)
+          v[k] = _mm256_loadu_ps(tile + (i + k) * kTile + r0);
+        transpose8x8(v);
+        for (int k = 0; k < 8; ++k)
+          _mm256_storeu_ps(rows[r0 + k] + i, v[k]);
+      }
+  }
+#endif
+  for (; i < count; ++i)
+    for (int64_t r = 0; r < kTile && rows[r]; ++r)
+      rows[r][i] = tile[i * kTile + r];
+}
+
+/// tile column j -= sum_k e[k] h[k * ld + j] for j in [from, to), k = 0..3
+/// in order (each a fused multiply-subtract, as the one-column loop).
+void rank4Update(float *tile, const float (*e)[kTile], const float *h,
+                 int64_t ld, int64_t from, int64_t to) {
+#ifdef __AVX2__
+  static_assert(kTile == 16 && kStep == 4, "the kernel holds 4 x 16 errors");
+  const __m256 e0l = _mm256_loadu_ps(e[0]), e0h = _mm256_loadu_ps(e[0] + 8);
+  const __m256 e1l = _mm256_loadu_ps(e[1]), e1h = _mm256_loadu_ps(e[1] + 8);
+  const __m256 e2l = _mm256_loadu_ps(e[2]), e2h = _mm256_loadu_ps(e[2] + 8);
+  const __m256 e3l = _mm256_loadu_ps(e[3]), e3h = _mm256_loadu_ps(e[3] + 8);
+  for (int64_t j = from; j < to; ++j) {
+    const __m256 a0 = _mm256_broadcast_ss(h + j);
+    const __m256 a1 = _mm256_broadcast_ss(h + ld + j);
+    const __m256 a2 = _mm256_broadcast_ss(h + 2 * ld + j);
+    const __m256 a3 = _mm256_broadcast_ss(h + 3 * ld + j);
+    float *dst = tile + j * kTile;
+    __m256 lo = _mm256_loadu_ps(dst), hi = _mm256_loadu_ps(dst + 8);
+    lo = _mm256_fnmadd_ps(e0l, a0, lo);
+    hi = _mm256_fnmadd_ps(e0h, a0, hi);
+    lo = _mm256_fnmadd_ps(e1l, a1, lo);
+    hi = _mm256_fnmadd_ps(e1h, a1, hi);
+    lo = _mm256_fnmadd_ps(e2l, a2, lo);
+    hi = _mm256_fnmadd_ps(e2h, a2, hi);
+    lo = _mm256_fnmadd_ps(e3l, a3, lo);
+    hi = _mm256_fnmadd_ps(e3h, a3, hi);
+    _mm256_storeu_ps(dst, lo);
+    _mm256_storeu_ps(dst + 8, hi);
+  }
+#else
+  for (int64_t j = from; j < to; ++j) {
+    float *dst = tile + j * kTile;
+    for (int64_t r = 0; r < kTile; ++r) {
+      float v = dst[r];
+      for (int64_t k = 0; k < kStep; ++k)
+        v -= e[k][r] * h[k * ld + j];
+      dst[r] = v;
+    }
+  }
+#endif
+}
+
 /// Fewest rows of H per panel of the Hessian update.
 constexpr int64_t kMinPanelRows = 64;
 
@@ -430,65 +540,87 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
 
       auto sweep = [&](int64_t lo, int64_t hi) {
         std::unique_ptr<float[]> tileBuf = uninitialized(count * kTile);
-        std::unique_ptr<uint8_t[]> codeBuf(
-            new uint8_t[static_cast<size_t>(count * kTile)]);
         for (int64_t t = lo; t < hi; ++t) {
           const int64_t t0 = r0 + t * kTile, nr = std::min(kTile, r1 - t0);
           float *wt = tileBuf.get();
-          for (int64_t r = 0; r < kTile; ++r) {
-            const float *src = wp.get() + std::min(t0 + r, r1 - 1) * n + i1;
-            for (int64_t i = 0; i < count; ++i)
-              wt[i * kTile + r] = src[i];
-          }
+          // Rows past the chunk repeat its last row (their results are
+          // dropped).
+          const float *srcRows[kTile];
+          for (int64_t r = 0; r < kTile; ++r)
+            srcRows[r] = wp.get() + std::min(t0 + r, r1 - 1) * n + i1;
+          transposeIntoTile(srcRows, count, wt);
+          uint8_t *codeRows[kTile];
+          for (int64_t r = 0; r < kTile; ++r)
+            codeRows[r] = res.codes.data() + std::min(t0 + r, r1 - 1) * n + i1;
+
           float sc[kTile], zc[kTile], lossAcc[kTile] = {};
           int64_t currentGroup = -1;
-          for (int64_t i = 0; i < count; ++i) {
-            const int64_t g = groupOf(i1 + i);
-            if (g != currentGroup) {
-              currentGroup = g;
+          // Columns in steps of kStep: each column of a step is quantized
+          // and updates the rest of its step, then the step's errors update
+          // the block's later columns together (kStep FMAs per load and
+          // store of a column; per element, the same operations in the same
+          // order as one column at a time).
+          for (int64_t i0 = 0; i0 < count; i0 += kStep) {
+            const int64_t iEnd = std::min(count, i0 + kStep);
+            float e[kStep][kTile];
+            for (int64_t i = i0; i < iEnd; ++i) {
+              const int64_t g = groupOf(i1 + i);
+              if (g != currentGroup) {
+                currentGroup = g;
+                for (int64_t r = 0; r < kTile; ++r) {
+                  const size_t p = static_cast<size_t>(
+                      std::min(t0 + r, r1 - 1) * numGroups + g);
+                  sc[r] = res.scales[p];
+                  zc[r] = res.zeros[p];
+                }
+              }
+              const float *hrow = u + (i1 + i) * n + i1;
+              const float d = hrow[i];
+              float *col = wt + i * kTile;
+              float *ei = e[i - i0];
+              int32_t codes[kTile];
               for (int64_t r = 0; r < kTile; ++r) {
-                const size_t p = static_cast<size_t>(
-                    std::min(t0 + r, r1 - 1) * numGroups + g);
-                sc[r] = res.scales[p];
-                zc[r] = res.zeros[p];
+                const int code = quantizeCode(col[r], sc[r], zc[r], maxq);
+                const float q = dequantizeCode(code, sc[r], zc[r], maxq);
+                const float diff = col[r] - q;
+                lossAcc[r] += diff * diff / (d * d);
+                ei[r] = diff / d;
+                codes[r] = code;
+                col[r] = q; // The column is done: keep its dequantized value.
+              }
+              for (int64_t r = 0; r < kTile; ++r)
+                codeRows[r][i] = uint8_t(codes[r]);
+              float *errRow = errT.get() + i * nrows + (t0 - r0);
+              for (int64_t r = 0; r < nr; ++r)
+                errRow[r] = ei[r];
+              for (int64_t j = i + 1; j < iEnd; ++j) {
+                const float h = hrow[j];
+                float *dst = wt + j * kTile;
+                for (int64_t r = 0; r < kTile; ++r)
+                  dst[r] -= ei[r] * h;
               }
             }
-            const float *hrow = u + (i1 + i) * n + i1;
-            const float d = hrow[i];
-            float *col = wt + i * kTile;
-            uint8_t *codeCol = codeBuf.get() + i * kTile;
-            float e[kTile];
-            for (int64_t r = 0; r < kTile; ++r) {
-              const int code = quantizeCode(col[r], sc[r], zc[r], maxq);
-              const float q = dequantizeCode(code, sc[r], zc[r], maxq);
-              const float diff = col[r] - q;
-              lossAcc[r] += diff * diff / (d * d);
-              e[r] = diff / d;
-              codeCol[r] = uint8_t(code);
-              col[r] = q; // The column is done: keep its dequantized value.
-            }
-            float *errRow = errT.get() + i * nrows + (t0 - r0);
-            for (int64_t r = 0; r < nr; ++r)
-              errRow[r] = e[r];
-            for (int64_t j = i + 1; j < count; ++j) {
-              const float h = hrow[j];
-              float *dst = wt + j * kTile;
-              for (int64_t r = 0; r < kTile; ++r)
-                dst[r] -= e[r] * h;
+            const float *h0 = u + (i1 + i0) * n + i1;
+            if (iEnd - i0 == kStep) {
+              rank4Update(wt, e, h0, n, iEnd, count);
+            } else {
+              for (int64_t k = 0; k < iEnd - i0; ++k)
+                for (int64_t j = iEnd; j < count; ++j) {
+                  const float h = h0[k * n + j];
+                  float *dst = wt + j * kTile;
+                  for (int64_t r = 0; r < kTile; ++r)
+                    dst[r] -= e[k][r] * h;
+                }
             }
           }
-          // Results of the tile, in quantization order: the block's columns
-          // of wp are never read again, so they keep the dequantized values.
-          for (int64_t r = 0; r < nr; ++r) {
-            const int64_t row = t0 + r;
-            float *deq = wp.get() + row * n + i1;
-            uint8_t *codes = res.codes.data() + row * n + i1;
-            for (int64_t i = 0; i < count; ++i) {
-              deq[i] = wt[i * kTile + r];
-              codes[i] = codeBuf[size_t(i * kTile + r)];
-            }
-            rowLoss[size_t(row)] += double(lossAcc[r]);
-          }
+          // Dequantized values of the tile, in quantization order: the
+          // block's columns of wp are never read again.
+          float *dstRows[kTile];
+          for (int64_t r = 0; r < kTile; ++r)
+            dstRows[r] = r < nr ? wp.get() + (t0 + r) * n + i1 : nullptr;
+          transposeFromTile(wt, count, dstRows);
+          for (int64_t r = 0; r < nr; ++r)
+            rowLoss[size_t(t0 + r)] += double(lossAcc[r]);
         }
       };
       if (inner)

@@ -222,6 +222,9 @@ void rank4Update(float *tile, const float (*e)[kTile], const float *h,
 #endif
 }
 
+/// Columns per super-block of the lazy updates.
+constexpr int64_t kSuperBlock = 512;
+
 /// Fewest rows of H per panel of the Hessian update.
 constexpr int64_t kMinPanelRows = 64;
 
@@ -525,17 +528,27 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   // over our threads and lets OpenBLAS thread the sgemm (one chunk of all
   // rows); otherwise the chunk runs on the calling thread alone.
   const int64_t bs = config.blockSize;
+  // Super-blocks of about kSuperBlock columns, whole blocks and (with
+  // parameters taken during the sweep) whole groups, so that the columns a
+  // group's parameters read have all earlier updates, as in the reference.
+  int64_t sbs = bs;
+  for (int64_t k = std::max<int64_t>(1, kSuperBlock / bs); k > 1; --k)
+    if (!dynamicGroups || (k * bs) % gs == 0) {
+      sbs = k * bs;
+      break;
+    }
   std::vector<double> rowLoss(static_cast<size_t>(rows), 0.0);
   auto eliminate = [&](int64_t r0, int64_t r1, bool inner) {
     const int64_t nrows = r1 - r0;
     const int64_t numTiles = (nrows + kTile - 1) / kTile;
-    // The block's scaled errors (w - q) / U_ii, transposed:
-    // errT[i * nrows + r].
-    std::unique_ptr<float[]> errT = uninitialized(std::min(bs, n) * nrows);
+    // The super-block's scaled errors (w - q) / U_ii, transposed:
+    // errT[(i - s1) * nrows + r].
+    std::unique_ptr<float[]> errT = uninitialized(std::min(sbs, n) * nrows);
     std::vector<float> s(static_cast<size_t>(nrows)),
         z(static_cast<size_t>(nrows));
     for (int64_t i1 = 0; i1 < n; i1 += bs) {
       const int64_t i2 = std::min(n, i1 + bs), count = i2 - i1;
+      const int64_t s1 = i1 / sbs * sbs, s2 = std::min(n, s1 + sbs);
 
       // Parameters of the groups that start in this block, from the
       // weights as they stand now.
@@ -600,7 +613,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
               }
               for (int64_t r = 0; r < kTile; ++r)
                 codeRows[r][i] = uint8_t(codes[r]);
-              float *errRow = errT.get() + i * nrows + (t0 - r0);
+              float *errRow = errT.get() + (i1 - s1 + i) * nrows + (t0 - r0);
               for (int64_t r = 0; r < nr; ++r)
                 errRow[r] = ei[r];
               for (int64_t j = i + 1; j < iEnd; ++j) {
@@ -638,13 +651,21 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
       else
         sweep(0, numTiles);
 
-      // Lazy update of the chunk's columns after the block:
-      // W[:, i2:] -= Err[:, block] U[block, i2:].
-      if (i2 < n)
+      // Lazy updates of the chunk's later columns, W[:, c:] -= Err[:, b]
+      // U[b, c:]: after each block for the rest of its super-block, after
+      // each super-block for the columns beyond it (a larger inner
+      // dimension runs sgemm faster).
+      if (i2 < s2)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
-                    blasint(n - i2), blasint(count), -1.0f, errT.get(),
-                    blasint(nrows), u + i1 * n + i2, blasint(n), 1.0f,
-                    wp.get() + r0 * n + i2, blasint(n));
+                    blasint(s2 - i2), blasint(count), -1.0f,
+                    errT.get() + (i1 - s1) * nrows, blasint(nrows),
+                    u + i1 * n + i2, blasint(n), 1.0f, wp.get() + r0 * n + i2,
+                    blasint(n));
+      if (i2 == s2 && s2 < n)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
+                    blasint(n - s2), blasint(s2 - s1), -1.0f, errT.get(),
+                    blasint(nrows), u + s1 * n + s2, blasint(n), 1.0f,
+                    wp.get() + r0 * n + s2, blasint(n));
     }
 
     // Back to the original column order, row by row.

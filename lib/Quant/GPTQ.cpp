@@ -508,12 +508,13 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
     }
   });
 
-  // Working weights in quantization order with dead columns zeroed.
-  std::unique_ptr<float[]> wp = uninitialized(rows * n);
+  // Working weights in quantization order with dead columns zeroed, in
+  // the result's buffer (restored to the original order at the end).
+  float *const wp = res.dequantized.data();
   parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const float *src = w + r * n;
-      float *dst = wp.get() + r * n;
+      float *dst = wp + r * n;
       for (int64_t k = 0; k < n; ++k) {
         const int64_t c = perm[size_t(k)];
         dst[k] = dead[size_t(c)] ? 0.0f : src[c];
@@ -555,7 +556,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
       if (dynamicGroups) {
         for (int64_t k = ((i1 + gs - 1) / gs) * gs; k < i2; k += gs) {
           const int64_t width = std::min(gs, n - k);
-          findQuantParams(qc, wp.get() + r0 * n + k, nrows, width, n, s.data(),
+          findQuantParams(qc, wp + r0 * n + k, nrows, width, n, s.data(),
                           z.data());
           storeGroup(k / gs, r0, r1, s.data(), z.data());
         }
@@ -570,7 +571,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
           // dropped).
           const float *srcRows[kTile];
           for (int64_t r = 0; r < kTile; ++r)
-            srcRows[r] = wp.get() + std::min(t0 + r, r1 - 1) * n + i1;
+            srcRows[r] = wp + std::min(t0 + r, r1 - 1) * n + i1;
           transposeIntoTile(srcRows, count, wt);
           uint8_t *codeRows[kTile];
           for (int64_t r = 0; r < kTile; ++r)
@@ -640,7 +641,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
           // block's columns of wp are never read again.
           float *dstRows[kTile];
           for (int64_t r = 0; r < kTile; ++r)
-            dstRows[r] = r < nr ? wp.get() + (t0 + r) * n + i1 : nullptr;
+            dstRows[r] = r < nr ? wp + (t0 + r) * n + i1 : nullptr;
           transposeFromTile(wt, count, dstRows);
           for (int64_t r = 0; r < nr; ++r)
             rowLoss[size_t(t0 + r)] += double(lossAcc[r]);
@@ -659,26 +660,27 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
                     blasint(s2 - i2), blasint(count), -1.0f,
                     errT.get() + (i1 - s1) * nrows, blasint(nrows),
-                    u + i1 * n + i2, blasint(n), 1.0f, wp.get() + r0 * n + i2,
+                    u + i1 * n + i2, blasint(n), 1.0f, wp + r0 * n + i2,
                     blasint(n));
       if (i2 == s2 && s2 < n)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
                     blasint(n - s2), blasint(s2 - s1), -1.0f, errT.get(),
                     blasint(nrows), u + s1 * n + s2, blasint(n), 1.0f,
-                    wp.get() + r0 * n + s2, blasint(n));
+                    wp + r0 * n + s2, blasint(n));
     }
 
     // Back to the original column order, row by row.
     parallelFor(r0, r1, 16, [&](int64_t lo, int64_t hi) {
+      std::unique_ptr<float[]> rowDeq = uninitialized(n);
       std::unique_ptr<uint8_t[]> rowCodes(new uint8_t[static_cast<size_t>(n)]);
       for (int64_t r = lo; r < hi; ++r) {
-        const float *src = wp.get() + r * n;
-        float *deq = res.dequantized.data() + r * n;
+        float *deq = wp + r * n;
         uint8_t *codes = res.codes.data() + r * n;
+        std::copy(deq, deq + n, rowDeq.get());
         std::copy(codes, codes + n, rowCodes.get());
         for (int64_t k = 0; k < n; ++k) {
           const int64_t c = perm[size_t(k)];
-          deq[c] = src[k];
+          deq[c] = rowDeq[size_t(k)];
           codes[c] = rowCodes[size_t(k)];
         }
       }

@@ -670,6 +670,8 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
     }
 
     // Back to the original column order, row by row.
+    if (!config.actOrder)
+      return;
     parallelFor(r0, r1, 16, [&](int64_t lo, int64_t hi) {
       std::unique_ptr<float[]> rowDeq = uninitialized(n);
       std::unique_ptr<uint8_t[]> rowCodes(new uint8_t[static_cast<size_t>(n)]);

@@ -42,6 +42,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -341,7 +342,10 @@ GPTQ::GPTQ(int64_t columns) : columns_(columns) {
   if (columns <= 0)
     throw std::invalid_argument("gptq: the layer must have at least one "
                                 "input column");
-  h_.assign(static_cast<size_t>(columns * columns), 0.0f);
+  h_.reset(static_cast<float *>(
+      std::calloc(static_cast<size_t>(columns * columns), sizeof(float))));
+  if (!h_)
+    throw std::bad_alloc();
   // About 16 MiB of buffered activations, between 256 and 2048 tokens.
   bufferCapacity_ =
       std::clamp<int64_t>((int64_t(1) << 22) / columns, 256, 2048);
@@ -361,7 +365,7 @@ void GPTQ::addBatch(const float *x, int64_t tokens, int64_t numSamples) {
   if (tokens >= bufferCapacity_) {
     // Large batch: fold it in directly.
     const double n = double(numSamples_), t = double(numSamples);
-    syrkUpperPanels(h_.data(), x, columns_, tokens, float(2.0 / (n + t)),
+    syrkUpperPanels(h_.get(), x, columns_, tokens, float(2.0 / (n + t)),
                     float(n / (n + t)));
     numSamples_ += numSamples;
     return;
@@ -378,17 +382,19 @@ void GPTQ::flush() {
   if (bufferedTokens_ == 0)
     return;
   const double n = double(numSamples_), t = double(bufferedSamples_);
-  syrkUpperPanels(h_.data(), buffer_.data(), columns_, bufferedTokens_,
+  syrkUpperPanels(h_.get(), buffer_.data(), columns_, bufferedTokens_,
                   float(2.0 / (n + t)), float(n / (n + t)));
   numSamples_ += bufferedSamples_;
   bufferedTokens_ = 0;
   bufferedSamples_ = 0;
 }
 
+void GPTQ::FreeDeleter::operator()(float *p) const { std::free(p); }
+
 std::vector<float> GPTQ::hessian() {
   flush();
-  symmetrizeFromUpper(h_.data(), columns_);
-  return h_;
+  symmetrizeFromUpper(h_.get(), columns_);
+  return std::vector<float>(h_.get(), h_.get() + columns_ * columns_);
 }
 
 //===----------------------------------------------------------------------===//
@@ -408,7 +414,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   const int64_t n = columns_;
   checkFinite(w, rows * n, "weights");
   flush();
-  symmetrizeFromUpper(h_.data(), n);
+  symmetrizeFromUpper(h_.get(), n);
 
   const QuantizerConfig &qc = config.quantizer;
   const int maxq = qc.maxq();
@@ -500,7 +506,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   parallelFor(0, n, 32, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const int64_t pi = perm[size_t(n - 1 - i)];
-      const float *src = h_.data() + pi * n;
+      const float *src = h_.get() + pi * n;
       float *dst = m.get() + i * n;
       for (int64_t j = 0; j < i; ++j)
         dst[j] = src[perm[size_t(n - 1 - j)]];

@@ -37,6 +37,7 @@
 #include "quantx/Quant/RTN.h"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace quantx {
@@ -121,8 +122,13 @@ public:
 
 private:
   int64_t columns_;
-  /// Upper triangle (row-major) of H, valid for the samples flushed so far.
-  std::vector<float> h_;
+  struct FreeDeleter {
+    void operator()(float *p) const;
+  };
+  /// Upper triangle (row-major) of H, valid for the samples flushed so far
+  /// (zero-filled by calloc: large blocks come as untouched zero pages, so
+  /// the first update touches them in parallel).
+  std::unique_ptr<float[], FreeDeleter> h_;
   int64_t numSamples_ = 0;
   /// Activations not yet folded into H.
   std::vector<float> buffer_;

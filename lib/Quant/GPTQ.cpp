@@ -20,13 +20,15 @@
 //    start, which other eliminations reach only at the column itself.)
 //  - Every output row is independent (per-row group parameters), so the
 //    rows are cut into one chunk per thread; each chunk runs the whole
-//    blocked elimination alone: per
+//    blocked elimination alone, with no synchronisation until the end: per
 //    block of columns, group parameters, the in-block sweep on tiles of 16
-//    rows held in L1 (rows in SIMD lanes), and the lazy update of the
-//    chunk's remaining columns as one single-threaded sgemm. No thread waits
-//    for another until the end. Shared (not per-row) group parameters need
-//    all rows at each block start, so that case runs as one chunk with the
-//    tiles in parallel and OpenBLAS threaded.
+//    rows held in L1 (rows in SIMD lanes, columns in steps of 4 so one pass
+//    over the later columns applies four errors), and single-threaded sgemm
+//    lazy updates in two levels (the rest of the 512-column super-block
+//    after each block, the columns beyond it after each super-block).
+//    Shared (not per-row) group parameters need all rows at each block
+//    start, so that case runs as one chunk with the tiles in parallel and
+//    OpenBLAS threaded.
 //
 //===----------------------------------------------------------------------===//
 

@@ -109,7 +109,7 @@ def run_quantx(w, x, args):
         hess.append(t1 - t0)
         quant.append(t2 - t1)
         del g
-    return statistics.median(hess), statistics.median(quant), result
+    return hess, quant, result
 
 
 def main():
@@ -141,7 +141,9 @@ def main():
     # quantx first: the reference's torch/OpenMP/OpenBLAS worker threads are
     # not alive yet, so neither side runs beside the other's idle spinners.
     load_before = os.getloadavg()[0]
-    qx_h, qx_q, qx = run_quantx(w, x, args)
+    qx_hs, qx_qs, qx = run_quantx(w, x, args)
+    qx_h, qx_q = statistics.median(qx_hs), statistics.median(qx_qs)
+    load_between = os.getloadavg()[0]
     ref_h, ref_q, ref_w = run_reference(args.reference, w, x, args)
     load_after = os.getloadavg()[0]
     ref_err = output_error(w, ref_w, x2d)
@@ -157,11 +159,13 @@ def main():
         print(f"{name:24s}{r:12.3f}{q:12.3f}{r / q:10.1f}x")
     print(f"{'||WX - QX||^2':24s}{ref_err:12.5g}{qx_err:12.5g}"
           f"{'ratio %.4f' % (qx_err / ref_err):>16s}")
+    print("quantx runs (Hessian + quantization, s): " + ", ".join(
+        "%.3f + %.3f" % hq for hq in zip(qx_hs, qx_qs)))
     print("reference: torch %s, %d threads; quantx: median of %d runs; "
-          "1-min load average %.1f before, %.1f after (other jobs on the "
-          "machine slow both sides)" %
-          (__import__("torch").__version__, args.threads, args.repeat,
-           load_before, load_after))
+          "1-min load average %.1f before quantx, %.1f before the "
+          "reference, %.1f after (other jobs on the machine slow both "
+          "sides)" % (__import__("torch").__version__, args.threads,
+                      args.repeat, load_before, load_between, load_after))
     figures = {
         "gptq_reference_hessian_s": round(ref_h, 4),
         "gptq_reference_quant_s": round(ref_q, 4),
@@ -175,7 +179,10 @@ def main():
         "gptq_error_ratio": round(qx_err / ref_err, 5),
         "meets_10x_target": ref_total / qx_total >= 10.0,
         "meets_error_target": qx_err / ref_err <= 1.01,
+        "gptq_quantx_runs_s": [[round(h, 4), round(q, 4)]
+                               for h, q in zip(qx_hs, qx_qs)],
         "load_average_before": round(load_before, 2),
+        "load_average_between": round(load_between, 2),
         "load_average_after": round(load_after, 2),
     }
     print(json.dumps(figures))

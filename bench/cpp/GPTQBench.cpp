@@ -1,9 +1,9 @@
 //===- GPTQBench.cpp - Benchmarks of GPTQ and RTN -------------------------===//
 //
-// Hessian accumulation (64-token batches) and the quantization step of GPTQ
+// Hessian accumulation (64-token batches), the quantization step of GPTQ
 // (4-bit, group 128, act-order) on square layers of 512, 1024 and 2048
-// columns, and RTN of the same weights. bench/gptq.py runs the full-size
-// 4096 x 4096 case beside the reference implementation.
+// columns, the inverse factor alone, and RTN of the same weights. bench/gptq.py
+// runs the full-size 4096 x 4096 case beside the reference implementation.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,6 +56,21 @@ void BM_GPTQQuantize(benchmark::State &state) {
   state.SetItemsProcessed(state.iterations() * n * n);
 }
 
+void BM_GPTQInverseFactor(benchmark::State &state) {
+  // U with U^T U = H^-1 (spotrf + strtri), the factor quantize eliminates
+  // with.
+  const int64_t n = state.range(0);
+  std::vector<float> x = normalMatrix(2 * n, n, 5);
+  GPTQ gptq(n);
+  gptq.addBatch(x.data(), 2 * n);
+  std::vector<float> h = gptq.hessian(), u(size_t(n * n));
+  for (auto _ : state) {
+    gptqInverseFactor(h.data(), n, u.data());
+    benchmark::DoNotOptimize(u.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n * n);
+}
+
 void BM_RTN(benchmark::State &state) {
   const int64_t n = state.range(0);
   std::vector<float> w = normalMatrix(n, n, 4);
@@ -77,6 +92,10 @@ BENCHMARK(BM_GPTQHessian)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GPTQQuantize)
     ->Arg(512)
+    ->Arg(1024)
+    ->Arg(2048)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GPTQInverseFactor)
     ->Arg(1024)
     ->Arg(2048)
     ->Unit(benchmark::kMillisecond);

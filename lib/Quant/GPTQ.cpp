@@ -3,22 +3,32 @@
 // See GPTQ.h. Implementation notes (docs/GPTQ.md has the full story):
 //
 //  - Calibration batches are copied into a buffer of about 16 MiB and folded
-//    into the upper triangle of H with one ssyrk per full buffer:
+//    into the upper triangle of H once per full buffer:
 //    H = N/(N+n) H + 2/(N+n) X^T X, the reference's running average applied
-//    to n buffered samples at once.
+//    to n buffered samples at once. The triangle is split into panels of
+//    rows, each one ssyrk (its diagonal block) plus one sgemm (the rest of
+//    its rows), taken by our threads from a shared counter with OpenBLAS
+//    single-threaded.
 //  - The upper Cholesky factor U of H^-1 (U^T U = H^-1) comes from one
 //    Cholesky factorisation and one triangular inverse: with J the reversal
 //    permutation, J H J = V^T V (V upper) gives H^-1 = (J V^-1 J)(J V^-1 J)^T
 //    and U = J V^-T J. Read as a row-major array, U is the column-major
 //    V^-1 reversed end to end. The reference runs cholesky, cholesky_inverse
-//    and a second cholesky for the same matrix.
-//  - Inside a block of columns every output row is independent: row r needs
-//    only its own weights, the block of U and its group parameters. Group
-//    parameters depend on the weights as they stand at the start of the
-//    block (the reference computes them from W, which it updates only at
-//    block ends), so they are computed first and the rows are then swept
-//    in parallel, each kept in L1 while its block is eliminated.
-//  - The lazy update of the remaining columns is one sgemm per block.
+//    and a second cholesky for the same matrix. (U itself is needed, not
+//    only the factor of H it inverts: group parameters come from the
+//    weights as the reference's recurrence has updated them at each block
+//    start, which other eliminations reach only at the column itself.)
+//  - Every output row is independent (per-row group parameters), so the
+//    rows are cut into one chunk per thread; each chunk runs the whole
+//    blocked elimination alone, with no synchronisation until the end: per
+//    block of columns, group parameters, the in-block sweep on tiles of 16
+//    rows held in L1 (rows in SIMD lanes, columns in steps of 4 so one pass
+//    over the later columns applies four errors), and single-threaded sgemm
+//    lazy updates in two levels (the rest of the 512-column super-block
+//    after each block, the columns beyond it after each super-block).
+//    Shared (not per-row) group parameters need all rows at each block
+//    start, so that case runs as one chunk with the tiles in parallel and
+//    OpenBLAS threaded.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,14 +37,22 @@
 
 #include <cblas.h>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 
 extern "C" {
-// LAPACK (OpenBLAS's optimised implementations).
+// LAPACK (OpenBLAS's optimised implementation).
 void spotrf_(const char *uplo, const blasint *n, float *a, const blasint *lda,
              blasint *info);
 void strtri_(const char *uplo, const char *diag, const blasint *n, float *a,
@@ -56,10 +74,19 @@ void GPTQConfig::validate() const {
 namespace {
 
 void checkFinite(const float *x, int64_t n, const char *what) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i]))
+  // Exponent bits all set: infinite or NaN (an integer test that
+  // vectorises), in slices so the error stops the scan early.
+  for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+    uint32_t bad = 0;
+    for (int64_t i = i0, e = std::min(n, i0 + 4096); i < e; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, sizeof(bits));
+      bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
       throw std::invalid_argument(std::string("gptq: ") + what +
                                   " contain a NaN or infinite value");
+  }
 }
 
 void useBlasThreads() { openblas_set_num_threads(getNumThreads()); }
@@ -71,8 +98,138 @@ struct SingleThreadedBlas {
   ~SingleThreadedBlas() { useBlasThreads(); }
 };
 
-/// Rows per SIMD tile of the column sweep (one AVX-512 register of float).
+/// Runs `fn(item)` for every item in [0, count) on getNumThreads() threads
+/// that take items from a shared counter in increasing order (put the
+/// largest items first). Results must not depend on which thread runs an
+/// item.
+template <typename Fn> void forEachDynamic(int64_t count, Fn fn) {
+  std::atomic<int64_t> next{0};
+  parallelFor(0, std::min<int64_t>(count, getNumThreads()), 1,
+              [&](int64_t, int64_t) {
+                for (int64_t k; (k = next.fetch_add(1)) < count;)
+                  fn(k);
+              });
+}
+
+/// A buffer of floats left uninitialised (every element is written before
+/// it is read).
+std::unique_ptr<float[]> uninitialized(int64_t n) {
+  return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]);
+}
+
+/// Rows per SIMD tile of the column sweep.
 constexpr int64_t kTile = 16;
+
+#ifdef __AVX2__
+/// Transposes the 8 x 8 matrix held in v[0..7] (one row per register).
+inline void transpose8x8(__m256 v[8]) {
+  __m256 t[8], u[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {
+    u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+    v[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+  }
+}
+#endif
+/// Columns whose errors update the rest of a block together.
+constexpr int64_t kStep = 4;
+
+/// tile[i * kTile + r] = rows[r][i] for i < count.
+void transposeIntoTile(const float *const *rows, int64_t count, float *tile) {
+  int64_t i = 0;
+#ifdef __AVX2__
+  for (; i + 8 <= count; i += 8)
+    for (int64_t r0 = 0; r0 < kTile; r0 += 8) {
+      __m256 v[8];
+      for (int k = 0; k < 8; ++k)
+        v[k] = _mm256_loadu_ps(rows[r0 + k] + i);
+      transpose8x8(v);
+      for (int k = 0; k < 8; ++k)
+        _mm256_storeu_ps(tile + (i + k) * kTile + r0, v[k]);
+    }
+#endif
+  for (; i < count; ++i)
+    for (int64_t r = 0; r < kTile; ++r)
+      tile[i * kTile + r] = rows[r][i];
+}
+
+/// rows[r][i] = tile[i * kTile + r] for i < count and the rows that are not
+/// null (a prefix).
+void transposeFromTile(const float *tile, int64_t count, float *const *rows) {
+  int64_t i = 0;
+#ifdef __AVX2__
+  if (rows[kTile - 1]) {
+    for (; i + 8 <= count; i += 8)
+      for (int64_t r0 = 0; r0 < kTile; r0 += 8) {
+        __m256 v[8];
+        for (int k = 0; k < 8; ++k)
+          v[k] = _mm256_loadu_ps(tile + (i + k) * kTile + r0);
+        transpose8x8(v);
+        for (int k = 0; k < 8; ++k)
+          _mm256_storeu_ps(rows[r0 + k] + i, v[k]);
+      }
+  }
+#endif
+  for (; i < count; ++i)
+    for (int64_t r = 0; r < kTile && rows[r]; ++r)
+      rows[r][i] = tile[i * kTile + r];
+}
+
+/// tile column j -= sum_k e[k] h[k * ld + j] for j in [from, to), k = 0..3
+/// in order (each a fused multiply-subtract, as the one-column loop).
+void rank4Update(float *tile, const float (*e)[kTile], const float *h,
+                 int64_t ld, int64_t from, int64_t to) {
+#ifdef __AVX2__
+  static_assert(kTile == 16 && kStep == 4, "the kernel holds 4 x 16 errors");
+  const __m256 e0l = _mm256_loadu_ps(e[0]), e0h = _mm256_loadu_ps(e[0] + 8);
+  const __m256 e1l = _mm256_loadu_ps(e[1]), e1h = _mm256_loadu_ps(e[1] + 8);
+  const __m256 e2l = _mm256_loadu_ps(e[2]), e2h = _mm256_loadu_ps(e[2] + 8);
+  const __m256 e3l = _mm256_loadu_ps(e[3]), e3h = _mm256_loadu_ps(e[3] + 8);
+  for (int64_t j = from; j < to; ++j) {
+    const __m256 a0 = _mm256_broadcast_ss(h + j);
+    const __m256 a1 = _mm256_broadcast_ss(h + ld + j);
+    const __m256 a2 = _mm256_broadcast_ss(h + 2 * ld + j);
+    const __m256 a3 = _mm256_broadcast_ss(h + 3 * ld + j);
+    float *dst = tile + j * kTile;
+    __m256 lo = _mm256_loadu_ps(dst), hi = _mm256_loadu_ps(dst + 8);
+    lo = _mm256_fnmadd_ps(e0l, a0, lo);
+    hi = _mm256_fnmadd_ps(e0h, a0, hi);
+    lo = _mm256_fnmadd_ps(e1l, a1, lo);
+    hi = _mm256_fnmadd_ps(e1h, a1, hi);
+    lo = _mm256_fnmadd_ps(e2l, a2, lo);
+    hi = _mm256_fnmadd_ps(e2h, a2, hi);
+    lo = _mm256_fnmadd_ps(e3l, a3, lo);
+    hi = _mm256_fnmadd_ps(e3h, a3, hi);
+    _mm256_storeu_ps(dst, lo);
+    _mm256_storeu_ps(dst + 8, hi);
+  }
+#else
+  for (int64_t j = from; j < to; ++j) {
+    float *dst = tile + j * kTile;
+    for (int64_t r = 0; r < kTile; ++r) {
+      float v = dst[r];
+      for (int64_t k = 0; k < kStep; ++k)
+        v -= e[k][r] * h[k * ld + j];
+      dst[r] = v;
+    }
+  }
+#endif
+}
+
+/// Columns per super-block of the lazy updates.
+constexpr int64_t kSuperBlock = 512;
+
+/// Fewest rows of H per panel of the Hessian update.
+constexpr int64_t kMinPanelRows = 64;
 
 /// Copies the upper triangle of the row-major n x n matrix `a` into its
 /// lower triangle, tile by tile.
@@ -92,7 +249,92 @@ void symmetrizeFromUpper(float *a, int64_t n) {
   });
 }
 
+/// Upper triangle of the row-major n x n `h` = beta h + alpha x^T x, with
+/// x row-major tokens x n. Panels of rows of h with equal work, two per
+/// thread, go to our threads (single-threaded OpenBLAS): the diagonal block
+/// with ssyrk, the rest of the panel's rows with sgemm. Each panel packs
+/// the columns of x right of it once, so panels are as few as balance
+/// allows.
+void syrkUpperPanels(float *h, const float *x, int64_t n, int64_t tokens,
+                     float alpha, float beta) {
+  // Panel p starts at row n (1 - sqrt(1 - p / P)): the triangle's area
+  // above row a is proportional to n^2 - (n - a)^2.
+  const int64_t maxPanels = std::max<int64_t>(1, n / kMinPanelRows);
+  const int64_t panels =
+      std::min<int64_t>(2 * int64_t(getNumThreads()), maxPanels);
+  std::vector<int64_t> starts(static_cast<size_t>(panels + 1));
+  for (int64_t p = 0; p <= panels; ++p) {
+    const double a = double(n) * (1.0 - std::sqrt(1.0 - double(p) / panels));
+    starts[size_t(p)] =
+        p == panels ? n : std::min(n, (int64_t(a) + 8) / 16 * 16);
+  }
+  SingleThreadedBlas singleThreadedBlas;
+  forEachDynamic(panels, [&](int64_t p) {
+    const int64_t i0 = starts[size_t(p)], i1 = starts[size_t(p + 1)];
+    if (i1 <= i0)
+      return;
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(i1 - i0),
+                blasint(tokens), alpha, x + i0, blasint(n), beta,
+                h + i0 * n + i0, blasint(n));
+    if (i1 < n)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(i1 - i0),
+                  blasint(n - i1), blasint(tokens), alpha, x + i0, blasint(n),
+                  x + i1, blasint(n), beta, h + i0 * n + i1, blasint(n));
+  });
+}
+
+/// On entry the lower triangle of the row-major n x n `m` holds J A J (A
+/// symmetric positive definite, J the reversal). On exit `m` holds U, the
+/// upper Cholesky factor of A^-1 (U^T U = A^-1, zeros below the diagonal).
+void inverseFactorInPlace(float *m, int64_t n) {
+  // Read as column-major, the lower triangle is the upper one: spotrf("U")
+  // gives V^T V = J A J with V upper (column-major), strtri then V^-1. So
+  // A^-1 = (J V^-1 J)(J V^-1 J)^T and U = J V^-T J: read as a row-major
+  // array, the column-major V^-1 reversed end to end.
+  const blasint nn = blasint(n);
+  blasint info = 0;
+  useBlasThreads();
+  spotrf_("U", &nn, m, &nn, &info);
+  if (info > 0)
+    throw std::runtime_error(
+        "gptq: the damped Hessian is not positive definite (Cholesky "
+        "failed at column " +
+        std::to_string(info) + "); increase percdamp");
+  if (info < 0)
+    throw std::runtime_error("gptq: spotrf rejected argument " +
+                             std::to_string(-info));
+  strtri_("U", "N", &nn, m, &nn, &info);
+  if (info != 0)
+    throw std::runtime_error("gptq: strtri failed with info " +
+                             std::to_string(info));
+  // Reverse end to end; the lower triangle (row-major) of V^-1's buffer was
+  // never written, so zero it on the way.
+  parallelFor(0, (n + 1) / 2, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      // Row i and row n-1-i trade places reversed.
+      float *a = m + i * n, *b = m + (n - 1 - i) * n;
+      if (a == b) {
+        std::reverse(a, a + n);
+      } else {
+        for (int64_t j = 0; j < n; ++j)
+          std::swap(a[j], b[n - 1 - j]);
+      }
+      std::fill(a, a + i, 0.0f);
+      std::fill(b, b + (n - 1 - i), 0.0f);
+    }
+  });
+}
+
 } // namespace
+
+void gptqInverseFactor(const float *h, int64_t n, float *u) {
+  if (n < 1)
+    throw std::invalid_argument("gptq: the matrix must not be empty");
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j <= i; ++j)
+      u[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
+  inverseFactorInPlace(u, n);
+}
 
 //===----------------------------------------------------------------------===//
 // Hessian accumulation
@@ -102,7 +344,10 @@ GPTQ::GPTQ(int64_t columns) : columns_(columns) {
   if (columns <= 0)
     throw std::invalid_argument("gptq: the layer must have at least one "
                                 "input column");
-  h_.assign(static_cast<size_t>(columns * columns), 0.0f);
+  h_.reset(static_cast<float *>(
+      std::calloc(static_cast<size_t>(columns * columns), sizeof(float))));
+  if (!h_)
+    throw std::bad_alloc();
   // About 16 MiB of buffered activations, between 256 and 2048 tokens.
   bufferCapacity_ =
       std::clamp<int64_t>((int64_t(1) << 22) / columns, 256, 2048);
@@ -121,11 +366,9 @@ void GPTQ::addBatch(const float *x, int64_t tokens, int64_t numSamples) {
     flush();
   if (tokens >= bufferCapacity_) {
     // Large batch: fold it in directly.
-    useBlasThreads();
     const double n = double(numSamples_), t = double(numSamples);
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(columns_),
-                blasint(tokens), float(2.0 / (n + t)), x, blasint(columns_),
-                float(n / (n + t)), h_.data(), blasint(columns_));
+    syrkUpperPanels(h_.get(), x, columns_, tokens, float(2.0 / (n + t)),
+                    float(n / (n + t)));
     numSamples_ += numSamples;
     return;
   }
@@ -140,21 +383,20 @@ void GPTQ::addBatch(const float *x, int64_t tokens, int64_t numSamples) {
 void GPTQ::flush() {
   if (bufferedTokens_ == 0)
     return;
-  useBlasThreads();
   const double n = double(numSamples_), t = double(bufferedSamples_);
-  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(columns_),
-              blasint(bufferedTokens_), float(2.0 / (n + t)), buffer_.data(),
-              blasint(columns_), float(n / (n + t)), h_.data(),
-              blasint(columns_));
+  syrkUpperPanels(h_.get(), buffer_.data(), columns_, bufferedTokens_,
+                  float(2.0 / (n + t)), float(n / (n + t)));
   numSamples_ += bufferedSamples_;
   bufferedTokens_ = 0;
   bufferedSamples_ = 0;
 }
 
+void GPTQ::FreeDeleter::operator()(float *p) const { std::free(p); }
+
 std::vector<float> GPTQ::hessian() {
   flush();
-  symmetrizeFromUpper(h_.data(), columns_);
-  return h_;
+  symmetrizeFromUpper(h_.get(), columns_);
+  return std::vector<float>(h_.get(), h_.get() + columns_ * columns_);
 }
 
 //===----------------------------------------------------------------------===//
@@ -174,8 +416,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   const int64_t n = columns_;
   checkFinite(w, rows * n, "weights");
   flush();
-  symmetrizeFromUpper(h_.data(), n);
-  useBlasThreads();
+  symmetrizeFromUpper(h_.get(), n);
 
   const QuantizerConfig &qc = config.quantizer;
   const int maxq = qc.maxq();
@@ -183,6 +424,9 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   const int64_t gs = grouped ? std::min(config.groupSize, n) : n;
   const int64_t numGroups = (n + gs - 1) / gs;
   const bool staticGroups = grouped && config.staticGroups;
+  // Parameters computed during the sweep span all rows unless per channel.
+  const bool dynamicGroups = grouped && !staticGroups;
+  const bool independentRows = !dynamicGroups || qc.perChannel;
 
   GPTQResult res;
   res.rows = rows;
@@ -194,46 +438,46 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   res.zeros.resize(static_cast<size_t>(rows * numGroups));
   res.gIdx.resize(static_cast<size_t>(n));
   res.perm.resize(static_cast<size_t>(n));
+  res.dequantized.resize(static_cast<size_t>(rows * n));
 
-  std::vector<float> colScale(static_cast<size_t>(rows)),
-      colZero(static_cast<size_t>(rows));
-  auto storeGroup = [&](int64_t g) {
-    for (int64_t r = 0; r < rows; ++r) {
-      res.scales[size_t(r * numGroups + g)] = colScale[size_t(r)];
-      res.zeros[size_t(r * numGroups + g)] = colZero[size_t(r)];
+  auto storeGroup = [&](int64_t g, int64_t r0, int64_t r1, const float *s,
+                        const float *z) {
+    for (int64_t r = r0; r < r1; ++r) {
+      res.scales[size_t(r * numGroups + g)] = s[r - r0];
+      res.zeros[size_t(r * numGroups + g)] = z[r - r0];
     }
   };
 
   // Parameters over whole rows come from the weights before dead columns
   // are zeroed, as in the reference.
   if (!grouped) {
-    findQuantParams(qc, w, rows, n, n, colScale.data(), colZero.data());
-    storeGroup(0);
+    std::vector<float> s(static_cast<size_t>(rows)),
+        z(static_cast<size_t>(rows));
+    findQuantParams(qc, w, rows, n, n, s.data(), z.data());
+    storeGroup(0, 0, rows, s.data(), z.data());
   }
 
   // Dead columns.
   std::vector<float> diag(static_cast<size_t>(n));
   std::vector<char> dead(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    float &d = h_[size_t(i * n + i)];
+    const float d = h_[size_t(i * n + i)];
     dead[size_t(i)] = d == 0.0f;
-    if (d == 0.0f)
-      d = 1.0f;
-    diag[size_t(i)] = d;
+    diag[size_t(i)] = d == 0.0f ? 1.0f : d;
   }
 
   if (staticGroups) {
     // From the original weights with dead columns zeroed.
-    std::vector<float> block(static_cast<size_t>(rows * gs));
+    std::vector<float> block(static_cast<size_t>(rows * gs)),
+        s(static_cast<size_t>(rows)), z(static_cast<size_t>(rows));
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t c0 = g * gs, width = std::min(gs, n - c0);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < width; ++j)
           block[size_t(r * width + j)] =
               dead[size_t(c0 + j)] ? 0.0f : w[r * n + c0 + j];
-      findQuantParams(qc, block.data(), rows, width, width, colScale.data(),
-                      colZero.data());
-      storeGroup(g);
+      findQuantParams(qc, block.data(), rows, width, width, s.data(), z.data());
+      storeGroup(g, 0, rows, s.data(), z.data());
     }
   }
 
@@ -254,182 +498,196 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   for (int64_t k = 0; k < n; ++k)
     res.gIdx[size_t(perm[size_t(k)])] = int32_t(groupOf(k));
 
-  // Working weights in quantization order, dead columns zeroed.
-  std::vector<float> wp(static_cast<size_t>(rows * n));
-  parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r)
-      for (int64_t k = 0; k < n; ++k) {
-        const int64_t c = perm[size_t(k)];
-        wp[size_t(r * n + k)] = dead[size_t(c)] ? 0.0f : w[r * n + c];
-      }
-  });
-
-  // Damped, permuted and reversed Hessian M = J P^T H P J + damp I.
+  // Damped, permuted and reversed Hessian M = J P^T H P J + damp I (lower
+  // triangle), with dead columns' diagonal set to 1 before dampening.
   double diagSum = 0.0;
   for (float d : diag)
     diagSum += d;
   const float damp = float(config.percDamp * (diagSum / double(n)));
-  std::vector<float> m(static_cast<size_t>(n * n));
+  std::unique_ptr<float[]> m = uninitialized(n * n);
   parallelFor(0, n, 32, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      const float *src = h_.data() + int64_t(perm[size_t(n - 1 - i)]) * n;
-      float *dst = m.data() + i * n;
-      for (int64_t j = 0; j < n; ++j)
+      const int64_t pi = perm[size_t(n - 1 - i)];
+      const float *src = h_.get() + pi * n;
+      float *dst = m.get() + i * n;
+      for (int64_t j = 0; j < i; ++j)
         dst[j] = src[perm[size_t(n - 1 - j)]];
-      dst[i] += damp;
+      dst[i] = diag[size_t(pi)] + damp;
     }
   });
-  // Restore H's diagonal (dead columns were set to 1 above).
-  for (int64_t i = 0; i < n; ++i)
-    if (dead[size_t(i)])
-      h_[size_t(i * n + i)] = 0.0f;
 
-  // Column-major M = V^T V (V upper), then V^-1 in place.
-  {
-    const blasint nn = blasint(n);
-    blasint info = 0;
-    spotrf_("U", &nn, m.data(), &nn, &info);
-    if (info > 0)
-      throw std::runtime_error(
-          "gptq: the damped Hessian is not positive definite (Cholesky "
-          "failed at column " +
-          std::to_string(info) + "); increase percdamp");
-    if (info < 0)
-      throw std::runtime_error("gptq: spotrf rejected argument " +
-                               std::to_string(-info));
-    strtri_("U", "N", &nn, m.data(), &nn, &info);
-    if (info != 0)
-      throw std::runtime_error("gptq: strtri failed with info " +
-                               std::to_string(info));
-  }
-  // Reversed end to end, the buffer is U (row-major, upper).
-  {
-    const int64_t total = n * n, half = total / 2;
-    float *base = m.data();
-    parallelFor(0, half, 1 << 20, [&](int64_t lo, int64_t hi) {
-      for (int64_t k = lo; k < hi; ++k)
-        std::swap(base[k], base[total - 1 - k]);
-    });
-  }
-  const float *u = m.data();
-
-  // Blocks of columns. Inside a block, tiles of kTile rows are eliminated
-  // with the rows in SIMD lanes: the tile is stored column by column
-  // (tile[i][r]), so quantizing column i and updating column j > i are
-  // kTile-wide vector operations. The block's errors are stored transposed
-  // (errT[i][r]) for the sgemm.
-  const int64_t bs = config.blockSize;
-  std::vector<float> hb(static_cast<size_t>(bs * bs));
-  std::vector<float> errT(static_cast<size_t>(bs * rows));
-  std::vector<double> rowLoss(static_cast<size_t>(rows), 0.0);
-  const int64_t numTiles = (rows + kTile - 1) / kTile;
-  // Dequantized values and codes in quantization order (restored below).
-  // A finished block's columns of wp are never read again, so each tile
-  // stores its dequantized values there.
-  std::vector<float> &deqP = wp;
-  // Codes are written in quantization order and restored row by row.
-  std::vector<uint8_t> &codesP = res.codes;
-  // OpenBLAS runs single-threaded from here; the sgemm is split by columns
-  // over our threads, so no BLAS worker spins while the sweep runs.
-  SingleThreadedBlas singleThreadedBlas;
-  for (int64_t i1 = 0; i1 < n; i1 += bs) {
-    const int64_t i2 = std::min(n, i1 + bs), count = i2 - i1;
-
-    // Group parameters for the groups that start in this block, from the
-    // weights as they stand now.
-    if (grouped && !staticGroups) {
-      for (int64_t k = ((i1 + gs - 1) / gs) * gs; k < i2; k += gs) {
-        const int64_t width = std::min(gs, n - k);
-        findQuantParams(qc, wp.data() + k, rows, width, n, colScale.data(),
-                        colZero.data());
-        storeGroup(k / gs);
+  // Working weights in quantization order with dead columns zeroed, in
+  // the result's buffer (restored to the original order at the end).
+  float *const wp = res.dequantized.data();
+  parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float *src = w + r * n;
+      float *dst = wp + r * n;
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t c = perm[size_t(k)];
+        dst[k] = dead[size_t(c)] ? 0.0f : src[c];
       }
     }
-    for (int64_t i = 0; i < count; ++i)
-      std::copy(u + (i1 + i) * n + i1, u + (i1 + i) * n + i2,
-                hb.begin() + i * count);
+  });
 
-    parallelFor(0, numTiles, 1, [&](int64_t lo, int64_t hi) {
-      std::vector<float> tileBuf(static_cast<size_t>(count * kTile));
-      std::vector<uint8_t> codeBuf(static_cast<size_t>(count * kTile));
-      for (int64_t t = lo; t < hi; ++t) {
-        const int64_t r0 = t * kTile, nr = std::min(kTile, rows - r0);
-        float *tile = tileBuf.data();
-        for (int64_t i = 0; i < count; ++i)
+  inverseFactorInPlace(m.get(), n);
+  const float *u = m.get();
+
+  // Rows [r0, r1): the whole blocked elimination. `inner` splits the tiles
+  // over our threads and lets OpenBLAS thread the sgemm (one chunk of all
+  // rows); otherwise the chunk runs on the calling thread alone.
+  const int64_t bs = config.blockSize;
+  // Super-blocks of about kSuperBlock columns, whole blocks and (with
+  // parameters taken during the sweep) whole groups, so that the columns a
+  // group's parameters read have all earlier updates, as in the reference.
+  int64_t sbs = bs;
+  for (int64_t k = std::max<int64_t>(1, kSuperBlock / bs); k > 1; --k)
+    if (!dynamicGroups || (k * bs) % gs == 0) {
+      sbs = k * bs;
+      break;
+    }
+  std::vector<double> rowLoss(static_cast<size_t>(rows), 0.0);
+  auto eliminate = [&](int64_t r0, int64_t r1, bool inner) {
+    const int64_t nrows = r1 - r0;
+    const int64_t numTiles = (nrows + kTile - 1) / kTile;
+    // The super-block's scaled errors (w - q) / U_ii, transposed:
+    // errT[(i - s1) * nrows + r].
+    std::unique_ptr<float[]> errT = uninitialized(std::min(sbs, n) * nrows);
+    std::vector<float> s(static_cast<size_t>(nrows)),
+        z(static_cast<size_t>(nrows));
+    for (int64_t i1 = 0; i1 < n; i1 += bs) {
+      const int64_t i2 = std::min(n, i1 + bs), count = i2 - i1;
+      const int64_t s1 = i1 / sbs * sbs, s2 = std::min(n, s1 + sbs);
+
+      // Parameters of the groups that start in this block, from the
+      // weights as they stand now.
+      if (dynamicGroups) {
+        for (int64_t k = ((i1 + gs - 1) / gs) * gs; k < i2; k += gs) {
+          const int64_t width = std::min(gs, n - k);
+          findQuantParams(qc, wp + r0 * n + k, nrows, width, n, s.data(),
+                          z.data());
+          storeGroup(k / gs, r0, r1, s.data(), z.data());
+        }
+      }
+
+      auto sweep = [&](int64_t lo, int64_t hi) {
+        std::unique_ptr<float[]> tileBuf = uninitialized(count * kTile);
+        for (int64_t t = lo; t < hi; ++t) {
+          const int64_t t0 = r0 + t * kTile, nr = std::min(kTile, r1 - t0);
+          float *wt = tileBuf.get();
+          // Rows past the chunk repeat its last row (their results are
+          // dropped).
+          const float *srcRows[kTile];
           for (int64_t r = 0; r < kTile; ++r)
-            tile[i * kTile + r] =
-                r < nr ? wp[static_cast<size_t>((r0 + r) * n + i1 + i)] : 0.0f;
-        float s[kTile], z[kTile], lossAcc[kTile] = {};
-        int64_t currentGroup = -1;
-        for (int64_t i = 0; i < count; ++i) {
-          const int64_t g = groupOf(i1 + i);
-          if (g != currentGroup) {
-            currentGroup = g;
-            for (int64_t r = 0; r < kTile; ++r) {
-              const size_t p = static_cast<size_t>(
-                  std::min(r0 + r, rows - 1) * numGroups + g);
-              s[r] = res.scales[p];
-              z[r] = res.zeros[p];
+            srcRows[r] = wp + std::min(t0 + r, r1 - 1) * n + i1;
+          transposeIntoTile(srcRows, count, wt);
+          uint8_t *codeRows[kTile];
+          for (int64_t r = 0; r < kTile; ++r)
+            codeRows[r] = res.codes.data() + std::min(t0 + r, r1 - 1) * n + i1;
+
+          float sc[kTile], zc[kTile], lossAcc[kTile] = {};
+          int64_t currentGroup = -1;
+          // Columns in steps of kStep: each column of a step is quantized
+          // and updates the rest of its step, then the step's errors update
+          // the block's later columns together (kStep FMAs per load and
+          // store of a column; per element, the same operations in the same
+          // order as one column at a time).
+          for (int64_t i0 = 0; i0 < count; i0 += kStep) {
+            const int64_t iEnd = std::min(count, i0 + kStep);
+            float e[kStep][kTile];
+            for (int64_t i = i0; i < iEnd; ++i) {
+              const int64_t g = groupOf(i1 + i);
+              if (g != currentGroup) {
+                currentGroup = g;
+                for (int64_t r = 0; r < kTile; ++r) {
+                  const size_t p = static_cast<size_t>(
+                      std::min(t0 + r, r1 - 1) * numGroups + g);
+                  sc[r] = res.scales[p];
+                  zc[r] = res.zeros[p];
+                }
+              }
+              const float *hrow = u + (i1 + i) * n + i1;
+              const float d = hrow[i];
+              float *col = wt + i * kTile;
+              float *ei = e[i - i0];
+              int32_t codes[kTile];
+              for (int64_t r = 0; r < kTile; ++r) {
+                const int code = quantizeCode(col[r], sc[r], zc[r], maxq);
+                const float q = dequantizeCode(code, sc[r], zc[r], maxq);
+                const float diff = col[r] - q;
+                lossAcc[r] += diff * diff / (d * d);
+                ei[r] = diff / d;
+                codes[r] = code;
+                col[r] = q; // The column is done: keep its dequantized value.
+              }
+              for (int64_t r = 0; r < kTile; ++r)
+                codeRows[r][i] = uint8_t(codes[r]);
+              float *errRow = errT.get() + (i1 - s1 + i) * nrows + (t0 - r0);
+              for (int64_t r = 0; r < nr; ++r)
+                errRow[r] = ei[r];
+              for (int64_t j = i + 1; j < iEnd; ++j) {
+                const float h = hrow[j];
+                float *dst = wt + j * kTile;
+                for (int64_t r = 0; r < kTile; ++r)
+                  dst[r] -= ei[r] * h;
+              }
+            }
+            const float *h0 = u + (i1 + i0) * n + i1;
+            if (iEnd - i0 == kStep) {
+              rank4Update(wt, e, h0, n, iEnd, count);
+            } else {
+              for (int64_t k = 0; k < iEnd - i0; ++k)
+                for (int64_t j = iEnd; j < count; ++j) {
+                  const float h = h0[k * n + j];
+                  float *dst = wt + j * kTile;
+                  for (int64_t r = 0; r < kTile; ++r)
+                    dst[r] -= e[k][r] * h;
+                }
             }
           }
-          const float *hrow = hb.data() + i * count;
-          const float d = hrow[i];
-          float *col = tile + i * kTile;
-          uint8_t *codeCol = codeBuf.data() + i * kTile;
-          float *errRow = errT.data() + i * rows + r0;
-          float e[kTile];
-          for (int64_t r = 0; r < kTile; ++r) {
-            const int code = quantizeCode(col[r], s[r], z[r], maxq);
-            const float q = dequantizeCode(code, s[r], z[r], maxq);
-            const float diff = col[r] - q;
-            lossAcc[r] += diff * diff / (d * d);
-            e[r] = diff / d;
-            codeCol[r] = uint8_t(code);
-            col[r] = q; // The column is done: keep its dequantized value.
-          }
+          // Dequantized values of the tile, in quantization order: the
+          // block's columns of wp are never read again.
+          float *dstRows[kTile];
+          for (int64_t r = 0; r < kTile; ++r)
+            dstRows[r] = r < nr ? wp + (t0 + r) * n + i1 : nullptr;
+          transposeFromTile(wt, count, dstRows);
           for (int64_t r = 0; r < nr; ++r)
-            errRow[r] = e[r];
-          for (int64_t j = i + 1; j < count; ++j) {
-            const float h = hrow[j];
-            float *dst = tile + j * kTile;
-            for (int64_t r = 0; r < kTile; ++r)
-              dst[r] -= e[r] * h;
-          }
+            rowLoss[size_t(t0 + r)] += double(lossAcc[r]);
         }
-        // Results of the tile, in quantization order.
-        for (int64_t r = 0; r < nr; ++r) {
-          const size_t base = static_cast<size_t>((r0 + r) * n + i1);
-          for (int64_t i = 0; i < count; ++i) {
-            deqP[base + size_t(i)] = tile[i * kTile + r];
-            codesP[base + size_t(i)] = codeBuf[size_t(i * kTile + r)];
-          }
-          rowLoss[static_cast<size_t>(r0 + r)] += double(lossAcc[r]);
-        }
-      }
-    });
+      };
+      if (inner)
+        parallelFor(0, numTiles, 1, sweep);
+      else
+        sweep(0, numTiles);
 
-    // Lazy update of the columns after the block, split by columns.
-    if (i2 < n) {
-      const int64_t rest = n - i2;
-      parallelFor(0, rest, 256, [&](int64_t lo, int64_t hi) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(rows),
-                    blasint(hi - lo), blasint(count), -1.0f, errT.data(),
-                    blasint(rows), u + i1 * n + i2 + lo, blasint(n), 1.0f,
-                    wp.data() + i2 + lo, blasint(n));
-      });
+      // Lazy updates of the chunk's later columns, W[:, c:] -= Err[:, b]
+      // U[b, c:]: after each block for the rest of its super-block, after
+      // each super-block for the columns beyond it (a larger inner
+      // dimension runs sgemm faster).
+      if (i2 < s2)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
+                    blasint(s2 - i2), blasint(count), -1.0f,
+                    errT.get() + (i1 - s1) * nrows, blasint(nrows),
+                    u + i1 * n + i2, blasint(n), 1.0f, wp + r0 * n + i2,
+                    blasint(n));
+      if (i2 == s2 && s2 < n)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
+                    blasint(n - s2), blasint(s2 - s1), -1.0f, errT.get(),
+                    blasint(nrows), u + s1 * n + s2, blasint(n), 1.0f,
+                    wp + r0 * n + s2, blasint(n));
     }
-  }
-  // Back to the original column order, row by row in place; the working
-  // matrix becomes the dequantized result.
-  if (config.actOrder) {
-    parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
-      std::vector<float> rowDeq(static_cast<size_t>(n));
-      std::vector<uint8_t> rowCodes(static_cast<size_t>(n));
+
+    // Back to the original column order, row by row.
+    if (!config.actOrder)
+      return;
+    parallelFor(r0, r1, 16, [&](int64_t lo, int64_t hi) {
+      std::unique_ptr<float[]> rowDeq = uninitialized(n);
+      std::unique_ptr<uint8_t[]> rowCodes(new uint8_t[static_cast<size_t>(n)]);
       for (int64_t r = lo; r < hi; ++r) {
-        float *deq = deqP.data() + r * n;
-        uint8_t *codes = codesP.data() + r * n;
-        std::copy(deq, deq + n, rowDeq.begin());
-        std::copy(codes, codes + n, rowCodes.begin());
+        float *deq = wp + r * n;
+        uint8_t *codes = res.codes.data() + r * n;
+        std::copy(deq, deq + n, rowDeq.get());
+        std::copy(codes, codes + n, rowCodes.get());
         for (int64_t k = 0; k < n; ++k) {
           const int64_t c = perm[size_t(k)];
           deq[c] = rowDeq[size_t(k)];
@@ -437,8 +695,25 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
         }
       }
     });
+  };
+
+  if (independentRows) {
+    // One chunk per thread: each sgemm packs its block of U once, so fewer,
+    // larger chunks pack less. Rows do not depend on their chunk.
+    const int64_t chunkRows = (rows + getNumThreads() * kTile - 1) /
+                              (getNumThreads() * kTile) * kTile;
+    const int64_t chunks = (rows + chunkRows - 1) / chunkRows;
+    SingleThreadedBlas singleThreadedBlas;
+    forEachDynamic(chunks, [&](int64_t c) {
+      SerialRegion serial; // No threads inside a chunk.
+      eliminate(c * chunkRows, std::min(rows, (c + 1) * chunkRows),
+                /*inner=*/false);
+    });
+  } else {
+    useBlasThreads();
+    eliminate(0, rows, /*inner=*/true);
   }
-  res.dequantized = std::move(wp);
+
   double total = 0.0;
   for (double l : rowLoss)
     total += l;

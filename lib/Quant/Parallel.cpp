@@ -18,6 +18,11 @@
 namespace quantx {
 
 static std::atomic<int> overrideThreads{0};
+/// Depth of SerialRegion guards alive on this thread.
+static thread_local int serialDepth = 0;
+
+SerialRegion::SerialRegion() { ++serialDepth; }
+SerialRegion::~SerialRegion() { --serialDepth; }
 
 int getNumThreads() {
   if (int n = overrideThreads.load())
@@ -27,7 +32,8 @@ int getNumThreads() {
     if (n > 0)
       return n;
   }
-  unsigned hw = std::thread::hardware_concurrency();
+  // hardware_concurrency() reads sysfs on every call; ask once.
+  static const unsigned hw = std::thread::hardware_concurrency();
   return hw ? int(hw) : 1;
 }
 
@@ -40,6 +46,10 @@ void parallelFor(int64_t begin, int64_t end, int64_t minChunk,
   int64_t n = end - begin;
   if (n <= 0)
     return;
+  if (serialDepth > 0) {
+    fn(begin, end);
+    return;
+  }
   minChunk = std::max<int64_t>(minChunk, 1);
   int64_t chunks =
       std::min<int64_t>(getNumThreads(), (n + minChunk - 1) / minChunk);

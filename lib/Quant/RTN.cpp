@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -44,17 +45,38 @@ struct Range {
 };
 
 Range rangeOf(const float *x, int64_t rows, int64_t cols, int64_t ld) {
-  Range r;
+  // Eight running minima and maxima (vectorisable); min and max are exact,
+  // so the result equals one running pair. Every lane starts at 0 and only
+  // moves to a nonzero value, so no -0 can appear.
+  constexpr int lanes = 8;
+  float mn[lanes] = {}, mx[lanes] = {};
   for (int64_t i = 0; i < rows; ++i) {
     const float *row = x + i * ld;
+    // Exponent bits all set: infinite or NaN.
+    uint32_t bad = 0;
     for (int64_t j = 0; j < cols; ++j) {
-      float v = row[j];
-      if (!std::isfinite(v))
-        throw std::invalid_argument(
-            "quantizer: input contains a NaN or infinite value");
-      r.xmin = std::min(r.xmin, v);
-      r.xmax = std::max(r.xmax, v);
+      uint32_t bits;
+      std::memcpy(&bits, row + j, sizeof(bits));
+      bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
     }
+    if (bad)
+      throw std::invalid_argument(
+          "quantizer: input contains a NaN or infinite value");
+    int64_t j = 0;
+    for (; j + lanes <= cols; j += lanes)
+      for (int k = 0; k < lanes; ++k) {
+        mn[k] = std::min(mn[k], row[j + k]);
+        mx[k] = std::max(mx[k], row[j + k]);
+      }
+    for (; j < cols; ++j) {
+      mn[0] = std::min(mn[0], row[j]);
+      mx[0] = std::max(mx[0], row[j]);
+    }
+  }
+  Range r;
+  for (int k = 0; k < lanes; ++k) {
+    r.xmin = std::min(r.xmin, mn[k]);
+    r.xmax = std::max(r.xmax, mx[k]);
   }
   return r;
 }

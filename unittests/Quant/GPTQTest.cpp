@@ -257,6 +257,177 @@ TEST(GPTQTest, ThreadCountOnlyChangesBlasRounding) {
   EXPECT_NEAR(e1, e2, 1e-3 * e1);
 }
 
+TEST(GPTQTest, HessianPanelsMatchDirectSum) {
+  // Wide enough for several row panels of H on several threads.
+  const int64_t cols = 333, tokens = 70;
+  std::vector<float> x = randomMatrix(tokens, cols, 21);
+  for (int threads : {1, 2, 3}) {
+    setNumThreads(threads);
+    GPTQ gptq(cols);
+    gptq.addBatch(x.data(), 40, 2);
+    gptq.addBatch(x.data() + 40 * cols, 30, 1);
+    std::vector<float> h = gptq.hessian();
+    for (int64_t i = 0; i < cols; i += 7)
+      for (int64_t j = 0; j < cols; ++j) {
+        double s = 0;
+        for (int64_t t = 0; t < tokens; ++t)
+          s += double(x[size_t(t * cols + i)]) * x[size_t(t * cols + j)];
+        const double expected = 2.0 / 3.0 * s;
+        ASSERT_NEAR(h[size_t(i * cols + j)], expected,
+                    1e-4 * std::max(1.0, std::fabs(expected)))
+            << threads << " threads, " << i << "," << j;
+        ASSERT_EQ(h[size_t(i * cols + j)], h[size_t(j * cols + i)]);
+      }
+  }
+  setNumThreads(0);
+}
+
+/// Upper Cholesky factor of the inverse of the SPD matrix `a` (n x n), the
+/// straightforward way in double: A^-1 by Cholesky solves, then its
+/// Cholesky factor.
+std::vector<double> choleskyOfInverse(const std::vector<float> &a, int64_t n) {
+  std::vector<double> l(size_t(n * n), 0.0); // A = L L^T
+  for (int64_t j = 0; j < n; ++j) {
+    double d = a[size_t(j * n + j)];
+    for (int64_t k = 0; k < j; ++k)
+      d -= l[size_t(j * n + k)] * l[size_t(j * n + k)];
+    l[size_t(j * n + j)] = std::sqrt(d);
+    for (int64_t i = j + 1; i < n; ++i) {
+      double v = a[size_t(i * n + j)];
+      for (int64_t k = 0; k < j; ++k)
+        v -= l[size_t(i * n + k)] * l[size_t(j * n + k)];
+      l[size_t(i * n + j)] = v / l[size_t(j * n + j)];
+    }
+  }
+  std::vector<double> inv(size_t(n * n));
+  for (int64_t c = 0; c < n; ++c) { // Column c of A^-1: L L^T x = e_c.
+    std::vector<double> y(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      double v = i == c ? 1.0 : 0.0;
+      for (int64_t k = 0; k < i; ++k)
+        v -= l[size_t(i * n + k)] * y[size_t(k)];
+      y[size_t(i)] = v / l[size_t(i * n + i)];
+    }
+    for (int64_t i = n - 1; i >= 0; --i) {
+      double v = y[size_t(i)];
+      for (int64_t k = i + 1; k < n; ++k)
+        v -= l[size_t(k * n + i)] * inv[size_t(k * n + c)];
+      inv[size_t(i * n + c)] = v / l[size_t(i * n + i)];
+    }
+  }
+  // U^T U = A^-1, U upper: U = R^T with R the lower Cholesky factor.
+  std::vector<double> u(size_t(n * n), 0.0);
+  for (int64_t j = 0; j < n; ++j) {
+    double d = inv[size_t(j * n + j)];
+    for (int64_t k = 0; k < j; ++k)
+      d -= u[size_t(k * n + j)] * u[size_t(k * n + j)];
+    u[size_t(j * n + j)] = std::sqrt(d);
+    for (int64_t i = j + 1; i < n; ++i) {
+      double v = inv[size_t(i * n + j)];
+      for (int64_t k = 0; k < j; ++k)
+        v -= u[size_t(k * n + i)] * u[size_t(k * n + j)];
+      u[size_t(j * n + i)] = v / u[size_t(j * n + j)];
+    }
+  }
+  return u;
+}
+
+TEST(GPTQTest, InverseFactorIsCholeskyOfInverse) {
+  // One factorisation of the reversed matrix and one triangular inverse
+  // give the reference's cholesky(cholesky_inverse(cholesky(H)), upper).
+  for (int64_t n : {1, 2, 5, 97, 200}) {
+    const int64_t tokens = 3 * n + 4;
+    std::vector<float> x = correlatedInputs(tokens, n, unsigned(30 + n));
+    std::vector<float> h(size_t(n * n));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t t = 0; t < tokens; ++t)
+          s += double(x[size_t(t * n + i)]) * x[size_t(t * n + j)];
+        h[size_t(i * n + j)] = float(2.0 * s / double(tokens));
+      }
+    double meanDiag = 0;
+    for (int64_t i = 0; i < n; ++i)
+      meanDiag += h[size_t(i * n + i)] / double(n);
+    for (int64_t i = 0; i < n; ++i)
+      h[size_t(i * n + i)] += float(0.01 * meanDiag);
+    std::vector<double> expected = choleskyOfInverse(h, n);
+    std::vector<float> u(size_t(n * n), -7.0f);
+    gptqInverseFactor(h.data(), n, u.data());
+    for (int64_t i = 0; i < n; ++i) {
+      double rowMax = 0;
+      for (int64_t j = i; j < n; ++j)
+        rowMax = std::max(rowMax, std::fabs(expected[size_t(i * n + j)]));
+      for (int64_t j = 0; j < n; ++j) {
+        if (j < i) {
+          ASSERT_EQ(u[size_t(i * n + j)], 0.0f) << n << ": " << i << "," << j;
+          continue;
+        }
+        ASSERT_NEAR(u[size_t(i * n + j)], expected[size_t(i * n + j)],
+                    2e-3 * rowMax)
+            << n << ": " << i << "," << j;
+      }
+    }
+  }
+  // Not positive definite.
+  std::vector<float> bad = {1, 2, 2, 1}, u(4);
+  EXPECT_THROW(gptqInverseFactor(bad.data(), 2, u.data()), std::runtime_error);
+  EXPECT_THROW(gptqInverseFactor(bad.data(), 0, u.data()),
+               std::invalid_argument);
+}
+
+TEST(GPTQTest, RowsDoNotDependOnTheirChunk) {
+  // Rows are eliminated in one chunk per thread; a row's result must not
+  // depend on which chunk holds it or how many there are (OpenBLAS
+  // factorises on the same thread count in both runs).
+  const int64_t rows = 77, cols = 96;
+  std::vector<float> w = randomMatrix(rows, cols, 41);
+  std::vector<float> x = correlatedInputs(400, cols, 42);
+  GPTQ gptq(cols);
+  gptq.addBatch(x.data(), 400);
+  GPTQConfig c = gptqConfig(4, 32, true);
+  c.blockSize = 40;
+  std::vector<GPTQResult> results;
+  for (int threads : {1, 2, 5}) {
+    setNumThreads(threads);
+    results.push_back(gptq.quantize(w.data(), rows, c));
+  }
+  setNumThreads(0);
+  // 1 thread factorises alone; 2 and 5 run OpenBLAS on 2 and 5 threads, so
+  // compare the codes exactly only where the factor is the same.
+  for (const GPTQResult &r : results) {
+    size_t same = 0;
+    for (size_t k = 0; k < r.codes.size(); ++k)
+      same += r.codes[k] == results[0].codes[k];
+    EXPECT_GE(double(same), 0.99 * double(r.codes.size()));
+    EXPECT_EQ(r.perm, results[0].perm);
+    EXPECT_EQ(r.gIdx, results[0].gIdx);
+  }
+}
+
+TEST(GPTQTest, SharedGroupParametersUseAllRows) {
+  // perChannel = false: one (scale, zero) per group over all rows, taken
+  // from the weights as updated at the block start, so all rows run
+  // together; every row of a group must share its parameters.
+  const int64_t rows = 40, cols = 64;
+  std::vector<float> w = randomMatrix(rows, cols, 51);
+  std::vector<float> x = correlatedInputs(300, cols, 52);
+  GPTQ gptq(cols);
+  gptq.addBatch(x.data(), 300);
+  GPTQConfig c = gptqConfig(4, 16, true);
+  c.quantizer.perChannel = false;
+  c.blockSize = 32;
+  GPTQResult g = gptq.quantize(w.data(), rows, c);
+  for (int64_t grp = 0; grp < g.numGroups; ++grp)
+    for (int64_t r = 1; r < rows; ++r) {
+      EXPECT_EQ(g.scales[size_t(r * g.numGroups + grp)], g.scales[size_t(grp)]);
+      EXPECT_EQ(g.zeros[size_t(r * g.numGroups + grp)], g.zeros[size_t(grp)]);
+    }
+  RTNResult rtn = quantizeRTN(w.data(), rows, cols, c.quantizer, 16);
+  EXPECT_LT(outputError(w, g.dequantized, x, rows, cols),
+            0.8 * outputError(w, rtn.dequantized, x, rows, cols));
+}
+
 TEST(GPTQTest, RejectsBadInput) {
   const int64_t cols = 8;
   EXPECT_THROW(GPTQ(0), std::invalid_argument);

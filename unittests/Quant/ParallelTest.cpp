@@ -5,6 +5,7 @@
 #include <atomic>
 #include <gtest/gtest.h>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 using namespace quantx;
@@ -37,5 +38,26 @@ TEST(Parallel, PropagatesExceptions) {
                                throw std::runtime_error("boom");
                            }),
                std::runtime_error);
+  setNumThreads(0);
+}
+
+TEST(Parallel, SerialRegionRunsOnTheCallingThread) {
+  setNumThreads(4);
+  {
+    SerialRegion serial;
+    int calls = 0;
+    const std::thread::id self = std::this_thread::get_id();
+    parallelFor(0, 1000, 1, [&](int64_t lo, int64_t hi) {
+      ++calls;
+      EXPECT_EQ(lo, 0);
+      EXPECT_EQ(hi, 1000);
+      EXPECT_EQ(std::this_thread::get_id(), self);
+    });
+    EXPECT_EQ(calls, 1);
+  }
+  // Threads again once the region ends.
+  std::atomic<int> calls{0};
+  parallelFor(0, 1000, 1, [&](int64_t, int64_t) { ++calls; });
+  EXPECT_EQ(calls.load(), 4);
   setNumThreads(0);
 }

@@ -24,9 +24,9 @@
 // group index of every column (g_idx), the dequantized weights and the
 // reference's loss figure (sum of (w - q)^2 / Hinv[i,i]^2 / 2).
 //
-// Linear algebra runs on OpenBLAS and its LAPACK (ssyrk for X^T X, spotrf and
-// strtri for the inverse factor, sgemm for the lazy block updates); the
-// per-column error feedback runs on row tiles in parallel (parallelFor).
+// Linear algebra runs on OpenBLAS and its LAPACK (ssyrk and sgemm for X^T X,
+// spotrf and strtri for the inverse factor, sgemm for the lazy block updates);
+// output rows are eliminated in independent chunks in parallel.
 // docs/GPTQ.md describes the implementation and its measured speed.
 //
 //===----------------------------------------------------------------------===//
@@ -37,6 +37,7 @@
 #include "quantx/Quant/RTN.h"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace quantx {
@@ -121,13 +122,28 @@ public:
 
 private:
   int64_t columns_;
-  /// Upper triangle (row-major) of H, valid for the samples flushed so far.
-  std::vector<float> h_;
+  struct FreeDeleter {
+    void operator()(float *p) const;
+  };
+  /// Upper triangle (row-major) of H, valid for the samples flushed so far
+  /// (zero-filled by calloc: large blocks come as untouched zero pages, so
+  /// the first update touches them in parallel).
+  std::unique_ptr<float[], FreeDeleter> h_;
   int64_t numSamples_ = 0;
   /// Activations not yet folded into H.
   std::vector<float> buffer_;
   int64_t bufferedTokens_ = 0, bufferedSamples_ = 0, bufferCapacity_ = 0;
 };
+
+/// The factor GPTQ eliminates with: U, the upper Cholesky factor of h^-1
+/// (U^T U = h^-1), for a symmetric positive definite n x n matrix `h`
+/// (row-major; its upper triangle is read). Written row-major to `u`, zeros
+/// below the diagonal. Computed as the reference's cholesky,
+/// cholesky_inverse, cholesky would be, but with one factorisation and one
+/// triangular inverse: J h J = V^T V (V upper, J the reversal) gives
+/// U = J V^-T J. Throws std::runtime_error when `h` is not positive
+/// definite.
+void gptqInverseFactor(const float *h, int64_t n, float *u);
 
 } // namespace quantx
 

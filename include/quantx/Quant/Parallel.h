@@ -25,9 +25,21 @@ void setNumThreads(int numThreads);
 /// Runs `fn(chunkBegin, chunkEnd)` over [begin, end) split into at most
 /// getNumThreads() contiguous chunks of at least `minChunk` items. The
 /// calling thread runs one chunk itself. Exceptions thrown by `fn` are
-/// rethrown on the calling thread after all chunks finish.
+/// rethrown on the calling thread after all chunks finish. Inside a
+/// SerialRegion, runs `fn(begin, end)` on the calling thread.
 void parallelFor(int64_t begin, int64_t end, int64_t minChunk,
                  const std::function<void(int64_t, int64_t)> &fn);
+
+/// While alive, parallelFor calls made on this thread run serially on it:
+/// for work that already runs on each of several threads (no nested
+/// threads).
+class SerialRegion {
+public:
+  SerialRegion();
+  ~SerialRegion();
+  SerialRegion(const SerialRegion &) = delete;
+  SerialRegion &operator=(const SerialRegion &) = delete;
+};
 
 } // namespace quantx
 

@@ -918,6 +918,8 @@ void mlir::quantx::populateQuantXToLinalgPatterns(
 }
 
 void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm) {
+  // Weight-only GEMV / small-batch matmuls: packed layout and kernels.
+  pm.addPass(createQuantXPackWeightOnly());
   pm.addPass(createConvertQuantXToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   bufferization::OneShotBufferizePassOptions bufferize;

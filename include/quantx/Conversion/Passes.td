@@ -137,8 +137,8 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     func.func @f(%x: tensor<1x64xf32>, %w: tensor<16x64x!quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 32}>>,
                  %s: tensor<16x2xf32>) -> tensor<1x16xf32>
     // becomes
-    func.func @f(%x: tensor<1x64xf32>, %w: tensor<512xi8> {quantx.packed = "n8"},
-                 %s: tensor<32xf32> {quantx.packed = "n8"}) -> tensor<1x16xf32>
+    func.func @f(%x: tensor<1x64xf32>, %w: tensor<512xi8>, %s: tensor<32xf32>)
+        -> tensor<1x16xf32> attributes {quantx.packed_arguments = array<i64: 1, 2>}
     ```
   }];
   let options = [

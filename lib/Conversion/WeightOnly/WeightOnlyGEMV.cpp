@@ -14,7 +14,6 @@
 #include "quantx/Quant/WeightOnlyPacking.h"
 
 #include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
-#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -34,6 +33,8 @@ namespace {
 
 constexpr int64_t kTile = ::quantx::WeightOnlyLayout::kTile;
 constexpr int64_t kMaxRows = 8;
+/// Kernels this pass generates are named after this prefix and the shape.
+constexpr llvm::StringLiteral kKernelPrefix = "__quantx_wo_gemv";
 
 /// Where the weights and their parameters come from.
 enum class Source { Constant, Argument };
@@ -204,7 +205,7 @@ MemRefType anyLayout(ArrayRef<int64_t> shape, Type element) {
 /// Name of the kernel for a plan.
 std::string kernelName(const Plan &p, bool parallel) {
   const auto &L = p.layout;
-  std::string name = "__quantx_wo_gemv_m" + std::to_string(p.m) + "_n" +
+  std::string name = kKernelPrefix.str() + "_m" + std::to_string(p.m) + "_n" +
                      std::to_string(L.n) + "_k" + std::to_string(L.k) + "_g" +
                      std::to_string(L.group) + (L.isSigned ? "_i" : "_u") +
                      std::to_string(L.bits) + (L.scaleF16 ? "_f16" : "_f32");
@@ -335,7 +336,16 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   // The tile loop body: accumulators of 8 output rows per activation row.
   const int64_t steps = L.bits == 4 ? gs / 2 : gs;
   const int64_t perStep = L.bits == 4 ? 2 : 1;
-  scf::ForOp innerLoop;
+  // Packed loads per inner iteration, and accumulator chains per row: about
+  // eight FMAs in flight hide the FMA latency at two FMAs per cycle.
+  int64_t unroll = 1;
+  for (int64_t f : {8, 4, 2})
+    if (steps % f == 0) {
+      unroll = f;
+      break;
+    }
+  const int64_t chains =
+      std::max<int64_t>(1, std::min<int64_t>(unroll * perStep, 8 / M));
   auto tileBody = [&](OpBuilder &ob, Location l, Value t) {
     ImplicitLocOpBuilder tb(l, ob);
     auto cst = [&](int64_t v) -> Value {
@@ -368,50 +378,73 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
           }
           Value kBase = arith::MulIOp::create(gb, g, gc(gs));
           Value wBase = arith::MulIOp::create(gb, base, gc(steps));
-          SmallVector<Value> gz(M, zeroV);
+          // Independent accumulator chains per activation row, so that
+          // the FMA latency is hidden: `chains` partial sums per row.
+          SmallVector<Value> gz(M * chains, zeroV);
           auto inner = scf::ForOp::create(
-              gb, gc(0), gc(steps), gc(1), gz,
-              [&](OpBuilder &ib0, Location il, Value j, ValueRange gacc) {
+              gb, gc(0), gc(steps), gc(unroll), gz,
+              [&](OpBuilder &ib0, Location il, Value j0, ValueRange gacc) {
                 ImplicitLocOpBuilder ib(il, ib0);
                 auto ic = [&](int64_t v) -> Value {
                   return arith::ConstantIndexOp::create(ib, v);
                 };
-                Value widx = arith::MulIOp::create(
-                    ib, arith::AddIOp::create(ib, wBase, j), ic(kTile));
-                Value raw = vector::LoadOp::create(
-                    ib, VectorType::get({kTile}, i8), w, widx);
-                Value wide = arith::ExtUIOp::create(ib, vi32, raw);
-                SmallVector<Value> vals;
-                if (L.bits == 4) {
-                  Value mask = arith::ConstantOp::create(
-                      ib, vi32, DenseElementsAttr::get(vi32, int32_t(15)));
-                  Value four = arith::ConstantOp::create(
-                      ib, vi32, DenseElementsAttr::get(vi32, int32_t(4)));
-                  vals.push_back(arith::SIToFPOp::create(
-                      ib, vf, arith::AndIOp::create(ib, wide, mask)));
-                  vals.push_back(arith::SIToFPOp::create(
-                      ib, vf, arith::ShRUIOp::create(ib, wide, four)));
-                } else {
-                  vals.push_back(arith::SIToFPOp::create(ib, vf, wide));
-                }
-                Value k0 = arith::AddIOp::create(
-                    ib, kBase, arith::MulIOp::create(ib, j, ic(perStep)));
                 SmallVector<Value> next(gacc.begin(), gacc.end());
-                for (auto [e, val] : llvm::enumerate(vals)) {
-                  Value k = e ? arith::AddIOp::create(ib, k0, ic(e)) : k0;
-                  for (int64_t m = 0; m < M; ++m) {
-                    Value xv =
-                        memref::LoadOp::create(ib, xp, ValueRange{ic(m), k});
-                    Value xb = vector::BroadcastOp::create(ib, vf, xv);
-                    next[m] = vector::FMAOp::create(ib, xb, val, next[m]);
+                int64_t chain = 0;
+                for (int64_t u = 0; u < unroll; ++u) {
+                  Value j = u ? arith::AddIOp::create(ib, j0, ic(u)) : j0;
+                  Value widx = arith::MulIOp::create(
+                      ib, arith::AddIOp::create(ib, wBase, j), ic(kTile));
+                  Value raw = vector::LoadOp::create(
+                      ib, VectorType::get({kTile}, i8), w, widx);
+                  Value wide = arith::ExtUIOp::create(ib, vi32, raw);
+                  SmallVector<Value> vals;
+                  if (L.bits == 4) {
+                    Value mask = arith::ConstantOp::create(
+                        ib, vi32, DenseElementsAttr::get(vi32, int32_t(15)));
+                    Value four = arith::ConstantOp::create(
+                        ib, vi32, DenseElementsAttr::get(vi32, int32_t(4)));
+                    vals.push_back(arith::SIToFPOp::create(
+                        ib, vf, arith::AndIOp::create(ib, wide, mask)));
+                    vals.push_back(arith::SIToFPOp::create(
+                        ib, vf, arith::ShRUIOp::create(ib, wide, four)));
+                  } else {
+                    vals.push_back(arith::SIToFPOp::create(ib, vf, wide));
+                  }
+                  Value k0 = arith::AddIOp::create(
+                      ib, kBase, arith::MulIOp::create(ib, j, ic(perStep)));
+                  for (auto [e, val] : llvm::enumerate(vals)) {
+                    Value k = e ? arith::AddIOp::create(ib, k0, ic(e)) : k0;
+                    for (int64_t m = 0; m < M; ++m) {
+                      Value xv = memref::LoadOp::create(ib, xp,
+                                                        ValueRange{ic(m), k});
+                      Value xb = vector::BroadcastOp::create(ib, vf, xv);
+                      Value &a = next[m * chains + chain];
+                      a = vector::FMAOp::create(ib, xb, val, a);
+                    }
+                    chain = (chain + 1) % chains;
                   }
                 }
                 scf::YieldOp::create(ib, next);
               });
-          innerLoop = inner;
+          // Sum the chains of each row pairwise.
+          SmallVector<Value> sums;
+          for (int64_t m = 0; m < M; ++m) {
+            SmallVector<Value> part(inner.getResults().begin() + m * chains,
+                                    inner.getResults().begin() +
+                                        (m + 1) * chains);
+            while (part.size() > 1) {
+              SmallVector<Value> half;
+              for (size_t i = 0; i + 1 < part.size(); i += 2)
+                half.push_back(arith::AddFOp::create(gb, part[i], part[i + 1]));
+              if (part.size() % 2)
+                half.push_back(part.back());
+              part = std::move(half);
+            }
+            sums.push_back(part[0]);
+          }
           SmallVector<Value> next;
           for (int64_t m = 0; m < M; ++m) {
-            Value a = vector::FMAOp::create(gb, inner.getResult(m), sv, acc[m]);
+            Value a = vector::FMAOp::create(gb, sums[m], sv, acc[m]);
             Value xsum = memref::LoadOp::create(gb, xs, ValueRange{gc(m), g});
             Value xb = vector::BroadcastOp::create(gb, vf, xsum);
             next.push_back(vector::FMAOp::create(gb, xb, cv, a));
@@ -441,12 +474,6 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   memref::DeallocOp::create(b, xs);
   func::ReturnOp::create(b);
 
-  // Unroll the K loop of a group so that several packed loads are in flight.
-  for (int64_t factor : {8, 4, 2})
-    if (steps % factor == 0 && steps > factor) {
-      (void)loopUnrollByFactor(innerLoop, factor);
-      break;
-    }
   return func;
 }
 
@@ -475,6 +502,21 @@ struct PackWeightOnlyPass
       pm.addPass(createConvertSCFToOpenMPPass());
       if (failed(runPipeline(pm, module)))
         return signalPassFailure();
+      // The conversion wraps each iteration in a memref.alloca_scope; the
+      // kernels allocate nothing on the stack, and the scope would not
+      // survive the lowering of the loops inside it to blocks.
+      module.walk([](memref::AllocaScopeOp scope) {
+        auto func = scope->getParentOfType<func::FuncOp>();
+        if (!func || !func.getSymName().starts_with(kKernelPrefix))
+          return;
+        Block &body = scope.getBodyRegion().front();
+        Operation *ret = body.getTerminator();
+        scope->replaceAllUsesWith(ret->getOperands());
+        ret->erase();
+        scope->getBlock()->getOperations().splice(
+            Block::iterator(scope), body.getOperations());
+        scope->erase();
+      });
     }
   }
 
@@ -512,10 +554,18 @@ struct PackWeightOnlyPass
                  << a.getArgNumber() << ": it has other uses than this matmul";
       auto func = cast<func::FuncOp>(weightArg.getOwner()->getParentOp());
       MLIRContext *ctx = &getContext();
+      // The packed arguments are listed on the function (argument
+      // attributes of other dialects would not survive the LLVM export).
       auto retype = [&](BlockArgument a, Type t) {
         a.setType(t);
-        func.setArgAttr(a.getArgNumber(), "quantx.packed",
-                        StringAttr::get(ctx, "n8"));
+        SmallVector<int64_t> packed;
+        if (auto old = func->getAttrOfType<DenseI64ArrayAttr>(
+                "quantx.packed_arguments"))
+          packed.assign(old.asArrayRef().begin(), old.asArrayRef().end());
+        packed.push_back(a.getArgNumber());
+        llvm::sort(packed);
+        func->setAttr("quantx.packed_arguments",
+                      DenseI64ArrayAttr::get(ctx, packed));
       };
       retype(weightArg, RankedTensorType::get({L.weightBytes()},
                                               IntegerType::get(ctx, 8)));

@@ -21,10 +21,6 @@ std::string WeightOnlyLayout::check() const {
     return "empty weight matrix";
   if (group <= 0)
     return "group size must be positive";
-  if (bits == 4 && group % 2 != 0)
-    return "4-bit weights need an even group size (two values per byte), "
-           "got " +
-           std::to_string(group);
   return {};
 }
 
@@ -36,7 +32,8 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
     return why;
   if (L.hasOffsetTerms() && (!offsets || !offsetTerms))
     return "a layout with offsets needs offsets and an offset-term output";
-  const int64_t T = L.tiles(), G = L.groups(), gs = L.group, N = L.n, K = L.k,
+  const int64_t T = L.tiles(), G = L.groups(), gs = L.group,
+                P = L.paddedGroup(), N = L.n, K = L.k,
                 tile = WeightOnlyLayout::kTile;
   const int64_t qmin = L.storageMin(), umax = (int64_t(1) << L.bits) - 1;
   auto qAt = [&](int64_t row, int64_t col) {
@@ -49,11 +46,11 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
   // Weights: u = q - storage_min, zero for padding.
   for (int64_t t = 0; t < T; ++t)
     for (int64_t g = 0; g < G; ++g)
-      for (int64_t j = 0; j < gs; ++j)
+      for (int64_t j = 0; j < P; ++j)
         for (int64_t l = 0; l < tile; ++l) {
           int64_t row = t * tile + l, col = g * gs + j;
           int64_t u = 0;
-          if (row < N && col < K) {
+          if (row < N && j < gs && col < K) {
             u = int64_t(qAt(row, col)) - qmin;
             if (u < 0 || u > umax)
               return "value " + std::to_string(qAt(row, col)) + " at [" +
@@ -61,7 +58,7 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
                      "] is outside the " + std::to_string(L.bits) +
                      "-bit storage range";
           }
-          int64_t base = (t * G + g) * gs;
+          int64_t base = (t * G + g) * P;
           if (L.bits == 8) {
             weights[(base + j) * tile + l] = uint8_t(u);
           } else {

@@ -9,14 +9,15 @@
 //
 // Layout "n8" (see docs/design/WeightOnlyGEMV.md). A weight matrix W[N, K]
 // with groups of `group` consecutive elements along K is cut into
-// T = ceil(N / 8) tiles of 8 output rows and G = ceil(K / group) groups;
-// rows past N and columns past K are padding. Every value is stored as the
+// T = ceil(N / 8) tiles of 8 output rows and G = ceil(K / group) groups of
+// P = group elements (P = group + 1 for 4-bit weights with an odd group
+// size); rows past N, columns past K and group padding hold u = 0. Every value is stored as the
 // unsigned `u = q - storage_min` (storage_min = -2^(bits-1) for signed
 // storage, 0 for unsigned), so that an unsigned widen of the bytes yields it.
-//   - 4-bit weights (group even): byte ((t*G + g)*group/2 + j)*8 + l holds
-//     u[t*8+l][g*group + 2j] in its low nibble and u[t*8+l][g*group + 2j+1]
-//     in its high nibble: one 8-byte load, an unsigned widen and an and /
-//     a shift give the 8 lanes (rows) of two consecutive k.
+//   - 4-bit weights: byte ((t*G + g)*P/2 + j)*8 + l holds element 2j of
+//     group g of row t*8+l in its low nibble and element 2j+1 in its high
+//     nibble: one 8-byte load, an unsigned widen and an and / a shift give
+//     the 8 lanes (rows) of two consecutive k.
 //   - 8-bit weights: byte ((t*G + g)*group + j)*8 + l holds
 //     u[t*8+l][g*group + j].
 //   - Scales: element (t*G + g)*8 + l holds s[t*8+l][g] in the scale type
@@ -55,8 +56,13 @@ struct WeightOnlyLayout {
 
   int64_t tiles() const { return (n + kTile - 1) / kTile; }
   int64_t groups() const { return (k + group - 1) / group; }
-  /// K rounded up to whole groups.
-  int64_t paddedK() const { return groups() * group; }
+  /// Stored elements per group: 4-bit groups of odd size get one padding
+  /// element so that every group starts on a byte.
+  int64_t paddedGroup() const {
+    return bits == 4 && group % 2 ? group + 1 : group;
+  }
+  /// K rounded up to whole (padded) groups.
+  int64_t paddedK() const { return groups() * paddedGroup(); }
   /// Output features rounded up to whole tiles.
   int64_t paddedN() const { return tiles() * kTile; }
   /// Bytes of packed weights.

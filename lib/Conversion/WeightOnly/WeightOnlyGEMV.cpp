@@ -259,8 +259,9 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
   const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
+                P = L.paddedGroup(),
                 Kp = L.paddedK(), T = L.tiles(), Np = L.paddedN(),
-                P = L.paramCount();
+                numParams = L.paramCount();
   Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
        i32 = IntegerType::get(ctx, 32);
   auto vf = VectorType::get({kTile}, f32);
@@ -268,9 +269,9 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
 
   SmallVector<Type> inputs = {anyLayout({M, K}, f32),
                               anyLayout({L.weightBytes()}, i8),
-                              anyLayout({P}, p.scaleElement)};
+                              anyLayout({numParams}, p.scaleElement)};
   if (L.hasOffsetTerms())
-    inputs.push_back(anyLayout({P}, f32));
+    inputs.push_back(anyLayout({numParams}, f32));
   inputs.push_back(MemRefType::get({M, Np}, f32));
 
   OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
@@ -297,28 +298,39 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   Value xs = memref::AllocOp::create(b, MemRefType::get({M, G}, f32));
   for (int64_t m = 0; m < M; ++m) {
     Value row = idx(m);
-    scf::ForOp::create(
-        b, c0, idx(K), c1, ValueRange{},
-        [&](OpBuilder &ob, Location l, Value k, ValueRange) {
-          Value v = memref::LoadOp::create(ob, l, x, ValueRange{row, k});
-          memref::StoreOp::create(ob, l, v, xp, ValueRange{row, k});
-          scf::YieldOp::create(ob, l);
-        });
     if (Kp > K)
       scf::ForOp::create(
-          b, idx(K), idx(Kp), c1, ValueRange{},
+          b, c0, idx(Kp), c1, ValueRange{},
           [&](OpBuilder &ob, Location l, Value k, ValueRange) {
             memref::StoreOp::create(ob, l, zeroF, xp, ValueRange{row, k});
             scf::YieldOp::create(ob, l);
           });
     scf::ForOp::create(
+        b, c0, idx(K), c1, ValueRange{},
+        [&](OpBuilder &ob0, Location l, Value k, ValueRange) {
+          ImplicitLocOpBuilder ob(l, ob0);
+          Value v = memref::LoadOp::create(ob, x, ValueRange{row, k});
+          Value dst = k;
+          if (P != gs) {
+            // Element k % group of group k / group, in padded groups.
+            Value gsV = arith::ConstantIndexOp::create(ob, gs);
+            dst = arith::AddIOp::create(
+                ob,
+                arith::MulIOp::create(ob, arith::DivUIOp::create(ob, k, gsV),
+                                      arith::ConstantIndexOp::create(ob, P)),
+                arith::RemUIOp::create(ob, k, gsV));
+          }
+          memref::StoreOp::create(ob, v, xp, ValueRange{row, dst});
+          scf::YieldOp::create(ob);
+        });
+    scf::ForOp::create(
         b, c0, idx(G), c1, ValueRange{},
         [&](OpBuilder &ob, Location l, Value g, ValueRange) {
           Value start = arith::MulIOp::create(
-              ob, l, g, arith::ConstantIndexOp::create(ob, l, gs));
+              ob, l, g, arith::ConstantIndexOp::create(ob, l, P));
           auto sum = scf::ForOp::create(
               ob, l, arith::ConstantIndexOp::create(ob, l, 0),
-              arith::ConstantIndexOp::create(ob, l, gs),
+              arith::ConstantIndexOp::create(ob, l, P),
               arith::ConstantIndexOp::create(ob, l, 1), ValueRange{zeroF},
               [&](OpBuilder &ib, Location il, Value j, ValueRange acc) {
                 Value k = arith::AddIOp::create(ib, il, start, j);
@@ -334,7 +346,7 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   }
 
   // The tile loop body: accumulators of 8 output rows per activation row.
-  const int64_t steps = L.bits == 4 ? gs / 2 : gs;
+  const int64_t steps = L.bits == 4 ? P / 2 : P;
   const int64_t perStep = L.bits == 4 ? 2 : 1;
   // Packed loads per inner iteration, and accumulator chains per row: about
   // eight FMAs in flight hide the FMA latency at two FMAs per cycle.
@@ -376,7 +388,7 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
                 gb, vf, DenseElementsAttr::get(vf, float(L.storageMin())));
             cv = arith::MulFOp::create(gb, sv, qmin);
           }
-          Value kBase = arith::MulIOp::create(gb, g, gc(gs));
+          Value kBase = arith::MulIOp::create(gb, g, gc(P));
           Value wBase = arith::MulIOp::create(gb, base, gc(steps));
           // Independent accumulator chains per activation row, so that
           // the FMA latency is hidden: `chains` partial sums per row.

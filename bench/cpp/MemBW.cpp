@@ -1,4 +1,5 @@
-//===- MemBW.cpp - DRAM read bandwidth probe -------------------------------===//
+//===- MemBW.cpp - DRAM read bandwidth probe
+//-------------------------------===//
 //
 // Measures the DRAM read bandwidth of this machine with 1..T threads: each
 // thread sums its contiguous slice of a buffer far larger than the last
@@ -26,8 +27,8 @@ namespace {
 
 /// Sums `n` floats from `p` (n a multiple of 64) with AVX loads.
 float sumSlice(const float *p, size_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0,
-         a5 = a0, a6 = a0, a7 = a0;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+         a6 = a0, a7 = a0;
   for (size_t i = 0; i < n; i += 64) {
     a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
     a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
@@ -38,10 +39,9 @@ float sumSlice(const float *p, size_t n) {
     a6 = _mm256_add_ps(a6, _mm256_load_ps(p + i + 48));
     a7 = _mm256_add_ps(a7, _mm256_load_ps(p + i + 56));
   }
-  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1),
-                                         _mm256_add_ps(a2, a3)),
-                           _mm256_add_ps(_mm256_add_ps(a4, a5),
-                                         _mm256_add_ps(a6, a7)));
+  __m256 s = _mm256_add_ps(
+      _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+      _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
   float out[8];
   _mm256_storeu_ps(out, s);
   return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
@@ -79,9 +79,8 @@ int main(int argc, char **argv) {
       slice -= slice % 64;
       auto start = std::chrono::steady_clock::now();
       for (int i = 0; i < t; ++i)
-        pool.emplace_back([&, i] {
-          partial[i] = sumSlice(buf + i * slice, slice);
-        });
+        pool.emplace_back(
+            [&, i] { partial[i] = sumSlice(buf + i * slice, slice); });
       for (auto &th : pool)
         th.join();
       double s = std::chrono::duration<double>(

@@ -32,7 +32,8 @@ WeightOffsetKind parseOffset(const std::string &s) {
   if (s == "sub_min")
     return WeightOffsetKind::SubMin;
   throw std::invalid_argument("offset must be none, zero_point, add_min or "
-                              "sub_min, got '" + s + "'");
+                              "sub_min, got '" +
+                              s + "'");
 }
 
 py::tuple packWeightOnlyPy(
@@ -73,9 +74,9 @@ py::tuple packWeightOnlyPy(
   auto s32 = py::array_t<float, py::array::c_style | py::array::forcecast>(
       scales.attr("astype")("float32"));
   if (L.hasOffsetTerms() != offsets.has_value())
-    throw std::invalid_argument(
-        L.hasOffsetTerms() ? "this offset kind needs offsets"
-                           : "offsets given without an offset kind");
+    throw std::invalid_argument(L.hasOffsetTerms()
+                                    ? "this offset kind needs offsets"
+                                    : "offsets given without an offset kind");
   if (offsets)
     checkParams(*offsets, "offsets");
 
@@ -101,9 +102,9 @@ py::tuple packWeightOnlyPy(
 } // namespace
 
 void quantx::python::bindWeightOnly(py::module_ &m) {
-  m.def("pack_weight_only", &packWeightOnlyPy, py::arg("q"),
-        py::arg("scales"), py::arg("offsets") = py::none(),
-        py::arg("bits") = 4, py::arg("signed") = true, py::arg("group") = 32,
+  m.def("pack_weight_only", &packWeightOnlyPy, py::arg("q"), py::arg("scales"),
+        py::arg("offsets") = py::none(), py::arg("bits") = 4,
+        py::arg("signed") = true, py::arg("group") = 32,
         py::arg("transposed") = true, py::arg("offset") = "none",
         R"doc(Pack weight-only matmul weights into the "n8" layout.
 

@@ -11,9 +11,10 @@
 // with groups of `group` consecutive elements along K is cut into
 // T = ceil(N / 8) tiles of 8 output rows and G = ceil(K / group) groups of
 // P = group elements (P = group + 1 for 4-bit weights with an odd group
-// size); rows past N, columns past K and group padding hold u = 0. Every value is stored as the
-// unsigned `u = q - storage_min` (storage_min = -2^(bits-1) for signed
-// storage, 0 for unsigned), so that an unsigned widen of the bytes yields it.
+// size); rows past N, columns past K and group padding hold u = 0. Every value
+// is stored as the unsigned `u = q - storage_min` (storage_min = -2^(bits-1)
+// for signed storage, 0 for unsigned), so that an unsigned widen of the bytes
+// yields it.
 //   - 4-bit weights: byte ((t*G + g)*P/2 + j)*8 + l holds element 2j of
 //     group g of row t*8+l in its low nibble and element 2j+1 in its high
 //     nibble: one 8-byte load, an unsigned widen and an and / a shift give

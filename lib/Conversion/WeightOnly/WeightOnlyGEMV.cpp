@@ -259,9 +259,8 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
   const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
-                P = L.paddedGroup(),
-                Kp = L.paddedK(), T = L.tiles(), Np = L.paddedN(),
-                numParams = L.paramCount();
+                P = L.paddedGroup(), Kp = L.paddedK(), T = L.tiles(),
+                Np = L.paddedN(), numParams = L.paramCount();
   Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
        i32 = IntegerType::get(ctx, 32);
   auto vf = VectorType::get({kTile}, f32);
@@ -427,8 +426,8 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
                   for (auto [e, val] : llvm::enumerate(vals)) {
                     Value k = e ? arith::AddIOp::create(ib, k0, ic(e)) : k0;
                     for (int64_t m = 0; m < M; ++m) {
-                      Value xv = memref::LoadOp::create(ib, xp,
-                                                        ValueRange{ic(m), k});
+                      Value xv =
+                          memref::LoadOp::create(ib, xp, ValueRange{ic(m), k});
                       Value xb = vector::BroadcastOp::create(ib, vf, xv);
                       Value &a = next[m * chains + chain];
                       a = vector::FMAOp::create(ib, xb, val, a);
@@ -525,8 +524,8 @@ struct PackWeightOnlyPass
         Operation *ret = body.getTerminator();
         scope->replaceAllUsesWith(ret->getOperands());
         ret->erase();
-        scope->getBlock()->getOperations().splice(
-            Block::iterator(scope), body.getOperations());
+        scope->getBlock()->getOperations().splice(Block::iterator(scope),
+                                                  body.getOperations());
         scope->erase();
       });
     }

@@ -30,7 +30,7 @@ def probe_path(build_dir=None):
 
 
 def measure(build_dir=None, mib=512, threads=2, reps=7):
-    """Returns {threads: GB/s} for 1..threads threads."""
+    """Returns {t: GB/s} for t = 1..threads threads."""
     out = subprocess.run([probe_path(build_dir), str(mib), str(threads),
                           str(reps)], check=True, capture_output=True,
                          text=True).stdout

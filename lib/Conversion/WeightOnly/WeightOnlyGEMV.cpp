@@ -516,6 +516,19 @@ struct PackWeightOnlyPass
       // The conversion wraps each iteration in a memref.alloca_scope; the
       // kernels allocate nothing on the stack, and the scope would not
       // survive the lowering of the loops inside it to blocks.
+      // Tiles are handed out dynamically in chunks of 8 (8 * K * bits / 8
+      // contiguous bytes, long enough for the prefetchers): a thread that
+      // is descheduled on a busy machine does not hold up the others.
+      module.walk([](omp::WsloopOp loop) {
+        auto func = loop->getParentOfType<func::FuncOp>();
+        if (!func || !func.getSymName().starts_with(kKernelPrefix))
+          return;
+        OpBuilder b(loop);
+        Value chunk = arith::ConstantIndexOp::create(b, loop.getLoc(), 8);
+        loop.setScheduleKindAttr(omp::ClauseScheduleKindAttr::get(
+            loop.getContext(), omp::ClauseScheduleKind::Dynamic));
+        loop.getScheduleChunkMutable().assign(chunk);
+      });
       module.walk([](memref::AllocaScopeOp scope) {
         auto func = scope->getParentOfType<func::FuncOp>();
         if (!func || !func.getSymName().starts_with(kKernelPrefix))

@@ -148,6 +148,9 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     Option<"parallelMinBytes", "parallel-min-bytes", "int64_t", "1048576",
            "Thread a kernel over N (OpenMP) when its packed weights have at "
            "least this many bytes (negative: never)">,
+    Option<"prefetchDistance", "prefetch-distance", "int64_t", "0",
+           "Software-prefetch the packed weights this many bytes ahead "
+           "(0: rely on the hardware prefetchers)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",

@@ -255,7 +255,7 @@ Value contiguous(ImplicitLocOpBuilder &b, Value m) {
 /// computing out[m, n] = sum_g s[n,g] * sum_{k in g} x[m,k] * u[n,k]
 ///                       + c[n,g] * sum_{k in g} x[m,k].
 func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
-                         bool parallel, StringRef name) {
+                         bool parallel, int64_t prefetchBytes, StringRef name) {
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
   const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
@@ -405,6 +405,21 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
                   Value j = u ? arith::AddIOp::create(ib, j0, ic(u)) : j0;
                   Value widx = arith::MulIOp::create(
                       ib, arith::AddIOp::create(ib, wBase, j), ic(kTile));
+                  if (u == 0 && prefetchBytes > 0) {
+                    // One prefetch per 64-byte line read in this iteration
+                    // (unroll * 8 bytes), prefetchBytes ahead.
+                    for (int64_t off = 0; off < unroll * kTile; off += 64) {
+                      Value pidx = arith::MinUIOp::create(
+                          ib,
+                          arith::AddIOp::create(ib, widx,
+                                                ic(prefetchBytes + off)),
+                          ic(L.weightBytes() - 1));
+                      memref::PrefetchOp::create(ib, w, ValueRange{pidx},
+                                                 /*isWrite=*/false,
+                                                 /*localityHint=*/0,
+                                                 /*isDataCache=*/true);
+                    }
+                  }
                   Value raw = vector::LoadOp::create(
                       ib, VectorType::get({kTile}, i8), w, widx);
                   Value wide = arith::ExtUIOp::create(ib, vi32, raw);
@@ -640,7 +655,8 @@ struct PackWeightOnlyPass
     std::string name = kernelName(p, parallel);
     auto kernel = module.lookupSymbol<func::FuncOp>(name);
     if (!kernel)
-      kernel = buildKernel(module, module.getLoc(), p, parallel, name);
+      kernel = buildKernel(module, module.getLoc(), p, parallel,
+                           prefetchDistance, name);
 
     // The call, between tensors and buffers.
     FunctionType ktype = kernel.getFunctionType();

@@ -104,3 +104,21 @@ func.func @negative_many_rows(%x: tensor<9x4xf32>) -> tensor<9x2xf32> {
   %y = quantx.matmul %x, %w rhs_scale(%s : tensor<2x2xf32>) {transpose_rhs} : tensor<9x4xf32>, tensor<2x4x!q> -> tensor<9x2xf32>
   return %y : tensor<9x2xf32>
 }
+
+// -----
+
+// prefetch-distance: one prefetch per 64-byte line of packed weights read
+// by an inner iteration (8 loads of 8 bytes), clamped to the buffer.
+// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 prefetch-distance=1024" | FileCheck %s --check-prefix=PREFETCH
+!q = !quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 32}>
+// CHECK-LABEL: func.func @prefetch
+// CHECK-NOT: memref.prefetch
+// PREFETCH-LABEL: func.func private @__quantx_wo_gemv_m1_n8_k32_g32_i4_f32
+// PREFETCH: %[[I:.+]] = arith.minui %{{.+}}, %{{.+}} : index
+// PREFETCH: memref.prefetch %{{.+}}[%[[I]]], read, locality<0>, data
+// PREFETCH-NOT: memref.prefetch
+// PREFETCH: vector.load
+func.func @prefetch(%x: tensor<1x32xf32>, %w: tensor<8x32x!q>, %s: tensor<8x1xf32>) -> tensor<1x8xf32> {
+  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<8x1xf32>) {transpose_rhs} : tensor<1x32xf32>, tensor<8x32x!q> -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

@@ -67,6 +67,9 @@ mlir::quantx::resolveTargetFeatures(llvm::StringRef override) {
 
 void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
                                           const CPUPipelineOptions &options) {
+  // Weight-only GEMV / small-batch matmuls: compile-time packed layout and
+  // their own vector kernels (docs/design/WeightOnlyGEMV.md).
+  pm.addPass(createQuantXPackWeightOnly());
   pm.addPass(createConvertQuantXToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   if (options.gemm)

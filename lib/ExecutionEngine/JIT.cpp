@@ -492,7 +492,8 @@ static void registerTranslations(MLIRContext *ctx) {
 
 /// Shared libraries the lowered code may call into: MLIR's C runner
 /// utilities (memrefCopy for copies of non-contiguous buffers, for
-/// instance), plus any runtime the CPU pipeline's output needs.
+/// instance), plus any runtime the CPU pipeline's output needs: LLVM's
+/// OpenMP runtime for kernels threaded through the omp dialect.
 static SmallVector<StringRef> getRuntimeLibraries() {
   SmallVector<StringRef> libs = {QUANTX_MLIR_C_RUNNER_UTILS};
   llvm::append_range(libs, getCPURuntimeLibraries());

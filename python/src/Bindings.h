@@ -22,6 +22,8 @@ void bindGGUFFile(pybind11::module_ &m);
 void bindGPTQ(pybind11::module_ &m);
 /// AWQ.
 void bindAWQ(pybind11::module_ &m);
+/// Packer of weight-only matmul weights.
+void bindWeightOnly(pybind11::module_ &m);
 
 } // namespace quantx::python
 

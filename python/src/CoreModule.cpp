@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   quantx::python::bindGGUFFile(m);
   quantx::python::bindGPTQ(m);
   quantx::python::bindAWQ(m);
+  quantx::python::bindWeightOnly(m);
 }

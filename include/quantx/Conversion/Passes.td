@@ -102,4 +102,65 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
+  let summary = "Pack the weights of weight-only matmuls and generate their "
+                "GEMV / small-batch kernels";
+  let description = [{
+    Rewrites each `quantx.matmul` with float activations `[M, K]` (M <= 8)
+    and 4-bit or 8-bit weights grouped along K (dynamic scales, optionally
+    zero points or mins) into a call of a kernel generated for its shape,
+    over weights in the "n8" packed layout (tiles of 8 output rows, two
+    4-bit values per byte, scales interleaved per tile; see
+    `quantx/Quant/WeightOnlyPacking.h`). The layout is chosen at compile
+    time: constant weights (`quantx.scast` of an integer constant) and
+    their constant scales/offsets are packed here into `dense_resource`
+    blobs; with `pack-arguments`, weights that are function arguments are
+    replaced by arguments in the packed layout (`tensor<Bxi8>` weights,
+    scales in their type, f32 offset terms), which callers produce with
+    `quantx::packWeightOnly` or `quantx._core.pack_weight_only`.
+
+    The kernel (one private function per shape) widens the packed bytes,
+    converts them to f32 and accumulates `x * u` per group with FMAs over
+    vectors of 8 output rows, then adds `s * acc + c * sum(x)` per group;
+    no f32 copy of the weights exists. Tiles of rows are distributed over
+    threads (`scf.parallel` lowered to OpenMP) when the packed weights
+    reach `parallel-min-bytes`.
+
+    Matmuls the kernel does not cover (batched or larger M, static
+    parameters, quantized results, epilogues) are left to
+    `convert-quantx-to-linalg`; with `pack-arguments`, such a matmul on a
+    weight argument is an error, since its caller would be left without a
+    packed layout.
+
+    ```mlir
+    // quantx-opt -quantx-pack-weight-only=pack-arguments=1
+    func.func @f(%x: tensor<1x64xf32>, %w: tensor<16x64x!quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 32}>>,
+                 %s: tensor<16x2xf32>) -> tensor<1x16xf32>
+    // becomes
+    func.func @f(%x: tensor<1x64xf32>, %w: tensor<512xi8>, %s: tensor<32xf32>)
+        -> tensor<1x16xf32> attributes {quantx.packed_arguments = array<i64: 1, 2>}
+    ```
+  }];
+  let options = [
+    Option<"packArguments", "pack-arguments", "bool", "false",
+           "Replace weight (and scale/offset) function arguments by "
+           "arguments in the packed layout">,
+    Option<"parallelMinBytes", "parallel-min-bytes", "int64_t", "1048576",
+           "Thread a kernel over N (OpenMP) when its packed weights have at "
+           "least this many bytes (negative: never)">,
+    Option<"prefetchDistance", "prefetch-distance", "int64_t", "0",
+           "Software-prefetch the packed weights this many bytes ahead "
+           "(0: rely on the hardware prefetchers)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::omp::OpenMPDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // QUANTX_CONVERSION_PASSES_TD

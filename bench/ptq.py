@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""PTQ end to end on the example Fashion-MNIST models, beside PyTorch's PTQ.
+
+For the CNN and the MLP (python/quantx/models, committed weights) this
+script, in one run:
+
+* imports the float model with quantx.importer and runs it through the JIT;
+* calibrates it (quantx.ptq.calibrate, min/max, the 1,000 calibration images
+  of the fixed split) and rewrites it: static int8, dynamic int8 and
+  weight-only int4 (group 16: it divides every K, 784 included);
+* builds PyTorch's own quantized models on the same calibration images:
+  torch.ao.quantization FX graph mode static PTQ (x86 oneDNN backend; this
+  torch has no FBGEMM) and
+  dynamic quantization of the Linear layers;
+* measures test accuracy on the 10,000 test images, latency at batch 1 and
+  batch 64 (median of repeated calls; quantx with native timing through
+  quantx.jit, PyTorch with the same harness, 2 threads each) and the size of
+  the weights (quantx: the PTQ report's bytes; PyTorch: its serialized state
+  dict).
+
+Prints a table and ends with one JSON line. Run against the built tree:
+
+    PYTHONPATH=build/python_packages .venv/bin/python bench/ptq.py
+"""
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+EVAL_BATCH = 80  # divides the 10,000 test images
+BACKEND = "onednn"
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def accuracy(fn, images, labels, batch):
+    correct = 0
+    for i in range(0, len(images), batch):
+        correct += int((fn(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum())
+    return correct / len(images)
+
+
+def quantx_variants(name, model, calib, tmp, modes):
+    """{variant: {"text" per batch size, "bytes"}} for float and each mode."""
+    from quantx import importer, ptq
+
+    def imported(batch):
+        return importer.import_module(model, (torch.zeros(batch, 1, 28, 28),))
+
+    out = {}
+    calib_path = os.path.join(tmp, f"{name}-calib.mlir")
+    with open(calib_path, "w") as f:
+        f.write(imported(100))
+    stats = os.path.join(tmp, f"{name}-stats.json")
+    t = time.perf_counter()
+    ptq.calibrate(calib_path, [calib[i:i + 100] for i in range(0, len(calib), 100)], stats,
+                  kind="min_max", entry="forward")
+    log(f"  {name}: calibrated on {len(calib)} images in {time.perf_counter() - t:.1f} s")
+    for variant in ["float"] + modes:
+        texts, nbytes = {}, None
+        for batch in (1, 64, EVAL_BATCH):
+            src = os.path.join(tmp, f"{name}-{batch}.mlir")
+            with open(src, "w") as f:
+                f.write(imported(batch))
+            if variant == "float":
+                texts[batch] = open(src).read()
+                continue
+            dst = os.path.join(tmp, f"{name}-{variant}-{batch}.mlir")
+            mode, group = {"static-int8": ("static-int8", 0),
+                           "dynamic-int8": ("dynamic-int8", 0),
+                           "weight-int4": ("weight-int4", 16)}[variant]
+            rep = ptq.quantize(src, stats if mode == "static-int8" else None, dst,
+                               mode=mode, group_size=group,
+                               report=os.path.join(tmp, "rep.json"))
+            texts[batch] = open(dst).read()
+            nbytes = sum(l["bytes_after"] if l["status"] == "quantized" else l["bytes_before"]
+                         for l in rep["layers"])
+            float_bytes = sum(l["bytes_before"] for l in rep["layers"])
+        if variant == "float":
+            nbytes = sum(p.numel() * 4 for p in model.parameters())
+        out[variant] = {"texts": texts, "bytes": nbytes}
+        if variant != "float":
+            out[variant]["float_layer_bytes"] = float_bytes
+    return out
+
+
+def torch_variants(model, calib):
+    import copy
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    # Debian's python3-torch 1.13 is built without FBGEMM; its x86 quantized
+    # backend is oneDNN ("onednn"), the successor of fbgemm for x86 in
+    # torch.ao (the "x86" qconfig combines the two).
+    torch.backends.quantized.engine = BACKEND
+    out = {"float": model}
+    m = copy.deepcopy(model).eval()
+    example = (torch.from_numpy(calib[:1]),)
+    prepared = prepare_fx(m, get_default_qconfig_mapping(BACKEND), example)
+    with torch.no_grad():
+        for i in range(0, len(calib), 100):
+            prepared(torch.from_numpy(calib[i:i + 100]))
+    out["static-int8"] = convert_fx(prepared)
+    out["dynamic-int8"] = torch.ao.quantization.quantize_dynamic(
+        copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+    return out
+
+
+def state_bytes(model):
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.tell()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="*", default=["fashion_cnn", "fashion_mlp"])
+    ap.add_argument("--test-images", type=int, default=10000)
+    ap.add_argument("--repetitions", type=int, default=30)
+    args = ap.parse_args()
+    if args.test_images % EVAL_BATCH:
+        ap.error(f"--test-images must be a multiple of {EVAL_BATCH}")
+
+    import quantx.jit
+    from quantx import models
+    from quantx.models import data
+
+    torch.set_num_threads(2)
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    calib, _ = data.load_fashion_mnist("calib")
+    test_x, test_y = data.load_fashion_mnist("test")
+    test_x, test_y = test_x[:args.test_images], test_y[:args.test_images]
+    load_before = os.getloadavg()[0]
+    rows, figures = [], {}
+    modes = ["static-int8", "dynamic-int8", "weight-int4"]
+    with tempfile.TemporaryDirectory(prefix="quantx-bench-ptq-") as tmp:
+        for name in args.models:
+            model = models.load(name)
+            log(f"{name}: importing, calibrating, quantizing")
+            qx = quantx_variants(name, model, calib, tmp, modes)
+            th = torch_variants(model, calib)
+            float_bytes = qx["float"]["bytes"]
+            for variant in ["float"] + modes:
+                log(f"  {name} {variant}: compiling, accuracy, latency")
+                fns = {b: quantx.jit.compile(t)["forward"] for b, t in qx[variant]["texts"].items()}
+                acc = accuracy(fns[EVAL_BATCH], test_x, test_y, EVAL_BATCH)
+                lat = {b: fns[b].benchmark(test_x[:b], warmup=3,
+                                           repetitions=args.repetitions).median * 1e3
+                       for b in (1, 64)}
+                row = {"model": name, "variant": variant, "impl": "quantx", "accuracy": acc,
+                       "lat1_ms": lat[1], "lat64_ms": lat[64], "bytes": qx[variant]["bytes"]}
+                rows.append(row)
+                tm = th.get(variant)
+                if tm is not None:
+                    def run_torch(x, tm=tm):
+                        with torch.no_grad():
+                            return tm(torch.from_numpy(x)).numpy()
+                    tacc = accuracy(run_torch, test_x, test_y, EVAL_BATCH)
+                    tlat = {b: quantx.jit.benchmark(run_torch, test_x[:b], warmup=3,
+                                                    repetitions=args.repetitions).median * 1e3
+                            for b in (1, 64)}
+                    rows.append({"model": name, "variant": variant, "impl": "torch",
+                                 "accuracy": tacc, "lat1_ms": tlat[1], "lat64_ms": tlat[64],
+                                 "bytes": state_bytes(tm)})
+                    key = f"{name}_{variant.replace('-', '_')}"
+                    figures[f"{key}_accuracy"] = acc
+                    figures[f"{key}_torch_accuracy"] = tacc
+                    figures[f"{key}_accuracy_vs_torch"] = acc - tacc
+                    figures[f"{key}_b1_speedup"] = tlat[1] / lat[1]
+                    figures[f"{key}_b64_speedup"] = tlat[64] / lat[64]
+                else:
+                    figures[f"{name}_{variant.replace('-', '_')}_accuracy"] = acc
+                if variant != "float":
+                    figures[f"{name}_{variant.replace('-', '_')}_size_ratio"] = \
+                        float_bytes / qx[variant]["bytes"]
+            fa = figures[f"{name}_float_accuracy"]
+            sa = figures[f"{name}_static_int8_accuracy"]
+            figures[f"{name}_static_int8_within_0.5_points"] = bool(fa - sa <= 0.005)
+            figures[f"{name}_static_int8_accuracy_at_least_torch"] = bool(
+                figures[f"{name}_static_int8_accuracy_vs_torch"] >= 0)
+            figures[f"{name}_static_int8_latency_at_most_torch"] = bool(
+                figures[f"{name}_static_int8_b1_speedup"] >= 1 and
+                figures[f"{name}_static_int8_b64_speedup"] >= 1)
+            figures[f"{name}_static_int8_size_3.5x"] = bool(
+                figures[f"{name}_static_int8_size_ratio"] >= 3.5)
+
+    print(f"PTQ on Fashion-MNIST ({args.test_images} test images, 1,000 calibration images, "
+          f"min/max observers; 2 threads; load {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
+    print(f"{'model':12} {'variant':13} {'impl':7} {'accuracy':>9} {'b1 ms':>9} {'b64 ms':>9} "
+          f"{'weight bytes':>13}")
+    for r in rows:
+        print(f"{r['model']:12} {r['variant']:13} {r['impl']:7} {100 * r['accuracy']:8.2f}% "
+              f"{r['lat1_ms']:9.3f} {r['lat64_ms']:9.3f} {r['bytes']:13d}")
+    print("(quantx weight bytes: the PTQ report's per-layer bytes (float layers at 4 bytes per "
+          "value); torch: its serialized state dict)")
+    figures["load_average_before"] = load_before
+    figures["load_average_after"] = os.getloadavg()[0]
+    print(json.dumps({"bench": "ptq", **figures}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

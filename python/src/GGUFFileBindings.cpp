@@ -391,15 +391,35 @@ void quantx::python::bindGGUFFile(py::module_ &m) {
       py::array_t<float, py::array::c_style | py::array::forcecast>;
   m.def(
       "gguf_pack",
-      [](const IntArray &levels, const FloatArray &scales,
+      [](const py::array &levelsIn, const FloatArray &scales,
          const std::optional<FloatArray> &offsets, const std::string &typeName,
          int64_t groupSize, const std::string &form) -> py::tuple {
         auto type = quantx::ggufTypeFromName(typeName);
         if (!type)
           throw py::value_error("unknown GGUF type '" + typeName + "'");
+        // int8 / uint8 / int16 / int32 levels are read in place (C order);
+        // other dtypes are converted to int32.
+        quantx::GGUFPackInput in;
+        py::dtype dt = levelsIn.dtype();
+        auto isDtype = [&](const char *name) {
+          return dt.equal(py::dtype(name));
+        };
+        bool inPlace = true;
+        if (isDtype("i1"))
+          in.levelType = quantx::GGUFLevelType::Int8;
+        else if (isDtype("u1"))
+          in.levelType = quantx::GGUFLevelType::UInt8;
+        else if (isDtype("=i2"))
+          in.levelType = quantx::GGUFLevelType::Int16;
+        else if (!isDtype("=i4"))
+          inPlace = false;
+        py::array levels = inPlace
+                               ? py::array::ensure(levelsIn, py::array::c_style)
+                               : py::array(IntArray::ensure(levelsIn));
+        if (!levels)
+          throw py::value_error("gguf_pack: levels must be an integer array");
         if (levels.ndim() != 2)
           throw py::value_error("gguf_pack: levels must be 2-D (rows, cols)");
-        quantx::GGUFPackInput in;
         in.rows = levels.shape(0);
         in.cols = levels.shape(1);
         in.groupSize = groupSize;

@@ -342,7 +342,12 @@ class QuantizedTensor:
     form: str = "zero_point"
 
     def __post_init__(self):
-        self.levels = np.ascontiguousarray(self.levels, dtype=np.int32)
+        lv = np.asarray(self.levels)
+        # Narrow integer levels stay as they are (the packer reads them in
+        # place); anything else becomes int32.
+        if lv.dtype not in (np.int8, np.uint8, np.int16, np.int32):
+            lv = lv.astype(np.int32)
+        self.levels = np.ascontiguousarray(lv)
         if self.levels.ndim != 2:
             raise ValueError("QuantizedTensor: levels must be 2-D (rows, cols)")
         rows, cols = self.levels.shape

@@ -16,6 +16,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -875,12 +876,32 @@ void GGUFWriter::writeTo(
   std::vector<uint8_t> header = buildHeader(dataStart);
   sink(header.data(), header.size());
   static const uint8_t zeros[256] = {};
-  std::vector<uint8_t> scratch;
+  // Producers run one tensor ahead on another thread while the previous
+  // produced tensor is written (two buffers).
+  std::vector<size_t> produced;
+  for (size_t i = 0; i < tensors_.size(); ++i)
+    if (tensors_[i].producer)
+      produced.push_back(i);
+  std::vector<uint8_t> bufs[2];
+  std::future<void> pending;
+  auto launch = [&](size_t k) {
+    if (k >= produced.size())
+      return;
+    const Tensor &t = tensors_[produced[k]];
+    std::vector<uint8_t> &buf = bufs[k % 2];
+    pending = std::async(std::launch::async, [&t, &buf] {
+      buf.assign(t.size, 0);
+      t.producer(buf.data());
+    });
+  };
+  launch(0);
+  size_t k = 0;
   for (const Tensor &t : tensors_) {
     if (t.producer) {
-      scratch.assign(t.size, 0);
-      t.producer(scratch.data());
-      sink(scratch.data(), scratch.size());
+      pending.get(); // rethrows the producer's exception
+      launch(k + 1);
+      sink(bufs[k % 2].data(), t.size);
+      ++k;
     } else if (t.size) {
       sink(t.data, t.size);
     }

@@ -13,6 +13,9 @@
 #include "quantx/Quant/Parallel.h"
 
 #include <algorithm>
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -20,6 +23,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace quantx {
@@ -54,17 +58,24 @@ TypeShape shapeOf(GGUFType type) {
   }
 }
 
-/// True when `x` is finite and an fp16 value (converting it loses nothing).
-bool isFp16Value(float x) {
-  // Bitwise round trip: the same value and sign (NaN never matches).
-  return std::isfinite(x) &&
-         floatBits(fp16ToFloat(floatToFp16(x))) == floatBits(x);
+/// fp16 bits of `x` when `x` is finite and an fp16 value (converting it
+/// loses nothing), else -1. When `x` is exact, every correct conversion gives
+/// the same bits, so the hardware one (F16C) may stand in for Float16.h's.
+inline int32_t exactFp16(float x) {
+  if (!std::isfinite(x))
+    return -1;
+#ifdef __F16C__
+  uint16_t h = uint16_t(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT));
+  float back = _cvtsh_ss(h);
+#else
+  uint16_t h = floatToFp16(x);
+  float back = fp16ToFloat(h);
+#endif
+  // Bitwise round trip: the same value and sign.
+  return floatBits(back) == floatBits(x) ? int32_t(h) : -1;
 }
 
-void putFp16(uint8_t *p, float x) {
-  uint16_t h = floatToFp16(x);
-  std::memcpy(p, &h, 2);
-}
+inline bool isFp16Value(float x) { return exactFp16(x) >= 0; }
 
 std::string where(const char *what, int64_t row, int64_t group, double v) {
   std::ostringstream os;
@@ -73,123 +84,206 @@ std::string where(const char *what, int64_t row, int64_t group, double v) {
   return os.str();
 }
 
-/// Packs row `r`; returns a reason on failure.
-std::string packRow(GGUFType type, const TypeShape &ts, const GGUFPackInput &in,
-                    int64_t numGroups, int64_t groupSize, int64_t r,
-                    uint8_t *out, float *scratch) {
-  const size_t blockBytes = ggufTypeInfo(type).blockBytes;
-  const int32_t *q = in.levels + r * in.cols;
-  for (int64_t b = 0; b < in.cols / kQK; ++b) {
-    int64_t g = b * kQK / groupSize;
-    float s = in.scales[r * numGroups + g];
-    float o = in.offsets ? in.offsets[r * numGroups + g] : 0.0f;
-    if (!isFp16Value(s))
-      return where("scale", r, g, s) + " is not an fp16 value";
-    if (!std::isfinite(o))
-      return where("offset", r, g, o) + " is not finite";
-    // Level shift (integer zero point) and min of the block.
-    int64_t shift = 0;
-    float m = 0.0f;
-    if (in.form == GGUFLevelForm::ZeroPoint) {
-      if (o != std::floor(o) || std::fabs(o) > 65536.0f)
-        return where("zero point", r, g, o) + " is not a small integer";
-      if (ts.withMin) {
-        m = -(s * o);
-        if (!isFp16Value(m))
-          return where("min -scale * zero point", r, g, m) +
-                 " is not an fp16 value";
-      } else {
-        shift = int64_t(o);
-      }
-    } else {
-      if (ts.withMin) {
-        if (!isFp16Value(o))
-          return where("min", r, g, o) + " is not an fp16 value";
-        m = o;
-      } else if (o != 0.0f) {
-        return where("min", r, g, o) + " is not 0 (the type has no min)";
-      }
-    }
-    uint8_t *blk = out + b * blockBytes;
-    std::memset(blk, 0, blockBytes);
-    putFp16(blk, s);
-    uint8_t *p = blk + 2;
-    if (ts.withMin) {
-      putFp16(p, m);
-      p += 2;
-    }
-    // Range check over the block first (branch-free, vectorizable), the
-    // message only for a failing block.
-    const int32_t *qb = q + b * kQK;
-    int32_t qlo = qb[0], qhi = qb[0];
-    for (int j = 1; j < kQK; ++j) {
-      qlo = std::min(qlo, qb[j]);
-      qhi = std::max(qhi, qb[j]);
-    }
-    if (int64_t(qlo) - shift < ts.lo || int64_t(qhi) - shift > ts.hi) {
-      for (int j = 0; j < kQK; ++j) {
-        int64_t level = int64_t(qb[j]) - shift;
-        if (level >= ts.lo && level <= ts.hi)
-          continue;
-        std::ostringstream os;
-        os << "level " << qb[j] << " at row " << r << ", column " << b * kQK + j
-           << " is outside " << ggufTypeInfo(type).name << "'s range ["
-           << ts.lo + shift << ", " << ts.hi + shift << "]";
-        return os.str();
-      }
-    }
-    // Stored value: the level minus the zero point, offset to unsigned for
-    // the 4/5-bit types (int8 as is for Q8_0).
-    const int32_t bias = int32_t(shift) + (ts.bits == 8 ? 0 : ts.lo);
-    int32_t u[kQK];
+/// ggml's dequantization of one packed block (the formulas of
+/// GGUFLegacy.cpp, evaluated the same way: this file is compiled without
+/// floating-point contraction), inlined so each block is checked while it is
+/// still in cache.
+template <int Bits, bool WithMin>
+inline void dequantizeBlock(const uint8_t *blk, float d, float m, float *y) {
+  const uint8_t *p = blk + 2;
+  if constexpr (WithMin) {
+    p += 2;
+  }
+  if constexpr (Bits == 8) {
     for (int j = 0; j < kQK; ++j)
-      u[j] = qb[j] - bias;
-    if (ts.bits == 8) {
-      for (int j = 0; j < kQK; ++j)
-        p[j] = uint8_t(int8_t(u[j]));
-      continue;
-    }
-    if (ts.bits == 5) {
-      uint32_t qh = 0;
-      for (int j = 0; j < kQK; ++j)
-        qh |= uint32_t((u[j] >> 4) & 1) << j;
-      std::memcpy(p, &qh, 4); // little-endian host
+      y[j] = float(int8_t(p[j])) * d;
+  } else {
+    uint32_t qh = 0;
+    if constexpr (Bits == 5) {
+      std::memcpy(&qh, p, 4);
       p += 4;
     }
-    for (int j = 0; j < kQK / 2; ++j)
-      p[j] = uint8_t((u[j] & 0xF) | ((u[j + kQK / 2] & 0xF) << 4));
-  }
-  // Verify: ggml's dequantization of the packed row equals quantx's values.
-  dequantizeRow(type, out, scratch, in.cols);
-  for (int64_t b = 0; b < in.cols / kQK; ++b) {
-    int64_t g = b * kQK / groupSize;
-    float s = in.scales[r * numGroups + g];
-    float o = in.offsets ? in.offsets[r * numGroups + g] : 0.0f;
-    const float *y = scratch + b * kQK;
-    const int32_t *qb = q + b * kQK;
-    bool same = true;
-    if (in.form == GGUFLevelForm::ZeroPoint) {
-      for (int j = 0; j < kQK; ++j)
-        same &= y[j] == s * (float(qb[j]) - o);
-    } else {
-      for (int j = 0; j < kQK; ++j)
-        same &= y[j] == s * float(qb[j]) + o;
+    constexpr int kLo = Bits == 4 ? 8 : 16;
+    int32_t l[kQK];
+    for (int j = 0; j < kQK / 2; ++j) {
+      l[j] = p[j] & 0x0f;
+      l[j + kQK / 2] = p[j] >> 4;
     }
-    if (same)
-      continue;
+    if constexpr (Bits == 5) {
+      for (int j = 0; j < kQK; ++j)
+        l[j] |= int32_t((qh >> j) & 1) << 4;
+    }
     for (int j = 0; j < kQK; ++j) {
-      float want = ggufPackValue(in.form, qb[j], s, o);
-      if (!(y[j] == want)) {
-        std::ostringstream os;
-        os.precision(9);
-        os << "row " << r << ", column " << b * kQK + j << ": "
-           << ggufTypeInfo(type).name << " gives " << y[j]
-           << " where quantx has " << want;
-        return os.str();
+      if constexpr (WithMin)
+        y[j] = float(l[j]) * d + m;
+      else
+        y[j] = float(l[j] - kLo) * d;
+    }
+  }
+}
+
+/// Packs rows [lo, hi) of levels of element type `T` into blocks of a type
+/// with `Bits` bits per level and (when `WithMin`) a min; every block is
+/// dequantized with ggml's formula right after it is packed and compared
+/// with quantx's value. Returns the first failing row and its reason.
+template <typename T, int Bits, bool WithMin>
+std::pair<int64_t, std::string>
+packRows(GGUFType type, const TypeShape &ts, const GGUFPackInput &in,
+         const T *levels, int64_t numGroups, int64_t groupSize, int64_t lo,
+         int64_t hi, uint8_t *out, const std::atomic<int64_t> &firstBad) {
+  const size_t blockBytes = ggufTypeInfo(type).blockBytes;
+  const size_t rowBytes = ggufRowSize(type, in.cols);
+  const int64_t blocksPerRow = in.cols / kQK;
+  const int64_t blocksPerGroup = groupSize / kQK;
+  const bool zeroPoint = in.form == GGUFLevelForm::ZeroPoint;
+  for (int64_t r = lo; r < hi; ++r) {
+    if (r > firstBad.load(std::memory_order_relaxed))
+      return {-1, {}};
+    const T *q = levels + r * in.cols;
+    uint8_t *rowOut = out + r * rowBytes;
+    for (int64_t g0 = 0; g0 < numGroups; ++g0) {
+      // Group parameters, checked and converted once per group.
+      float s = in.scales[r * numGroups + g0];
+      float o = in.offsets ? in.offsets[r * numGroups + g0] : 0.0f;
+      const int32_t hs = exactFp16(s);
+      if (hs < 0)
+        return {r, where("scale", r, g0, s) + " is not an fp16 value"};
+      if (!std::isfinite(o))
+        return {r, where("offset", r, g0, o) + " is not finite"};
+      int32_t shift = 0;
+      float m = 0.0f;
+      if (zeroPoint) {
+        if (o != std::floor(o) || std::fabs(o) > 65536.0f)
+          return {r, where("zero point", r, g0, o) + " is not a small integer"};
+        if constexpr (WithMin) {
+          m = -(s * o);
+          if (!isFp16Value(m))
+            return {r, where("min -scale * zero point", r, g0, m) +
+                           " is not an fp16 value"};
+        } else {
+          shift = int32_t(o);
+        }
+      } else {
+        if constexpr (WithMin) {
+          if (!isFp16Value(o))
+            return {r, where("min", r, g0, o) + " is not an fp16 value"};
+          m = o;
+        } else if (o != 0.0f) {
+          return {r,
+                  where("min", r, g0, o) + " is not 0 (the type has no min)"};
+        }
+      }
+      uint8_t head[4];
+      const uint16_t hm = uint16_t(exactFp16(m)); // m was checked (or is 0)
+      // The values ggml reads back from the block's header.
+      const float hd = fp16ToFloat(uint16_t(hs)), hmf = fp16ToFloat(hm);
+      head[0] = uint8_t(hs);
+      head[1] = uint8_t(hs >> 8);
+      head[2] = uint8_t(hm);
+      head[3] = uint8_t(hm >> 8);
+      // Stored value: the level minus the zero point, offset to unsigned for
+      // the 4/5-bit types (int8 as is for Q8_0).
+      const int32_t bias = shift + (Bits == 8 ? 0 : ts.lo);
+      const int64_t bEnd = std::min(blocksPerRow, (g0 + 1) * blocksPerGroup);
+      for (int64_t b = g0 * blocksPerGroup; b < bEnd; ++b) {
+        const T *qb = q + b * kQK;
+        uint8_t *blk = rowOut + b * blockBytes;
+        // Range check over the block first (branch-free, vectorizable), the
+        // message only for a failing block.
+        int32_t qlo = int32_t(qb[0]), qhi = int32_t(qb[0]);
+        for (int j = 1; j < kQK; ++j) {
+          qlo = std::min(qlo, int32_t(qb[j]));
+          qhi = std::max(qhi, int32_t(qb[j]));
+        }
+        bool inRange =
+            int64_t(qlo) - shift >= ts.lo && int64_t(qhi) - shift <= ts.hi;
+        if (!inRange) {
+          for (int j = 0; j < kQK; ++j) {
+            int64_t level = int64_t(qb[j]) - shift;
+            if (level >= ts.lo && level <= ts.hi)
+              continue;
+            std::ostringstream os;
+            os << "level " << int64_t(qb[j]) << " at row " << r << ", column "
+               << b * kQK + j << " is outside " << ggufTypeInfo(type).name
+               << "'s range [" << ts.lo + shift << ", " << ts.hi + shift << "]";
+            return {r, os.str()};
+          }
+        }
+        int32_t u[kQK];
+        for (int j = 0; j < kQK; ++j)
+          u[j] = int32_t(qb[j]) - bias;
+        std::memcpy(blk, head, WithMin ? 4 : 2);
+        uint8_t *p = blk + (WithMin ? 4 : 2);
+        if constexpr (Bits == 8) {
+          for (int j = 0; j < kQK; ++j)
+            p[j] = uint8_t(int8_t(u[j]));
+        } else {
+          if constexpr (Bits == 5) {
+            uint32_t qh = 0;
+            for (int j = 0; j < kQK; ++j)
+              qh |= uint32_t((u[j] >> 4) & 1) << j;
+            std::memcpy(p, &qh, 4); // little-endian host
+            p += 4;
+          }
+          uint8_t nib[kQK / 2];
+          for (int j = 0; j < kQK / 2; ++j)
+            nib[j] = uint8_t((u[j] & 0xF) | ((u[j + kQK / 2] & 0xF) << 4));
+          std::memcpy(p, nib, kQK / 2);
+        }
+        // Verify: ggml's dequantization of the packed block equals
+        // quantx's values.
+        float y[kQK];
+        dequantizeBlock<Bits, WithMin>(blk, hd, hmf, y);
+        int32_t diff = 0;
+        if (zeroPoint) {
+          for (int j = 0; j < kQK; ++j)
+            diff |= int32_t(y[j] != s * (float(qb[j]) - o));
+        } else {
+          for (int j = 0; j < kQK; ++j)
+            diff |= int32_t(y[j] != s * float(qb[j]) + o);
+        }
+        bool same = diff == 0;
+        if (same)
+          continue;
+        for (int j = 0; j < kQK; ++j) {
+          float want = ggufPackValue(in.form, int32_t(qb[j]), s, o);
+          if (!(y[j] == want)) {
+            std::ostringstream os;
+            os.precision(9);
+            os << "row " << r << ", column " << b * kQK + j << ": "
+               << ggufTypeInfo(type).name << " gives " << y[j]
+               << " where quantx has " << want;
+            return {r, os.str()};
+          }
+        }
       }
     }
   }
-  return {};
+  return {-1, {}};
+}
+
+template <typename T>
+std::pair<int64_t, std::string>
+packRowsAny(GGUFType type, const TypeShape &ts, const GGUFPackInput &in,
+            const T *levels, int64_t numGroups, int64_t groupSize, int64_t lo,
+            int64_t hi, uint8_t *out, const std::atomic<int64_t> &firstBad) {
+  switch (type) {
+  case GGUFType::Q8_0:
+    return packRows<T, 8, false>(type, ts, in, levels, numGroups, groupSize, lo,
+                                 hi, out, firstBad);
+  case GGUFType::Q4_0:
+    return packRows<T, 4, false>(type, ts, in, levels, numGroups, groupSize, lo,
+                                 hi, out, firstBad);
+  case GGUFType::Q5_0:
+    return packRows<T, 5, false>(type, ts, in, levels, numGroups, groupSize, lo,
+                                 hi, out, firstBad);
+  case GGUFType::Q4_1:
+    return packRows<T, 4, true>(type, ts, in, levels, numGroups, groupSize, lo,
+                                hi, out, firstBad);
+  default: // Q5_1 (shapeOf rejected the rest)
+    return packRows<T, 5, true>(type, ts, in, levels, numGroups, groupSize, lo,
+                                hi, out, firstBad);
+  }
 }
 
 } // namespace
@@ -227,25 +321,40 @@ std::string packGGUFBlocks(GGUFType type, const GGUFPackInput &in,
   std::atomic<int64_t> firstBad{std::numeric_limits<int64_t>::max()};
   std::mutex mu;
   std::string reason;
-  parallelFor(0, in.rows, std::max<int64_t>(1, 65536 / in.cols),
-              [&](int64_t lo, int64_t hi) {
-                std::vector<float> scratch(size_t(in.cols));
-                for (int64_t r = lo; r < hi; ++r) {
-                  if (r > firstBad.load(std::memory_order_relaxed))
-                    return;
-                  std::string why =
-                      packRow(type, ts, in, numGroups, groupSize, r,
-                              out + r * rowBytes, scratch.data());
-                  if (!why.empty()) {
-                    std::lock_guard<std::mutex> lock(mu);
-                    if (r < firstBad.load()) {
-                      firstBad.store(r);
-                      reason = std::move(why);
-                    }
-                    return;
-                  }
-                }
-              });
+  parallelFor(
+      0, in.rows, std::max<int64_t>(1, 65536 / in.cols),
+      [&](int64_t lo, int64_t hi) {
+        std::pair<int64_t, std::string> bad;
+        switch (in.levelType) {
+        case GGUFLevelType::Int8:
+          bad =
+              packRowsAny(type, ts, in, static_cast<const int8_t *>(in.levels),
+                          numGroups, groupSize, lo, hi, out, firstBad);
+          break;
+        case GGUFLevelType::UInt8:
+          bad =
+              packRowsAny(type, ts, in, static_cast<const uint8_t *>(in.levels),
+                          numGroups, groupSize, lo, hi, out, firstBad);
+          break;
+        case GGUFLevelType::Int16:
+          bad =
+              packRowsAny(type, ts, in, static_cast<const int16_t *>(in.levels),
+                          numGroups, groupSize, lo, hi, out, firstBad);
+          break;
+        default:
+          bad =
+              packRowsAny(type, ts, in, static_cast<const int32_t *>(in.levels),
+                          numGroups, groupSize, lo, hi, out, firstBad);
+          break;
+        }
+        if (bad.first < 0)
+          return;
+        std::lock_guard<std::mutex> lock(mu);
+        if (bad.first < firstBad.load()) {
+          firstBad.store(bad.first);
+          reason = std::move(bad.second);
+        }
+      });
   return reason;
 }
 

@@ -236,6 +236,67 @@ struct PyWriter {
   py::list keep; // arrays whose data the writer points at
 };
 
+using IntArray =
+    py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+using FloatArray =
+    py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+/// Levels for the packer: int8 / uint8 / int16 / int32 arrays are read in
+/// place (C order); other dtypes are converted to int32. Sets
+/// `in.levelType`.
+py::array packLevels(const py::array &levelsIn, quantx::GGUFPackInput &in) {
+  // int8 / uint8 / int16 / int32 levels are read in place (C order);
+  // other dtypes are converted to int32.
+  py::dtype dt = levelsIn.dtype();
+  auto isDtype = [&](const char *name) { return dt.equal(py::dtype(name)); };
+  bool inPlace = true;
+  if (isDtype("i1"))
+    in.levelType = quantx::GGUFLevelType::Int8;
+  else if (isDtype("u1"))
+    in.levelType = quantx::GGUFLevelType::UInt8;
+  else if (isDtype("=i2"))
+    in.levelType = quantx::GGUFLevelType::Int16;
+  else if (!isDtype("=i4"))
+    inPlace = false;
+  py::array levels = inPlace ? py::array::ensure(levelsIn, py::array::c_style)
+                             : py::array(IntArray::ensure(levelsIn));
+  if (!levels)
+    throw py::value_error("gguf_pack: levels must be an integer array");
+  return levels;
+}
+
+/// Fills `in` from the arguments of gguf_pack; returns the GGUF type.
+quantx::GGUFType packInput(const py::array &levelsIn, py::array &levels,
+                           const FloatArray &scales,
+                           const std::optional<FloatArray> &offsets,
+                           const std::string &typeName, int64_t groupSize,
+                           const std::string &form, quantx::GGUFPackInput &in) {
+  auto type = quantx::ggufTypeFromName(typeName);
+  if (!type)
+    throw py::value_error("unknown GGUF type '" + typeName + "'");
+  levels = packLevels(levelsIn, in);
+  if (levels.ndim() != 2)
+    throw py::value_error("gguf_pack: levels must be 2-D (rows, cols)");
+  in.rows = levels.shape(0);
+  in.cols = levels.shape(1);
+  in.groupSize = groupSize;
+  if (form == "zero_point")
+    in.form = quantx::GGUFLevelForm::ZeroPoint;
+  else if (form == "add_min")
+    in.form = quantx::GGUFLevelForm::AddMin;
+  else
+    throw py::value_error("form must be 'zero_point' or 'add_min'");
+  int64_t ng = quantx::ggufPackNumGroups(in);
+  if (scales.size() != in.rows * ng ||
+      (offsets && offsets->size() != in.rows * ng))
+    throw py::value_error("gguf_pack: scales/offsets must hold rows x " +
+                          std::to_string(ng) + " values");
+  in.levels = levels.data();
+  in.scales = scales.data();
+  in.offsets = offsets ? offsets->data() : nullptr;
+  return *type;
+}
+
 } // namespace
 
 void quantx::python::bindGGUFFile(py::module_ &m) {
@@ -362,6 +423,47 @@ void quantx::python::bindGGUFFile(py::module_ &m) {
           py::arg("name"), py::arg("type"), py::arg("dims"), py::arg("data"),
           "dims innermost first; data: the tensor's bytes (kept referenced "
           "until the writer is dropped).")
+      .def(
+          "add_packed_tensor",
+          [](PyWriter &w, const std::string &name, const py::array &levelsIn,
+             const FloatArray &scales, const std::optional<FloatArray> &offsets,
+             const std::string &typeName, int64_t groupSize,
+             const std::string &form) {
+            quantx::GGUFPackInput in;
+            py::array levels;
+            auto type = packInput(levelsIn, levels, scales, offsets, typeName,
+                                  groupSize, form, in);
+            try {
+              quantx::GGUFPackInput none; // checks that the type has a
+              quantx::packGGUFBlocks(type, none, nullptr); // conversion
+            } catch (const std::invalid_argument &e) {
+              throw py::value_error(e.what());
+            }
+            if (in.cols % 32 != 0)
+              throw py::value_error(name + ": rows of " +
+                                    std::to_string(in.cols) +
+                                    " elements are not a multiple of 32");
+            guard([&] {
+              w.writer.addTensor(
+                  name, uint32_t(type), {uint64_t(in.cols), uint64_t(in.rows)},
+                  [type, in, name](uint8_t *out) {
+                    std::string why = quantx::packGGUFBlocks(type, in, out);
+                    if (!why.empty())
+                      throw GGUFError(name + ": " + why);
+                  });
+              return 0;
+            });
+            w.keep.append(levels);
+            w.keep.append(scales);
+            if (offsets)
+              w.keep.append(*offsets);
+          },
+          py::arg("name"), py::arg("levels"), py::arg("scales"),
+          py::arg("offsets"), py::arg("type"), py::arg("group_size"),
+          py::arg("form") = "zero_point",
+          "Adds a tensor that write() packs from levels like gguf_pack, one "
+          "tensor ahead of the writing; a conversion that is not exact "
+          "makes write() raise ValueError (no file is left).")
       .def_property_readonly(
           "file_size", [](const PyWriter &w) { return w.writer.fileSize(); })
       .def(
@@ -385,49 +487,26 @@ void quantx::python::bindGGUFFile(py::module_ &m) {
         return py::bytes(out);
       });
 
-  using IntArray =
-      py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
-  using FloatArray =
-      py::array_t<float, py::array::c_style | py::array::forcecast>;
   m.def(
       "gguf_pack",
-      [](const IntArray &levels, const FloatArray &scales,
+      [](const py::array &levelsIn, const FloatArray &scales,
          const std::optional<FloatArray> &offsets, const std::string &typeName,
          int64_t groupSize, const std::string &form) -> py::tuple {
-        auto type = quantx::ggufTypeFromName(typeName);
-        if (!type)
-          throw py::value_error("unknown GGUF type '" + typeName + "'");
-        if (levels.ndim() != 2)
-          throw py::value_error("gguf_pack: levels must be 2-D (rows, cols)");
         quantx::GGUFPackInput in;
-        in.rows = levels.shape(0);
-        in.cols = levels.shape(1);
-        in.groupSize = groupSize;
-        if (form == "zero_point")
-          in.form = quantx::GGUFLevelForm::ZeroPoint;
-        else if (form == "add_min")
-          in.form = quantx::GGUFLevelForm::AddMin;
-        else
-          throw py::value_error("form must be 'zero_point' or 'add_min'");
-        int64_t ng = quantx::ggufPackNumGroups(in);
-        if (scales.size() != in.rows * ng ||
-            (offsets && offsets->size() != in.rows * ng))
-          throw py::value_error("gguf_pack: scales/offsets must hold rows x " +
-                                std::to_string(ng) + " values");
+        py::array levels;
+        auto type = packInput(levelsIn, levels, scales, offsets, typeName,
+                              groupSize, form, in);
         if (in.cols % 32 != 0)
           return py::make_tuple(py::none(),
                                 "rows of " + std::to_string(in.cols) +
                                     " elements are not a multiple of 32");
-        in.levels = levels.data();
-        in.scales = scales.data();
-        in.offsets = offsets ? offsets->data() : nullptr;
-        size_t rowBytes = quantx::ggufRowSize(*type, in.cols);
+        size_t rowBytes = quantx::ggufRowSize(type, in.cols);
         py::array_t<uint8_t> out({py::ssize_t(in.rows), py::ssize_t(rowBytes)});
         std::string why;
         uint8_t *dst = out.mutable_data();
         try {
           py::gil_scoped_release release;
-          why = quantx::packGGUFBlocks(*type, in, dst);
+          why = quantx::packGGUFBlocks(type, in, dst);
         } catch (const std::invalid_argument &e) {
           throw py::value_error(e.what());
         }

@@ -299,3 +299,92 @@ def test_gptq_results(tmp_path):
     assert not np.array_equal(ra["g_idx"], np.arange(128) // 32)
     with pytest.raises(ValueError, match="act_order"):
         G.QuantizedTensor.from_gptq(ra)
+
+
+@pytest.mark.parametrize("t,lo,hi,zero,form", [
+    ("q8_0", -128, 128, 0, "zero_point"),
+    ("q4_0", -8, 8, 0, "zero_point"),
+    ("q4_0", 0, 16, 8, "zero_point"),   # unsigned levels with zero point 8
+    ("q5_0", -16, 16, 0, "zero_point"),
+    ("q4_1", 0, 16, 0, "add_min"),
+    ("q5_1", 0, 32, 0, "add_min"),
+])
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int64])
+def test_pack_narrow_level_dtypes_match_int32(t, lo, hi, zero, form, dtype):
+    # int8/uint8/int16 levels are read in place, others converted: the bytes
+    # (and the reasons) must be those of the int32 levels.
+    if not (np.iinfo(dtype).min <= lo and hi - 1 <= np.iinfo(dtype).max):
+        pytest.skip("levels do not fit the dtype")
+    rng = np.random.default_rng(3)
+    levels = rng.integers(lo, hi, (37, 128))
+    scales = rng.uniform(0.01, 1, (37, 4)).astype(np.float16).astype(np.float32)
+    if form == "add_min":
+        offsets = rng.uniform(-1, 1, (37, 4)).astype(np.float16).astype(np.float32)
+    else:
+        offsets = np.full((37, 4), float(zero), np.float32)
+    ref = G.QuantizedTensor(levels.astype(np.int32), scales, offsets, 32, form)
+    narrow = G.QuantizedTensor(levels.astype(dtype), scales, offsets, 32, form)
+    assert narrow.levels.dtype == (np.int32 if dtype == np.int64 else dtype)
+    want, why = ref.pack(t)
+    assert why is None
+    got, why = narrow.pack(t)
+    assert why is None
+    np.testing.assert_array_equal(got, want)
+    # A level out of range is reported the same way.
+    if hi <= np.iinfo(dtype).max:
+        wrong = levels.copy()
+        wrong[5, 70] = hi
+        bad32 = G.QuantizedTensor(wrong.astype(np.int32), scales, offsets, 32, form)
+        bad = G.QuantizedTensor(wrong.astype(dtype), scales, offsets, 32, form)
+        assert bad.pack(t)[1] == bad32.pack(t)[1]
+        assert "row 5, column 70" in bad.pack(t)[1]
+    # Non-contiguous narrow levels are made contiguous, not misread.
+    wide = np.zeros((37, 256), dtype)
+    wide[:, ::2] = levels.astype(dtype)
+    view = G.QuantizedTensor(wide[:, ::2], scales, offsets, 32, form)
+    np.testing.assert_array_equal(
+        core.gguf_pack(wide[:, ::2], scales, offsets, t, 32, form)[0], want)
+    assert view.pack(t)[1] is None
+
+
+def test_export_packs_while_writing_same_bytes(tmp_path):
+    # export() packs lossless tensors during the write: the file must be
+    # byte for byte the one written from blocks packed beforehand.
+    rng = np.random.default_rng(8)
+    qts = []
+    for i in range(3):
+        levels = rng.integers(-8, 8, (50 + i, 64)).astype(np.int8)
+        scales = rng.uniform(0.01, 1, (50 + i, 2)).astype(np.float16).astype(np.float32)
+        qts.append((f"t{i}", G.QuantizedTensor(levels, scales, None, 32)))
+    qts.append(("norm", np.ones(64, np.float32)))
+    meta = {"general.architecture": "llama"}
+    entries = G.export(tmp_path / "a.gguf", meta, qts, default_type="q4_0")
+    assert [e.mode for e in entries] == ["lossless"] * 3 + ["stored"]
+    raw = [(n, G.RawTensor("q4_0", q.shape, q.pack("q4_0")[0]))
+           if isinstance(q, G.QuantizedTensor) else (n, q) for n, q in qts]
+    G.write(tmp_path / "b.gguf", meta, raw)
+    assert (tmp_path / "a.gguf").read_bytes() == (tmp_path / "b.gguf").read_bytes()
+    assert [e.nbytes for e in entries[:3]] == [r.data.size for _, r in raw[:3]]
+
+
+def test_export_falls_back_when_packing_during_write_fails(tmp_path):
+    levels = np.zeros((4, 32), np.int32)
+    good = G.QuantizedTensor(levels, [0.5] * 4, None, 32)
+    bad = G.QuantizedTensor(levels, [0.5, 0.5, 0.1, 0.5], None, 32)  # 0.1 not fp16
+    entries = G.export(tmp_path / "m.gguf", {}, [("a", good), ("b", bad)],
+                       default_type="q4_0")
+    assert [e.mode for e in entries] == ["lossless", "requantized"]
+    assert "row 2" in entries[1].reason
+    assert G.read(tmp_path / "m.gguf").tensors[1].type == "q4_0"
+
+
+def test_writer_packed_tensor_that_is_not_exact_leaves_no_file(tmp_path):
+    w = core.GGUFWriter()
+    w.add_packed_tensor("a", np.zeros((2, 32), np.int8), np.array([0.5, 0.1], np.float32),
+                        None, "q4_0", 32)
+    with pytest.raises(ValueError, match="a: scale of row 1"):
+        w.write(str(tmp_path / "x.gguf"))
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match="no layout conversion"):
+        w.add_packed_tensor("b", np.zeros((2, 256), np.int8), np.ones(2, np.float32),
+                            None, "q4_k", 256)

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -159,3 +160,47 @@ TEST(GGUFPack, ReasonsWhenNotExact) {
 }
 
 } // namespace
+
+// Narrow level arrays (int8, uint8, int16) give the bytes and reasons of the
+// same levels as int32.
+TEST(GGUFPack, NarrowLevelTypesMatchInt32) {
+  const int64_t rows = 9, cols = 128;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> lv(0, 15);
+  std::vector<int32_t> q(rows * cols);
+  for (int32_t &v : q)
+    v = lv(rng);
+  std::vector<float> s(rows * 4), z(rows * 4, 8.0f);
+  for (float &v : s)
+    v = fp16ToFloat(floatToFp16(0.01f + 0.001f * float(rng() % 100)));
+  std::vector<int8_t> q8(q.begin(), q.end());
+  std::vector<uint8_t> qu8(q.begin(), q.end());
+  std::vector<int16_t> q16(q.begin(), q.end());
+  for (GGUFType type : {GGUFType::Q4_0, GGUFType::Q5_0, GGUFType::Q8_0}) {
+    size_t bytes = rows * ggufRowSize(type, cols);
+    std::vector<uint8_t> want(bytes), got(bytes);
+    GGUFPackInput in = input(rows, cols, 32, q, s, &z);
+    ASSERT_EQ(packGGUFBlocks(type, in, want.data()), "");
+    const void *narrow[] = {q8.data(), qu8.data(), q16.data()};
+    GGUFLevelType kinds[] = {GGUFLevelType::Int8, GGUFLevelType::UInt8,
+                             GGUFLevelType::Int16};
+    for (int k = 0; k < 3; ++k) {
+      GGUFPackInput n = in;
+      n.levels = narrow[k];
+      n.levelType = kinds[k];
+      std::fill(got.begin(), got.end(), 0);
+      ASSERT_EQ(packGGUFBlocks(type, n, got.data()), "") << k;
+      EXPECT_EQ(got, want) << k;
+    }
+  }
+  // Out of Q4_0's range with zero point 8: level 16 at row 4, column 77.
+  q[4 * cols + 77] = 16;
+  q8[4 * cols + 77] = 16;
+  std::vector<uint8_t> out(rows * ggufRowSize(GGUFType::Q4_0, cols));
+  GGUFPackInput in = input(rows, cols, 32, q, s, &z);
+  std::string why32 = packGGUFBlocks(GGUFType::Q4_0, in, out.data());
+  in.levels = q8.data();
+  in.levelType = GGUFLevelType::Int8;
+  EXPECT_EQ(packGGUFBlocks(GGUFType::Q4_0, in, out.data()), why32);
+  EXPECT_NE(why32.find("row 4, column 77"), std::string::npos) << why32;
+}

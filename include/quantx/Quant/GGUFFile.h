@@ -213,7 +213,8 @@ private:
 /// Writes a GGUF v3 file. Collect metadata and tensors, then call write().
 /// Tensor data is not copied: pointers must stay valid until write()
 /// returns; producers are called once each, during write(), with a buffer of
-/// the tensor's size (memory is bounded by the largest produced tensor).
+/// the tensor's size, on a worker thread one tensor ahead of the writing
+/// (memory is bounded by twice the largest produced tensor).
 class GGUFWriter {
 public:
   /// Fills `out` (the tensor's size in bytes) with the tensor's data.

@@ -34,6 +34,9 @@ enum class GGUFLevelForm {
   AddMin,
 };
 
+/// Element type of the levels array.
+enum class GGUFLevelType { Int32, Int16, Int8, UInt8 };
+
 /// An already-quantized rows x cols matrix (row-major). Group `g` of row `r`
 /// covers columns [g * groupSize, (g + 1) * groupSize); its parameters are
 /// at index r * numGroups + g, numGroups = ceil(cols / groupSize).
@@ -42,8 +45,10 @@ struct GGUFPackInput {
   /// Columns per group; cols (or <= 0) means one group per row.
   int64_t groupSize = 0;
   GGUFLevelForm form = GGUFLevelForm::ZeroPoint;
-  /// rows x cols integer levels.
-  const int32_t *levels = nullptr;
+  /// rows x cols integer levels of type `levelType` (narrow types save
+  /// reading 4 bytes per 4-bit level).
+  const void *levels = nullptr;
+  GGUFLevelType levelType = GGUFLevelType::Int32;
   /// rows x numGroups scales.
   const float *scales = nullptr;
   /// rows x numGroups zero points (integral values) or mins; null: all 0.

@@ -342,7 +342,12 @@ class QuantizedTensor:
     form: str = "zero_point"
 
     def __post_init__(self):
-        self.levels = np.ascontiguousarray(self.levels, dtype=np.int32)
+        lv = np.asarray(self.levels)
+        # Narrow integer levels stay as they are (the packer reads them in
+        # place); anything else becomes int32.
+        if lv.dtype not in (np.int8, np.uint8, np.int16, np.int32):
+            lv = lv.astype(np.int32)
+        self.levels = np.ascontiguousarray(lv)
         if self.levels.ndim != 2:
             raise ValueError("QuantizedTensor: levels must be 2-D (rows, cols)")
         rows, cols = self.levels.shape
@@ -538,6 +543,44 @@ def prepare(name, tensor, gguf_type=None):
     return out, ExportEntry(name, tuple(x.shape), t, mode, int(nbytes), rmse, mx, rel)
 
 
+def _export_streamed(path, metadata, titems, wants):
+    """The lossless export with each :class:`QuantizedTensor` of a requested
+    lossless type packed while the file is written (one tensor ahead of the
+    writing) instead of all before. Returns the entries, or None when a
+    conversion is not exact (no file is left; :func:`export` then takes the
+    general path, which reports why and requantizes)."""
+    if not any(isinstance(t, QuantizedTensor) and w is not None
+               and type_name(w) in LOSSLESS_TYPES and t.shape[1] % 32 == 0
+               for (_, t), w in zip(titems, wants)):
+        return None
+    w = _core.GGUFWriter()
+    items = metadata.items() if hasattr(metadata, "items") else metadata
+    for key, v in items:
+        w.add_metadata(key, _to_core(_as_value(v)))
+    entries = []
+    for (name, t), want in zip(titems, wants):
+        if (isinstance(t, QuantizedTensor) and want is not None
+                and type_name(want) in LOSSLESS_TYPES and t.shape[1] % 32 == 0):
+            tn = type_name(want)
+            w.add_packed_tensor(name, t.levels, t.scales, t.offsets, tn,
+                                t.group_size, t.form)
+            info = _core.gguf_type_info(tn)
+            nbytes = t.shape[0] * t.shape[1] // info["block_size"] * info["type_size"]
+            entries.append(ExportEntry(name, tuple(t.shape), tn, "lossless", int(nbytes)))
+            continue
+        prepared, entry = prepare(name, t, want)
+        tid, shape, data = _tensor_parts(prepared)
+        w.add_tensor(name, tid, [int(d) for d in reversed(shape)], data)
+        entries.append(entry)
+    try:
+        w.write(str(path))
+    except ValueError:
+        # A conversion that is not exact (or an error the general path
+        # meets and reports again).
+        return None
+    return entries
+
+
 def export(path, metadata, tensors, types=None, default_type=None,
            error_report=None) -> List[ExportEntry]:
     """Exports float and already-quantized tensors to a GGUF file.
@@ -557,7 +600,7 @@ def export(path, metadata, tensors, types=None, default_type=None,
     Returns one :class:`ExportEntry` per tensor."""
     types = dict(types or {})
     titems = list(tensors.items() if hasattr(tensors, "items") else tensors)
-    out, entries = [], []
+    wants = []
     for name, t in titems:
         want = types.get(name)
         if want is None and default_type is not None and not isinstance(t, RawTensor):
@@ -565,6 +608,15 @@ def export(path, metadata, tensors, types=None, default_type=None,
             info = _core.gguf_type_info(default_type)
             if len(shape) >= 2 and shape[-1] % info["block_size"] == 0:
                 want = default_type
+        wants.append(want)
+    entries = _export_streamed(path, metadata, titems, wants)
+    if entries is not None:
+        if error_report is not None:
+            for entry in entries:
+                error_report(entry.line())
+        return entries
+    out, entries = [], []
+    for (name, t), want in zip(titems, wants):
         prepared, entry = prepare(name, t, want)
         out.append((name, prepared))
         entries.append(entry)

@@ -112,9 +112,9 @@ template <typename Fn> void forEachDynamic(int64_t count, Fn fn) {
 }
 
 /// A buffer of floats left uninitialised (every element is written before
-/// it is read).
-std::unique_ptr<float[]> uninitialized(int64_t n) {
-  return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]);
+/// it is read); huge pages for large ones.
+LargeBuffer<float> uninitialized(int64_t n) {
+  return allocateLarge<float>(static_cast<size_t>(n));
 }
 
 /// Rows per SIMD tile of the column sweep.
@@ -344,10 +344,11 @@ GPTQ::GPTQ(int64_t columns) : columns_(columns) {
   if (columns <= 0)
     throw std::invalid_argument("gptq: the layer must have at least one "
                                 "input column");
-  h_.reset(static_cast<float *>(
-      std::calloc(static_cast<size_t>(columns * columns), sizeof(float))));
-  if (!h_)
-    throw std::bad_alloc();
+  const int64_t size = columns * columns;
+  h_ = allocateLarge<float>(static_cast<size_t>(size));
+  parallelFor(0, size, int64_t(1) << 20, [&](int64_t lo, int64_t hi) {
+    std::fill(h_.get() + lo, h_.get() + hi, 0.0f);
+  });
   // About 64 MiB of buffered activations, between 256 and 4096 tokens:
   // fewer, deeper ssyrk/sgemm folds run faster (8192 tokens of 4096
   // columns go in two folds instead of eight).
@@ -375,7 +376,7 @@ void GPTQ::addBatch(const float *x, int64_t tokens, int64_t numSamples) {
     return;
   }
   if (buffer_.empty())
-    buffer_.resize(static_cast<size_t>(bufferCapacity_ * columns_));
+    resizeLarge(buffer_, static_cast<size_t>(bufferCapacity_ * columns_));
   std::copy(x, x + tokens * columns_,
             buffer_.begin() + bufferedTokens_ * columns_);
   bufferedTokens_ += tokens;
@@ -392,8 +393,6 @@ void GPTQ::flush() {
   bufferedTokens_ = 0;
   bufferedSamples_ = 0;
 }
-
-void GPTQ::FreeDeleter::operator()(float *p) const { std::free(p); }
 
 std::vector<float> GPTQ::hessian() {
   flush();
@@ -435,12 +434,12 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   res.cols = n;
   res.groupSize = gs;
   res.numGroups = numGroups;
-  res.codes.resize(static_cast<size_t>(rows * n));
+  resizeLarge(res.codes, static_cast<size_t>(rows * n));
   res.scales.resize(static_cast<size_t>(rows * numGroups));
   res.zeros.resize(static_cast<size_t>(rows * numGroups));
   res.gIdx.resize(static_cast<size_t>(n));
   res.perm.resize(static_cast<size_t>(n));
-  res.dequantized.resize(static_cast<size_t>(rows * n));
+  resizeLarge(res.dequantized, static_cast<size_t>(rows * n));
 
   auto storeGroup = [&](int64_t g, int64_t r0, int64_t r1, const float *s,
                         const float *z) {
@@ -506,7 +505,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
   for (float d : diag)
     diagSum += d;
   const float damp = float(config.percDamp * (diagSum / double(n)));
-  std::unique_ptr<float[]> m = uninitialized(n * n);
+  LargeBuffer<float> m = uninitialized(n * n);
   parallelFor(0, n, 32, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const int64_t pi = perm[size_t(n - 1 - i)];
@@ -554,7 +553,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
     const int64_t numTiles = (nrows + kTile - 1) / kTile;
     // The super-block's scaled errors (w - q) / U_ii, transposed:
     // errT[(i - s1) * nrows + r].
-    std::unique_ptr<float[]> errT = uninitialized(std::min(sbs, n) * nrows);
+    LargeBuffer<float> errT = uninitialized(std::min(sbs, n) * nrows);
     std::vector<float> s(static_cast<size_t>(nrows)),
         z(static_cast<size_t>(nrows));
     for (int64_t i1 = 0; i1 < n; i1 += bs) {
@@ -573,7 +572,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
       }
 
       auto sweep = [&](int64_t lo, int64_t hi) {
-        std::unique_ptr<float[]> tileBuf = uninitialized(count * kTile);
+        LargeBuffer<float> tileBuf = uninitialized(count * kTile);
         for (int64_t t = lo; t < hi; ++t) {
           const int64_t t0 = r0 + t * kTile, nr = std::min(kTile, r1 - t0);
           float *wt = tileBuf.get();
@@ -683,7 +682,7 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
     if (!config.actOrder)
       return;
     parallelFor(r0, r1, 16, [&](int64_t lo, int64_t hi) {
-      std::unique_ptr<float[]> rowDeq = uninitialized(n);
+      LargeBuffer<float> rowDeq = uninitialized(n);
       std::unique_ptr<uint8_t[]> rowCodes(new uint8_t[static_cast<size_t>(n)]);
       for (int64_t r = lo; r < hi; ++r) {
         float *deq = wp + r * n;

@@ -34,6 +34,7 @@
 #ifndef QUANTX_QUANT_GPTQ_H
 #define QUANTX_QUANT_GPTQ_H
 
+#include "quantx/Quant/LargeBuffer.h"
 #include "quantx/Quant/RTN.h"
 
 #include <cstdint>
@@ -122,13 +123,9 @@ public:
 
 private:
   int64_t columns_;
-  struct FreeDeleter {
-    void operator()(float *p) const;
-  };
   /// Upper triangle (row-major) of H, valid for the samples flushed so far
-  /// (zero-filled by calloc: large blocks come as untouched zero pages, so
-  /// the first update touches them in parallel).
-  std::unique_ptr<float[], FreeDeleter> h_;
+  /// (zero-filled on construction).
+  LargeBuffer<float> h_;
   int64_t numSamples_ = 0;
   /// Activations not yet folded into H.
   std::vector<float> buffer_;

@@ -890,7 +890,8 @@ void GGUFWriter::writeTo(
     const Tensor &t = tensors_[produced[k]];
     std::vector<uint8_t> &buf = bufs[k % 2];
     pending = std::async(std::launch::async, [&t, &buf] {
-      buf.assign(t.size, 0);
+      // No zero fill: a producer writes every byte (its contract).
+      buf.resize(t.size);
       t.producer(buf.data());
     });
   };
@@ -958,7 +959,19 @@ void GGUFWriter::write(const std::string &path) const {
     ::umask(mask);
     if (::fchmod(fd, 0666 & ~mask) != 0)
       throw GGUFError(std::string("chmod failed: ") + std::strerror(errno));
-    writeTo([fd](const void *d, size_t n) { writeAll(fd, d, n); });
+    // Start the write-back of each large piece as soon as it is written,
+    // so that the disk works while later tensors are produced and the
+    // final fsync has little left to wait for.
+    uint64_t written = 0;
+    writeTo([fd, &written](const void *d, size_t n) {
+      writeAll(fd, d, n);
+#ifdef SYNC_FILE_RANGE_WRITE
+      if (n >= (size_t(1) << 20))
+        (void)::sync_file_range(fd, off64_t(written), off64_t(n),
+                                SYNC_FILE_RANGE_WRITE); // a hint only
+#endif
+      written += n;
+    });
     if (::fsync(fd) != 0)
       throw GGUFError(std::string("fsync failed: ") + std::strerror(errno));
     int rc = ::close(fd);

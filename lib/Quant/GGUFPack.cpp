@@ -13,7 +13,7 @@
 #include "quantx/Quant/Parallel.h"
 
 #include <algorithm>
-#ifdef __F16C__
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #include <atomic>
@@ -23,6 +23,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -122,6 +123,84 @@ inline void dequantizeBlock(const uint8_t *blk, float d, float m, float *y) {
   }
 }
 
+#ifdef __AVX2__
+/// Q4_0 block from 32 levels `qt` (stored value q - bias, which must lie in
+/// [0, 15]): writes the 16 nibble bytes to `p` and checks, as the scalar path
+/// does, that ggml's value (l - 8) * hd of each packed nibble l equals
+/// quantx's s * (q - o) (zero-point form) or s * q + o. Returns false, with
+/// `p` unspecified, when a level is out of range or a value differs; the
+/// scalar path then finds and reports the first culprit.
+template <typename T> inline void loadLevels(const T *q, __m256i x[4]) {
+  if constexpr (sizeof(T) == 1) {
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q));
+    const __m128i b0 = _mm256_castsi256_si128(b),
+                  b1 = _mm256_extracti128_si256(b, 1);
+    const __m128i parts[4] = {b0, _mm_srli_si128(b0, 8), b1,
+                              _mm_srli_si128(b1, 8)};
+    for (int k = 0; k < 4; ++k)
+      x[k] = std::is_signed_v<T> ? _mm256_cvtepi8_epi32(parts[k])
+                                 : _mm256_cvtepu8_epi32(parts[k]);
+  } else if constexpr (sizeof(T) == 2) {
+    for (int k = 0; k < 4; ++k) {
+      const __m128i h =
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(q + 8 * k));
+      x[k] = std::is_signed_v<T> ? _mm256_cvtepi16_epi32(h)
+                                 : _mm256_cvtepu16_epi32(h);
+    }
+  } else {
+    for (int k = 0; k < 4; ++k)
+      x[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 8 * k));
+  }
+}
+
+template <typename T>
+inline bool packQ4_0BlockAVX2(const T *qt, int32_t bias, float s, float o,
+                              bool zeroPoint, float hd, uint8_t *p) {
+  __m256i q[4];
+  loadLevels(qt, q);
+  __m256i v[4];
+  __m256i bad = _mm256_setzero_si256();
+  const __m256i vb = _mm256_set1_epi32(bias), v15 = _mm256_set1_epi32(15);
+  for (int k = 0; k < 4; ++k) {
+    const __m256i x = q[k];
+    // q - bias in int64 terms: levels are at most 32-bit and bias small,
+    // so compare before subtracting to avoid wrap-around.
+    __m256i u = _mm256_sub_epi32(x, vb);
+    bad =
+        _mm256_or_si256(bad, _mm256_cmpgt_epi32(x, _mm256_add_epi32(vb, v15)));
+    bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(vb, x));
+    v[k] = u;
+  }
+  if (!_mm256_testz_si256(bad, bad))
+    return false;
+  // Byte j holds u[j] | u[j + 16] << 4.
+  const __m256i n0 = _mm256_or_si256(v[0], _mm256_slli_epi32(v[2], 4));
+  const __m256i n1 = _mm256_or_si256(v[1], _mm256_slli_epi32(v[3], 4));
+  __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(n0, n1), 0xD8);
+  w = _mm256_permute4x64_epi64(_mm256_packus_epi16(w, w), 0xD8);
+  const __m128i bytes = _mm256_castsi256_si128(w);
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(p), bytes);
+
+  // Verify from the stored bytes, as ggml reads them.
+  const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0F));
+  const __m128i hi =
+      _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0F));
+  const __m128i nib[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+  const __m256 vd = _mm256_set1_ps(hd), vs = _mm256_set1_ps(s),
+               vo = _mm256_set1_ps(o), v8 = _mm256_set1_ps(8.0f);
+  __m256 diff = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) {
+    const __m256 l = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(nib[k]));
+    const __m256 y = _mm256_mul_ps(_mm256_sub_ps(l, v8), vd);
+    const __m256 qf = _mm256_cvtepi32_ps(q[k]);
+    const __m256 want = zeroPoint ? _mm256_mul_ps(vs, _mm256_sub_ps(qf, vo))
+                                  : _mm256_add_ps(_mm256_mul_ps(vs, qf), vo);
+    diff = _mm256_or_ps(diff, _mm256_cmp_ps(y, want, _CMP_NEQ_UQ));
+  }
+  return _mm256_testz_ps(diff, diff);
+}
+#endif
+
 /// Packs rows [lo, hi) of levels of element type `T` into blocks of a type
 /// with `Bits` bits per level and (when `WithMin`) a min; every block is
 /// dequantized with ggml's formula right after it is packed and compared
@@ -186,8 +265,20 @@ packRows(GGUFType type, const TypeShape &ts, const GGUFPackInput &in,
       const int32_t bias = shift + (Bits == 8 ? 0 : ts.lo);
       const int64_t bEnd = std::min(blocksPerRow, (g0 + 1) * blocksPerGroup);
       for (int64_t b = g0 * blocksPerGroup; b < bEnd; ++b) {
-        const T *qb = q + b * kQK;
         uint8_t *blk = rowOut + b * blockBytes;
+#ifdef __AVX2__
+        if constexpr (Bits == 4 && !WithMin) {
+          std::memcpy(blk, head, 2);
+          if (packQ4_0BlockAVX2(q + b * kQK, bias, s, o, zeroPoint, hd,
+                                blk + 2))
+            continue;
+        }
+#endif
+        // The block's levels widened to int32 first: every loop below then
+        // vectorizes the same way whatever the level type.
+        int32_t qb[kQK];
+        for (int j = 0; j < kQK; ++j)
+          qb[j] = int32_t(q[b * kQK + j]);
         // Range check over the block first (branch-free, vectorizable), the
         // message only for a failing block.
         int32_t qlo = int32_t(qb[0]), qhi = int32_t(qb[0]);
@@ -321,40 +412,46 @@ std::string packGGUFBlocks(GGUFType type, const GGUFPackInput &in,
   std::atomic<int64_t> firstBad{std::numeric_limits<int64_t>::max()};
   std::mutex mu;
   std::string reason;
-  parallelFor(
-      0, in.rows, std::max<int64_t>(1, 65536 / in.cols),
-      [&](int64_t lo, int64_t hi) {
-        std::pair<int64_t, std::string> bad;
-        switch (in.levelType) {
-        case GGUFLevelType::Int8:
-          bad =
-              packRowsAny(type, ts, in, static_cast<const int8_t *>(in.levels),
-                          numGroups, groupSize, lo, hi, out, firstBad);
-          break;
-        case GGUFLevelType::UInt8:
-          bad =
-              packRowsAny(type, ts, in, static_cast<const uint8_t *>(in.levels),
-                          numGroups, groupSize, lo, hi, out, firstBad);
-          break;
-        case GGUFLevelType::Int16:
-          bad =
-              packRowsAny(type, ts, in, static_cast<const int16_t *>(in.levels),
-                          numGroups, groupSize, lo, hi, out, firstBad);
-          break;
-        default:
-          bad =
-              packRowsAny(type, ts, in, static_cast<const int32_t *>(in.levels),
-                          numGroups, groupSize, lo, hi, out, firstBad);
-          break;
-        }
-        if (bad.first < 0)
-          return;
-        std::lock_guard<std::mutex> lock(mu);
-        if (bad.first < firstBad.load()) {
-          firstBad.store(bad.first);
-          reason = std::move(bad.second);
-        }
-      });
+  // Rows go out in chunks of about 64 Ki levels taken from a shared
+  // counter, so a core that is also busy elsewhere (the file writer runs
+  // beside the packer) delays only the chunks it takes.
+  const int64_t chunkRows = std::max<int64_t>(1, 65536 / in.cols);
+  const int64_t numChunks = (in.rows + chunkRows - 1) / chunkRows;
+  std::atomic<int64_t> nextChunk{0};
+  auto packChunk = [&](int64_t lo, int64_t hi) {
+    std::pair<int64_t, std::string> bad;
+    switch (in.levelType) {
+    case GGUFLevelType::Int8:
+      bad = packRowsAny(type, ts, in, static_cast<const int8_t *>(in.levels),
+                        numGroups, groupSize, lo, hi, out, firstBad);
+      break;
+    case GGUFLevelType::UInt8:
+      bad = packRowsAny(type, ts, in, static_cast<const uint8_t *>(in.levels),
+                        numGroups, groupSize, lo, hi, out, firstBad);
+      break;
+    case GGUFLevelType::Int16:
+      bad = packRowsAny(type, ts, in, static_cast<const int16_t *>(in.levels),
+                        numGroups, groupSize, lo, hi, out, firstBad);
+      break;
+    default:
+      bad = packRowsAny(type, ts, in, static_cast<const int32_t *>(in.levels),
+                        numGroups, groupSize, lo, hi, out, firstBad);
+      break;
+    }
+    if (bad.first < 0)
+      return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (bad.first < firstBad.load()) {
+      firstBad.store(bad.first);
+      reason = std::move(bad.second);
+    }
+  };
+  parallelFor(0, std::min<int64_t>(numChunks, getNumThreads()), 1,
+              [&](int64_t, int64_t) {
+                for (int64_t c; (c = nextChunk.fetch_add(1)) < numChunks;)
+                  packChunk(c * chunkRows,
+                            std::min(in.rows, (c + 1) * chunkRows));
+              });
   return reason;
 }
 

@@ -217,7 +217,8 @@ private:
 /// (memory is bounded by twice the largest produced tensor).
 class GGUFWriter {
 public:
-  /// Fills `out` (the tensor's size in bytes) with the tensor's data.
+  /// Fills `out` (the tensor's size in bytes) with the tensor's data: every
+  /// byte (the buffer is reused, not cleared, between tensors).
   using Producer = std::function<void(uint8_t *out)>;
 
   GGUFWriter() = default;

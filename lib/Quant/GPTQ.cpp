@@ -9,15 +9,17 @@
 //    rows, each one ssyrk (its diagonal block) plus one sgemm (the rest of
 //    its rows), taken by our threads from a shared counter with OpenBLAS
 //    single-threaded.
-//  - The upper Cholesky factor U of H^-1 (U^T U = H^-1) comes from one
-//    Cholesky factorisation and one triangular inverse: with J the reversal
-//    permutation, J H J = V^T V (V upper) gives H^-1 = (J V^-1 J)(J V^-1 J)^T
-//    and U = J V^-T J. Read as a row-major array, U is the column-major
-//    V^-1 reversed end to end. The reference runs cholesky, cholesky_inverse
-//    and a second cholesky for the same matrix. (U itself is needed, not
-//    only the factor of H it inverts: group parameters come from the
-//    weights as the reference's recurrence has updated them at each block
-//    start, which other eliminations reach only at the column itself.)
+//  - The reference eliminates with U, the upper Cholesky factor of H^-1
+//    (U^T U = H^-1), from cholesky, cholesky_inverse and a second cholesky.
+//    Here one Cholesky factorisation gives its inverse: with J the reversal
+//    permutation, J H J = V^T V (V upper) gives H^-1 = (J V^-1 J)(J V^-1 J)^T,
+//    so U = J V^-T J and G = U^-1 = J V^T J, the factor read as a row-major
+//    array reversed end to end. Only U's diagonal 512-column super-blocks
+//    are inverted: within a super-block the recurrence runs as the
+//    reference's (group parameters come from the weights as its lazy
+//    updates leave them at each block start), and each super-block starts
+//    with the update of every earlier column at once, D G U_SS, where D is
+//    those columns' total change (E U = D for the scaled errors E).
 //  - Every output row is independent (per-row group parameters), so the
 //    rows are cut into one chunk per thread; each chunk runs the whole
 //    blocked elimination alone, with no synchronisation until the end: per
@@ -25,7 +27,7 @@
 //    rows held in L1 (rows in SIMD lanes, columns in steps of 4 so one pass
 //    over the later columns applies four errors), and single-threaded sgemm
 //    lazy updates in two levels (the rest of the 512-column super-block
-//    after each block, the columns beyond it after each super-block).
+//    after each block; all earlier columns at each super-block start).
 //    Shared (not per-row) group parameters need all rows at each block
 //    start, so that case runs as one chunk with the tiles in parallel and
 //    OpenBLAS threaded.
@@ -285,8 +287,10 @@ void syrkUpperPanels(float *h, const float *x, int64_t n, int64_t tokens,
 
 /// On entry the lower triangle of the row-major n x n `m` holds J A J (A
 /// symmetric positive definite, J the reversal). On exit `m` holds U, the
-/// upper Cholesky factor of A^-1 (U^T U = A^-1, zeros below the diagonal).
-void inverseFactorInPlace(float *m, int64_t n) {
+/// upper Cholesky factor of A^-1 (U^T U = A^-1, zeros below the diagonal),
+/// or with `invert` false its inverse G = U^-1 (upper too), which the
+/// factorisation gives without the triangular inverse.
+void factorInPlace(float *m, int64_t n, bool invert) {
   // Read as column-major, the lower triangle is the upper one: spotrf("U")
   // gives V^T V = J A J with V upper (column-major), strtri then V^-1. So
   // A^-1 = (J V^-1 J)(J V^-1 J)^T and U = J V^-T J: read as a row-major
@@ -303,12 +307,15 @@ void inverseFactorInPlace(float *m, int64_t n) {
   if (info < 0)
     throw std::runtime_error("gptq: spotrf rejected argument " +
                              std::to_string(-info));
-  strtri_("U", "N", &nn, m, &nn, &info);
-  if (info != 0)
-    throw std::runtime_error("gptq: strtri failed with info " +
-                             std::to_string(info));
-  // Reverse end to end; the lower triangle (row-major) of V^-1's buffer was
-  // never written, so zero it on the way.
+  if (invert) {
+    strtri_("U", "N", &nn, m, &nn, &info);
+    if (info != 0)
+      throw std::runtime_error("gptq: strtri failed with info " +
+                               std::to_string(info));
+  }
+  // Reverse end to end (J V^-T J, or J V^T J = U^-1 without the inverse);
+  // the lower triangle (row-major) of the buffer was never written, so zero
+  // it on the way.
   parallelFor(0, (n + 1) / 2, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       // Row i and row n-1-i trade places reversed.
@@ -325,6 +332,31 @@ void inverseFactorInPlace(float *m, int64_t n) {
   });
 }
 
+/// Turns G = U^-1 (row-major, upper) into what the elimination reads when
+/// super-blocks of `sbs` columns start from the weights and the errors of
+/// all earlier columns at once: for each super-block S, its diagonal block
+/// becomes U_SS = (G_SS)^-1 and the block above it G_{<S,S} U_SS. (With D =
+/// W - Q the finished columns' total change and E the scaled errors,
+/// E U = D, so E_{<S} U_{<S,S} = -D_{<S} G_{<S,S} U_SS: the recurrence's
+/// update of S by everything before it, without U's off-diagonal blocks.)
+void prepareSuperBlocks(float *g, int64_t n, int64_t sbs) {
+  useBlasThreads();
+  for (int64_t s1 = 0; s1 < n; s1 += sbs) {
+    const int64_t width = std::min(sbs, n - s1);
+    float *diag = g + s1 * n + s1;
+    // Row-major upper is column-major lower.
+    const blasint w = blasint(width), ld = blasint(n);
+    blasint info = 0;
+    strtri_("L", "N", &w, diag, &ld, &info);
+    if (info != 0)
+      throw std::runtime_error("gptq: strtri failed with info " +
+                               std::to_string(info));
+    if (s1 > 0)
+      cblas_strmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans,
+                  CblasNonUnit, blasint(s1), w, 1.0f, diag, ld, g + s1, ld);
+  }
+}
+
 } // namespace
 
 void gptqInverseFactor(const float *h, int64_t n, float *u) {
@@ -333,7 +365,7 @@ void gptqInverseFactor(const float *h, int64_t n, float *u) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j <= i; ++j)
       u[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-  inverseFactorInPlace(u, n);
+  factorInPlace(u, n, /*invert=*/true);
 }
 
 //===----------------------------------------------------------------------===//
@@ -531,8 +563,12 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
     }
   });
 
-  inverseFactorInPlace(m.get(), n);
-  const float *u = m.get();
+  // The starting weights again, in the same order: after each super-block
+  // its columns hold the total change D = W - Q instead.
+  LargeBuffer<float> change = uninitialized(rows * n);
+  parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
+    std::copy(wp + lo * n, wp + hi * n, change.get() + lo * n);
+  });
 
   // Rows [r0, r1): the whole blocked elimination. `inner` splits the tiles
   // over our threads and lets OpenBLAS thread the sgemm (one chunk of all
@@ -547,6 +583,10 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
       sbs = k * bs;
       break;
     }
+
+  factorInPlace(m.get(), n, /*invert=*/false);
+  prepareSuperBlocks(m.get(), n, sbs);
+  const float *u = m.get();
   std::vector<double> rowLoss(static_cast<size_t>(rows), 0.0);
   auto eliminate = [&](int64_t r0, int64_t r1, bool inner) {
     const int64_t nrows = r1 - r0;
@@ -559,6 +599,13 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
     for (int64_t i1 = 0; i1 < n; i1 += bs) {
       const int64_t i2 = std::min(n, i1 + bs), count = i2 - i1;
       const int64_t s1 = i1 / sbs * sbs, s2 = std::min(n, s1 + sbs);
+      // A super-block starts: every earlier column's update at once,
+      // W[:, S] += D[:, <S] (G_{<S,S} U_SS).
+      if (i1 == s1 && s1 > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(nrows),
+                    blasint(s2 - s1), blasint(s1), 1.0f, change.get() + r0 * n,
+                    blasint(n), u + s1, blasint(n), 1.0f, wp + r0 * n + s1,
+                    blasint(n));
 
       // Parameters of the groups that start in this block, from the
       // weights as they stand now.
@@ -661,21 +708,25 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
       else
         sweep(0, numTiles);
 
-      // Lazy updates of the chunk's later columns, W[:, c:] -= Err[:, b]
-      // U[b, c:]: after each block for the rest of its super-block, after
-      // each super-block for the columns beyond it (a larger inner
-      // dimension runs sgemm faster).
+      // Lazy updates of the rest of the super-block after each block,
+      // W[:, i2:s2] -= Err[:, b] U[b, i2:s2].
       if (i2 < s2)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
                     blasint(s2 - i2), blasint(count), -1.0f,
                     errT.get() + (i1 - s1) * nrows, blasint(nrows),
                     u + i1 * n + i2, blasint(n), 1.0f, wp + r0 * n + i2,
                     blasint(n));
-      if (i2 == s2 && s2 < n)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(nrows),
-                    blasint(n - s2), blasint(s2 - s1), -1.0f, errT.get(),
-                    blasint(nrows), u + s1 * n + s2, blasint(n), 1.0f,
-                    wp + r0 * n + s2, blasint(n));
+      // A super-block ends: its total change, for the later ones.
+      if (i2 == s2 && s2 < n) {
+        parallelFor(r0, r1, 64, [&](int64_t lo, int64_t hi) {
+          for (int64_t r = lo; r < hi; ++r) {
+            float *d = change.get() + r * n;
+            const float *q = wp + r * n;
+            for (int64_t k = s1; k < s2; ++k)
+              d[k] -= q[k];
+          }
+        });
+      }
     }
 
     // Back to the original column order, row by row.

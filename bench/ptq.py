@@ -5,8 +5,11 @@ For the CNN and the MLP (python/quantx/models, committed weights) this
 script, in one run:
 
 * imports the float model with quantx.importer and runs it through the JIT;
-* calibrates it (quantx.ptq.calibrate, min/max, the 1,000 calibration images
-  of the fixed split) and rewrites it: static int8, dynamic int8 and
+* calibrates it (quantx.ptq.calibrate on the 1,000 calibration images of
+  the fixed split; with --observer auto, the default, each observer kind is
+  tried and the one whose static int8 model is most accurate on 4,000
+  validation images of the training split is used, so the test images never
+  take part in a choice) and rewrites it: static int8, dynamic int8 and
   weight-only int4 (group 16: it divides every K, 784 included);
 * builds PyTorch's own quantized models on the same calibration images:
   torch.ao.quantization FX graph mode static PTQ (x86 oneDNN backend; this
@@ -35,6 +38,8 @@ import numpy as np
 import torch
 
 EVAL_BATCH = 80  # divides the 10,000 test images
+VALIDATION_IMAGES = 4000  # from the training split (--observer auto)
+AUTO_OBSERVERS = ("min_max", "histogram", "percentile", "entropy", "mse")
 BACKEND = "onednn"
 
 
@@ -49,7 +54,7 @@ def accuracy(fn, images, labels, batch):
     return correct / len(images)
 
 
-def quantx_variants(name, model, calib, tmp, modes):
+def quantx_variants(name, model, calib, tmp, modes, observer, validation):
     """{variant: {"text" per batch size, "bytes"}} for float and each mode."""
     from quantx import importer, ptq
 
@@ -60,11 +65,36 @@ def quantx_variants(name, model, calib, tmp, modes):
     calib_path = os.path.join(tmp, f"{name}-calib.mlir")
     with open(calib_path, "w") as f:
         f.write(imported(100))
-    stats = os.path.join(tmp, f"{name}-stats.json")
-    t = time.perf_counter()
-    ptq.calibrate(calib_path, [calib[i:i + 100] for i in range(0, len(calib), 100)], stats,
-                  kind="min_max", entry="forward")
-    log(f"  {name}: calibrated on {len(calib)} images in {time.perf_counter() - t:.1f} s")
+
+    def calibrate(kind):
+        stats = os.path.join(tmp, f"{name}-stats-{kind}.json")
+        t = time.perf_counter()
+        ptq.calibrate(calib_path, [calib[i:i + 100] for i in range(0, len(calib), 100)],
+                      stats, kind=kind, entry="forward")
+        log(f"  {name}: calibrated ({kind}) on {len(calib)} images in "
+            f"{time.perf_counter() - t:.1f} s")
+        return stats
+
+    selection = None
+    if observer == "auto":
+        # Static int8 with each observer kind, scored on validation images
+        # of the training split (never the test set); the best one is used.
+        import quantx.jit
+        src = os.path.join(tmp, f"{name}-val.mlir")
+        with open(src, "w") as f:
+            f.write(imported(EVAL_BATCH))
+        val_x, val_y = validation
+        scores = {}
+        for kind in AUTO_OBSERVERS:
+            stats = calibrate(kind)
+            dst = os.path.join(tmp, f"{name}-val-{kind}.mlir")
+            ptq.quantize(src, stats, dst, mode="static-int8")
+            fn = quantx.jit.compile(open(dst).read())["forward"]
+            scores[kind] = accuracy(fn, val_x, val_y, EVAL_BATCH)
+            log(f"  {name}: {kind} validation accuracy {scores[kind] * 100:.2f}%")
+        observer = max(AUTO_OBSERVERS, key=lambda k: scores[k])  # first of ties
+        selection = {"observer": observer, "validation_accuracy": scores}
+    stats = calibrate(observer)
     for variant in ["float"] + modes:
         texts, nbytes = {}, None
         for batch in (1, 64, EVAL_BATCH):
@@ -90,6 +120,7 @@ def quantx_variants(name, model, calib, tmp, modes):
         out[variant] = {"texts": texts, "bytes": nbytes}
         if variant != "float":
             out[variant]["float_layer_bytes"] = float_bytes
+    out["selection"] = selection or {"observer": observer}
     return out
 
 
@@ -126,6 +157,11 @@ def main():
     ap.add_argument("--models", nargs="*", default=["fashion_cnn", "fashion_mlp"])
     ap.add_argument("--test-images", type=int, default=10000)
     ap.add_argument("--repetitions", type=int, default=30)
+    ap.add_argument("--observer", default="auto",
+                    help="quantx.ptq observer kind for the activations, or "
+                         "'auto': the kind whose static int8 model is most "
+                         f"accurate on {VALIDATION_IMAGES} validation images "
+                         "of the training split")
     args = ap.parse_args()
     if args.test_images % EVAL_BATCH:
         ap.error(f"--test-images must be a multiple of {EVAL_BATCH}")
@@ -139,6 +175,10 @@ def main():
     calib, _ = data.load_fashion_mnist("calib")
     test_x, test_y = data.load_fashion_mnist("test")
     test_x, test_y = test_x[:args.test_images], test_y[:args.test_images]
+    train_x, train_y = data.load_fashion_mnist("train")
+    pick = np.random.default_rng(2024).choice(len(train_x), VALIDATION_IMAGES,
+                                              replace=False)
+    validation = (train_x[pick], train_y[pick])
     load_before = os.getloadavg()[0]
     rows, figures = [], {}
     modes = ["static-int8", "dynamic-int8", "weight-int4"]
@@ -146,7 +186,12 @@ def main():
         for name in args.models:
             model = models.load(name)
             log(f"{name}: importing, calibrating, quantizing")
-            qx = quantx_variants(name, model, calib, tmp, modes)
+            qx = quantx_variants(name, model, calib, tmp, modes, args.observer,
+                                 validation)
+            figures[f"{name}_observer"] = qx["selection"]["observer"]
+            if "validation_accuracy" in qx["selection"]:
+                figures[f"{name}_observer_validation_accuracy"] = \
+                    qx["selection"]["validation_accuracy"]
             th = torch_variants(model, calib)
             float_bytes = qx["float"]["bytes"]
             for variant in ["float"] + modes:
@@ -194,7 +239,8 @@ def main():
                 figures[f"{name}_static_int8_size_ratio"] >= 3.5)
 
     print(f"PTQ on Fashion-MNIST ({args.test_images} test images, 1,000 calibration images, "
-          f"min/max observers; 2 threads; load {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
+          f"observers {', '.join(figures[m + '_observer'] for m in args.models)}"
+          f"{' (picked on validation images)' if args.observer == 'auto' else ''}; 2 threads; load {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
     print(f"{'model':12} {'variant':13} {'impl':7} {'accuracy':>9} {'b1 ms':>9} {'b64 ms':>9} "
           f"{'weight bytes':>13}")
     for r in rows:

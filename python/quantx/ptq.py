@@ -245,6 +245,31 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
     return out
 
 
+def _observer_options(stats: Optional[str]) -> str:
+    """Pass options that re-create the observers a statistics file was
+    collected with (so apply-calibration finds the same kinds)."""
+    if not stats:
+        return ""
+    try:
+        with open(stats) as f:
+            observations = json.load(f).get("observations", {})
+    except (OSError, ValueError, AttributeError):
+        return ""  # quantx-opt reports the file's problem itself.
+    if not isinstance(observations, dict):
+        return ""
+    records = [r for r in observations.values()
+               if isinstance(r, dict) and "axis" not in r]
+    kinds = {r.get("kind") for r in records}
+    if len(kinds) != 1 or None in kinds:
+        return ""
+    opts = f"kind={records[0]['kind']}"
+    for key, flag in (("num_bins", "num-bins"), ("percentile", "percentile"),
+                      ("momentum", "momentum")):
+        if key in records[0]:
+            opts += f" {flag}={records[0][key]}"
+    return "=" + opts
+
+
 def quantize(model: str, stats: Optional[str], out_path: str,
              mode: str = "static-int8", group_size: int = 0,
              keep_float: Sequence[str] = (), report: Optional[str] = None) -> Optional[dict]:
@@ -261,7 +286,8 @@ def quantize(model: str, stats: Optional[str], out_path: str,
             opts += " keep-float=" + ",".join(keep_float)
         rep = os.path.join(tmp, "report.json")
         opts += f" report={rep}"
-        args = [_tool("quantx-opt"), model, "-quantx-insert-observers"]
+        args = [_tool("quantx-opt"), model,
+                "-quantx-insert-observers" + _observer_options(stats)]
         if stats:
             args.append(f"-quantx-apply-calibration=stats-file={stats}")
         tmp_out = os.path.join(tmp, "out.mlir")
@@ -345,7 +371,8 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
             opts += f" group-size={group_size}"
         if keep_float:
             opts += " keep-float=" + ",".join(keep_float)
-        args = [_tool("quantx-opt"), model, "-quantx-insert-observers"]
+        args = [_tool("quantx-opt"), model,
+                "-quantx-insert-observers" + _observer_options(stats)]
         if stats:
             args.append(f"-quantx-apply-calibration=stats-file={stats}")
         args += [f"-quantx-ptq={opts}",

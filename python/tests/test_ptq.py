@@ -272,3 +272,18 @@ def test_cli_quantize_prints_the_report_and_output_sqnr(tmp_path, capsys):
     assert r["layers"][1]["sqnr_db"] == pytest.approx(r["output_sqnr_db"], abs=1e-6)
     assert 20.0 < r["layers"][0]["sqnr_db"] < 80.0
     assert "SQNR dB" in text
+
+
+@pytest.mark.parametrize("kind", ["histogram", "percentile", "entropy", "mse"])
+def test_statistics_of_any_observer_kind_quantize(tmp_path, kind):
+    # quantize() re-creates the observers the statistics were collected
+    # with; before, only min/max statistics were accepted.
+    stats = tmp_path / "s.json"
+    ptq.calibrate(CNN, batches(1, 4), str(stats), kind=kind)
+    out = tmp_path / "q.mlir"
+    ptq.quantize(CNN, str(stats), str(out))
+    text = out.read_text()
+    assert "quantx.conv2d" in text and "quantx.matmul" in text
+    x = batches(30, 1)[0]
+    (y,) = ptq.run_function(str(out), [x], 1)
+    assert ptq.sqnr_db(float_cnn(x, cnn_weights()), y) > 15.0

@@ -72,11 +72,61 @@ def _write_json_atomic(path: str, data) -> None:
         raise
 
 
+_compiled = {}  # (path, mtime, size, entry) -> compiled function
+
+
+def _quantx_error():
+    from .ir import QuantXError
+    return QuantXError
+
+
+def _jit_function(mlir_path: str, entry: str):
+    """`entry` of the module at `mlir_path`, compiled in-process once per
+    version of the file; None when the JIT library cannot be loaded."""
+    try:
+        from . import jit
+    except (ImportError, OSError):
+        return None
+    st = os.stat(mlir_path)
+    key = (os.path.abspath(mlir_path), st.st_mtime_ns, st.st_size, entry)
+    fn = _compiled.get(key)
+    if fn is None:
+        with open(mlir_path) as f:
+            text = f.read()
+        try:
+            module = jit.compile(text)
+            fn = module[entry]
+        except KeyError as e:
+            raise PTQError(f"running the model failed: {e.args[0]}") from None
+        except jit.QuantXError as e:
+            raise PTQError(f"compiling the model failed:\n{e}") from None
+        # Only the newest version of each file stays compiled.
+        for k in [k for k in _compiled if k[0] == key[0] and k[3] == entry]:
+            del _compiled[k]
+        _compiled[key] = fn
+    return fn
+
+
 def run_function(mlir_path: str, inputs: Sequence[np.ndarray], num_results: int,
                  entry: str = "main") -> List[np.ndarray]:
-    """Runs `entry` of a module through the JIT and returns its results.
+    """Runs `entry` of a module and returns its results.
 
-    The one place that executes compiled code (``quantx-run`` today)."""
+    The one place that executes compiled code: in-process through
+    :mod:`quantx.jit` (each file compiled once and kept while it is
+    unchanged), or ``quantx-run`` when the JIT library is not available."""
+    fn = _jit_function(mlir_path, entry)
+    if fn is not None:
+        try:
+            out = fn(*inputs)
+        except (TypeError, ValueError) as e:
+            raise PTQError(f"running the model failed: {e}") from None
+        except _quantx_error() as e:
+            raise PTQError(f"running the model failed:\n{e}") from None
+        out = [] if out is None else list(out) if isinstance(out, tuple) else [out]
+        if len(out) != num_results:
+            raise PTQError(f"running the model failed: '{entry}' returned "
+                           f"{len(out)} results, expected {num_results}")
+        return out
     with tempfile.TemporaryDirectory(prefix="quantx-ptq-") as tmp:
         args = [_tool("quantx-run"), mlir_path, "-e", entry]
         for i, a in enumerate(inputs):

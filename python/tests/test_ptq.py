@@ -287,3 +287,24 @@ def test_statistics_of_any_observer_kind_quantize(tmp_path, kind):
     x = batches(30, 1)[0]
     (y,) = ptq.run_function(str(out), [x], 1)
     assert ptq.sqnr_db(float_cnn(x, cnn_weights()), y) > 15.0
+
+
+def test_run_function_compiles_each_file_once_and_matches_quantx_run(tmp_path, monkeypatch):
+    from quantx import jit
+    out = tmp_path / "q.mlir"
+    ptq.quantize(CNN, STATS, str(out))
+    x = batches(40, 1)[0]
+    calls = []
+    real = jit.compile
+    monkeypatch.setattr(jit, "compile", lambda *a, **k: calls.append(1) or real(*a, **k))
+    (a,) = ptq.run_function(str(out), [x], 1)
+    (b,) = ptq.run_function(str(out), [x], 1)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(a, b)
+    # The quantx-run path (used when the JIT library is missing) agrees.
+    monkeypatch.setattr(ptq, "_jit_function", lambda *a: None)
+    (c,) = ptq.run_function(str(out), [x], 1)
+    np.testing.assert_array_equal(a, c)
+    with pytest.raises(ptq.PTQError, match="running the model failed"):
+        monkeypatch.undo()
+        ptq.run_function(str(out), [x[:1]], 1)

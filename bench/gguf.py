@@ -182,6 +182,8 @@ def emission(args):
              f"gguf_py_mb_s_{tag}": round(psize / 1e6 / tp, 1),
              f"gguf_py_fsync_mb_s_{tag}": round(psize / 1e6 / tpf, 1)}
         figures.update(f)
+        figures[f"export_meets_500_mb_s_{tag}"] = bool(
+            f[f"quantx_export_lossless_mb_s_{tag}"] >= 500)
         table.append((tag, *f.values()))
     return figures, table
 

@@ -79,15 +79,14 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
     materializing the weights) followed by an element-wise epilogue (i32
     bias, scaling by `s_lhs * s_rhs[n]`, float bias, ReLU, requantization).
     `quantx.conv2d` pads the input with the storage value of real 0 (its
-    zero point). With one group (and per-tensor input parameters, filter
+    zero point). With one group (per-tensor input parameters, filter
     parameters per tensor or per output channel) it then becomes a matrix
     product (im2col): a copy gathers the patches into `[C*KH*KW, N*OH*OW]`,
     the filter is collapsed to `[F, C*KH*KW]`, the reduction generic runs
     over loops `(f, j, k)`, which `quantx-cpu-gemm` recognises, and the
     epilogue reads the `[F, N*OH*OW]` accumulator through a map that writes
-    the NCHW result directly. Other convolutions (grouped, per-block
-    filters) stay one contraction over (c, kh, kw), as with
-    `conv-im2col=false`.
+    the NCHW result directly. Grouped convolutions stay one contraction
+    over (c, kh, kw), as every convolution does with `conv-im2col=false`.
 
     Not lowered yet (the conversion fails on them with a legalization
     error): contractions of quantized activations with weights

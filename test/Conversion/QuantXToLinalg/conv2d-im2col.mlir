@@ -15,8 +15,13 @@
 // CHECK-LABEL: func.func @conv2d
 // CHECK-SAME: (%[[X:.*]]: tensor<2x3x7x5xi8>, %[[W:.*]]: tensor<4x3x2x2xi8>, %[[B:.*]]: tensor<4xi32>)
 // CHECK: %[[ZP:.*]] = arith.constant -3 : i8
-// CHECK: %[[PAD:.*]] = tensor.pad %[[X]] low[0, 0, 1, 0] high[0, 0, 0, 2]
-// CHECK: tensor.yield %[[ZP]] : i8
+// CHECK: %[[PAD:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x3x8x7xi8>)
+// CHECK: %[[H:.*]] = arith.subi %{{.*}}, %c1 : index
+// CHECK: %[[HOK:.*]] = arith.cmpi ult, %[[H]], %c7 : index
+// CHECK: %[[WOK:.*]] = arith.cmpi ult, %{{.*}}, %c5 : index
+// CHECK: %[[OK:.*]] = arith.andi %[[HOK]], %[[WOK]] : i1
+// CHECK: %[[V:.*]] = tensor.extract %[[X]]
+// CHECK: arith.select %[[OK]], %[[V]], %[[ZP]] : i8
 // CHECK: %[[PE:.*]] = tensor.empty() : tensor<3x2x2x2x4x5xi8>
 // CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$GATHER]], #[[$ID6]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[PAD]] : tensor<2x3x8x7xi8>) outs(%[[PE]] : tensor<3x2x2x2x4x5xi8>)
 // CHECK: %[[P2:.*]] = tensor.collapse_shape %[[P]] {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<3x2x2x2x4x5xi8> into tensor<12x40xi8>
@@ -46,7 +51,7 @@ func.func @conv2d(%x: tensor<2x3x7x5x!x>, %w: tensor<4x3x2x2x!w>, %b: tensor<4xi
 // matrix, collapsed without a copy.
 // CHECK-LABEL: func.func @conv2d_1x1
 // CHECK-SAME: (%[[X:.*]]: tensor<1x8x5x6xi8>, %[[W:.*]]: tensor<16x8x1x1xi8>)
-// CHECK-NOT: tensor.pad
+// CHECK-NOT: linalg.generic
 // CHECK: %[[P:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1], [2, 3]] : tensor<1x8x5x6xi8> into tensor<8x30xi8>
 // CHECK: %[[W2:.*]] = tensor.collapse_shape %[[W]] {{\[}}[0], [1, 2, 3]] : tensor<16x8x1x1xi8> into tensor<16x8xi8>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]], %[[W2]] : tensor<8x30xi8>, tensor<16x8xi8>) outs(%{{.*}} : tensor<16x30xi32>)
@@ -64,8 +69,9 @@ func.func @conv2d_1x1(%x: tensor<1x8x5x6x!x>, %w: tensor<16x8x1x1x!w>) -> tensor
 // Float activations with int8 filters (weight-only): the same im2col form,
 // an f32 reduction of x * dequantize(w), padded with 0.0.
 // CHECK-LABEL: func.func @conv2d_weight_only
-// CHECK: tensor.pad
-// CHECK: tensor.yield %{{.*}} : f32
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x6x6xf32>)
+// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ZERO]] : f32
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<2x3x3x1x4x4xf32> into tensor<18x16xf32>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins({{.*}} : tensor<18x16xf32>, tensor<5x18xi8>) outs(%{{.*}} : tensor<5x16xf32>)
 // CHECK: arith.sitofp

@@ -129,8 +129,8 @@ func.func @negative_matmul_blocked(%x: tensor<2x4x!quantx.uniform<i8:f32, scale 
 // reduces over (f, j, k) (conv2d-im2col.mlir has the details).
 // CHECK-LABEL: func.func @conv2d
 // CHECK: %[[ZP:.*]] = arith.constant -3 : i8
-// CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 1, 1]
-// CHECK: tensor.yield %[[ZP]] : i8
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x5x5xi8>)
+// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ZP]] : i8
 // CHECK: tensor.collapse_shape
 // CHECK: linalg.generic
 // CHECK-SAME: iterator_types = ["parallel", "parallel", "reduction"]

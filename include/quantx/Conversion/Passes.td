@@ -85,8 +85,10 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
     the filter is collapsed to `[F, C*KH*KW]`, the reduction generic runs
     over loops `(f, j, k)`, which `quantx-cpu-gemm` recognises, and the
     epilogue reads the `[F, N*OH*OW]` accumulator through a map that writes
-    the NCHW result directly. Grouped convolutions stay one contraction
-    over (c, kh, kw), as every convolution does with `conv-im2col=false`.
+    the NCHW result directly. Grouped convolutions and zero points known
+    only at run time (which `quantx-cpu-gemm` cannot bound) stay one
+    contraction over (c, kh, kw), as every convolution does with
+    `conv-im2col=false`.
 
     Not lowered yet (the conversion fails on them with a legalization
     error): contractions of quantized activations with weights

@@ -969,7 +969,12 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     c.rounding = op.getRounding();
     auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
 
-    if (im2col && groups == 1 && supportsIm2col(c.lhsQ, c.rhsQ)) {
+    // A zero point known only at run time leaves the operand's range
+    // unknown, so quantx-cpu-gemm cannot take the product; as scalar loops
+    // the direct form reads memory in a better order than the patches.
+    bool dynamicZeroPoint = c.lhsOffset || c.rhsOffset;
+    if (im2col && groups == 1 && !dynamicZeroPoint &&
+        supportsIm2col(c.lhsQ, c.rhsQ)) {
       ArrayRef<int64_t> fShape = fType.getShape();
       ArrayRef<int64_t> outShape = c.resultType.getShape();
       int64_t numF = fShape[0];

@@ -98,3 +98,18 @@ func.func @negative_conv2d_grouped(%x: tensor<1x4x5x5x!x>, %w: tensor<4x2x3x3x!w
   %y = quantx.conv2d %x, %w {groups = 2 : i64} : tensor<1x4x5x5x!x>, tensor<4x2x3x3x!w> -> tensor<1x4x3x3xi32>
   return %y : tensor<1x4x3x3xi32>
 }
+
+// -----
+
+// A zero point known only at run time (dynamic quantization) leaves the
+// activations' range unknown to quantx-cpu-gemm: the direct contraction
+// stays, the better loop order for scalar code.
+// CHECK-LABEL: func.func @negative_conv2d_dynamic_zero_point
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+!x = !quantx.uniform<u8:f32, offset = zero_point>
+!w = !quantx.uniform<i8:f32, scale = 0.25>
+func.func @negative_conv2d_dynamic_zero_point(%x: tensor<1x4x5x5x!x>, %w: tensor<4x4x3x3x!w>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<1x4x3x3xf32> {
+  %y = quantx.conv2d %x, %w input_scale(%s : tensor<f32>) input_offset(%z : tensor<i32>) : tensor<1x4x5x5x!x>, tensor<4x4x3x3x!w> -> tensor<1x4x3x3xf32>
+  return %y : tensor<1x4x3x3xf32>
+}

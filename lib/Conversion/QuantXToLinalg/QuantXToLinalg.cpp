@@ -309,9 +309,10 @@ buildGeneric(OpBuilder &b, Location loc, Value data, GenericInputs &params,
              function_ref<Value(OpBuilder &, Location, ValueRange)> body,
              AffineMap dataMap = {}, ArrayRef<OpFoldResult> resultSizes = {}) {
   MLIRContext *ctx = b.getContext();
-  Value init = dataMap ? Value(tensor::EmptyOp::create(b, loc, resultSizes,
-                                                       resultElement))
-                       : emptyLike(b, loc, data, resultElement);
+  Value init =
+      dataMap
+          ? Value(tensor::EmptyOp::create(b, loc, resultSizes, resultElement))
+          : emptyLike(b, loc, data, resultElement);
   int64_t rank = cast<RankedTensorType>(init.getType()).getRank();
   SmallVector<Value> ins = {data};
   ins.append(params.values);
@@ -834,19 +835,19 @@ static Value padSpatial(OpBuilder &b, Location loc, Value input,
                  Value ok = arith::CmpIOp::create(
                      nb, l, arith::CmpIPredicate::ult, shifted,
                      arith::ConstantIndexOp::create(nb, l, size));
-                 inBounds = inBounds ? Value(arith::AndIOp::create(
-                                           nb, l, inBounds, ok))
-                                     : ok;
+                 inBounds =
+                     inBounds
+                         ? Value(arith::AndIOp::create(nb, l, inBounds, ok))
+                         : ok;
                  // Any in-bounds index where the value is not used.
                  indices.push_back(arith::SelectOp::create(
                      nb, l, ok, shifted,
                      arith::ConstantIndexOp::create(nb, l, 0)));
                }
                Value v = tensor::ExtractOp::create(nb, l, input, indices);
-               linalg::YieldOp::create(
-                   nb, l,
-                   Value(arith::SelectOp::create(nb, l, inBounds, v,
-                                                 padValue)));
+               linalg::YieldOp::create(nb, l,
+                                       Value(arith::SelectOp::create(
+                                           nb, l, inBounds, v, padValue)));
              })
       .getResult(0);
 }

@@ -16,11 +16,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -166,10 +166,9 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   auto storage = IntegerType::get(ctx, q.getStorageWidth());
-  Value x = StorageCastOp::create(b, loc, inType.clone(storage),
-                                  deq.getInput());
-  Value empty =
-      tensor::EmptyOp::create(b, loc, poolType.getShape(), storage);
+  Value x =
+      StorageCastOp::create(b, loc, inType.clone(storage), deq.getInput());
+  Value empty = tensor::EmptyOp::create(b, loc, poolType.getShape(), storage);
   Value minimum = arith::ConstantOp::create(
       b, loc, storage, b.getIntegerAttr(storage, q.getStorageMin()));
   Value filled = linalg::FillOp::create(b, loc, minimum, empty).getResult(0);
@@ -202,9 +201,8 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   for (Operation *reshape : llvm::reverse(reshapes)) {
     auto type = cast<RankedTensorType>(reshape->getResult(0).getType());
     if (auto c = dyn_cast<tensor::CollapseShapeOp>(reshape))
-      pooled = tensor::CollapseShapeOp::create(b, loc, type.clone(storage),
-                                               pooled,
-                                               c.getReassociationIndices());
+      pooled = tensor::CollapseShapeOp::create(
+          b, loc, type.clone(storage), pooled, c.getReassociationIndices());
     else
       pooled = tensor::ExpandShapeOp::create(
           b, loc, type.clone(storage), pooled,

@@ -78,9 +78,17 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
     activations, f32 accumulation of `x * dequantize(w)` without
     materializing the weights) followed by an element-wise epilogue (i32
     bias, scaling by `s_lhs * s_rhs[n]`, float bias, ReLU, requantization).
-    `quantx.conv2d` is the same contraction over (c, kh, kw) for every
-    stride, dilation and group count, after padding the input with the
-    storage value of real 0 (its zero point).
+    `quantx.conv2d` pads the input with the storage value of real 0 (its
+    zero point). With one group (per-tensor input parameters, filter
+    parameters per tensor or per output channel) it then becomes a matrix
+    product (im2col): a copy gathers the patches into `[C*KH*KW, N*OH*OW]`,
+    the filter is collapsed to `[F, C*KH*KW]`, the reduction generic runs
+    over loops `(f, j, k)`, which `quantx-cpu-gemm` recognises, and the
+    epilogue reads the `[F, N*OH*OW]` accumulator through a map that writes
+    the NCHW result directly. Grouped convolutions and zero points known
+    only at run time (which `quantx-cpu-gemm` cannot bound) stay one
+    contraction over (c, kh, kw), as every convolution does with
+    `conv-im2col=false`.
 
     Not lowered yet (the conversion fails on them with a legalization
     error): contractions of quantized activations with weights
@@ -95,6 +103,11 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
     // and returning tensor<4xi8>.
     ```
   }];
+  let options = [
+    Option<"convIm2col", "conv-im2col", "bool", "true",
+           "Lower ungrouped quantx.conv2d as im2col and a matrix product "
+           "(false: one contraction over (c, kh, kw), the reference form)">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",

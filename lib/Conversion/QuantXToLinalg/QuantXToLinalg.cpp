@@ -300,19 +300,26 @@ static Value emptyLike(OpBuilder &b, Location loc, Value like,
 
 /// Builds the element-wise generic: `data` first, then the parameter inputs,
 /// one output of `resultElement`.
+/// With `dataMap` and `resultSizes`, the loops run over a result of those
+/// sizes and read `data` through `dataMap` (parameter maps are then over the
+/// result's dimensions too).
 static Value
 buildGeneric(OpBuilder &b, Location loc, Value data, GenericInputs &params,
              Type resultElement,
-             function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  auto type = cast<RankedTensorType>(data.getType());
-  int64_t rank = type.getRank();
+             function_ref<Value(OpBuilder &, Location, ValueRange)> body,
+             AffineMap dataMap = {}, ArrayRef<OpFoldResult> resultSizes = {}) {
   MLIRContext *ctx = b.getContext();
+  Value init =
+      dataMap
+          ? Value(tensor::EmptyOp::create(b, loc, resultSizes, resultElement))
+          : emptyLike(b, loc, data, resultElement);
+  int64_t rank = cast<RankedTensorType>(init.getType()).getRank();
   SmallVector<Value> ins = {data};
   ins.append(params.values);
-  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, ctx)};
+  SmallVector<AffineMap> maps = {
+      dataMap ? dataMap : AffineMap::getMultiDimIdentityMap(rank, ctx)};
   maps.append(params.maps);
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
-  Value init = emptyLike(b, loc, data, resultElement);
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -563,6 +570,11 @@ struct Contraction {
   Value resultScale, resultOffset;
   bool relu;
   RoundingMode rounding;
+  /// When set, the accumulator (sized `outSizes`, the leading loops) is not
+  /// laid out like the result: the epilogue runs over the result's
+  /// dimensions and reads the accumulator through this map (result
+  /// dimensions -> accumulator dimensions).
+  AffineMap accMap;
 };
 
 /// `map` with its reduction dimensions replaced by 0, over the result's
@@ -583,8 +595,9 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
   MLIRContext *ctx = rewriter.getContext();
   UniformType lhsQ = c.lhsQ, rhsQ = c.rhsQ;
   int64_t outRank = c.resultType.getRank();
+  int64_t accRank = c.outSizes.size();
   AffineMap outMap = AffineMap::getMultiDimIdentityMap(c.numLoops, ctx)
-                         .getMajorSubMap(outRank);
+                         .getMajorSubMap(accRank);
 
   // Reduction generic.
   GenericInputs red;
@@ -644,12 +657,17 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
         epi.add(c.bias, AffineMap::get(outRank, 0,
                                        getAffineDimExpr(c.channelDim, ctx)));
   UniformType resultQ = dyn_cast<UniformType>(c.resultType.getElementType());
+  // Operand maps over the epilogue's loops (the result's dimensions).
+  auto epilogueMap = [&](AffineMap map) {
+    AffineMap overAcc = dropReductionDims(map, accRank);
+    return c.accMap ? overAcc.compose(c.accMap) : overAcc;
+  };
   if (lhsQ && (failed(collectParams(rewriter, loc, lhsQ, c.lhsRank, c.lhsScale,
                                     c.lhsOffset, epi, els, elo,
-                                    dropReductionDims(c.lhsMap, outRank))) ||
+                                    epilogueMap(c.lhsMap))) ||
                failed(collectParams(rewriter, loc, rhsQ, c.rhsRank, c.rhsScale,
                                     c.rhsOffset, epi, ers, ero,
-                                    dropReductionDims(c.rhsMap, outRank)))))
+                                    epilogueMap(c.rhsMap)))))
     return failure();
   if (resultQ &&
       failed(collectParams(rewriter, loc, resultQ, outRank, c.resultScale,
@@ -659,6 +677,10 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
   FloatType f = rhsQ.getExpressedType();
   bool relu = c.relu;
   RoundingMode rounding = c.rounding;
+  SmallVector<OpFoldResult> resultSizes;
+  if (c.accMap)
+    for (int64_t size : c.resultType.getShape())
+      resultSizes.push_back(rewriter.getIndexAttr(size));
   return buildGeneric(
       rewriter, loc, acc, epi, resultElement,
       [&](OpBuilder &b, Location l, ValueRange p) {
@@ -692,7 +714,8 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
             emitQuantizeFloat(b, l, resultQ, y, get(rs2), get(ro2), rounding,
                               /*saturate=*/true);
         return floatToStorage(b, l, resultQ, r);
-      });
+      },
+      c.accMap, c.accMap ? resultSizes : ArrayRef<OpFoldResult>());
 }
 
 /// Fails for schemes the contraction lowering does not handle yet.
@@ -779,10 +802,115 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
   }
 };
 
-/// Lowers quantx.conv2d (NCHW input, FCHW filter) to a contraction over
-/// (c, kh, kw) after padding the input with the storage value of real 0.
+/// Pads the spatial dimensions (2 and 3) of the NCHW `input` to `padded`
+/// with `padValue`, `pad` = {top, bottom, left, right}: one generic over the
+/// padded tensor reading the input where in bounds. (tensor.pad bufferizes
+/// to a strided memref.copy, the runtime's generic element-by-element copy,
+/// several times slower than these loops.)
+static Value padSpatial(OpBuilder &b, Location loc, Value input,
+                        ArrayRef<int64_t> pad, ArrayRef<int64_t> padded,
+                        Value padValue) {
+  MLIRContext *ctx = b.getContext();
+  auto inType = cast<RankedTensorType>(input.getType());
+  auto type = RankedTensorType::get(padded, inType.getElementType());
+  Value init = tensor::EmptyOp::create(b, loc, padded, type.getElementType());
+  SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{}, ValueRange{init},
+             {AffineMap::getMultiDimIdentityMap(4, ctx)}, iters,
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               SmallVector<Value> indices;
+               Value inBounds;
+               for (int64_t dim = 0; dim < 4; ++dim) {
+                 Value i = linalg::IndexOp::create(nb, l, dim);
+                 if (dim < 2) {
+                   indices.push_back(i);
+                   continue;
+                 }
+                 int64_t low = pad[(dim - 2) * 2];
+                 int64_t size = inType.getShape()[dim];
+                 // i - low in [0, size) <=> (unsigned) (i - low) < size.
+                 Value shifted = arith::SubIOp::create(
+                     nb, l, i, arith::ConstantIndexOp::create(nb, l, low));
+                 Value ok = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::ult, shifted,
+                     arith::ConstantIndexOp::create(nb, l, size));
+                 inBounds =
+                     inBounds
+                         ? Value(arith::AndIOp::create(nb, l, inBounds, ok))
+                         : ok;
+                 // Any in-bounds index where the value is not used.
+                 indices.push_back(arith::SelectOp::create(
+                     nb, l, ok, shifted,
+                     arith::ConstantIndexOp::create(nb, l, 0)));
+               }
+               Value v = tensor::ExtractOp::create(nb, l, input, indices);
+               linalg::YieldOp::create(nb, l,
+                                       Value(arith::SelectOp::create(
+                                           nb, l, inBounds, v, padValue)));
+             })
+      .getResult(0);
+}
+
+/// Whether an ungrouped convolution with these schemes can be lowered as
+/// im2col: the input parameters must not vary along the gathered axes and
+/// the filter parameters only along the output channels.
+static bool supportsIm2col(UniformType lhsQ, UniformType rhsQ) {
+  if (lhsQ && !lhsQ.isPerTensor())
+    return false;
+  if (rhsQ.isPerTensor())
+    return true;
+  return rhsQ.isPerAxis() && rhsQ.getAxes()[0] == 0;
+}
+
+/// Gathers the patches of the (padded) NCHW `input` into
+/// `[C * KH * KW, N * OH * OW]`: rows are the reduction index (c, kh, kw),
+/// columns the output pixels (n, oh, ow), so each row is a contiguous run of
+/// output pixels, read with the stride of the convolution. A 1x1 filter of
+/// stride 1 on one image needs no copy: the input is already that matrix.
+static Value gatherPatches(OpBuilder &b, Location loc, Value input,
+                           ArrayRef<int64_t> filterShape,
+                           ArrayRef<int64_t> outShape, ArrayRef<int64_t> st,
+                           ArrayRef<int64_t> dil) {
+  MLIRContext *ctx = b.getContext();
+  auto inType = cast<RankedTensorType>(input.getType());
+  int64_t n = inType.getShape()[0], c = inType.getShape()[1];
+  int64_t kh = filterShape[2], kw = filterShape[3];
+  int64_t oh = outShape[2], ow = outShape[3];
+  SmallVector<ReassociationIndices> reassoc = {{0, 1, 2}, {3, 4, 5}};
+  if (kh == 1 && kw == 1 && st[0] == 1 && st[1] == 1 && n == 1)
+    return tensor::CollapseShapeOp::create(
+        b, loc, input, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
+  // Loops (c, kh, kw, n, oh, ow), the patch tensor's own order.
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  AffineMap inMap = AffineMap::get(
+      6, 0,
+      {d(3), d(0), d(4) * st[0] + d(1) * dil[0], d(5) * st[1] + d(2) * dil[1]},
+      ctx);
+  auto patchType =
+      RankedTensorType::get({c, kh, kw, n, oh, ow}, inType.getElementType());
+  Value init = tensor::EmptyOp::create(b, loc, patchType.getShape(),
+                                       patchType.getElementType());
+  SmallVector<utils::IteratorType> iters(6, utils::IteratorType::parallel);
+  Value patches =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{patchType}, ValueRange{input}, ValueRange{init},
+          {inMap, AffineMap::getMultiDimIdentityMap(6, ctx)}, iters,
+          [](OpBuilder &nb, Location nloc, ValueRange args) {
+            linalg::YieldOp::create(nb, nloc, args[0]);
+          })
+          .getResult(0);
+  return tensor::CollapseShapeOp::create(b, loc, patches, reassoc);
+}
+
+/// Lowers quantx.conv2d (NCHW input, FCHW filter) after padding the input
+/// with the storage value of real 0: as im2col and a matrix product
+/// `[F, C*KH*KW] x [C*KH*KW, N*OH*OW]` (loops f, j, k) when `im2col` allows
+/// and the convolution qualifies, else as one contraction over (c, kh, kw).
 struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
-  using OpConversionPattern::OpConversionPattern;
+  Conv2DLowering(const TypeConverter &converter, MLIRContext *ctx, bool im2col)
+      : OpConversionPattern(converter, ctx), im2col(im2col) {}
+  bool im2col;
   LogicalResult
   matchAndRewrite(Conv2DOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -826,36 +954,10 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
       SmallVector<int64_t> padded(convType.getShape());
       padded[2] += pad[0] + pad[1];
       padded[3] += pad[2] + pad[3];
-      SmallVector<OpFoldResult> low = {
-          rewriter.getIndexAttr(0), rewriter.getIndexAttr(0),
-          rewriter.getIndexAttr(pad[0]), rewriter.getIndexAttr(pad[2])};
-      SmallVector<OpFoldResult> high = {
-          rewriter.getIndexAttr(0), rewriter.getIndexAttr(0),
-          rewriter.getIndexAttr(pad[1]), rewriter.getIndexAttr(pad[3])};
-      input = tensor::PadOp::create(rewriter, loc, convType.clone(padded),
-                                    input, low, high, padValue);
+      input = padSpatial(rewriter, loc, input, pad, padded, padValue);
     }
 
-    // Loops: n, f, oh, ow, c, kh, kw.
-    c.numLoops = 7;
-    c.numReduction = 3;
-    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-    int64_t filtersPerGroup = fType.getShape()[0] / groups;
-    int64_t channelsPerGroup = fType.getShape()[1];
-    AffineExpr channel =
-        d(1).floorDiv(filtersPerGroup) * channelsPerGroup + d(4);
-    c.lhsMap = AffineMap::get(7, 0,
-                              {d(0), channel, d(2) * st[0] + d(5) * dil[0],
-                               d(3) * st[1] + d(6) * dil[1]},
-                              ctx);
-    c.rhsMap = AffineMap::get(7, 0, {d(1), d(4), d(5), d(6)}, ctx);
     c.resultType = cast<RankedTensorType>(op.getType());
-    for (int64_t size : c.resultType.getShape())
-      c.outSizes.push_back(rewriter.getIndexAttr(size));
-    c.lhs = input;
-    c.rhs = adaptor.getFilter();
-    c.lhsRank = 4;
-    c.rhsRank = 4;
     c.lhsScale = adaptor.getInputScale();
     c.lhsOffset = adaptor.getInputOffset();
     c.rhsScale = adaptor.getFilterScale();
@@ -866,6 +968,55 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     c.resultOffset = adaptor.getResultOffset();
     c.relu = op.getRelu();
     c.rounding = op.getRounding();
+    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+
+    // A zero point known only at run time leaves the operand's range
+    // unknown, so quantx-cpu-gemm cannot take the product; as scalar loops
+    // the direct form reads memory in a better order than the patches.
+    bool dynamicZeroPoint = c.lhsOffset || c.rhsOffset;
+    if (im2col && groups == 1 && !dynamicZeroPoint &&
+        supportsIm2col(c.lhsQ, c.rhsQ)) {
+      ArrayRef<int64_t> fShape = fType.getShape();
+      ArrayRef<int64_t> outShape = c.resultType.getShape();
+      int64_t numF = fShape[0];
+      int64_t pixels = outShape[2] * outShape[3];
+      // Loops: f, j (output pixel n * OH * OW + oh * OW + ow), k.
+      c.numLoops = 3;
+      c.numReduction = 1;
+      c.lhs = gatherPatches(rewriter, loc, input, fShape, outShape, st, dil);
+      c.rhs = tensor::CollapseShapeOp::create(
+          rewriter, loc, adaptor.getFilter(),
+          SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+      c.lhsMap = AffineMap::get(3, 0, {d(2), d(1)}, ctx);
+      c.rhsMap = AffineMap::get(3, 0, {d(0), d(2)}, ctx);
+      c.lhsRank = 2;
+      c.rhsRank = 2;
+      c.outSizes = {rewriter.getIndexAttr(numF),
+                    rewriter.getIndexAttr(outShape[0] * pixels)};
+      // The epilogue writes NCHW: (n, f, oh, ow) reads [f, n*OH*OW + ...].
+      c.accMap = AffineMap::get(
+          4, 0, {d(1), d(0) * pixels + d(2) * outShape[3] + d(3)}, ctx);
+      return replaceWithContraction(rewriter, op, c, *getTypeConverter());
+    }
+
+    // Loops: n, f, oh, ow, c, kh, kw.
+    c.numLoops = 7;
+    c.numReduction = 3;
+    int64_t filtersPerGroup = fType.getShape()[0] / groups;
+    int64_t channelsPerGroup = fType.getShape()[1];
+    AffineExpr channel =
+        d(1).floorDiv(filtersPerGroup) * channelsPerGroup + d(4);
+    c.lhsMap = AffineMap::get(7, 0,
+                              {d(0), channel, d(2) * st[0] + d(5) * dil[0],
+                               d(3) * st[1] + d(6) * dil[1]},
+                              ctx);
+    c.rhsMap = AffineMap::get(7, 0, {d(1), d(4), d(5), d(6)}, ctx);
+    for (int64_t size : c.resultType.getShape())
+      c.outSizes.push_back(rewriter.getIndexAttr(size));
+    c.lhs = input;
+    c.rhs = adaptor.getFilter();
+    c.lhsRank = 4;
+    c.rhsRank = 4;
     return replaceWithContraction(rewriter, op, c, *getTypeConverter());
   }
 };
@@ -873,6 +1024,8 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
 struct ConvertQuantXToLinalgPass
     : public mlir::quantx::impl::ConvertQuantXToLinalgBase<
           ConvertQuantXToLinalgPass> {
+  using ConvertQuantXToLinalgBase::ConvertQuantXToLinalgBase;
+
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     QuantXStorageTypeConverter converter;
@@ -890,7 +1043,7 @@ struct ConvertQuantXToLinalgPass
         [&](Operation *op) { return converter.isLegal(op); });
 
     RewritePatternSet patterns(ctx);
-    populateQuantXToLinalgPatterns(converter, patterns);
+    populateQuantXToLinalgPatterns(converter, patterns, convIm2col);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    converter);
     populateReturnOpTypeConversionPattern(patterns, converter);
@@ -904,9 +1057,11 @@ struct ConvertQuantXToLinalgPass
 } // namespace
 
 void mlir::quantx::populateQuantXToLinalgPatterns(
-    const TypeConverter &converter, RewritePatternSet &patterns) {
+    const TypeConverter &converter, RewritePatternSet &patterns,
+    bool convIm2col) {
   patterns.add<QuantizeLowering, DequantizeLowering, RequantizeLowering,
                FakeQuantLowering, StorageCastLowering, ObserveLowering,
-               ConstantLowering, MatmulLowering, Conv2DLowering>(
-      converter, patterns.getContext());
+               ConstantLowering, MatmulLowering>(converter,
+                                                 patterns.getContext());
+  patterns.add<Conv2DLowering>(converter, patterns.getContext(), convIm2col);
 }

@@ -125,13 +125,15 @@ func.func @negative_matmul_blocked(%x: tensor<2x4x!quantx.uniform<i8:f32, scale 
 
 // -----
 
-// conv2d pads the input with its zero point and reduces over (c, kh, kw).
+// conv2d pads the input with its zero point, gathers the patches and
+// reduces over (f, j, k) (conv2d-im2col.mlir has the details).
 // CHECK-LABEL: func.func @conv2d
 // CHECK: %[[ZP:.*]] = arith.constant -3 : i8
-// CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 1, 1]
-// CHECK: tensor.yield %[[ZP]] : i8
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x5x5xi8>)
+// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ZP]] : i8
+// CHECK: tensor.collapse_shape
 // CHECK: linalg.generic
-// CHECK-SAME: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "reduction"]
 func.func @conv2d(%x: tensor<1x2x3x3x!quantx.uniform<i8:f32, scale = 1.0, zero_point = -3>>, %w: tensor<2x2x3x3x!quantx.uniform<i8:f32, scale = 1.0>>) -> tensor<1x2x3x3xf32> {
   %y = quantx.conv2d %x, %w {padding = array<i64: 1, 1, 1, 1>} : tensor<1x2x3x3x!quantx.uniform<i8:f32, scale = 1.0, zero_point = -3>>, tensor<2x2x3x3x!quantx.uniform<i8:f32, scale = 1.0>> -> tensor<1x2x3x3xf32>
   return %y : tensor<1x2x3x3xf32>

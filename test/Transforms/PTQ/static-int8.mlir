@@ -19,15 +19,20 @@
 // CHECK: %[[Q:.*]] = quantx.quantize %[[X]] : tensor<2x1x6x6xf32> -> tensor<2x1x6x6x!quantx.uniform<u8:f32, scale = 0.0176470{{[0-9]*}}, zero_point = 113>>
 // CHECK: %[[C:.*]] = quantx.conv2d %[[Q]], %[[W1]] bias(%[[B1]] : tensor<2xi32>) {padding = array<i64: 1, 1, 1, 1>, relu}
 // CHECK-SAME: -> tensor<2x2x6x6x!quantx.uniform<u8:f32, scale = 0.0107843{{[0-9]*}}, zero_point = 0>>
-// CHECK: %[[D:.*]] = quantx.dequantize %[[C]]
-// CHECK: %[[P:.*]] = linalg.pooling_nchw_max {{.*}} ins(%[[D]],
-// CHECK: %[[F:.*]] = tensor.collapse_shape %[[P]]
-// CHECK: %[[Q2:.*]] = quantx.quantize %[[F]] : tensor<2x18xf32> -> tensor<2x18x!quantx.uniform<u8:f32, scale = 0.0107843{{[0-9]*}}, zero_point = 0>>
+// The dequantize, max pooling, flatten and quantize between the layers
+// become max pooling of the uint8 storage (exact: see PTQ.md).
+// CHECK: %[[S:.*]] = quantx.scast %[[C]] : {{.*}} -> tensor<2x2x6x6xi8>
+// CHECK: %[[INIT:.*]] = linalg.fill ins(%{{.*}} : i8) outs(%{{.*}} : tensor<2x2x3x3xi8>)
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[S]], %{{.*}} : tensor<2x2x6x6xi8>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<2x2x3x3xi8>)
+// CHECK: arith.maxui
+// CHECK: %[[F:.*]] = tensor.collapse_shape %[[P]] {{\[}}[0], [1, 2, 3]] : tensor<2x2x3x3xi8> into tensor<2x18xi8>
+// CHECK: %[[Q2:.*]] = quantx.scast %[[F]] : tensor<2x18xi8> -> tensor<2x18x!quantx.uniform<u8:f32, scale = 0.0107843{{[0-9]*}}, zero_point = 0>>
 // CHECK: %[[Y:.*]] = quantx.matmul %[[Q2]], %[[W2]] bias(%[[B2]] : tensor<4xi32>) {transpose_rhs}
 // CHECK-SAME: -> tensor<2x4xf32>
 // CHECK: return %[[Y]]
 // CHECK-NOT: linalg.conv_2d
 // CHECK-NOT: linalg.matmul
+// CHECK-NOT: linalg.pooling_nchw_max
 // CHECK-NOT: quantx.observe
 
 // REPORT: "format": "quantx-ptq-report"

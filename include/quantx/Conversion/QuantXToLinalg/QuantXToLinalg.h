@@ -21,8 +21,11 @@ public:
 };
 
 /// Adds the patterns lowering quantx element-wise ops to linalg/arith/math.
+/// `convIm2col` lowers ungrouped `quantx.conv2d` as im2col and a matrix
+/// product (false: one contraction over the filter window).
 void populateQuantXToLinalgPatterns(const TypeConverter &converter,
-                                    RewritePatternSet &patterns);
+                                    RewritePatternSet &patterns,
+                                    bool convIm2col = true);
 
 } // namespace quantx
 } // namespace mlir

@@ -15,9 +15,12 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -110,6 +113,111 @@ static Value followParamPreserving(Value v, DenseSet<Value> &stops) {
     break;
   }
   return v;
+}
+
+/// Rewrites `quantize(pooling_nchw_max(dequantize(q)))` whose quantize and
+/// dequantize share one static per-tensor type (what `rewrite` leaves
+/// between a requantizing layer and the next layer's input) into max
+/// pooling of the storage integers. This is exact: dequantization with a
+/// positive scale is monotone, so the maximum of the dequantized window is
+/// the dequantization of the maximum storage value, and quantizing
+/// `s * (q - z)` (f32) with the same parameters gives back `q`. The pool's
+/// init must be -inf (every window is non-empty), else nothing changes.
+static void foldQuantizedMaxPool(QuantizeOp op) {
+  if (op.getScale() || op.getOffset())
+    return;
+  // Reshapes between the pooling and the quantize (a flatten) move to the
+  // storage tensor.
+  SmallVector<Operation *> reshapes;
+  Value v = op.getInput();
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(def) ||
+        !v.hasOneUse())
+      break;
+    reshapes.push_back(def);
+    v = def->getOperand(0);
+  }
+  auto pool = v.getDefiningOp<linalg::PoolingNchwMaxOp>();
+  if (!pool || !pool->hasOneUse())
+    return;
+  auto deq = pool.getInputs()[0].getDefiningOp<DequantizeOp>();
+  if (!deq || deq.getScale() || deq.getOffset())
+    return;
+  auto inType = cast<RankedTensorType>(deq.getInput().getType());
+  auto outType = dyn_cast<RankedTensorType>(op.getType());
+  auto poolType = cast<RankedTensorType>(pool->getResult(0).getType());
+  if (!outType || inType.getElementType() != outType.getElementType() ||
+      !inType.hasStaticShape() || !poolType.hasStaticShape())
+    return;
+  auto q = cast<UniformType>(inType.getElementType());
+  auto scale = dyn_cast_or_null<FloatAttr>(q.getScales());
+  if (!q.isPerTensor() || !scale || !(scale.getValueAsDouble() > 0) ||
+      (!q.isSymmetric() && q.getOffsetKind() != OffsetKind::zero_point))
+    return;
+  auto fill = pool.getOutputs()[0].getDefiningOp<linalg::FillOp>();
+  if (!fill)
+    return;
+  FloatAttr init;
+  if (!matchPattern(fill.getInputs()[0], m_Constant(&init)) ||
+      !init.getValue().isInfinity() || !init.getValue().isNegative())
+    return;
+
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  auto storage = IntegerType::get(ctx, q.getStorageWidth());
+  Value x =
+      StorageCastOp::create(b, loc, inType.clone(storage), deq.getInput());
+  Value empty = tensor::EmptyOp::create(b, loc, poolType.getShape(), storage);
+  Value minimum = arith::ConstantOp::create(
+      b, loc, storage, b.getIntegerAttr(storage, q.getStorageMin()));
+  Value filled = linalg::FillOp::create(b, loc, minimum, empty).getResult(0);
+  SmallVector<int64_t> strides(pool.getStrides().getValues<int64_t>());
+  SmallVector<int64_t> dilations(pool.getDilations().getValues<int64_t>());
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  // Loops (n, c, oh, ow, kh, kw), as the named op's.
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(6, 0,
+                     {d(0), d(1), d(2) * strides[0] + d(4) * dilations[0],
+                      d(3) * strides[1] + d(5) * dilations[1]},
+                     ctx),
+      AffineMap::get(6, 0, {d(4), d(5)}, ctx),
+      AffineMap::get(6, 0, {d(0), d(1), d(2), d(3)}, ctx)};
+  SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+  iters.append(2, utils::IteratorType::reduction);
+  bool isSigned = q.getIsSigned();
+  Value pooled =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{filled.getType()},
+          ValueRange{x, pool.getInputs()[1]}, ValueRange{filled}, maps, iters,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value m =
+                isSigned
+                    ? Value(arith::MaxSIOp::create(nb, l, args[0], args[2]))
+                    : Value(arith::MaxUIOp::create(nb, l, args[0], args[2]));
+            linalg::YieldOp::create(nb, l, m);
+          })
+          .getResult(0);
+  for (Operation *reshape : llvm::reverse(reshapes)) {
+    auto type = cast<RankedTensorType>(reshape->getResult(0).getType());
+    if (auto c = dyn_cast<tensor::CollapseShapeOp>(reshape))
+      pooled = tensor::CollapseShapeOp::create(
+          b, loc, type.clone(storage), pooled, c.getReassociationIndices());
+    else
+      pooled = tensor::ExpandShapeOp::create(
+          b, loc, type.clone(storage), pooled,
+          cast<tensor::ExpandShapeOp>(reshape).getReassociationIndices());
+  }
+  Value result = StorageCastOp::create(b, loc, outType, pooled);
+  op.getResult().replaceAllUsesWith(result);
+  op.erase();
+  for (Operation *reshape : reshapes)
+    reshape->erase();
+  pool->erase();
+  if (fill->use_empty())
+    fill->erase();
+  if (deq->use_empty())
+    deq->erase();
 }
 
 struct PTQPass : public mlir::quantx::impl::PostTrainingQuantizeBase<PTQPass> {
@@ -539,6 +647,7 @@ void PTQPass::runOnOperation() {
       op.getResult().replaceAllUsesWith(op.getInput());
       op.erase();
     });
+    func.walk([](QuantizeOp op) { foldQuantizedMaxPool(op); });
     func.walk([](QuantizeOp op) {
       auto deq = op.getInput().getDefiningOp<DequantizeOp>();
       if (deq && !op.getScale() && !deq.getScale() &&

@@ -1,0 +1,115 @@
+// RUN: quantx-opt %s -split-input-file -convert-quantx-to-linalg | FileCheck %s
+// RUN: quantx-opt %s -split-input-file -convert-quantx-to-linalg=conv-im2col=false | FileCheck %s --check-prefix=REF
+
+// Padded, strided, dilated conv: the patches [C*KH*KW, N*OH*OW] gathered
+// from the padded input, the filter collapsed to [F, C*KH*KW], a (f, j, k)
+// reduction and an epilogue writing NCHW from the [F, N*OH*OW] accumulator.
+// CHECK-DAG: #[[$GATHER:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d3, d0, d4 * 2 + d1, d5 + d2 * 2)>
+// CHECK-DAG: #[[$ID6:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4, d5)>
+// CHECK-DAG: #[[$LHS:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[$RHS:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[$OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[$RSCALE:.*]] = affine_map<(d0, d1, d2) -> (d0)>
+// CHECK-DAG: #[[$ACC:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d0 * 20 + d2 * 5 + d3)>
+// CHECK-DAG: #[[$CH:.*]] = affine_map<(d0, d1, d2, d3) -> (d1)>
+// CHECK-LABEL: func.func @conv2d
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x7x5xi8>, %[[W:.*]]: tensor<4x3x2x2xi8>, %[[B:.*]]: tensor<4xi32>)
+// CHECK: %[[ZP:.*]] = arith.constant -3 : i8
+// CHECK: %[[PAD:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x3x8x7xi8>)
+// CHECK: %[[H:.*]] = arith.subi %{{.*}}, %c1 : index
+// CHECK: %[[HOK:.*]] = arith.cmpi ult, %[[H]], %c7 : index
+// CHECK: %[[WOK:.*]] = arith.cmpi ult, %{{.*}}, %c5 : index
+// CHECK: %[[OK:.*]] = arith.andi %[[HOK]], %[[WOK]] : i1
+// CHECK: %[[V:.*]] = tensor.extract %[[X]]
+// CHECK: arith.select %[[OK]], %[[V]], %[[ZP]] : i8
+// CHECK: %[[PE:.*]] = tensor.empty() : tensor<3x2x2x2x4x5xi8>
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$GATHER]], #[[$ID6]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[PAD]] : tensor<2x3x8x7xi8>) outs(%[[PE]] : tensor<3x2x2x2x4x5xi8>)
+// CHECK: %[[P2:.*]] = tensor.collapse_shape %[[P]] {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<3x2x2x2x4x5xi8> into tensor<12x40xi8>
+// CHECK: %[[W2:.*]] = tensor.collapse_shape %[[W]] {{\[}}[0], [1, 2, 3]] : tensor<4x3x2x2xi8> into tensor<4x12xi8>
+// CHECK: %[[ACCV:.*]] = linalg.generic {indexing_maps = [#[[$LHS]], #[[$RHS]], #[[$RSCALE]], #[[$OUT]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P2]], %[[W2]], %{{.*}} : tensor<12x40xi8>, tensor<4x12xi8>, tensor<4xf32>) outs(%{{.*}} : tensor<4x40xi32>)
+// CHECK: arith.extsi
+// CHECK: arith.subi
+// CHECK: arith.muli
+// CHECK: arith.addi
+// CHECK: linalg.generic {indexing_maps = [#[[$ACC]], #[[$CH]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[ACCV]], %[[B]], {{.*}} : tensor<4x40xi32>, tensor<4xi32>, {{.*}}) outs(%{{.*}} : tensor<2x4x4x5xi8>)
+// CHECK: arith.maximumf
+// CHECK: math.roundeven
+// REF-LABEL: func.func @conv2d
+// REF-NOT: collapse_shape
+// REF: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+!x = !quantx.uniform<i8:f32, scale = 0.5, zero_point = -3>
+!w = !quantx.uniform<i8<-127:127>:f32, axis = 0, scales = dense<[0.1, 0.2, 0.3, 0.4]> : tensor<4xf64>>
+!y = !quantx.uniform<i8:f32, scale = 0.25, zero_point = 1>
+func.func @conv2d(%x: tensor<2x3x7x5x!x>, %w: tensor<4x3x2x2x!w>, %b: tensor<4xi32>) -> tensor<2x4x4x5x!y> {
+  %y = quantx.conv2d %x, %w bias(%b : tensor<4xi32>) {padding = array<i64: 1, 0, 0, 2>, strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, relu} : tensor<2x3x7x5x!x>, tensor<4x3x2x2x!w> -> tensor<2x4x4x5x!y>
+  return %y : tensor<2x4x4x5x!y>
+}
+
+// -----
+
+// A 1x1 filter of stride 1 on one image: the input is already the patch
+// matrix, collapsed without a copy.
+// CHECK-LABEL: func.func @conv2d_1x1
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8x5x6xi8>, %[[W:.*]]: tensor<16x8x1x1xi8>)
+// CHECK-NOT: linalg.generic
+// CHECK: %[[P:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1], [2, 3]] : tensor<1x8x5x6xi8> into tensor<8x30xi8>
+// CHECK: %[[W2:.*]] = tensor.collapse_shape %[[W]] {{\[}}[0], [1, 2, 3]] : tensor<16x8x1x1xi8> into tensor<16x8xi8>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]], %[[W2]] : tensor<8x30xi8>, tensor<16x8xi8>) outs(%{{.*}} : tensor<16x30xi32>)
+// CHECK: arith.extui
+// CHECK: outs(%{{.*}} : tensor<1x16x5x6xi32>)
+!x = !quantx.uniform<u8:f32, scale = 0.5, zero_point = 128>
+!w = !quantx.uniform<i8:f32, scale = 0.25>
+func.func @conv2d_1x1(%x: tensor<1x8x5x6x!x>, %w: tensor<16x8x1x1x!w>) -> tensor<1x16x5x6xi32> {
+  %y = quantx.conv2d %x, %w : tensor<1x8x5x6x!x>, tensor<16x8x1x1x!w> -> tensor<1x16x5x6xi32>
+  return %y : tensor<1x16x5x6xi32>
+}
+
+// -----
+
+// Float activations with int8 filters (weight-only): the same im2col form,
+// an f32 reduction of x * dequantize(w), padded with 0.0.
+// CHECK-LABEL: func.func @conv2d_weight_only
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x6x6xf32>)
+// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ZERO]] : f32
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<2x3x3x1x4x4xf32> into tensor<18x16xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins({{.*}} : tensor<18x16xf32>, tensor<5x18xi8>) outs(%{{.*}} : tensor<5x16xf32>)
+// CHECK: arith.sitofp
+// CHECK: arith.mulf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// REF-LABEL: func.func @conv2d_weight_only
+// REF: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+!w = !quantx.uniform<i8:f32, scale = 0.25>
+func.func @conv2d_weight_only(%x: tensor<1x2x4x4xf32>, %w: tensor<5x2x3x3x!w>) -> tensor<1x5x4x4xf32> {
+  %y = quantx.conv2d %x, %w {padding = array<i64: 1, 1, 1, 1>} : tensor<1x2x4x4xf32>, tensor<5x2x3x3x!w> -> tensor<1x5x4x4xf32>
+  return %y : tensor<1x5x4x4xf32>
+}
+
+// -----
+
+// Grouped convolutions keep the contraction over (c, kh, kw).
+// CHECK-LABEL: func.func @negative_conv2d_grouped
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+!x = !quantx.uniform<i8:f32, scale = 0.5>
+!w = !quantx.uniform<i8:f32, scale = 0.25>
+func.func @negative_conv2d_grouped(%x: tensor<1x4x5x5x!x>, %w: tensor<4x2x3x3x!w>) -> tensor<1x4x3x3xi32> {
+  %y = quantx.conv2d %x, %w {groups = 2 : i64} : tensor<1x4x5x5x!x>, tensor<4x2x3x3x!w> -> tensor<1x4x3x3xi32>
+  return %y : tensor<1x4x3x3xi32>
+}
+
+// -----
+
+// A zero point known only at run time (dynamic quantization) leaves the
+// activations' range unknown to quantx-cpu-gemm: the direct contraction
+// stays, the better loop order for scalar code.
+// CHECK-LABEL: func.func @negative_conv2d_dynamic_zero_point
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+!x = !quantx.uniform<u8:f32, offset = zero_point>
+!w = !quantx.uniform<i8:f32, scale = 0.25>
+func.func @negative_conv2d_dynamic_zero_point(%x: tensor<1x4x5x5x!x>, %w: tensor<4x4x3x3x!w>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<1x4x3x3xf32> {
+  %y = quantx.conv2d %x, %w input_scale(%s : tensor<f32>) input_offset(%z : tensor<i32>) : tensor<1x4x5x5x!x>, tensor<4x4x3x3x!w> -> tensor<1x4x3x3xf32>
+  return %y : tensor<1x4x3x3xf32>
+}

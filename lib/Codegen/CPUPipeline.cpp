@@ -81,7 +81,9 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
     CPUGemmOptions gemm;
     gemm.targetFeatures = options.targetFeatures;
     gemm.minRows = options.gemmMinRows;
-    pm.addNestedPass<func::FuncOp>(createCPUGemm(gemm));
+    pm.addPass(createCPUGemm(gemm));
+    // The weights packed at compile time replace the originals.
+    pm.addPass(createSymbolDCEPass());
   }
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.parallel) {

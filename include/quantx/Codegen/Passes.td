@@ -9,7 +9,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def CPUGemm : Pass<"quantx-cpu-gemm", "func::FuncOp"> {
+def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
   let summary = "Generate packed, register-tiled, vectorized and "
                 "multi-threaded GEMM code for matmul-like linalg.generic ops";
   let description = [{

@@ -76,6 +76,10 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
+  // Contiguous arguments and results (the JIT passes contiguous copies):
+  // reshapes of arguments are then views, not copies into new buffers.
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   if (options.gemm) {
     CPUGemmOptions gemm;

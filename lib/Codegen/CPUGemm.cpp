@@ -506,13 +506,23 @@ struct Tiling {
 class GemmEmitter {
 public:
   GemmEmitter(GemmMatch match, GemmKind kind, const Tiling &t,
-              SymbolTable &symbols)
+              SymbolTable &symbols, bool parallel)
       : m(std::move(match)), kind(kind), t(t), b(m.op), loc(m.op.getLoc()),
-        symbols(symbols) {}
+        symbols(symbols), parallel(parallel) {}
   void emit();
 
 private:
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  /// An `scf.parallel` loop (OpenMP threads, later) when the product is
+  /// large enough, else a sequential `scf.for` nest.
+  void parallelFor(OpBuilder &ob, Location l, ValueRange lbs, ValueRange ubs,
+                   ValueRange steps,
+                   function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+    if (parallel)
+      scf::ParallelOp::create(ob, l, lbs, ubs, steps, body);
+    else
+      scf::buildLoopNest(ob, l, lbs, ubs, steps, body);
+  }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
   Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
@@ -551,6 +561,7 @@ private:
   OpBuilder b;
   Location loc;
   SymbolTable &symbols;
+  bool parallel;
   /// +128 added to X for vpdpbusd when X is signed.
   bool biasX = false;
   /// Padded sizes.
@@ -860,23 +871,24 @@ void GemmEmitter::emit() {
   Value aBuf = alloc(xElem, {mul(mp, kp)});
   if (!kWhole || !divides(staticRanges[0], t.mr))
     fillZero(aBuf, xElem);
-  scf::ParallelOp::create(
-      b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
-      [&](OpBuilder &pb, Location l, ValueRange ivs) {
-        Value row = ivs[0];
-        Value rowPanel = arith::DivSIOp::create(
-            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-        Value rowLane = arith::RemSIOp::create(
-            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-        scf::ForOp::create(
-            pb, l, zero, kSize, one, {},
-            [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
-              Value x = toPacked(fb, evaluate(fb, true, row, zero, k), true);
-              Value off = packedOffset(fb, l2, k, rowPanel, rowLane, true);
-              memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
-              scf::YieldOp::create(fb, l2);
-            });
-      });
+  parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
+              [&](OpBuilder &pb, Location l, ValueRange ivs) {
+                Value row = ivs[0];
+                Value rowPanel = arith::DivSIOp::create(
+                    pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
+                Value rowLane = arith::RemSIOp::create(
+                    pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
+                scf::ForOp::create(
+                    pb, l, zero, kSize, one, {},
+                    [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
+                      Value x =
+                          toPacked(fb, evaluate(fb, true, row, zero, k), true);
+                      Value off =
+                          packedOffset(fb, l2, k, rowPanel, rowLane, true);
+                      memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
+                      scf::YieldOp::create(fb, l2);
+                    });
+              });
 
   // Pack Y into column panels the same way ([Kp / KC][Np / NR][KC / KU][NR]
   // [KU]), with column sums for the bias.
@@ -895,7 +907,7 @@ void GemmEmitter::emit() {
     }
   }
   if (!constantY)
-    scf::ParallelOp::create(
+    parallelFor(
         b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
         [&](OpBuilder &pb, Location l, ValueRange ivs) {
           OpBuilder::InsertionGuard guard(b);
@@ -937,16 +949,16 @@ void GemmEmitter::emit() {
   Value cBuf = c;
   auto forEachOutput =
       [&](function_ref<void(OpBuilder &, Location, Value, Value)> fn) {
-        scf::ParallelOp::create(
-            b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
-            [&](OpBuilder &pb, Location l, ValueRange ivs) {
-              scf::ForOp::create(
-                  pb, l, zero, nSize, one, {},
-                  [&](OpBuilder &fb, Location l2, Value n, ValueRange) {
-                    fn(fb, l2, ivs[0], n);
-                    scf::YieldOp::create(fb, l2);
-                  });
-            });
+        parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize},
+                    ValueRange{one},
+                    [&](OpBuilder &pb, Location l, ValueRange ivs) {
+                      scf::ForOp::create(
+                          pb, l, zero, nSize, one, {},
+                          [&](OpBuilder &fb, Location l2, Value n, ValueRange) {
+                            fn(fb, l2, ivs[0], n);
+                            scf::YieldOp::create(fb, l2);
+                          });
+                    });
       };
   if (!inPlace) {
     // The padding of the copy needs no clearing: it only ever flows into
@@ -980,7 +992,7 @@ void GemmEmitter::emit() {
 
   // Output tiles in parallel; in each: k blocks, register-tile columns,
   // register-tile rows.
-  scf::ParallelOp::create(
+  parallelFor(
       b, loc, ValueRange{zero, zero}, ValueRange{mp, np},
       ValueRange{idx(t.mc), idx(t.nc)},
       [&](OpBuilder &pb, Location l, ValueRange ivs) {
@@ -1112,7 +1124,15 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
             << kStep << " == 0";
         return signalPassFailure();
       }
-      GemmEmitter(*match, kind, tl, symbols).emit();
+      // Fork/join costs more than it saves on small products (and far
+      // more when the cores are busy): those run on the calling thread.
+      bool parallel = true;
+      if (!ShapedType::isDynamic(staticRanges[0]) &&
+          !ShapedType::isDynamic(staticRanges[1]) &&
+          !ShapedType::isDynamic(staticRanges[2]))
+        parallel = staticRanges[0] * staticRanges[1] * staticRanges[2] >=
+                   minParallelWork;
+      GemmEmitter(*match, kind, tl, symbols, parallel).emit();
     }
   }
 };

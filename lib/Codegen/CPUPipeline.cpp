@@ -85,6 +85,7 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
     CPUGemmOptions gemm;
     gemm.targetFeatures = options.targetFeatures;
     gemm.minRows = options.gemmMinRows;
+    gemm.minParallelWork = options.gemmMinParallelWork;
     pm.addPass(createCPUGemm(gemm));
     // The weights packed at compile time replace the originals.
     pm.addPass(createSymbolDCEPass());
@@ -128,6 +129,11 @@ struct CPUPipelineTextOptions
       llvm::cl::desc("Leave contractions with fewer static rows to the "
                      "scalar lowering"),
       llvm::cl::init(8)};
+  Option<int64_t> gemmMinParallelWork{
+      *this, "gemm-min-parallel-work",
+      llvm::cl::desc("Products with static shapes and fewer multiply-adds "
+                     "(M * N * K) run sequentially"),
+      llvm::cl::init(int64_t(1) << 24)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run kernels on OpenMP threads"),
                         llvm::cl::init(true)};
@@ -149,6 +155,7 @@ void mlir::quantx::registerQuantXPipelines() {
         options.targetFeatures = text.targetFeatures;
         options.gemm = text.gemm;
         options.gemmMinRows = text.gemmMinRows;
+        options.gemmMinParallelWork = text.gemmMinParallelWork;
         options.parallel = text.parallel;
         options.numThreads = text.numThreads;
         buildQuantXCPUPipeline(pm, options);

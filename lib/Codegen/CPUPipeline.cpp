@@ -89,6 +89,7 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
     pm.addPass(createCPUGemm(gemm));
     // The weights packed at compile time replace the originals.
     pm.addPass(createSymbolDCEPass());
+    pm.addNestedPass<func::FuncOp>(createCPUVectorizeElementwise());
   }
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.parallel) {

@@ -76,4 +76,35 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def CPUVectorizeElementwise
+    : Pass<"quantx-cpu-vectorize-elementwise", "func::FuncOp"> {
+  let summary = "Vector loops for static element-wise linalg.generic ops "
+                "and min/max reductions";
+  let description = [{
+    Rewrites bufferized `linalg.generic` ops with static shapes and
+    identity-layout operands:
+
+    - all iterators parallel, every operand read contiguously along the
+      innermost loop dimension or not depending on it, a body of pure
+      element-wise scalar ops (arith, math): a loop nest whose innermost
+      loop steps by 8 lanes (`vector.load`, the body cloned on
+      `vector<8xT>`, values that do not vary along the innermost dimension
+      computed as scalars and broadcast, `vector.store`), then a scalar loop
+      for the remainder. `fptosi` to a wider-than-32-bit integer of a value
+      clamped by `minimumf`/`maximumf` constants inside the i32 range
+      becomes `fptosi` to i32 and `extsi` (same value; AVX2 has no vector
+      conversion to i64).
+    - a whole-buffer `minimumf`/`maximumf` reduction into a 0-d output: a
+      vector of partial results, `vector.reduction`, a scalar remainder.
+      Both are order-independent, so the result is identical.
+
+    Each lane computes the same operations as the scalar loop, so results
+    are bit-identical to `convert-linalg-to-loops`.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // QUANTX_CODEGEN_PASSES_TD

@@ -37,8 +37,11 @@ enum class Access { Contiguous, Uniform };
 /// A static, identity-layout memref operand.
 static bool isPlainMemref(Value v) {
   auto t = dyn_cast<MemRefType>(v.getType());
+  // Whole bytes only: a vector of sub-byte integers is stored packed, a
+  // scalar one byte per element.
   return t && t.hasStaticShape() && t.getLayout().isIdentity() &&
-         (t.getElementType().isIntOrFloat());
+         t.getElementType().isIntOrFloat() &&
+         t.getElementType().getIntOrFloatBitWidth() % 8 == 0;
 }
 
 /// True if `v` (an f32 or f64) is clamped by constants inside the i32 range

@@ -99,11 +99,19 @@ func.func @range_min(%x: memref<3x7xf32>, %out: memref<f32>) {
 #all = affine_map<(m, n) -> ()>
 
 // Not rewritten: a transposed read (not contiguous along n), fewer columns
-// than lanes, a sum (its order would change the rounding).
+// than lanes, a sum (its order would change the rounding), sub-byte
+// elements in memory (vectors of them are stored packed, scalars one byte
+// each).
 // CHECK-LABEL: func.func @left_alone
-// CHECK-COUNT-3: linalg.generic
+// CHECK-COUNT-4: linalg.generic
 // CHECK-NOT: vector<
-func.func @left_alone(%x: memref<16x16xf32>, %y: memref<3x4xf32>, %o: memref<16x16xf32>, %p: memref<3x4xf32>, %s: memref<f32>) {
+func.func @left_alone(%x: memref<16x16xf32>, %y: memref<3x4xf32>, %o: memref<16x16xf32>, %p: memref<3x4xf32>, %s: memref<f32>, %c: memref<2x16xi8>, %c4: memref<2x16xi4>) {
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<2x16xi8>) outs(%c4 : memref<2x16xi4>) {
+  ^bb0(%a: i8, %b: i4):
+    %0 = arith.trunci %a : i8 to i4
+    linalg.yield %0 : i4
+  }
   linalg.generic {indexing_maps = [#t, #id], iterator_types = ["parallel", "parallel"]}
       ins(%x : memref<16x16xf32>) outs(%o : memref<16x16xf32>) {
   ^bb0(%a: f32, %b: f32):

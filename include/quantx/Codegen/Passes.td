@@ -44,6 +44,18 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
     microkernel whose accumulators stay in vector registers. Ragged edges
     go through a zero-padded copy of the accumulator.
 
+    A `Y` that is a compile-time constant (a constant `memref.global`,
+    as bufferized weights are, read through an integer-only body slice) is
+    packed by the pass itself into a new constant global (and its column
+    sums, when needed), so calls pack only `X`. An `X = a - z` with `z`
+    invariant in the loops and of unknown range (a dynamic zero point read
+    from a 0-d buffer) packs `a` and starts the accumulator from
+    `acc - z * sum_k Y[k, n]`, exact in modular i32.
+
+    Products with static shapes and fewer than `min-parallel-work`
+    multiply-adds are emitted as sequential loops (no OpenMP region); the
+    others get at least two output tiles when the shape allows.
+
     The instruction form follows the target features: `target-features`
     (LLVM syntax, `+avx2,+fma,...`; exactly these features, whatever the
     host) when given, else the host CPU's.

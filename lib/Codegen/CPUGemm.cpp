@@ -326,7 +326,8 @@ public:
 
 private:
   struct Input {
-    /// Integer values sign-extended (or zero-extended for i1), or floats.
+    /// Integer values sign-extended to 64 bits (as every value of the
+    /// evaluation is kept), or floats.
     SmallVector<int64_t> ints;
     SmallVector<float> floats;
     /// Row-major strides of the source and, per source dimension, the
@@ -386,8 +387,7 @@ bool ConstantRhs::init(GemmMatch &m) {
       if (isFloat || it.getWidth() > 32)
         return false;
       for (const APInt &v : attr.getValues<APInt>())
-        in.ints.push_back(it.getWidth() == 1 ? int64_t(v.getZExtValue())
-                                             : v.getSExtValue());
+        in.ints.push_back(v.getSExtValue());
     } else if (elem.isF32() && isFloat) {
       for (float v : attr.getValues<float>())
         in.floats.push_back(v);
@@ -1134,6 +1134,12 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
                    minParallelWork;
       GemmEmitter(*match, kind, tl, symbols, parallel).emit();
     }
+    // Reads of weights now packed at compile time are dead: erase them so
+    // that symbol-dce can drop the original globals.
+    getOperation().walk([](memref::GetGlobalOp get) {
+      if (get->use_empty())
+        get->erase();
+    });
   }
 };
 

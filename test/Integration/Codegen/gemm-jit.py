@@ -139,6 +139,24 @@ func.func @f(%a: tensor<{m}x{k}xi8>, %zp: tensor<i32>, %s: tensor<f32>) -> (tens
     check(f"constant weights, dynamic zero point {zp}, {m}x{k}x{n}", d,
           ((a.astype(np.int64) - zp) @ wl).astype(np.int32))
 
+# Constant uint8 weights with a zero point (the compile-time packing then
+# evaluates extui and subi), ragged shape.
+m, k, n = 11, 45, 19
+a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+wu = rng.integers(0, 256, (k, n), dtype=np.uint8)
+mlir = f"""
+!x = !quantx.uniform<i8:f32, scale = 0.5>
+!w = !quantx.uniform<u8:f32, scale = 0.25, zero_point = 131>
+func.func @f(%a: tensor<{m}x{k}xi8>) -> tensor<{m}x{n}xi32> {{
+  %w = quantx.constant dense<"0x{wu.tobytes().hex().upper()}"> : tensor<{k}x{n}xi8> -> tensor<{k}x{n}x!w>
+  %x = quantx.scast %a : tensor<{m}x{k}xi8> -> tensor<{m}x{k}x!x>
+  %r = quantx.matmul %x, %w : tensor<{m}x{k}x!x>, tensor<{k}x{n}x!w> -> tensor<{m}x{n}xi32>
+  return %r : tensor<{m}x{n}xi32>
+}}"""
+(got,) = both_threads("constant uint8 weights", mlir, [a], 1)
+check("constant uint8 weights, zero point 131", got,
+      (a.astype(np.int64) @ (wu.astype(np.int64) - 131)).astype(np.int32))
+
 # f32 GEMM (linalg.matmul) on ragged shapes, against float64 numpy within
 # the f32 rounding bound of a K-term dot product.
 for (m, k, n) in [(8, 1, 3), (13, 37, 21), (100, 257, 50), (64, 512, 96)]:

@@ -113,6 +113,12 @@ struct GemmMatch {
   SmallVector<Operation *> xOps, yOps;
   /// Block arguments (input operands) X and Y read.
   SmallVector<BlockArgument> xArgs, yArgs;
+  /// A loop-invariant value subtracted from X (`X = a - z`, a dynamic zero
+  /// point of unknown range): then `a` is packed and `z * sum_k Y[k, n]` is
+  /// subtracted from the accumulator, which is exact in modular i32.
+  Value xShift;
+  SmallVector<Operation *> zOps;
+  SmallVector<BlockArgument> zArgs;
   bool isFloat;
   IntRange xRange{0, 0}, yRange{0, 0};
 };
@@ -236,11 +242,46 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
     m.yArgs.assign(ya.begin(), ya.end());
     if (!m.isFloat) {
       auto xr = valueRange(x), yr = valueRange(y);
+      auto fitsI16 = [](IntRange r) { return r.lo >= -32767 && r.hi <= 32767; };
+      // X = a - z with a bounded and z invariant in the loops (read through
+      // indexing maps without dimensions, or captured): pack a, correct by z.
+      auto sub = x.getDefiningOp<arith::SubIOp>();
+      if ((!xr || !fitsI16(*xr)) && sub && sub->getBlock() == body) {
+        auto ar = valueRange(sub.getLhs());
+        llvm::SetVector<Operation *> as, zs;
+        llvm::SetVector<BlockArgument> aa, za;
+        bool invariant =
+            succeeded(collectSlice(sub.getLhs(), body, numInputs, as, aa)) &&
+            succeeded(collectSlice(sub.getRhs(), body, numInputs, zs, za));
+        for (BlockArgument a : za)
+          invariant &=
+              op.getMatchingIndexingMap(op.getDpsInputOperand(a.getArgNumber()))
+                      .getNumDims() == 3 &&
+              llvm::all_of(
+                  op.getMatchingIndexingMap(
+                        op.getDpsInputOperand(a.getArgNumber()))
+                      .getResults(),
+                  [](AffineExpr e) { return isa<AffineConstantExpr>(e); });
+        if (ar && fitsI16(*ar) && invariant) {
+          xr = ar;
+          m.x = x = sub.getLhs();
+          m.xShift = sub.getRhs();
+          m.xOps.clear();
+          m.zOps.clear();
+          for (Operation &o : *body) {
+            if (as.contains(&o))
+              m.xOps.push_back(&o);
+            if (zs.contains(&o))
+              m.zOps.push_back(&o);
+          }
+          m.xArgs.assign(aa.begin(), aa.end());
+          m.zArgs.assign(za.begin(), za.end());
+        }
+      }
       if (!xr || !yr)
         return std::nullopt;
       m.xRange = *xr;
       m.yRange = *yr;
-      auto fitsI16 = [](IntRange r) { return r.lo >= -32767 && r.hi <= 32767; };
       if (!fitsI16(m.xRange) || !fitsI16(m.yRange))
         return std::nullopt;
     } else if (!x.getType().isF32() || !y.getType().isF32()) {
@@ -249,6 +290,207 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
     return m;
   }
   return std::nullopt;
+}
+
+/// A compile-time constant memref: `memref.get_global` of a constant global
+/// with a dense initial value, or none.
+static DenseElementsAttr constantMemref(Value v) {
+  auto get = v.getDefiningOp<memref::GetGlobalOp>();
+  if (!get)
+    return {};
+  auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      get, get.getNameAttr());
+  if (!global || !global.getConstant() || !global.getInitialValue())
+    return {};
+  return dyn_cast<DenseElementsAttr>(*global.getInitialValue());
+}
+
+/// `v` of an integer of `width` bits, sign-extended to 64 bits.
+static int64_t signExtend(uint64_t v, unsigned width) {
+  if (width >= 64)
+    return int64_t(v);
+  unsigned shift = 64 - width;
+  return int64_t(v << shift) >> shift;
+}
+
+/// Y of a matched product evaluated at compile time, when every input Y
+/// reads is a constant and its body slice only uses integer arithmetic
+/// this evaluator knows (or is the f32 input itself).
+class ConstantRhs {
+public:
+  /// Prepares the evaluation; false if Y is not a known constant.
+  bool init(GemmMatch &m);
+  /// Y at (k, n), an i32 (sign-extended) or the bits of an f32.
+  int64_t intAt(int64_t k, int64_t n);
+  float floatAt(int64_t k, int64_t n);
+
+private:
+  struct Input {
+    /// Integer values sign-extended to 64 bits (as every value of the
+    /// evaluation is kept), or floats.
+    SmallVector<int64_t> ints;
+    SmallVector<float> floats;
+    /// Row-major strides of the source and, per source dimension, the
+    /// loop dimension (1: n, 2: k) or -1 with a constant index.
+    SmallVector<int64_t> strides, dims, consts;
+    unsigned slot;
+  };
+  struct Step {
+    Operation *op;
+    unsigned result;
+    SmallVector<unsigned> operands;
+    unsigned width;
+    unsigned srcWidth;
+  };
+  unsigned slotOf(Value v);
+  int64_t flat(const Input &in, int64_t k, int64_t n) const;
+
+  bool isFloat = false;
+  DenseMap<Value, unsigned> slots;
+  SmallVector<int64_t> values;
+  std::vector<Input> inputs;
+  std::vector<Step> steps;
+  unsigned target = 0;
+};
+
+unsigned ConstantRhs::slotOf(Value v) {
+  auto [it, inserted] = slots.try_emplace(v, values.size());
+  if (inserted)
+    values.push_back(0);
+  return it->second;
+}
+
+int64_t ConstantRhs::flat(const Input &in, int64_t k, int64_t n) const {
+  int64_t off = 0;
+  for (size_t d = 0; d < in.strides.size(); ++d) {
+    int64_t i = in.dims[d] == 1 ? n : in.dims[d] == 2 ? k : in.consts[d];
+    off += i * in.strides[d];
+  }
+  return off;
+}
+
+bool ConstantRhs::init(GemmMatch &m) {
+  isFloat = m.isFloat;
+  if (isFloat && !m.yOps.empty())
+    return false; // Only the f32 weights themselves.
+  for (BlockArgument arg : m.yArgs) {
+    OpOperand *operand = m.op.getDpsInputOperand(arg.getArgNumber());
+    DenseElementsAttr attr = constantMemref(operand->get());
+    auto type = dyn_cast<MemRefType>(operand->get().getType());
+    if (!attr || !type || !type.hasStaticShape() ||
+        !type.getLayout().isIdentity())
+      return false;
+    Input in;
+    in.slot = slotOf(arg);
+    Type elem = attr.getElementType();
+    if (auto it = dyn_cast<IntegerType>(elem)) {
+      if (isFloat || it.getWidth() > 32)
+        return false;
+      for (const APInt &v : attr.getValues<APInt>())
+        in.ints.push_back(v.getSExtValue());
+    } else if (elem.isF32() && isFloat) {
+      for (float v : attr.getValues<float>())
+        in.floats.push_back(v);
+    } else {
+      return false;
+    }
+    if (attr.isSplat()) {
+      // Expand a splat to the whole shape.
+      int64_t count = type.getNumElements();
+      if (!in.ints.empty())
+        in.ints.assign(count, in.ints.front());
+      if (!in.floats.empty())
+        in.floats.assign(count, in.floats.front());
+    }
+    AffineMap am = m.op.getMatchingIndexingMap(operand);
+    int64_t stride = 1;
+    in.strides.assign(type.getRank(), 0);
+    for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+      in.strides[d] = stride;
+      stride *= type.getDimSize(d);
+    }
+    for (AffineExpr e : am.getResults()) {
+      if (auto dim = dyn_cast<AffineDimExpr>(e)) {
+        if (dim.getPosition() == 0)
+          return false;
+        in.dims.push_back(dim.getPosition());
+        in.consts.push_back(0);
+      } else if (auto c = dyn_cast<AffineConstantExpr>(e)) {
+        in.dims.push_back(-1);
+        in.consts.push_back(c.getValue());
+      } else {
+        return false;
+      }
+    }
+    inputs.push_back(std::move(in));
+  }
+  for (Operation *op : m.yOps) {
+    Step st;
+    st.op = op;
+    if (op->getNumResults() != 1)
+      return false;
+    Type rt = op->getResult(0).getType();
+    if (!rt.isSignlessInteger() || rt.getIntOrFloatBitWidth() > 64)
+      return false;
+    st.width = rt.getIntOrFloatBitWidth();
+    st.srcWidth = st.width;
+    APInt c;
+    if (matchPattern(op->getResult(0), m_ConstantInt(&c))) {
+      values[slotOf(op->getResult(0))] = signExtend(c.getZExtValue(), st.width);
+      continue;
+    }
+    if (!isa<arith::ExtSIOp, arith::ExtUIOp, arith::TruncIOp, arith::AddIOp,
+             arith::SubIOp, arith::MulIOp>(op))
+      return false;
+    for (Value v : op->getOperands()) {
+      if (!v.getType().isSignlessInteger())
+        return false;
+      bool inside = slots.count(v);
+      if (!inside) {
+        // Captured from outside the body: an integer constant.
+        if (!matchPattern(v, m_ConstantInt(&c)))
+          return false;
+        values[slotOf(v)] =
+            signExtend(c.getZExtValue(), v.getType().getIntOrFloatBitWidth());
+      }
+      st.operands.push_back(slotOf(v));
+    }
+    st.srcWidth = op->getOperand(0).getType().getIntOrFloatBitWidth();
+    st.result = slotOf(op->getResult(0));
+    steps.push_back(std::move(st));
+  }
+  if (!slots.count(m.y))
+    return false;
+  target = slotOf(m.y);
+  return true;
+}
+
+int64_t ConstantRhs::intAt(int64_t k, int64_t n) {
+  for (const Input &in : inputs)
+    values[in.slot] = in.ints[flat(in, k, n)];
+  for (const Step &st : steps) {
+    uint64_t a = values[st.operands[0]];
+    uint64_t r;
+    if (isa<arith::ExtSIOp>(st.op))
+      r = a; // Values are kept sign-extended.
+    else if (isa<arith::ExtUIOp>(st.op))
+      r = st.srcWidth >= 64 ? a : a & ((uint64_t(1) << st.srcWidth) - 1);
+    else if (isa<arith::TruncIOp>(st.op))
+      r = a;
+    else if (isa<arith::AddIOp>(st.op))
+      r = a + uint64_t(values[st.operands[1]]);
+    else if (isa<arith::SubIOp>(st.op))
+      r = a - uint64_t(values[st.operands[1]]);
+    else
+      r = a * uint64_t(values[st.operands[1]]);
+    values[st.result] = signExtend(r, st.width);
+  }
+  return values[target];
+}
+
+float ConstantRhs::floatAt(int64_t k, int64_t n) {
+  const Input &in = inputs.front();
+  return in.floats[flat(in, k, n)];
 }
 
 /// Tile sizes of one generated kernel.
@@ -263,12 +505,24 @@ struct Tiling {
 /// Emits the code replacing one matched generic.
 class GemmEmitter {
 public:
-  GemmEmitter(GemmMatch match, GemmKind kind, const Tiling &t)
-      : m(std::move(match)), kind(kind), t(t), b(m.op), loc(m.op.getLoc()) {}
+  GemmEmitter(GemmMatch match, GemmKind kind, const Tiling &t,
+              SymbolTable &symbols, bool parallel)
+      : m(std::move(match)), kind(kind), t(t), b(m.op), loc(m.op.getLoc()),
+        symbols(symbols), parallel(parallel) {}
   void emit();
 
 private:
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  /// An `scf.parallel` loop (OpenMP threads, later) when the product is
+  /// large enough, else a sequential `scf.for` nest.
+  void parallelFor(OpBuilder &ob, Location l, ValueRange lbs, ValueRange ubs,
+                   ValueRange steps,
+                   function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+    if (parallel)
+      scf::ParallelOp::create(ob, l, lbs, ubs, steps, body);
+    else
+      scf::buildLoopNest(ob, l, lbs, ubs, steps, body);
+  }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
   Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
@@ -278,6 +532,10 @@ private:
   }
   /// Evaluates X (or Y) of the body at loop indices (mi, ni, ki).
   Value evaluate(OpBuilder &ob, bool isX, Value mi, Value ni, Value ki);
+  /// Evaluates `target`, computed by `ops` from `args`, at (mi, ni, ki).
+  Value evaluate(OpBuilder &ob, ArrayRef<BlockArgument> args,
+                 ArrayRef<Operation *> ops, Value target, Value mi, Value ni,
+                 Value ki);
   /// The element type of the packed operands.
   Type packedType(bool isX);
   /// Converts an i32/f32 factor to its packed element.
@@ -288,6 +546,11 @@ private:
   /// [Kp / KC][tiles][min(KC, Kp - pc) / KU][tile size][KU].
   Value packedOffset(OpBuilder &ob, Location l, Value k, Value panel,
                      Value lane, bool isX);
+  /// Packs a constant Y at compile time into a new constant global (and its
+  /// column sums, when `withSums`); false if Y is not a known constant.
+  bool packConstantY(bool withSums, Value &packed, Value &sums);
+  /// A new private constant global holding `value`, read where `b` is.
+  Value constantGlobal(StringRef name, DenseElementsAttr value);
   /// One k step of the microkernel.
   void emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp, Value tile,
                   Value ir, Value jr, Value kBegin, Value kEnd);
@@ -297,6 +560,8 @@ private:
   Tiling t;
   OpBuilder b;
   Location loc;
+  SymbolTable &symbols;
+  bool parallel;
   /// +128 added to X for vpdpbusd when X is signed.
   bool biasX = false;
   /// Padded sizes.
@@ -355,8 +620,15 @@ Value GemmEmitter::packedOffset(OpBuilder &ob, Location l, Value k, Value panel,
 
 Value GemmEmitter::evaluate(OpBuilder &ob, bool isX, Value mi, Value ni,
                             Value ki) {
+  return isX ? evaluate(ob, m.xArgs, m.xOps, m.x, mi, ni, ki)
+             : evaluate(ob, m.yArgs, m.yOps, m.y, mi, ni, ki);
+}
+
+Value GemmEmitter::evaluate(OpBuilder &ob, ArrayRef<BlockArgument> args,
+                            ArrayRef<Operation *> ops, Value target, Value mi,
+                            Value ni, Value ki) {
   IRMapping map;
-  for (BlockArgument arg : isX ? m.xArgs : m.yArgs) {
+  for (BlockArgument arg : args) {
     OpOperand *operand = m.op.getDpsInputOperand(arg.getArgNumber());
     Value source = operand->get();
     if (!isa<MemRefType>(source.getType())) {
@@ -370,9 +642,9 @@ Value GemmEmitter::evaluate(OpBuilder &ob, bool isX, Value mi, Value ni,
           ob, loc, AffineMap::get(3, 0, e), ValueRange{mi, ni, ki}));
     map.map(arg, memref::LoadOp::create(ob, loc, source, indices));
   }
-  for (Operation *o : isX ? m.xOps : m.yOps)
+  for (Operation *o : ops)
     ob.clone(*o, map);
-  return map.lookup(isX ? m.x : m.y);
+  return map.lookupOrDefault(target);
 }
 
 void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
@@ -482,6 +754,76 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
           ValueRange{add(ir, idx(i)), add(jr, idx(v * t.vl))});
 }
 
+Value GemmEmitter::constantGlobal(StringRef name, DenseElementsAttr value) {
+  auto type = MemRefType::get(value.getType().getShape(),
+                              value.getType().getElementType());
+  auto fn = m.op->getParentOfType<FunctionOpInterface>();
+  OpBuilder gb(fn);
+  auto global = memref::GlobalOp::create(
+      gb, loc, name, gb.getStringAttr("private"), type, value,
+      /*constant=*/true, gb.getI64IntegerAttr(64));
+  symbols.insert(global); // Renames on a clash.
+  return memref::GetGlobalOp::create(b, loc, type, global.getSymName());
+}
+
+bool GemmEmitter::packConstantY(bool withSums, Value &packed, Value &sums) {
+  SmallVector<int64_t, 4> ranges = m.op.getStaticLoopRanges();
+  int64_t nSize = ranges[1], kSize = ranges[2];
+  if (ShapedType::isDynamic(nSize) || ShapedType::isDynamic(kSize))
+    return false;
+  ConstantRhs rhs;
+  if (!rhs.init(m))
+    return false;
+  int64_t kStep = t.ku * t.unroll;
+  int64_t npv = llvm::divideCeil(nSize, t.nr) * t.nr;
+  int64_t kpv = llvm::divideCeil(kSize, kStep) * kStep;
+  // The offsets of packedOffset, in C++.
+  auto offset = [&](int64_t k, int64_t n) {
+    int64_t pc = k / t.kc * t.kc, kcLen = std::min(t.kc, kpv - pc), kl = k - pc;
+    return pc * npv + n / t.nr * kcLen * t.nr +
+           ((kl / t.ku) * t.nr + n % t.nr) * t.ku + kl % t.ku;
+  };
+  auto tensor = [&](Type elem, int64_t size) {
+    return RankedTensorType::get({size}, elem);
+  };
+  DenseElementsAttr value, sumValue;
+  if (kind == GemmKind::F32) {
+    std::vector<float> data(npv * kpv, 0.0f);
+    for (int64_t k = 0; k < kSize; ++k)
+      for (int64_t n = 0; n < nSize; ++n)
+        data[offset(k, n)] = rhs.floatAt(k, n);
+    value = DenseElementsAttr::get(tensor(b.getF32Type(), data.size()),
+                                   llvm::ArrayRef(data));
+  } else {
+    std::vector<int16_t> wide(kind == GemmKind::VNNI ? 0 : npv * kpv, 0);
+    std::vector<int8_t> narrow(kind == GemmKind::VNNI ? npv * kpv : 0, 0);
+    std::vector<int32_t> colSums(npv, 0);
+    for (int64_t k = 0; k < kSize; ++k)
+      for (int64_t n = 0; n < nSize; ++n) {
+        int64_t y = rhs.intAt(k, n);
+        // The range analysis bounds y to i16 (i8 for VNNI).
+        if (kind == GemmKind::VNNI)
+          narrow[offset(k, n)] = int8_t(y);
+        else
+          wide[offset(k, n)] = int16_t(y);
+        colSums[n] = int32_t(uint32_t(colSums[n]) + uint32_t(y));
+      }
+    if (kind == GemmKind::VNNI)
+      value = DenseElementsAttr::get(tensor(b.getI8Type(), narrow.size()),
+                                     llvm::ArrayRef(narrow));
+    else
+      value = DenseElementsAttr::get(tensor(b.getI16Type(), wide.size()),
+                                     llvm::ArrayRef(wide));
+    if (withSums)
+      sumValue = DenseElementsAttr::get(tensor(b.getI32Type(), npv),
+                                        llvm::ArrayRef(colSums));
+  }
+  packed = constantGlobal("__quantx_packed_rhs", value);
+  if (sumValue)
+    sums = constantGlobal("__quantx_packed_rhs_sums", sumValue);
+  return true;
+}
+
 void GemmEmitter::emit() {
   linalg::GenericOp op = m.op;
   Value c = op.getDpsInitOperand(0)->get();
@@ -518,68 +860,85 @@ void GemmEmitter::emit() {
   // ([Kp / KC][Mp / MR][KC / KU][MR][KU]): the microkernel reads one
   // contiguous stream and a thread's block is contiguous (no cache-set
   // conflicts between rows or panels).
+  // Padding must be zero; there is none when the sizes are static
+  // multiples of the tile and of the k step, and every element is written.
+  SmallVector<int64_t, 4> staticRanges = op.getStaticLoopRanges();
+  auto divides = [](int64_t size, int64_t by) {
+    return !ShapedType::isDynamic(size) && size % by == 0;
+  };
+  bool kWhole = divides(staticRanges[2], kStep);
   Type xElem = packedType(true);
   Value aBuf = alloc(xElem, {mul(mp, kp)});
-  fillZero(aBuf, xElem);
-  scf::ParallelOp::create(
-      b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
-      [&](OpBuilder &pb, Location l, ValueRange ivs) {
-        Value row = ivs[0];
-        Value rowPanel = arith::DivSIOp::create(
-            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-        Value rowLane = arith::RemSIOp::create(
-            pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-        scf::ForOp::create(
-            pb, l, zero, kSize, one, {},
-            [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
-              Value x = toPacked(fb, evaluate(fb, true, row, zero, k), true);
-              Value off = packedOffset(fb, l2, k, rowPanel, rowLane, true);
-              memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
-              scf::YieldOp::create(fb, l2);
-            });
-      });
+  if (!kWhole || !divides(staticRanges[0], t.mr))
+    fillZero(aBuf, xElem);
+  parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
+              [&](OpBuilder &pb, Location l, ValueRange ivs) {
+                Value row = ivs[0];
+                Value rowPanel = arith::DivSIOp::create(
+                    pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
+                Value rowLane = arith::RemSIOp::create(
+                    pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
+                scf::ForOp::create(
+                    pb, l, zero, kSize, one, {},
+                    [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
+                      Value x =
+                          toPacked(fb, evaluate(fb, true, row, zero, k), true);
+                      Value off =
+                          packedOffset(fb, l2, k, rowPanel, rowLane, true);
+                      memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
+                      scf::YieldOp::create(fb, l2);
+                    });
+              });
 
   // Pack Y into column panels the same way ([Kp / KC][Np / NR][KC / KU][NR]
   // [KU]), with column sums for the bias.
+  // A constant Y (weights) is packed once, at compile time.
   Type yElem = packedType(false);
-  Value bBuf = alloc(yElem, {mul(np, kp)});
-  fillZero(bBuf, yElem);
-  Value colSums;
-  if (biasX) {
-    colSums = alloc(b.getI32Type(), {np});
-    fillZero(colSums, b.getI32Type());
+  bool withSums = biasX || m.xShift;
+  Value bBuf, colSums;
+  bool constantY = packConstantY(withSums, bBuf, colSums);
+  if (!constantY) {
+    bBuf = alloc(yElem, {mul(np, kp)});
+    if (!kWhole || !divides(staticRanges[1], t.nr))
+      fillZero(bBuf, yElem);
+    if (withSums) {
+      colSums = alloc(b.getI32Type(), {np});
+      fillZero(colSums, b.getI32Type());
+    }
   }
-  scf::ParallelOp::create(
-      b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
-      [&](OpBuilder &pb, Location l, ValueRange ivs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(pb.getInsertionBlock(), pb.getInsertionPoint());
-        Value tile = ivs[0];
-        Value nBase = mul(tile, idx(t.nr));
-        Value count = min(idx(t.nr), arith::SubIOp::create(b, l, nSize, nBase));
-        scf::ForOp::create(
-            b, l, zero, kSize, one, {},
-            [&](OpBuilder &kb, Location l2, Value k, ValueRange) {
-              scf::ForOp::create(
-                  kb, l2, zero, count, one, {},
-                  [&](OpBuilder &jb, Location l3, Value j, ValueRange) {
-                    Value n = arith::AddIOp::create(jb, l3, nBase, j);
-                    Value y = evaluate(jb, false, zero, n, k);
-                    Value off = packedOffset(jb, l3, k, tile, j, false);
-                    memref::StoreOp::create(jb, l3, toPacked(jb, y, false),
-                                            bBuf, ValueRange{off});
-                    if (colSums) {
-                      Value s = memref::LoadOp::create(jb, l3, colSums,
-                                                       ValueRange{n});
-                      s = arith::AddIOp::create(jb, l3, s, y);
-                      memref::StoreOp::create(jb, l3, s, colSums,
-                                              ValueRange{n});
-                    }
-                    scf::YieldOp::create(jb, l3);
-                  });
-              scf::YieldOp::create(kb, l2);
-            });
-      });
+  if (!constantY)
+    parallelFor(
+        b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
+        [&](OpBuilder &pb, Location l, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(pb.getInsertionBlock(), pb.getInsertionPoint());
+          Value tile = ivs[0];
+          Value nBase = mul(tile, idx(t.nr));
+          Value count =
+              min(idx(t.nr), arith::SubIOp::create(b, l, nSize, nBase));
+          scf::ForOp::create(
+              b, l, zero, kSize, one, {},
+              [&](OpBuilder &kb, Location l2, Value k, ValueRange) {
+                scf::ForOp::create(
+                    kb, l2, zero, count, one, {},
+                    [&](OpBuilder &jb, Location l3, Value j, ValueRange) {
+                      Value n = arith::AddIOp::create(jb, l3, nBase, j);
+                      Value y = evaluate(jb, false, zero, n, k);
+                      Value off = packedOffset(jb, l3, k, tile, j, false);
+                      memref::StoreOp::create(jb, l3, toPacked(jb, y, false),
+                                              bBuf, ValueRange{off});
+                      if (colSums) {
+                        Value s = memref::LoadOp::create(jb, l3, colSums,
+                                                         ValueRange{n});
+                        s = arith::AddIOp::create(jb, l3, s, y);
+                        memref::StoreOp::create(jb, l3, s, colSums,
+                                                ValueRange{n});
+                      }
+                      scf::YieldOp::create(jb, l3);
+                    });
+                scf::YieldOp::create(kb, l2);
+              });
+        });
 
   // The accumulator: the output itself when it is tile-aligned and
   // contiguous, else a zero-padded copy.
@@ -590,35 +949,42 @@ void GemmEmitter::emit() {
   Value cBuf = c;
   auto forEachOutput =
       [&](function_ref<void(OpBuilder &, Location, Value, Value)> fn) {
-        scf::ParallelOp::create(
-            b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
-            [&](OpBuilder &pb, Location l, ValueRange ivs) {
-              scf::ForOp::create(
-                  pb, l, zero, nSize, one, {},
-                  [&](OpBuilder &fb, Location l2, Value n, ValueRange) {
-                    fn(fb, l2, ivs[0], n);
-                    scf::YieldOp::create(fb, l2);
-                  });
-            });
+        parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize},
+                    ValueRange{one},
+                    [&](OpBuilder &pb, Location l, ValueRange ivs) {
+                      scf::ForOp::create(
+                          pb, l, zero, nSize, one, {},
+                          [&](OpBuilder &fb, Location l2, Value n, ValueRange) {
+                            fn(fb, l2, ivs[0], n);
+                            scf::YieldOp::create(fb, l2);
+                          });
+                    });
       };
   if (!inPlace) {
+    // The padding of the copy needs no clearing: it only ever flows into
+    // padding elements, which are dropped.
     cBuf = memref::AllocOp::create(
         b, loc,
         MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, accElem),
         ValueRange{mp, np}, b.getI64IntegerAttr(64));
-    fillZero(cBuf, accElem);
     forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
       Value v = memref::LoadOp::create(fb, l, c, ValueRange{mi, ni});
       memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
     });
   }
   if (colSums) {
-    // sum (x + 128) y = sum x y + 128 sum y: start from acc - 128 sum y.
+    // sum (x + 128) y = sum x y + 128 sum y, sum (a - z) y = sum a y -
+    // z sum y: start from acc - (128 + z) sum y (modular i32, exact).
+    Value shift =
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(biasX ? 128 : 0));
+    if (m.xShift)
+      shift = arith::AddIOp::create(
+          b, loc, shift,
+          evaluate(b, m.zArgs, m.zOps, m.xShift, zero, zero, zero));
     forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
       Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
       Value s = memref::LoadOp::create(fb, l, colSums, ValueRange{ni});
-      s = arith::ShLIOp::create(
-          fb, l, s, arith::ConstantOp::create(fb, l, fb.getI32IntegerAttr(7)));
+      s = arith::MulIOp::create(fb, l, s, shift);
       v = arith::SubIOp::create(fb, l, v, s);
       memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
     });
@@ -626,7 +992,7 @@ void GemmEmitter::emit() {
 
   // Output tiles in parallel; in each: k blocks, register-tile columns,
   // register-tile rows.
-  scf::ParallelOp::create(
+  parallelFor(
       b, loc, ValueRange{zero, zero}, ValueRange{mp, np},
       ValueRange{idx(t.mc), idx(t.nc)},
       [&](OpBuilder &pb, Location l, ValueRange ivs) {
@@ -670,9 +1036,11 @@ void GemmEmitter::emit() {
     memref::DeallocOp::create(b, loc, cBuf);
   }
   memref::DeallocOp::create(b, loc, aBuf);
-  memref::DeallocOp::create(b, loc, bBuf);
-  if (colSums)
-    memref::DeallocOp::create(b, loc, colSums);
+  if (!constantY) {
+    memref::DeallocOp::create(b, loc, bBuf);
+    if (colSums)
+      memref::DeallocOp::create(b, loc, colSums);
+  }
   op.erase();
 }
 
@@ -688,6 +1056,7 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
     bool vnni = has.contains("avxvnni") ||
                 (has.contains("avx512vnni") && has.contains("avx512vl"));
 
+    SymbolTable symbols(getOperation());
     SmallVector<linalg::GenericOp> ops;
     getOperation().walk([&](linalg::GenericOp op) { ops.push_back(op); });
     for (linalg::GenericOp op : ops) {
@@ -732,6 +1101,20 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
         tl.nc = nc;
       if (kc > 0)
         tl.kc = kc;
+      // At least two output tiles for the threads when the static shape
+      // fits in one: halve the column (else row) block.
+      if (nc == 0 && mc == 0 && !ShapedType::isDynamic(staticRanges[0]) &&
+          !ShapedType::isDynamic(staticRanges[1]) && staticRanges[0] <= tl.mc &&
+          staticRanges[1] <= tl.nc) {
+        if (staticRanges[1] > tl.nr)
+          tl.nc =
+              llvm::divideCeil(llvm::divideCeil(staticRanges[1], 2), tl.nr) *
+              tl.nr;
+        else if (staticRanges[0] > tl.mr)
+          tl.mc =
+              llvm::divideCeil(llvm::divideCeil(staticRanges[0], 2), tl.mr) *
+              tl.mr;
+      }
       // Keep the blocks whole multiples of the tiles and k steps.
       int64_t kStep = tl.ku * tl.unroll;
       if (tl.nr % tl.vl != 0 || tl.mc % tl.mr != 0 || tl.nc % tl.nr != 0 ||
@@ -741,8 +1124,22 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
             << kStep << " == 0";
         return signalPassFailure();
       }
-      GemmEmitter(*match, kind, tl).emit();
+      // Fork/join costs more than it saves on small products (and far
+      // more when the cores are busy): those run on the calling thread.
+      bool parallel = true;
+      if (!ShapedType::isDynamic(staticRanges[0]) &&
+          !ShapedType::isDynamic(staticRanges[1]) &&
+          !ShapedType::isDynamic(staticRanges[2]))
+        parallel = staticRanges[0] * staticRanges[1] * staticRanges[2] >=
+                   minParallelWork;
+      GemmEmitter(*match, kind, tl, symbols, parallel).emit();
     }
+    // Reads of weights now packed at compile time are dead: erase them so
+    // that symbol-dce can drop the original globals.
+    getOperation().walk([](memref::GetGlobalOp get) {
+      if (get->use_empty())
+        get->erase();
+    });
   }
 };
 

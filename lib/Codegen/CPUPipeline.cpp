@@ -76,12 +76,20 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
+  // Contiguous arguments and results (the JIT passes contiguous copies):
+  // reshapes of arguments are then views, not copies into new buffers.
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   if (options.gemm) {
     CPUGemmOptions gemm;
     gemm.targetFeatures = options.targetFeatures;
     gemm.minRows = options.gemmMinRows;
-    pm.addNestedPass<func::FuncOp>(createCPUGemm(gemm));
+    gemm.minParallelWork = options.gemmMinParallelWork;
+    pm.addPass(createCPUGemm(gemm));
+    // The weights packed at compile time replace the originals.
+    pm.addPass(createSymbolDCEPass());
+    pm.addNestedPass<func::FuncOp>(createCPUVectorizeElementwise());
   }
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.parallel) {
@@ -122,6 +130,11 @@ struct CPUPipelineTextOptions
       llvm::cl::desc("Leave contractions with fewer static rows to the "
                      "scalar lowering"),
       llvm::cl::init(8)};
+  Option<int64_t> gemmMinParallelWork{
+      *this, "gemm-min-parallel-work",
+      llvm::cl::desc("Products with static shapes and fewer multiply-adds "
+                     "(M * N * K) run sequentially"),
+      llvm::cl::init(int64_t(1) << 24)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run kernels on OpenMP threads"),
                         llvm::cl::init(true)};
@@ -143,6 +156,7 @@ void mlir::quantx::registerQuantXPipelines() {
         options.targetFeatures = text.targetFeatures;
         options.gemm = text.gemm;
         options.gemmMinRows = text.gemmMinRows;
+        options.gemmMinParallelWork = text.gemmMinParallelWork;
         options.parallel = text.parallel;
         options.numThreads = text.numThreads;
         buildQuantXCPUPipeline(pm, options);

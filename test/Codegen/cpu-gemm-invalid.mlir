@@ -1,4 +1,4 @@
-// RUN: quantx-opt %s -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{mr=4 mc=10}))' -verify-diagnostics
+// RUN: quantx-opt %s -pass-pipeline='builtin.module(quantx-cpu-gemm{mr=4 mc=10})' -verify-diagnostics
 
 #lhs = affine_map<(m, n, k) -> (m, k)>
 #rhs = affine_map<(m, n, k) -> (k, n)>

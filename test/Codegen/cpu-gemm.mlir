@@ -1,7 +1,7 @@
-// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+avx2,+fma}))' | FileCheck %s --check-prefixes=CHECK,AVX2
-// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+avx2,+fma,+avxvnni}))' | FileCheck %s --check-prefixes=CHECK,VNNI
-// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+avx512f,+avx512vl,+avx512vnni}))' | FileCheck %s --check-prefixes=CHECK,VNNI
-// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(quantx-cpu-gemm{target-features=+sse4.2}))' | FileCheck %s --check-prefixes=CHECK,SSE
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx2,+fma})' | FileCheck %s --check-prefixes=CHECK,AVX2
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx2,+fma,+avxvnni})' | FileCheck %s --check-prefixes=CHECK,VNNI
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx512f,+avx512vl,+avx512vnni})' | FileCheck %s --check-prefixes=CHECK,VNNI
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+sse4.2})' | FileCheck %s --check-prefixes=CHECK,SSE
 
 #lhs = affine_map<(m, n, k) -> (m, k)>
 #rhs = affine_map<(m, n, k) -> (k, n)>
@@ -57,7 +57,7 @@ func.func @int8_zero_point(%a: memref<13x37xi8>, %b: memref<37x21xi8>, %c: memre
 // AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
 // VNNI: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi8>
 // VNNI: arith.constant 128 : i32
-// VNNI: arith.shli
+// VNNI: arith.muli
 // VNNI: arith.subi
 // VNNI: vector.load {{.*}} : memref<?xi8>, vector<32xi8>
 // VNNI: vector.shuffle {{.*}} [0, 1, 2, 3, 0, 1, 2, 3,
@@ -210,6 +210,85 @@ func.func @negative_max_reduction(%a: memref<16x30xf32>, %b: memref<30x50xf32>, 
     %0 = arith.mulf %x, %w : f32
     %1 = arith.maximumf %acc, %0 : f32
     linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// Constant weights are packed at compile time into a new constant global
+// (i16 pairs [k / 2][n][k % 2] for vpmaddwd and the portable form; for
+// vpdpbusd, bytes [k / 4][n][k % 4] with k padded to 8 by zeros, and the
+// column sums 96 + 4 n for the +128 bias of the signed lhs); calls pack only
+// the lhs, and the dead read of the original weights is erased (the
+// pipeline's symbol-dce then drops them).
+// CHECK-DAG: memref.global "private" constant @w : memref<4x16xi8>
+// AVX2-DAG: memref.global "private" constant @__quantx_packed_rhs : memref<64xi16> = dense<[0, 16, 1, 17, 2, 18, {{.*}}, 47, 63]> {alignment = 64 : i64}
+// SSE-DAG: memref.global "private" constant @__quantx_packed_rhs : memref<64xi16> = dense<[0, 16, 1, 17, 2, 18,
+// VNNI-DAG: memref.global "private" constant @__quantx_packed_rhs : memref<128xi8> = dense<"0x00102030011121310212223203132333{{.*}}0F1F2F3F00000000{{(00000000)+}}"> {alignment = 64 : i64}
+// VNNI-DAG: memref.global "private" constant @__quantx_packed_rhs_sums : memref<16xi32> = dense<[96, 100, 104, 108,
+// AVX2-NOT: @__quantx_packed_rhs_sums
+// CHECK-LABEL: func.func @constant_weights
+// CHECK-NOT: memref.get_global @w :
+// CHECK: memref.get_global @__quantx_packed_rhs :
+// CHECK: scf.parallel
+// CHECK-NOT: memref.dealloc %{{.*}} : memref<64xi16>
+// CHECK-NOT: linalg.generic
+memref.global "private" constant @w : memref<4x16xi8> = dense<[[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31], [32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47], [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63]]>
+func.func @constant_weights(%a: memref<8x4xi8>, %c: memref<8x16xi32>) {
+  %w = memref.get_global @w : memref<4x16xi8>
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : memref<8x4xi8>, memref<4x16xi8>) outs(%c : memref<8x16xi32>) {
+  ^bb0(%x: i8, %v: i8, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.extsi %v : i8 to i32
+    %2 = arith.muli %0, %1 : i32
+    %3 = arith.addi %acc, %2 : i32
+    linalg.yield %3 : i32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+#scalar = affine_map<(m, n, k) -> ()>
+
+// A dynamic lhs zero point (0-d input, range unknown): X = a - z is packed
+// as a (u8, so VNNI applies without bias) and the accumulator starts from
+// acc - z * (column sums of Y), the sums computed at compile time here.
+// CHECK-DAG: memref.global "private" constant @__quantx_packed_rhs_sums : memref<16xi32> = dense<[96, 100, 104, 108,
+// CHECK-LABEL: func.func @dynamic_zero_point
+// CHECK: scf.parallel
+// CHECK: arith.extui
+// CHECK-NOT: arith.subi {{.*}} : i32
+// CHECK: %[[Z:.*]] = memref.load %arg1[] : memref<i32>
+// CHECK: %[[S:.*]] = arith.addi %{{.*}}, %[[Z]] : i32
+// CHECK: scf.parallel
+// CHECK: memref.load %{{.*}} : memref<16xi32>
+// CHECK: arith.muli %{{.*}}, %[[S]] : i32
+// CHECK: arith.subi
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"
+// CHECK-NOT: linalg.generic
+memref.global "private" constant @w : memref<4x16xi8> = dense<[[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31], [32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47], [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63]]>
+func.func @dynamic_zero_point(%a: memref<8x4xi8>, %z: memref<i32>, %c: memref<8x16xi32>) {
+  %w = memref.get_global @w : memref<4x16xi8>
+  linalg.generic {indexing_maps = [#lhs, #rhs, #scalar, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w, %z : memref<8x4xi8>, memref<4x16xi8>, memref<i32>) outs(%c : memref<8x16xi32>) {
+  ^bb0(%x: i8, %v: i8, %zp: i32, %acc: i32):
+    %0 = arith.extui %x : i8 to i32
+    %1 = arith.subi %0, %zp : i32
+    %2 = arith.extsi %v : i8 to i32
+    %3 = arith.muli %1, %2 : i32
+    %4 = arith.addi %acc, %3 : i32
+    linalg.yield %4 : i32
   }
   return
 }

@@ -1,7 +1,12 @@
 // The whole CPU pipeline on an int8 matmul: LLVM dialect with OpenMP
 // threads and the target's dot-product instruction, down to assembly for
 // targets this machine may lack (the VNNI forms are checked here, not run).
-// RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma" | FileCheck %s --check-prefix=LLVM
+// RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma gemm-min-parallel-work=0" | FileCheck %s --check-prefix=LLVM
+// A product below gemm-min-parallel-work (64 * 48 * 128 here) runs on the
+// calling thread by default: no OpenMP region at all.
+// RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma" | FileCheck %s --check-prefix=SERIAL
+// RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma gemm-min-parallel-work=393217" | FileCheck %s --check-prefix=SERIAL
+// RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma gemm-min-parallel-work=393216" | FileCheck %s --check-prefix=LLVM
 // RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma parallel=false" | FileCheck %s --check-prefix=SERIAL
 // RUN: quantx-opt %s -quantx-cpu-pipeline="gemm=false" | FileCheck %s --check-prefix=SCALAR
 // RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma" | mlir-translate --mlir-to-llvmir | llc -O2 -mtriple=x86_64 -mattr=+avx2,+fma | FileCheck %s --check-prefix=ASM-AVX2

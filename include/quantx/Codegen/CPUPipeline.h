@@ -33,6 +33,9 @@ struct CPUPipelineOptions {
   /// Contractions with fewer static rows are left to other lowerings
   /// (matrix-vector shapes).
   int64_t gemmMinRows = 8;
+  /// Products with static shapes and fewer multiply-adds run on the calling
+  /// thread (no parallel loops): 2^24, about 0.5 ms of one core.
+  int64_t gemmMinParallelWork = int64_t(1) << 24;
   /// Run the outer loops of the generated kernels on OpenMP threads.
   bool parallel = true;
   /// Number of threads of each parallel region; 0 leaves it to the OpenMP

@@ -9,7 +9,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def CPUGemm : Pass<"quantx-cpu-gemm", "func::FuncOp"> {
+def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
   let summary = "Generate packed, register-tiled, vectorized and "
                 "multi-threaded GEMM code for matmul-like linalg.generic ops";
   let description = [{
@@ -44,6 +44,18 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "func::FuncOp"> {
     microkernel whose accumulators stay in vector registers. Ragged edges
     go through a zero-padded copy of the accumulator.
 
+    A `Y` that is a compile-time constant (a constant `memref.global`,
+    as bufferized weights are, read through an integer-only body slice) is
+    packed by the pass itself into a new constant global (and its column
+    sums, when needed), so calls pack only `X`. An `X = a - z` with `z`
+    invariant in the loops and of unknown range (a dynamic zero point read
+    from a 0-d buffer) packs `a` and starts the accumulator from
+    `acc - z * sum_k Y[k, n]`, exact in modular i32.
+
+    Products with static shapes and fewer than `min-parallel-work`
+    multiply-adds are emitted as sequential loops (no OpenMP region); the
+    others get at least two output tiles when the shape allows.
+
     The instruction form follows the target features: `target-features`
     (LLVM syntax, `+avx2,+fma,...`; exactly these features, whatever the
     host) when given, else the host CPU's.
@@ -62,6 +74,9 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "func::FuncOp"> {
     Option<"minRows", "min-rows", "int64_t", "8",
            "Leave contractions with a static row count below this to other "
            "lowerings (matrix-vector shapes)">,
+    Option<"minParallelWork", "min-parallel-work", "int64_t", "16777216",
+           "Products with static shapes and fewer multiply-adds (M * N * K) "
+           "run sequentially, without parallel loops">,
     Option<"useVNNI", "vnni", "bool", "true",
            "Use vpdpbusd where the target has it and the operands fit">,
   ];
@@ -71,6 +86,37 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "func::FuncOp"> {
                            "::mlir::arith::ArithDialect",
                            "::mlir::affine::AffineDialect",
                            "::mlir::LLVM::LLVMDialect"];
+}
+
+def CPUVectorizeElementwise
+    : Pass<"quantx-cpu-vectorize-elementwise", "func::FuncOp"> {
+  let summary = "Vector loops for static element-wise linalg.generic ops "
+                "and min/max reductions";
+  let description = [{
+    Rewrites bufferized `linalg.generic` ops with static shapes and
+    identity-layout operands:
+
+    - all iterators parallel, every operand read contiguously along the
+      innermost loop dimension or not depending on it, a body of pure
+      element-wise scalar ops (arith, math): a loop nest whose innermost
+      loop steps by 8 lanes (`vector.load`, the body cloned on
+      `vector<8xT>`, values that do not vary along the innermost dimension
+      computed as scalars and broadcast, `vector.store`), then a scalar loop
+      for the remainder. `fptosi` to a wider-than-32-bit integer of a value
+      clamped by `minimumf`/`maximumf` constants inside the i32 range
+      becomes `fptosi` to i32 and `extsi` (same value; AVX2 has no vector
+      conversion to i64).
+    - a whole-buffer `minimumf`/`maximumf` reduction into a 0-d output: a
+      vector of partial results, `vector.reduction`, a scalar remainder.
+      Both are order-independent, so the result is identical.
+
+    Each lane computes the same operations as the scalar loop, so results
+    are bit-identical to `convert-linalg-to-loops`.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 #endif // QUANTX_CODEGEN_PASSES_TD

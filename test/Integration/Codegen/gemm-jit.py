@@ -110,6 +110,53 @@ check("int8 scaled f32 output", f, yf)
 yq = np.clip(np.round(np.maximum(yf, 0) / np.float32(0.5)) + 20, 0, 255)
 check("int8 requantized u8 output", q.view(np.uint8), yq.astype(np.uint8))
 
+# Constant weights (packed at compile time) with a static zero point, and a
+# dynamic lhs zero point read at run time (corrected by the column sums of
+# the weights), ragged and tile-aligned shapes.
+for (m, k, n) in [(9, 37, 21), (64, 784, 256), (16, 130, 10)]:
+    a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+    w = rng.integers(-127, 128, (k, n), dtype=np.int8)
+    zp = int(rng.integers(0, 256))
+    hexw = "0x" + w.tobytes().hex().upper()
+    mlir = f"""
+!x = !quantx.uniform<u8:f32, scale = 0.5, zero_point = 77>
+!xd = !quantx.uniform<u8:f32, offset = zero_point>
+!w = !quantx.uniform<i8<-127:127>:f32, scale = 0.25>
+func.func @f(%a: tensor<{m}x{k}xi8>, %zp: tensor<i32>, %s: tensor<f32>) -> (tensor<{m}x{n}xi32>, tensor<{m}x{n}xi32>) {{
+  %w = quantx.constant dense<"{hexw}"> : tensor<{k}x{n}xi8> -> tensor<{k}x{n}x!w>
+  %x = quantx.scast %a : tensor<{m}x{k}xi8> -> tensor<{m}x{k}x!x>
+  %r = quantx.matmul %x, %w : tensor<{m}x{k}x!x>, tensor<{k}x{n}x!w> -> tensor<{m}x{n}xi32>
+  %xd = quantx.scast %a : tensor<{m}x{k}xi8> -> tensor<{m}x{k}x!xd>
+  %d = quantx.matmul %xd, %w lhs_scale(%s : tensor<f32>) lhs_offset(%zp : tensor<i32>) : tensor<{m}x{k}x!xd>, tensor<{k}x{n}x!w> -> tensor<{m}x{n}xi32>
+  return %r, %d : tensor<{m}x{n}xi32>, tensor<{m}x{n}xi32>
+}}"""
+    r, d = both_threads(f"constant weights {m}x{k}x{n}", mlir,
+                        [a.view(np.int8), np.array(zp, np.int32),
+                         np.array(0.5, np.float32)], 2)
+    wl = w.astype(np.int64)
+    check(f"constant weights, zero point 77, {m}x{k}x{n}", r,
+          ((a.astype(np.int64) - 77) @ wl).astype(np.int32))
+    check(f"constant weights, dynamic zero point {zp}, {m}x{k}x{n}", d,
+          ((a.astype(np.int64) - zp) @ wl).astype(np.int32))
+
+# Constant uint8 weights with a zero point (the compile-time packing then
+# evaluates extui and subi), ragged shape.
+m, k, n = 11, 45, 19
+a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+wu = rng.integers(0, 256, (k, n), dtype=np.uint8)
+mlir = f"""
+!x = !quantx.uniform<i8:f32, scale = 0.5>
+!w = !quantx.uniform<u8:f32, scale = 0.25, zero_point = 131>
+func.func @f(%a: tensor<{m}x{k}xi8>) -> tensor<{m}x{n}xi32> {{
+  %w = quantx.constant dense<"0x{wu.tobytes().hex().upper()}"> : tensor<{k}x{n}xi8> -> tensor<{k}x{n}x!w>
+  %x = quantx.scast %a : tensor<{m}x{k}xi8> -> tensor<{m}x{k}x!x>
+  %r = quantx.matmul %x, %w : tensor<{m}x{k}x!x>, tensor<{k}x{n}x!w> -> tensor<{m}x{n}xi32>
+  return %r : tensor<{m}x{n}xi32>
+}}"""
+(got,) = both_threads("constant uint8 weights", mlir, [a], 1)
+check("constant uint8 weights, zero point 131", got,
+      (a.astype(np.int64) @ (wu.astype(np.int64) - 131)).astype(np.int32))
+
 # f32 GEMM (linalg.matmul) on ragged shapes, against float64 numpy within
 # the f32 rounding bound of a K-term dot product.
 for (m, k, n) in [(8, 1, 3), (13, 37, 21), (100, 257, 50), (64, 512, 96)]:

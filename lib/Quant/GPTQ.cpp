@@ -551,23 +551,19 @@ GPTQResult GPTQ::quantize(const float *w, int64_t rows,
 
   // Working weights in quantization order with dead columns zeroed, in
   // the result's buffer (restored to the original order at the end).
+  // `change` gets the same starting weights: after each super-block its
+  // columns hold the total change D = W - Q instead.
   float *const wp = res.dequantized.data();
+  LargeBuffer<float> change = uninitialized(rows * n);
   parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const float *src = w + r * n;
-      float *dst = wp + r * n;
+      float *dst = wp + r * n, *start = change.get() + r * n;
       for (int64_t k = 0; k < n; ++k) {
         const int64_t c = perm[size_t(k)];
-        dst[k] = dead[size_t(c)] ? 0.0f : src[c];
+        dst[k] = start[k] = dead[size_t(c)] ? 0.0f : src[c];
       }
     }
-  });
-
-  // The starting weights again, in the same order: after each super-block
-  // its columns hold the total change D = W - Q instead.
-  LargeBuffer<float> change = uninitialized(rows * n);
-  parallelFor(0, rows, 16, [&](int64_t lo, int64_t hi) {
-    std::copy(wp + lo * n, wp + hi * n, change.get() + lo * n);
   });
 
   // Rows [r0, r1): the whole blocked elimination. `inner` splits the tiles

@@ -75,11 +75,6 @@ def _write_json_atomic(path: str, data) -> None:
 _compiled = {}  # (path, mtime, size, entry) -> compiled function
 
 
-def _quantx_error():
-    from .ir import QuantXError
-    return QuantXError
-
-
 def _jit_function(mlir_path: str, entry: str):
     """`entry` of the module at `mlir_path`, compiled in-process once per
     version of the file; None when the JIT library cannot be loaded."""
@@ -116,11 +111,12 @@ def run_function(mlir_path: str, inputs: Sequence[np.ndarray], num_results: int,
     unchanged), or ``quantx-run`` when the JIT library is not available."""
     fn = _jit_function(mlir_path, entry)
     if fn is not None:
+        from .ir import QuantXError  # loaded with the JIT
         try:
             out = fn(*inputs)
         except (TypeError, ValueError) as e:
             raise PTQError(f"running the model failed: {e}") from None
-        except _quantx_error() as e:
+        except QuantXError as e:
             raise PTQError(f"running the model failed:\n{e}") from None
         out = [] if out is None else list(out) if isinstance(out, tuple) else [out]
         if len(out) != num_results:
@@ -320,6 +316,23 @@ def _observer_options(stats: Optional[str]) -> str:
     return "=" + opts
 
 
+def _ptq_command(model: str, stats: Optional[str], opts: str, mode: str,
+                 group_size: int, keep_float: Sequence[str]) -> List[str]:
+    """quantx-opt arguments up to and including -quantx-ptq: observers as
+    the statistics were collected, the calibration, the rewrite with `opts`
+    added to the mode options."""
+    opts = f"mode={mode} {opts}".strip()
+    if group_size:
+        opts += f" group-size={group_size}"
+    if keep_float:
+        opts += " keep-float=" + ",".join(keep_float)
+    args = [_tool("quantx-opt"), model,
+            "-quantx-insert-observers" + _observer_options(stats)]
+    if stats:
+        args.append(f"-quantx-apply-calibration=stats-file={stats}")
+    return args + [f"-quantx-ptq={opts}"]
+
+
 def quantize(model: str, stats: Optional[str], out_path: str,
              mode: str = "static-int8", group_size: int = 0,
              keep_float: Sequence[str] = (), report: Optional[str] = None) -> Optional[dict]:
@@ -329,20 +342,11 @@ def quantize(model: str, stats: Optional[str], out_path: str,
     if mode == "static-int8" and not stats:
         raise PTQError("static-int8 needs a statistics file (calibrate first)")
     with tempfile.TemporaryDirectory(prefix="quantx-ptq-") as tmp:
-        opts = f"mode={mode}"
-        if group_size:
-            opts += f" group-size={group_size}"
-        if keep_float:
-            opts += " keep-float=" + ",".join(keep_float)
         rep = os.path.join(tmp, "report.json")
-        opts += f" report={rep}"
-        args = [_tool("quantx-opt"), model,
-                "-quantx-insert-observers" + _observer_options(stats)]
-        if stats:
-            args.append(f"-quantx-apply-calibration=stats-file={stats}")
         tmp_out = os.path.join(tmp, "out.mlir")
-        args += [f"-quantx-ptq={opts}", "-canonicalize", "-o", tmp_out]
-        _run(args, "quantizing")
+        args = _ptq_command(model, stats, f"report={rep}", mode, group_size,
+                            keep_float)
+        _run(args + ["-canonicalize", "-o", tmp_out], "quantizing")
         with open(rep) as f:
             data = json.load(f)
         _copy_atomic(tmp_out, out_path)
@@ -416,17 +420,9 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
             raise PTQError("no data to measure the SQNR on")
         qpath = os.path.join(tmp, "quantized.mlir")
         qman_path = os.path.join(tmp, "quantized-observations.json")
-        opts = f"mode={mode} keep-output-observers=true"
-        if group_size:
-            opts += f" group-size={group_size}"
-        if keep_float:
-            opts += " keep-float=" + ",".join(keep_float)
-        args = [_tool("quantx-opt"), model,
-                "-quantx-insert-observers" + _observer_options(stats)]
-        if stats:
-            args.append(f"-quantx-apply-calibration=stats-file={stats}")
-        args += [f"-quantx-ptq={opts}",
-                 f"-quantx-expose-observations=manifest={qman_path}", "-o", qpath]
+        args = _ptq_command(model, stats, "keep-output-observers=true", mode,
+                            group_size, keep_float)
+        args += [f"-quantx-expose-observations=manifest={qman_path}", "-o", qpath]
         _run(args, "quantizing with layer outputs exposed")
         with open(qman_path) as f:
             qman = next(fn for fn in json.load(f)["functions"]

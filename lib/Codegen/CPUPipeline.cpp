@@ -12,6 +12,8 @@
 #include "quantx/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -29,8 +31,38 @@
 
 #include <algorithm>
 
+namespace mlir::quantx {
+#define GEN_PASS_DEF_CPUBUFFERDEALLOCATION
+#include "quantx/Codegen/Passes.h.inc"
+} // namespace mlir::quantx
+
 using namespace mlir;
 using namespace mlir::quantx;
+
+namespace {
+struct CPUBufferDeallocationPass
+    : public quantx::impl::CPUBufferDeallocationBase<
+          CPUBufferDeallocationPass> {
+  void runOnOperation() override {
+    OpPassManager pipeline(func::FuncOp::getOperationName());
+    bufferization::buildBufferDeallocationPipeline(pipeline);
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      bool managed = func.walk([](Operation *op) {
+                           return isa<memref::DeallocOp>(op) ||
+                                          isa<omp::OpenMPDialect>(
+                                              op->getDialect())
+                                      ? WalkResult::interrupt()
+                                      : WalkResult::advance();
+                         })
+                         .wasInterrupted();
+      if (!managed && failed(runPipeline(pipeline, func)))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace
 
 llvm::SmallVector<std::string>
 mlir::quantx::resolveTargetFeatures(llvm::StringRef override) {
@@ -81,6 +113,11 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // Every buffer bufferization allocated is released after its last use
+  // (results are returned to, and released by, the caller).
+  pm.addPass(createCPUBufferDeallocation());
+  // Clones of results the function does not own (an argument, a constant).
+  pm.addPass(createConvertBufferizationToMemRefPass());
   if (options.gemm) {
     CPUGemmOptions gemm;
     gemm.targetFeatures = options.targetFeatures;
@@ -89,7 +126,9 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
     pm.addPass(createCPUGemm(gemm));
     // The weights packed at compile time replace the originals.
     pm.addPass(createSymbolDCEPass());
-    pm.addNestedPass<func::FuncOp>(createCPUVectorizeElementwise());
+    CPUVectorizeElementwiseOptions elementwise;
+    elementwise.parallel = options.parallel;
+    pm.addNestedPass<func::FuncOp>(createCPUVectorizeElementwise(elementwise));
   }
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.parallel) {
@@ -107,6 +146,13 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
+  // Before the OpenMP conversion, which lowers the memref ops it meets with
+  // the default (malloc) allocation functions.
+  if (options.runtimeAlloc) {
+    FinalizeMemRefToLLVMConversionPassOptions memref;
+    memref.useGenericFunctions = true;
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass(memref));
+  }
   if (options.parallel)
     pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
@@ -143,6 +189,12 @@ struct CPUPipelineTextOptions
       llvm::cl::desc("Threads per parallel region (0: the runtime's "
                      "default, OMP_NUM_THREADS)"),
       llvm::cl::init(0)};
+  Option<bool> runtimeAlloc{
+      *this, "runtime-alloc",
+      llvm::cl::desc("Allocate through the quantx CPU runtime's block cache "
+                     "(_mlir_memref_to_llvm_alloc/free in "
+                     "libquantx_cpu_runtime) instead of malloc/free"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -159,6 +211,7 @@ void mlir::quantx::registerQuantXPipelines() {
         options.gemmMinParallelWork = text.gemmMinParallelWork;
         options.parallel = text.parallel;
         options.numThreads = text.numThreads;
+        options.runtimeAlloc = text.runtimeAlloc;
         buildQuantXCPUPipeline(pm, options);
       });
 }
@@ -170,10 +223,11 @@ void mlir::quantx::registerCPUTranslations(DialectRegistry &registry) {
 }
 
 llvm::ArrayRef<llvm::StringRef> mlir::quantx::getCPURuntimeLibraries() {
+  static const llvm::StringRef libs[] = {
+      QUANTX_CPU_RUNTIME,
 #ifdef QUANTX_OPENMP_RUNTIME
-  static const llvm::StringRef libs[] = {QUANTX_OPENMP_RUNTIME};
-  return libs;
-#else
-  return {};
+      QUANTX_OPENMP_RUNTIME,
 #endif
+  };
+  return libs;
 }

@@ -41,6 +41,12 @@ struct CPUPipelineOptions {
   /// Number of threads of each parallel region; 0 leaves it to the OpenMP
   /// runtime (OMP_NUM_THREADS, else all cores).
   unsigned numThreads = 0;
+  /// Allocate buffers through the quantx CPU runtime
+  /// (libquantx_cpu_runtime: MLIR's generic `_mlir_memref_to_llvm_alloc`
+  /// and `_free`, which reuse each thread's large blocks across calls)
+  /// instead of malloc and free. The JIT and the ahead-of-time outputs
+  /// turn this on and provide the runtime.
+  bool runtimeAlloc = false;
 };
 
 /// Adds the passes that take a module from quantx to the LLVM dialect on

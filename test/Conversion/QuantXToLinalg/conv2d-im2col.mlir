@@ -15,13 +15,14 @@
 // CHECK-LABEL: func.func @conv2d
 // CHECK-SAME: (%[[X:.*]]: tensor<2x3x7x5xi8>, %[[W:.*]]: tensor<4x3x2x2xi8>, %[[B:.*]]: tensor<4xi32>)
 // CHECK: %[[ZP:.*]] = arith.constant -3 : i8
-// CHECK: %[[PAD:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x3x8x7xi8>)
-// CHECK: %[[H:.*]] = arith.subi %{{.*}}, %c1 : index
-// CHECK: %[[HOK:.*]] = arith.cmpi ult, %[[H]], %c7 : index
-// CHECK: %[[WOK:.*]] = arith.cmpi ult, %{{.*}}, %c5 : index
-// CHECK: %[[OK:.*]] = arith.andi %[[HOK]], %[[WOK]] : i1
-// CHECK: %[[V:.*]] = tensor.extract %[[X]]
-// CHECK: arith.select %[[OK]], %[[V]], %[[ZP]] : i8
+// The padding: the zero point everywhere, then the input copied into the
+// interior (top 1, left 0).
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%[[ZP]] : i8) outs(%{{.*}} : tensor<2x3x8x7xi8>)
+// CHECK: %[[IN:.*]] = tensor.extract_slice %[[FILL]][0, 0, 1, 0] [2, 3, 7, 5] [1, 1, 1, 1]
+// CHECK: %[[COPY:.*]] = linalg.generic {{.*}} ins(%[[X]] : tensor<2x3x7x5xi8>) outs(%[[IN]] : tensor<2x3x7x5xi8>)
+// CHECK-NEXT: ^bb0(%[[A:.*]]: i8, %{{.*}}: i8):
+// CHECK-NEXT: linalg.yield %[[A]] : i8
+// CHECK: %[[PAD:.*]] = tensor.insert_slice %[[COPY]] into %[[FILL]][0, 0, 1, 0] [2, 3, 7, 5] [1, 1, 1, 1]
 // CHECK: %[[PE:.*]] = tensor.empty() : tensor<3x2x2x2x4x5xi8>
 // CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$GATHER]], #[[$ID6]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[PAD]] : tensor<2x3x8x7xi8>) outs(%[[PE]] : tensor<3x2x2x2x4x5xi8>)
 // CHECK: %[[P2:.*]] = tensor.collapse_shape %[[P]] {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<3x2x2x2x4x5xi8> into tensor<12x40xi8>
@@ -70,8 +71,8 @@ func.func @conv2d_1x1(%x: tensor<1x8x5x6x!x>, %w: tensor<16x8x1x1x!w>) -> tensor
 // an f32 reduction of x * dequantize(w), padded with 0.0.
 // CHECK-LABEL: func.func @conv2d_weight_only
 // CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x6x6xf32>)
-// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ZERO]] : f32
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<1x2x6x6xf32>)
+// CHECK: tensor.insert_slice %{{.*}} into %[[FILL]][0, 0, 1, 1] [1, 2, 4, 4] [1, 1, 1, 1]
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<2x3x3x1x4x4xf32> into tensor<18x16xf32>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins({{.*}} : tensor<18x16xf32>, tensor<5x18xi8>) outs(%{{.*}} : tensor<5x16xf32>)
 // CHECK: arith.sitofp

@@ -180,7 +180,7 @@ struct CPUPipelineTextOptions
       *this, "gemm-min-parallel-work",
       llvm::cl::desc("Products with static shapes and fewer multiply-adds "
                      "(M * N * K) run sequentially"),
-      llvm::cl::init(int64_t(1) << 24)};
+      llvm::cl::init(int64_t(1) << 22)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run kernels on OpenMP threads"),
                         llvm::cl::init(true)};

@@ -34,8 +34,8 @@ struct CPUPipelineOptions {
   /// (matrix-vector shapes).
   int64_t gemmMinRows = 8;
   /// Products with static shapes and fewer multiply-adds run on the calling
-  /// thread (no parallel loops): 2^24, about 0.5 ms of one core.
-  int64_t gemmMinParallelWork = int64_t(1) << 24;
+  /// thread (no parallel loops): 2^22, about 0.1 ms of one core.
+  int64_t gemmMinParallelWork = int64_t(1) << 22;
   /// Run the outer loops of the generated kernels on OpenMP threads.
   bool parallel = true;
   /// Number of threads of each parallel region; 0 leaves it to the OpenMP

@@ -74,7 +74,7 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
     Option<"minRows", "min-rows", "int64_t", "8",
            "Leave contractions with a static row count below this to other "
            "lowerings (matrix-vector shapes)">,
-    Option<"minParallelWork", "min-parallel-work", "int64_t", "16777216",
+    Option<"minParallelWork", "min-parallel-work", "int64_t", "4194304",
            "Products with static shapes and fewer multiply-adds (M * N * K) "
            "run sequentially, without parallel loops">,
     Option<"useVNNI", "vnni", "bool", "true",

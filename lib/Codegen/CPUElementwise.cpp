@@ -187,6 +187,13 @@ private:
   /// halves of it down to 4, then scalars.
   void emitRange(OpBuilder &b, Location loc, ValueRange outer, Value lo,
                  Value hi);
+  /// Emits the whole vector dimension as full vectors, the last one
+  /// overlapping the one before when the extent is not a multiple of the
+  /// lanes (for ops whose points may be computed twice).
+  void emitOverlapping(OpBuilder &b, Location loc, ValueRange outer);
+  /// Whether computing a point twice is harmless: no window, no output
+  /// read, no strided read (which needs its bounds check).
+  bool mayOverlap();
 
   linalg::GenericOp op;
   bool parallel;
@@ -451,6 +458,30 @@ void LinearVectorizer::emitPoints(OpBuilder &b, Location loc, ValueRange outer,
   }
 }
 
+bool LinearVectorizer::mayOverlap() {
+  if (nr != 0 || vecExtent % lanes == 0)
+    return false;
+  Block *body = op.getBody();
+  for (unsigned i = 0; i < op.getNumDpsInits(); ++i)
+    if (!body->getArgument(op.getNumDpsInputs() + i).use_empty())
+      return false;
+  return llvm::none_of(operands, [](const Operand &o) {
+    return o.access == Access::Strided;
+  });
+}
+
+void LinearVectorizer::emitOverlapping(OpBuilder &b, Location loc,
+                                       ValueRange outer) {
+  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  int64_t mainEnd = vecExtent / lanes * lanes;
+  scf::ForOp::create(b, loc, idx(0), idx(mainEnd), idx(lanes), {},
+                     [&](OpBuilder &fb, Location l, Value j, ValueRange) {
+                       emitPoints(fb, l, outer, j, lanes);
+                       scf::YieldOp::create(fb, l);
+                     });
+  emitPoints(b, loc, outer, idx(vecExtent - lanes), lanes);
+}
+
 void LinearVectorizer::emitRange(OpBuilder &b, Location loc, ValueRange outer,
                                  Value lo, Value hi) {
   auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
@@ -565,7 +596,12 @@ bool LinearVectorizer::run() {
       return arith::ConstantIndexOp::create(nb, l, v);
     };
     if (chunks == 1) {
-      emitRange(nb, l, ivs, cst(0), cst(vecExtent));
+      // The same values written twice by one thread: a vector instead of
+      // a scalar tail (a row of 14 bytes is two 8-byte vectors).
+      if (mayOverlap())
+        emitOverlapping(nb, l, ivs);
+      else
+        emitRange(nb, l, ivs, cst(0), cst(vecExtent));
       return;
     }
     Value lo = arith::MulIOp::create(nb, l, ivs.back(), cst(chunkLen));

@@ -110,7 +110,9 @@ def CPUVectorizeElementwise
       load runs only where it stays inside the buffer, elsewhere the same
       points run as scalars). Outputs are contiguous. The vector loop
       takes 256 bits of the widest element (8 lanes for f32/i32, up to 32
-      for i8), then halves of that down to 4 lanes, then scalars. A window
+      for i8). An op that does not read its outputs ends each row with one
+      more full vector overlapping the one before; otherwise the tail
+      takes halves of the lanes down to 4, then scalars. A window
       is unrolled in the scalar loops' order on vectors of outputs.
       `fptosi` to a wider-than-32-bit integer of a value clamped by
       `minimumf`/`maximumf` constants inside the i32 range becomes

@@ -119,6 +119,10 @@ struct GemmMatch {
   Value xShift;
   SmallVector<Operation *> zOps;
   SmallVector<BlockArgument> zArgs;
+  /// The same for Y (`Y = a - z`): then `z * sum_k X[m, k]` is subtracted.
+  Value yShift;
+  SmallVector<Operation *> yzOps;
+  SmallVector<BlockArgument> yzArgs;
   bool isFloat;
   IntRange xRange{0, 0}, yRange{0, 0};
 };
@@ -245,8 +249,16 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
       auto fitsI16 = [](IntRange r) { return r.lo >= -32767 && r.hi <= 32767; };
       // X = a - z with a bounded and z invariant in the loops (read through
       // indexing maps without dimensions, or captured): pack a, correct by z.
-      auto sub = x.getDefiningOp<arith::SubIOp>();
-      if ((!xr || !fitsI16(*xr)) && sub && sub->getBlock() == body) {
+      // The same for Y.
+      auto splitShift = [&](Value v, std::optional<IntRange> &range,
+                            Value &base, Value &shift,
+                            SmallVector<Operation *> &baseOps,
+                            SmallVector<BlockArgument> &baseArgs,
+                            SmallVector<Operation *> &shiftOps,
+                            SmallVector<BlockArgument> &shiftArgs) {
+        auto sub = v.getDefiningOp<arith::SubIOp>();
+        if ((range && fitsI16(*range)) || !sub || sub->getBlock() != body)
+          return;
         auto ar = valueRange(sub.getLhs());
         llvm::SetVector<Operation *> as, zs;
         llvm::SetVector<BlockArgument> aa, za;
@@ -262,22 +274,26 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
                         op.getDpsInputOperand(a.getArgNumber()))
                       .getResults(),
                   [](AffineExpr e) { return isa<AffineConstantExpr>(e); });
-        if (ar && fitsI16(*ar) && invariant) {
-          xr = ar;
-          m.x = x = sub.getLhs();
-          m.xShift = sub.getRhs();
-          m.xOps.clear();
-          m.zOps.clear();
-          for (Operation &o : *body) {
-            if (as.contains(&o))
-              m.xOps.push_back(&o);
-            if (zs.contains(&o))
-              m.zOps.push_back(&o);
-          }
-          m.xArgs.assign(aa.begin(), aa.end());
-          m.zArgs.assign(za.begin(), za.end());
+        if (!ar || !fitsI16(*ar) || !invariant)
+          return;
+        range = ar;
+        base = sub.getLhs();
+        shift = sub.getRhs();
+        baseOps.clear();
+        shiftOps.clear();
+        for (Operation &o : *body) {
+          if (as.contains(&o))
+            baseOps.push_back(&o);
+          if (zs.contains(&o))
+            shiftOps.push_back(&o);
         }
-      }
+        baseArgs.assign(aa.begin(), aa.end());
+        shiftArgs.assign(za.begin(), za.end());
+      };
+      splitShift(x, xr, m.x, m.xShift, m.xOps, m.xArgs, m.zOps, m.zArgs);
+      // Not both: (a - z)(b - w) would also need + K z w.
+      if (!m.xShift)
+        splitShift(y, yr, m.y, m.yShift, m.yOps, m.yArgs, m.yzOps, m.yzArgs);
       if (!xr || !yr)
         return std::nullopt;
       m.xRange = *xr;
@@ -1109,6 +1125,10 @@ void GemmEmitter::emit() {
   Value aBuf = alloc(xElem, {mul(mp, kp)});
   if (!kWhole || !divides(staticRanges[0], t.mr))
     fillZero(aBuf, xElem);
+  // With a shifted Y (Y = a - z), the row sums of X for the correction.
+  Value rowSums;
+  if (m.yShift)
+    rowSums = alloc(b.getI32Type(), {mp});
   parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
               [&](OpBuilder &pb, Location l, ValueRange ivs) {
                 Value row = ivs[0];
@@ -1116,16 +1136,28 @@ void GemmEmitter::emit() {
                     pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
                 Value rowLane = arith::RemSIOp::create(
                     pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-                scf::ForOp::create(
-                    pb, l, zero, kSize, one, {},
-                    [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
-                      Value x =
-                          toPacked(fb, evaluate(fb, true, row, zero, k), true);
+                SmallVector<Value> init;
+                if (rowSums)
+                  init.push_back(arith::ConstantOp::create(
+                      pb, l, pb.getI32IntegerAttr(0)));
+                auto loop = scf::ForOp::create(
+                    pb, l, zero, kSize, one, init,
+                    [&](OpBuilder &fb, Location l2, Value k, ValueRange iter) {
+                      Value xv = evaluate(fb, true, row, zero, k);
                       Value off =
                           packedOffset(fb, l2, k, rowPanel, rowLane, true);
-                      memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
-                      scf::YieldOp::create(fb, l2);
+                      memref::StoreOp::create(fb, l2, toPacked(fb, xv, true),
+                                              aBuf, ValueRange{off});
+                      if (rowSums)
+                        scf::YieldOp::create(
+                            fb, l2,
+                            Value(arith::AddIOp::create(fb, l2, iter[0], xv)));
+                      else
+                        scf::YieldOp::create(fb, l2);
                     });
+                if (rowSums)
+                  memref::StoreOp::create(pb, l, loop.getResult(0), rowSums,
+                                          ValueRange{row});
               });
 
   // Pack Y into column panels the same way ([Kp / KC][Np / NR][KC / KU][NR]
@@ -1211,7 +1243,7 @@ void GemmEmitter::emit() {
   bool inPlace = cType.getLayout().isIdentity() && sm && sn &&
                  *sm % t.mr == 0 && *sn % t.nr == 0;
   Value cBuf = c;
-  if (inPlace && !colSums && zeroFill) {
+  if (inPlace && !colSums && !rowSums && zeroFill) {
     zeroFill->erase();
     zeroInit = true;
   }
@@ -1252,6 +1284,18 @@ void GemmEmitter::emit() {
     forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
       Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
       Value s = memref::LoadOp::create(fb, l, colSums, ValueRange{ni});
+      s = arith::MulIOp::create(fb, l, s, shift);
+      v = arith::SubIOp::create(fb, l, v, s);
+      memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
+    });
+  }
+
+  if (rowSums) {
+    // sum x (a - z) = sum x a - z sum x: start from acc - z * (row sums).
+    Value shift = evaluate(b, m.yzArgs, m.yzOps, m.yShift, zero, zero, zero);
+    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
+      Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
+      Value s = memref::LoadOp::create(fb, l, rowSums, ValueRange{mi});
       s = arith::MulIOp::create(fb, l, s, shift);
       v = arith::SubIOp::create(fb, l, v, s);
       memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
@@ -1304,6 +1348,8 @@ void GemmEmitter::emit() {
     memref::DeallocOp::create(b, loc, cBuf);
   }
   memref::DeallocOp::create(b, loc, aBuf);
+  if (rowSums)
+    memref::DeallocOp::create(b, loc, rowSums);
   if (!constantY) {
     memref::DeallocOp::create(b, loc, bBuf);
     if (colSums)

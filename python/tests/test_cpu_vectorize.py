@@ -158,3 +158,43 @@ def test_padded_conv_pipeline_matches_scalar_lowering(n, h, w):
     want = jit.compile(text, SCALAR)["f"](x, k)
     assert np.array_equal(got, want)
     assert got.std() > 0  # not a degenerate output
+
+
+DYNAMIC_CONV = """
+!x = !quantx.uniform<u8:f32, offset = zero_point>
+!w = !quantx.uniform<i8:f32, scale = 0.25>
+func.func @f(%xi: tensor<{n}x4x{h}x{h}xi8>, %wi: tensor<8x4x3x3xi8>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<{n}x8x{h}x{h}xf32> {{
+  %x = quantx.scast %xi : tensor<{n}x4x{h}x{h}xi8> -> tensor<{n}x4x{h}x{h}x!x>
+  %w = quantx.scast %wi : tensor<8x4x3x3xi8> -> tensor<8x4x3x3x!w>
+  %y = quantx.conv2d %x, %w input_scale(%s : tensor<f32>) input_offset(%z : tensor<i32>) {{padding = array<i64: 1, 1, 1, 1>}} : tensor<{n}x4x{h}x{h}x!x>, tensor<8x4x3x3x!w> -> tensor<{n}x8x{h}x{h}xf32>
+  return %y : tensor<{n}x8x{h}x{h}xf32>
+}}
+"""
+
+
+@pytest.mark.parametrize("n,h", [(1, 5), (16, 12)])
+def test_conv_with_run_time_zero_point_matches_scalar_lowering(n, h):
+    # Dynamic quantization's convolution: im2col, the GEMM on the raw
+    # patches minus z times the filter's row sums, bit for bit against the
+    # direct scalar form; padding takes the run-time zero point.
+    text = DYNAMIC_CONV.format(n=n, h=h)
+    rng = np.random.default_rng(n + h)
+    x = rng.integers(0, 256, (n, 4, h, h), dtype=np.uint8).view(np.int8)
+    w = rng.integers(-127, 128, (8, 4, 3, 3), dtype=np.int8)
+    s = np.array(0.03, np.float32)
+    for zp in (0, 77, 255):
+        z = np.array(zp, np.int32)
+        got = jit.compile(text)["f"](x, w, s, z)
+        want = jit.compile(text, SCALAR)["f"](x, w, s, z)
+        assert np.array_equal(got, want), zp
+        # Against numpy: real values (x - z) * 0.03, weights * 0.25, zero
+        # padding in the real domain.
+        xr = (x.view(np.uint8).astype(np.int64) - zp)
+        xp = np.pad(xr, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        acc = np.zeros((n, 8, h, h), np.int64)
+        for i in range(3):
+            for j in range(3):
+                acc += np.einsum("nchw,fc->nfhw", xp[:, :, i:i + h, j:j + h],
+                                 w[:, :, i, j].astype(np.int64))
+        np.testing.assert_allclose(got, acc * np.float32(0.03 * 0.25),
+                                   rtol=1e-6, atol=1e-6)

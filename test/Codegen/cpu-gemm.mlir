@@ -338,3 +338,38 @@ func.func @runtime_rhs_zero_output(%a: memref<16x9xi8>, %b: memref<9x32xi8>, %c:
   }
   return
 }
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#scalar = affine_map<(m, n, k) -> ()>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// Y = b - z with z known only at run time (dynamic quantization's zero
+// point, u8 b): b is packed, X's row sums are taken while packing X, and
+// the accumulator starts from -z * (row sums).
+// CHECK-LABEL: func.func @rhs_dynamic_zero_point
+// AVX2: %[[SUMS:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi32>
+// AVX2: scf.for {{.*}} iter_args(%[[S:.*]] = %{{.*}}) -> (i32)
+// AVX2: arith.addi %[[S]]
+// AVX2: memref.store {{.*}}, %[[SUMS]]
+// AVX2: %[[Z:.*]] = memref.load %arg2[] : memref<i32>
+// AVX2: %[[R:.*]] = memref.load %[[SUMS]]
+// AVX2: %[[ZR:.*]] = arith.muli %[[R]], %[[Z]] : i32
+// AVX2: arith.subi %{{.*}}, %[[ZR]] : i32
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// AVX2: memref.dealloc %[[SUMS]]
+func.func @rhs_dynamic_zero_point(%a: memref<16x9xi8>, %b: memref<9x32xi8>, %z: memref<i32>, %c: memref<16x32xi32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #scalar, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %z : memref<16x9xi8>, memref<9x32xi8>, memref<i32>) outs(%c : memref<16x32xi32>) {
+  ^bb0(%x: i8, %w: i8, %zp: i32, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.extui %w : i8 to i32
+    %2 = arith.subi %1, %zp : i32
+    %3 = arith.muli %0, %2 : i32
+    %4 = arith.addi %acc, %3 : i32
+    linalg.yield %4 : i32
+  }
+  return
+}

@@ -957,10 +957,12 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     c.rounding = op.getRounding();
     auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
 
-    // A zero point known only at run time leaves the operand's range
+    // A filter zero point known only at run time leaves the filter's range
     // unknown, so quantx-cpu-gemm cannot take the product; as scalar loops
-    // the direct form reads memory in a better order than the patches.
-    bool dynamicZeroPoint = c.lhsOffset || c.rhsOffset;
+    // the direct form reads memory in a better order than the patches. (A
+    // run-time input zero point is fine: the GEMM packs the raw patches and
+    // subtracts z times the filter's row sums.)
+    bool dynamicZeroPoint = static_cast<bool>(c.rhsOffset);
     if (im2col && groups == 1 && !dynamicZeroPoint &&
         supportsIm2col(c.lhsQ, c.rhsQ)) {
       ArrayRef<int64_t> fShape = fType.getShape();

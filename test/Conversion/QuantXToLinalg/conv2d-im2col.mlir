@@ -102,15 +102,19 @@ func.func @negative_conv2d_grouped(%x: tensor<1x4x5x5x!x>, %w: tensor<4x2x3x3x!w
 
 // -----
 
-// A zero point known only at run time (dynamic quantization) leaves the
-// activations' range unknown to quantx-cpu-gemm: the direct contraction
-// stays, the better loop order for scalar code.
-// CHECK-LABEL: func.func @negative_conv2d_dynamic_zero_point
-// CHECK-NOT: tensor.collapse_shape
-// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// An input zero point known only at run time (dynamic quantization): the
+// same im2col form, the zero point subtracted in the product's body
+// (quantx-cpu-gemm packs the raw patches and subtracts z times the
+// filter's row sums).
+// CHECK-LABEL: func.func @conv2d_dynamic_zero_point
+// CHECK: tensor.collapse_shape {{.*}} into tensor<36x9xi8>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins({{.*}}, %arg3 : tensor<36x9xi8>, tensor<4x36xi8>, tensor<f32>, tensor<i32>)
+// CHECK-NEXT: ^bb0(%[[A:.*]]: i8, %{{.*}}: i8, %{{.*}}: f32, %[[Z:.*]]: i32, %{{.*}}: i32):
+// CHECK-NEXT: %[[E:.*]] = arith.extui %[[A]] : i8 to i32
+// CHECK-NEXT: arith.subi %[[E]], %[[Z]] : i32
 !x = !quantx.uniform<u8:f32, offset = zero_point>
 !w = !quantx.uniform<i8:f32, scale = 0.25>
-func.func @negative_conv2d_dynamic_zero_point(%x: tensor<1x4x5x5x!x>, %w: tensor<4x4x3x3x!w>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<1x4x3x3xf32> {
+func.func @conv2d_dynamic_zero_point(%x: tensor<1x4x5x5x!x>, %w: tensor<4x4x3x3x!w>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<1x4x3x3xf32> {
   %y = quantx.conv2d %x, %w input_scale(%s : tensor<f32>) input_offset(%z : tensor<i32>) : tensor<1x4x5x5x!x>, tensor<4x4x3x3x!w> -> tensor<1x4x3x3xf32>
   return %y : tensor<1x4x3x3xf32>
 }

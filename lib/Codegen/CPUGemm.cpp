@@ -729,7 +729,10 @@ bool GemmEmitter::canVectorizeY() {
     auto type = dyn_cast<MemRefType>(operand->get().getType());
     if (!type)
       continue; // A scalar, broadcast.
-    if (!type.getLayout().isIdentity() || !arg.getType().isIntOrFloat())
+    // Whole bytes only: a vector of sub-byte integers is loaded packed,
+    // while a memref stores one per byte.
+    if (!type.getLayout().isIdentity() || !arg.getType().isIntOrFloat() ||
+        arg.getType().getIntOrFloatBitWidth() % 8 != 0)
       return false;
     AffineMap am = m.op.getMatchingIndexingMap(operand);
     for (auto [r, e] : llvm::enumerate(am.getResults())) {

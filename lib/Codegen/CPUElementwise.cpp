@@ -632,11 +632,50 @@ bool LinearVectorizer::run() {
     emitRange(nb, l, ivs.drop_back(), lo, hi);
   };
   if (threads && outerPoints * chunks > 1) {
-    scf::ParallelOp::create(b, loc, lbs, ubs, steps,
-                            [&](OpBuilder &nb, Location l, ValueRange ivs) {
-                              bodyFn(nb, l, ivs);
-                              scf::ReduceOp::create(nb, l);
-                            });
+    // Parallel over the fewest leading outer dimensions that give 64
+    // iterations (the OpenMP loop recovers each index of a collapsed nest
+    // with a division), the rest as loops inside.
+    size_t numPar = outerExtent.size();
+    if (chunks == 1) {
+      int64_t points = 1;
+      for (size_t d = 0; d < outerExtent.size(); ++d) {
+        points *= outerExtent[d];
+        if (points >= 64) {
+          numPar = d + 1;
+          break;
+        }
+      }
+    }
+    SmallVector<Value> plbs(lbs.begin(), lbs.begin() + numPar),
+        pubs(ubs.begin(), ubs.begin() + numPar),
+        psteps(steps.begin(), steps.begin() + numPar);
+    if (chunks > 1) {
+      plbs.push_back(lbs.back());
+      pubs.push_back(ubs.back());
+      psteps.push_back(steps.back());
+    }
+    scf::ParallelOp::create(
+        b, loc, plbs, pubs, psteps,
+        [&](OpBuilder &nb, Location l, ValueRange pivs) {
+          if (numPar == outerExtent.size()) {
+            bodyFn(nb, l, pivs);
+          } else {
+            SmallVector<Value> ilbs, iubs, isteps;
+            for (size_t d = numPar; d < outerExtent.size(); ++d) {
+              ilbs.push_back(arith::ConstantIndexOp::create(nb, l, 0));
+              iubs.push_back(
+                  arith::ConstantIndexOp::create(nb, l, outerExtent[d]));
+              isteps.push_back(arith::ConstantIndexOp::create(nb, l, 1));
+            }
+            scf::buildLoopNest(nb, l, ilbs, iubs, isteps,
+                               [&](OpBuilder &ib, Location il, ValueRange ivs) {
+                                 SmallVector<Value> all(pivs);
+                                 all.append(ivs.begin(), ivs.end());
+                                 bodyFn(ib, il, all);
+                               });
+          }
+          scf::ReduceOp::create(nb, l);
+        });
   } else if (lbs.empty()) {
     bodyFn(b, loc, {});
   } else {

@@ -16,10 +16,10 @@ script, in one run:
   torch has no FBGEMM) and
   dynamic quantization of the Linear layers;
 * measures test accuracy on the 10,000 test images, latency at batch 1 and
-  batch 64 (median of repeated calls; quantx with native timing through
-  quantx.jit, PyTorch with the same harness, 2 threads each) and the size of
-  the weights (quantx: the PTQ report's bytes; PyTorch: its serialized state
-  dict).
+  batch 64 (median of repeated calls, both called from Python the same way:
+  a numpy array in, a numpy array out; quantx and PyTorch timed in
+  alternating rounds, 2 threads each) and the size of the weights (quantx:
+  the PTQ report's bytes; PyTorch: its serialized state dict).
 
 Prints a table and ends with one JSON line. Run against the built tree:
 
@@ -30,6 +30,7 @@ import argparse
 import io
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -52,6 +53,22 @@ def accuracy(fn, images, labels, batch):
     for i in range(0, len(images), batch):
         correct += int((fn(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum())
     return correct / len(images)
+
+
+def interleaved_latency(peers, x, repetitions, rounds=5):
+    """Median seconds per call of each callable in `peers`, timed in
+    `rounds` alternating rounds (after a warm-up of each), so that a change
+    in the machine's load affects all of them alike."""
+    import quantx.jit
+    times = {k: [] for k in peers}
+    for fn in peers.values():
+        quantx.jit.benchmark(fn, x, warmup=3, repetitions=1)
+    per_round = max(1, repetitions // rounds)
+    for _ in range(rounds):
+        for k, fn in peers.items():
+            times[k] += quantx.jit.benchmark(fn, x, warmup=1,
+                                             repetitions=per_round).times
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def quantx_variants(name, model, calib, tmp, modes, observer, validation):
@@ -156,7 +173,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="*", default=["fashion_cnn", "fashion_mlp"])
     ap.add_argument("--test-images", type=int, default=10000)
-    ap.add_argument("--repetitions", type=int, default=30)
+    ap.add_argument("--repetitions", type=int, default=60,
+                    help="timed calls per model and batch size, in 5 "
+                         "alternating rounds")
     ap.add_argument("--observer", default="auto",
                     help="quantx.ptq observer kind for the activations, or "
                          "'auto': the kind whose static int8 model is most "
@@ -198,21 +217,29 @@ def main():
                 log(f"  {name} {variant}: compiling, accuracy, latency")
                 fns = {b: quantx.jit.compile(t)["forward"] for b, t in qx[variant]["texts"].items()}
                 acc = accuracy(fns[EVAL_BATCH], test_x, test_y, EVAL_BATCH)
-                lat = {b: fns[b].benchmark(test_x[:b], warmup=3,
-                                           repetitions=args.repetitions).median * 1e3
-                       for b in (1, 64)}
-                row = {"model": name, "variant": variant, "impl": "quantx", "accuracy": acc,
-                       "lat1_ms": lat[1], "lat64_ms": lat[64], "bytes": qx[variant]["bytes"]}
-                rows.append(row)
                 tm = th.get(variant)
+                run_torch = None
                 if tm is not None:
                     def run_torch(x, tm=tm):
                         with torch.no_grad():
                             return tm(torch.from_numpy(x)).numpy()
                     tacc = accuracy(run_torch, test_x, test_y, EVAL_BATCH)
-                    tlat = {b: quantx.jit.benchmark(run_torch, test_x[:b], warmup=3,
-                                                    repetitions=args.repetitions).median * 1e3
-                            for b in (1, 64)}
+                # Latency: both called from Python the same way (arrays in,
+                # arrays out), in alternating rounds so that both see the
+                # same machine.
+                lat, tlat = {}, {}
+                for b in (1, 64):
+                    peers = {"quantx": fns[b]}
+                    if run_torch is not None:
+                        peers["torch"] = run_torch
+                    med = interleaved_latency(peers, test_x[:b], args.repetitions)
+                    lat[b] = med["quantx"] * 1e3
+                    if run_torch is not None:
+                        tlat[b] = med["torch"] * 1e3
+                row = {"model": name, "variant": variant, "impl": "quantx", "accuracy": acc,
+                       "lat1_ms": lat[1], "lat64_ms": lat[64], "bytes": qx[variant]["bytes"]}
+                rows.append(row)
+                if tm is not None:
                     rows.append({"model": name, "variant": variant, "impl": "torch",
                                  "accuracy": tacc, "lat1_ms": tlat[1], "lat64_ms": tlat[64],
                                  "bytes": state_bytes(tm)})

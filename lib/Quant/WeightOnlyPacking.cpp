@@ -1,6 +1,7 @@
 //===- WeightOnlyPacking.cpp - Packed layout of weight-only matmuls -------===//
 //
-// The host-side packer of the "n8" weight-only layout (see the header).
+// The host-side packers of the "n8" and "k32" weight-only layouts (see the
+// header).
 //
 //===----------------------------------------------------------------------===//
 
@@ -8,10 +9,33 @@
 
 #include "quantx/Quant/Float16.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 using namespace quantx;
+
+int64_t WeightOnlyLayout::groupUnroll() const {
+  if (!isK32() || group <= 0)
+    return 1;
+  // At most 32 blocks of 32 k (512 bytes) per step, at most 8 groups (one
+  // vector of scales); an even count when a group is an odd number of
+  // blocks, so that steps cover whole 64-k chunks. The largest such power
+  // of two that divides the group count, else the smallest allowed (one
+  // padding group at most).
+  int64_t blocks = group / 32;
+  bool needEven = blocks % 2 != 0;
+  int64_t most = std::max<int64_t>(1, std::min<int64_t>(8, 32 / blocks));
+  int64_t u = 1;
+  while (u * 2 <= most)
+    u *= 2;
+  int64_t least = needEven ? 2 : 1;
+  u = std::max(u, least);
+  for (int64_t c = u; c >= least; c /= 2)
+    if (groups() % c == 0)
+      return c;
+  return least;
+}
 
 std::string WeightOnlyLayout::check() const {
   if (bits != 4 && bits != 8)
@@ -21,8 +45,21 @@ std::string WeightOnlyLayout::check() const {
     return "empty weight matrix";
   if (group <= 0)
     return "group size must be positive";
+  if (isK32() && bits != 4)
+    return "the k32 layout (int8 activations) needs 4-bit weights, got " +
+           std::to_string(bits) + "-bit";
+  if (isK32() && group % 32 != 0)
+    return "the k32 layout (int8 activations) needs a group size that is a "
+           "multiple of 32, got " +
+           std::to_string(group);
   return {};
 }
+
+/// The "k32" packer: weights, scales and offset terms in [N, Gp] order.
+static std::string packK32(const WeightOnlyLayout &L, const int32_t *q,
+                           const float *scales, const float *offsets,
+                           bool nMajor, uint8_t *weights, void *packedScales,
+                           float *offsetTerms);
 
 std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
                                    const float *scales, const float *offsets,
@@ -32,6 +69,9 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
     return why;
   if (L.hasOffsetTerms() && (!offsets || !offsetTerms))
     return "a layout with offsets needs offsets and an offset-term output";
+  if (L.isK32())
+    return packK32(L, q, scales, offsets, nMajor, weights, packedScales,
+                   offsetTerms);
   const int64_t T = L.tiles(), G = L.groups(), gs = L.group,
                 P = L.paddedGroup(), N = L.n, K = L.k,
                 tile = WeightOnlyLayout::kTile;
@@ -104,5 +144,75 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
         }
         offsetTerms[idx] = c;
       }
+  return {};
+}
+
+/// The stored scale (f32 or f16 bits) at `idx`; empty or an error.
+static std::string storeScale(const WeightOnlyLayout &L, void *packedScales,
+                              int64_t idx, float s, int64_t row) {
+  if (L.scaleF16) {
+    uint16_t h = floatToFp16(s);
+    if (fp16ToFloat(h) != s && !(std::isnan(s)))
+      return "scale " + std::to_string(s) + " of row " + std::to_string(row) +
+             " is not an f16 value";
+    std::memcpy(static_cast<uint16_t *>(packedScales) + idx, &h, 2);
+  } else {
+    static_cast<float *>(packedScales)[idx] = s;
+  }
+  return {};
+}
+
+/// The offset term c with w = s*u + c for an offset `o`.
+static float offsetTerm(const WeightOnlyLayout &L, float s, float o) {
+  const int64_t qmin = L.storageMin();
+  switch (L.offset) {
+  case WeightOffsetKind::ZeroPoint:
+    return s * float(qmin - int64_t(o));
+  case WeightOffsetKind::AddMin:
+    return s * float(qmin) + o;
+  case WeightOffsetKind::SubMin:
+    return s * float(qmin) - o;
+  case WeightOffsetKind::None:
+    break;
+  }
+  return 0.0f;
+}
+
+static std::string packK32(const WeightOnlyLayout &L, const int32_t *q,
+                           const float *scales, const float *offsets,
+                           bool nMajor, uint8_t *weights, void *packedScales,
+                           float *offsetTerms) {
+  const int64_t N = L.n, K = L.k, G = L.groups(), Gp = L.paddedGroups(),
+                Kp = L.paddedK();
+  const int64_t qmin = L.storageMin(), umax = (int64_t(1) << L.bits) - 1;
+  for (int64_t row = 0; row < N; ++row) {
+    uint8_t *bytes = weights + row * (Kp / 2);
+    std::memset(bytes, 0, Kp / 2);
+    for (int64_t col = 0; col < K; ++col) {
+      int32_t v = nMajor ? q[row * K + col] : q[col * N + row];
+      int64_t u = int64_t(v) - qmin;
+      if (u < 0 || u > umax)
+        return "value " + std::to_string(v) + " at [" + std::to_string(row) +
+               ", " + std::to_string(col) + "] is outside the " +
+               std::to_string(L.bits) + "-bit storage range";
+      int64_t chunk = col / 64, j = col % 64;
+      uint8_t &byte = bytes[chunk * 32 + j % 32];
+      byte = uint8_t(byte | (j < 32 ? u : u << 4));
+    }
+    for (int64_t g = 0; g < Gp; ++g) {
+      int64_t idx = row * Gp + g;
+      bool real = g < G;
+      float s =
+          real ? (nMajor ? scales[row * G + g] : scales[g * N + row]) : 0.0f;
+      if (std::string why = storeScale(L, packedScales, idx, s, row);
+          !why.empty())
+        return why;
+      if (L.hasOffsetTerms()) {
+        float o = real ? (nMajor ? offsets[row * G + g] : offsets[g * N + row])
+                       : 0.0f;
+        offsetTerms[idx] = real ? offsetTerm(L, s, o) : 0.0f;
+      }
+    }
+  }
   return {};
 }

@@ -164,10 +164,17 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     Option<"prefetchDistance", "prefetch-distance", "int64_t", "0",
            "Software-prefetch the packed weights this many bytes ahead "
            "(0: rely on the hardware prefetchers)">,
+    Option<"activations", "activations", "std::string", "\"f32\"",
+           "Arithmetic of the kernels: f32 (exact f32 products, layout "
+           "n8) or int8 (activations quantized per weight group to int8 "
+           "on each call, integer dot products with AVX2 vpmaddubsw, "
+           "layout k32; 4-bit weights with groups of a multiple of 32, "
+           "others keep f32)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::omp::OpenMPDialect",
                            "::mlir::LLVM::LLVMDialect",

@@ -14,6 +14,7 @@
 #include "quantx/Quant/WeightOnlyPacking.h"
 
 #include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -76,7 +77,8 @@ BlockArgument asFuncArgument(Value v) {
 
 /// Checks the shape and scheme of a weight-only matmul; on failure `why`
 /// says what is not supported.
-FailureOr<Plan> planMatmul(MatmulOp op, std::string &why) {
+FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
+                           std::string &why) {
   auto fail = [&](const Twine &reason) -> FailureOr<Plan> {
     why = reason.str();
     return failure();
@@ -138,6 +140,16 @@ FailureOr<Plan> planMatmul(MatmulOp op, std::string &why) {
   p.layout.offset = offsetKindOf(q);
   if (std::string reason = p.layout.check(); !reason.empty())
     return fail(reason);
+  if (int8Activations) {
+    // The int8-activation kernel where its layout applies, else the f32
+    // one; a caller packing arguments must get the layout it asked for.
+    ::quantx::WeightOnlyLayout k32 = p.layout;
+    k32.kind = ::quantx::WeightLayoutKind::K32;
+    if (std::string reason = k32.check(); reason.empty())
+      p.layout = k32;
+    else if (mustFollow)
+      return fail(reason);
+  }
   p.scaleElement = se;
   p.weights = op.getRhs();
   p.scales = op.getRhsScale();
@@ -222,6 +234,8 @@ std::string kernelName(const Plan &p, bool parallel) {
     name += "_submin";
     break;
   }
+  if (L.isK32())
+    name += "_a8";
   if (parallel)
     name += "_par";
   return name;
@@ -503,12 +517,302 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   return func;
 }
 
+/// A call of the LLVM intrinsic `name` (an x86 instruction the kernel needs
+/// exactly, which vector ops would not reliably select).
+Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name,
+                ValueRange args) {
+  return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args)
+      .getResult(0);
+}
+
+/// Builds the int8-activation kernel for a "k32" plan:
+///   (x: memref<MxK>, w: memref<Bxi8>, s: memref<N*Gp x f16|f32>,
+///    [c: memref<N*Gp x f32>], out: memref<MxN>) -> ()
+/// Per call, each activation row is quantized per weight group g:
+///   d[m,g] = max_k |x[m,k]| / 127, a[m,k] = clamp(roundeven(x[m,k] / d), 127)
+/// (multiplying by the f32 reciprocal of d; a = 0 when d = 0), and
+///   out[m,n] = sum_g s[n,g]*d[m,g] * dot(u[n, g], a[m, g])
+///            + sum_g c[n,g] * d[m,g]*sum_{k in g} a[m,k],
+/// with c = s*storage_min without offsets. The dot products are exact
+/// integers (vpmaddubsw of u8 levels <= 15 and int8 activations cannot
+/// saturate: 2*15*127 < 2^15, and at most 8 such i16 sums are added before
+/// vpmaddwd widens them to i32).
+func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
+                             bool parallel, StringRef name) {
+  MLIRContext *ctx = module.getContext();
+  const auto &L = p.layout;
+  const int64_t M = p.m, K = L.k, N = L.n, gs = L.group, Gp = L.paddedGroups(),
+                Kp = L.paddedK(), U = L.groupUnroll(), bpg = gs / 32,
+                numParams = L.paramCount();
+  Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
+       i16 = IntegerType::get(ctx, 16), i32 = IntegerType::get(ctx, 32);
+  auto vf = VectorType::get({8}, f32);
+  auto vu = VectorType::get({U}, f32);
+  auto vb = VectorType::get({32}, i8);
+  auto vw = VectorType::get({16}, i16);
+  auto vi = VectorType::get({8}, i32);
+
+  SmallVector<Type> inputs = {anyLayout({M, K}, f32),
+                              anyLayout({L.weightBytes()}, i8),
+                              anyLayout({numParams}, p.scaleElement)};
+  if (L.hasOffsetTerms())
+    inputs.push_back(anyLayout({numParams}, f32));
+  inputs.push_back(MemRefType::get({M, N}, f32));
+
+  OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+  auto func =
+      func::FuncOp::create(mb, loc, name, FunctionType::get(ctx, inputs, {}));
+  func.setPrivate();
+  Block *entry = func.addEntryBlock();
+  ImplicitLocOpBuilder b(loc, ctx);
+  b.setInsertionPointToStart(entry);
+
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  Value x = contiguous(b, entry->getArgument(0));
+  Value w = contiguous(b, entry->getArgument(1));
+  Value s = contiguous(b, entry->getArgument(2));
+  Value c = L.hasOffsetTerms() ? contiguous(b, entry->getArgument(3)) : Value();
+  Value out = entry->getArguments().back();
+  Value c0 = idx(0), c1 = idx(1);
+
+  // Quantized activations (zero past K), their scales d and d * sum(a) per
+  // group (zero in padding groups).
+  Value xq = memref::AllocOp::create(b, MemRefType::get({M, Kp}, i8));
+  Value xd = memref::AllocOp::create(b, MemRefType::get({M, Gp}, f32));
+  Value xc = memref::AllocOp::create(b, MemRefType::get({M, Gp}, f32));
+  scf::ForOp::create(
+      b, c0, idx(M), c1, ValueRange{},
+      [&](OpBuilder &ob0, Location l, Value row, ValueRange) {
+        ImplicitLocOpBuilder ob(l, ob0);
+        scf::ForOp::create(
+            ob, arith::ConstantIndexOp::create(ob, 0),
+            arith::ConstantIndexOp::create(ob, Gp),
+            arith::ConstantIndexOp::create(ob, 1), ValueRange{},
+            [&](OpBuilder &gb0, Location gl, Value g, ValueRange) {
+              ImplicitLocOpBuilder gb(gl, gb0);
+              auto cst = [&](int64_t v) -> Value {
+                return arith::ConstantIndexOp::create(gb, v);
+              };
+              auto fc = [&](float v) -> Value {
+                return arith::ConstantOp::create(gb, gb.getF32FloatAttr(v));
+              };
+              Value start = arith::MulIOp::create(gb, g, cst(gs));
+              // x[m, k], or 0 past K.
+              auto xAt = [&](ImplicitLocOpBuilder &ib, Value j) -> Value {
+                Value k = arith::AddIOp::create(ib, start, j);
+                Value in = arith::CmpIOp::create(
+                    ib, arith::CmpIPredicate::ult, k,
+                    arith::ConstantIndexOp::create(ib, K));
+                Value kc = arith::MinUIOp::create(
+                    ib, k, arith::ConstantIndexOp::create(ib, K - 1));
+                Value v = memref::LoadOp::create(ib, x, ValueRange{row, kc});
+                return arith::SelectOp::create(
+                    ib, in, v,
+                    arith::ConstantOp::create(ib, ib.getF32FloatAttr(0.0f)));
+              };
+              auto amax = scf::ForOp::create(
+                  gb, cst(0), cst(gs), cst(1), ValueRange{fc(0.0f)},
+                  [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
+                    ImplicitLocOpBuilder ib(il, ib0);
+                    Value v = xAt(ib, j);
+                    Value a = arith::MaximumFOp::create(
+                        ib, v, arith::NegFOp::create(ib, v));
+                    scf::YieldOp::create(
+                        ib,
+                        ValueRange{arith::MaximumFOp::create(ib, acc[0], a)});
+                  });
+              Value d =
+                  arith::DivFOp::create(gb, amax.getResult(0), fc(127.0f));
+              Value isZero = arith::CmpFOp::create(
+                  gb, arith::CmpFPredicate::OEQ, d, fc(0.0f));
+              Value inv = arith::SelectOp::create(
+                  gb, isZero, fc(0.0f), arith::DivFOp::create(gb, fc(1.0f), d));
+              auto sum = scf::ForOp::create(
+                  gb, cst(0), cst(gs), cst(1),
+                  ValueRange{arith::ConstantIntOp::create(gb, i32, 0)},
+                  [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
+                    ImplicitLocOpBuilder ib(il, ib0);
+                    Value v = arith::MulFOp::create(ib, xAt(ib, j), inv);
+                    Value r = math::RoundEvenOp::create(ib, v);
+                    r = arith::MinimumFOp::create(
+                        ib,
+                        arith::MaximumFOp::create(
+                            ib, r,
+                            arith::ConstantOp::create(
+                                ib, ib.getF32FloatAttr(-127.0f))),
+                        arith::ConstantOp::create(ib,
+                                                  ib.getF32FloatAttr(127.0f)));
+                    Value q = arith::FPToSIOp::create(ib, i32, r);
+                    memref::StoreOp::create(
+                        ib, arith::TruncIOp::create(ib, i8, q), xq,
+                        ValueRange{row, arith::AddIOp::create(ib, start, j)});
+                    scf::YieldOp::create(
+                        ib, ValueRange{arith::AddIOp::create(ib, acc[0], q)});
+                  });
+              memref::StoreOp::create(gb, d, xd, ValueRange{row, g});
+              Value corr = arith::MulFOp::create(
+                  gb, d, arith::SIToFPOp::create(gb, f32, sum.getResult(0)));
+              memref::StoreOp::create(gb, corr, xc, ValueRange{row, g});
+              scf::YieldOp::create(gb);
+            });
+        scf::YieldOp::create(ob);
+      });
+
+  // Independent accumulators per activation row: about eight FMA chains in
+  // flight hide the FMA latency.
+  const int64_t chains =
+      std::max<int64_t>(1, std::min<int64_t>(U, 8 / std::max<int64_t>(M, 1)));
+  const int64_t chunkBytes = 32, stepBytes = U * gs / 2, rowBytes = Kp / 2;
+  auto rowBody = [&](OpBuilder &ob, Location l, Value n) {
+    ImplicitLocOpBuilder rb(l, ob);
+    auto cst = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(rb, v);
+    };
+    Value zero8 =
+        arith::ConstantOp::create(rb, vf, DenseElementsAttr::get(vf, 0.0f));
+    Value zeroU =
+        arith::ConstantOp::create(rb, vu, DenseElementsAttr::get(vu, 0.0f));
+    SmallVector<Value> init(M * chains, zero8);
+    init.append(M, zeroU);
+    Value wRow = arith::MulIOp::create(rb, n, cst(rowBytes));
+    Value pRow = arith::MulIOp::create(rb, n, cst(Gp));
+    auto loop = scf::ForOp::create(
+        rb, cst(0), cst(Gp / U), cst(1), init,
+        [&](OpBuilder &sb0, Location sl, Value step, ValueRange acc) {
+          ImplicitLocOpBuilder sb(sl, sb0);
+          auto sc = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(sb, v);
+          };
+          SmallVector<Value> next(acc.begin(), acc.end());
+          Value g0 = arith::MulIOp::create(sb, step, sc(U));
+          Value pIdx = arith::AddIOp::create(sb, pRow, g0);
+          Value sv = vector::LoadOp::create(
+              sb, VectorType::get({U}, p.scaleElement), s, pIdx);
+          if (!p.scaleElement.isF32())
+            sv = arith::ExtFOp::create(sb, vu, sv);
+          Value cv = c ? vector::LoadOp::create(sb, vu, c, pIdx) : sv;
+          // Scales of the products (s * d) per row, and the offset terms.
+          SmallVector<Value> prod;
+          for (int64_t m = 0; m < M; ++m) {
+            Value dm =
+                vector::LoadOp::create(sb, vu, xd, ValueRange{sc(m), g0});
+            prod.push_back(arith::MulFOp::create(sb, sv, dm));
+            Value cm =
+                vector::LoadOp::create(sb, vu, xc, ValueRange{sc(m), g0});
+            Value &a = next[M * chains + m];
+            a = vector::FMAOp::create(sb, cv, cm, a);
+          }
+          // The step's weights: U groups of gs/32 blocks of 32 levels.
+          Value wStep = arith::AddIOp::create(
+              sb, wRow, arith::MulIOp::create(sb, step, sc(stepBytes)));
+          Value mask = arith::ConstantOp::create(
+              sb, vb, DenseElementsAttr::get(vb, int8_t(15)));
+          Value four = arith::ConstantOp::create(
+              sb, vb, DenseElementsAttr::get(vb, int8_t(4)));
+          Value ones = arith::ConstantOp::create(
+              sb, vw, DenseElementsAttr::get(vw, int16_t(1)));
+          SmallVector<Value> blocks;
+          for (int64_t ch = 0; ch < stepBytes / chunkBytes; ++ch) {
+            Value raw =
+                vector::LoadOp::create(sb, vb, w,
+                                       ValueRange{arith::AddIOp::create(
+                                           sb, wStep, sc(ch * chunkBytes))});
+            blocks.push_back(arith::AndIOp::create(sb, raw, mask));
+            blocks.push_back(arith::AndIOp::create(
+                sb, arith::ShRUIOp::create(sb, raw, four), mask));
+          }
+          Value kStep = arith::MulIOp::create(sb, g0, sc(gs));
+          for (int64_t gi = 0; gi < U; ++gi) {
+            for (int64_t m = 0; m < M; ++m) {
+              Value dot;
+              // At most 8 i16 pair sums per vpmaddwd: 8*2*15*127 < 2^15.
+              for (int64_t b0 = 0; b0 < bpg; b0 += 8) {
+                Value pairs;
+                for (int64_t bi = b0; bi < std::min(bpg, b0 + 8); ++bi) {
+                  Value a = vector::LoadOp::create(
+                      sb, vb, xq,
+                      ValueRange{sc(m),
+                                 arith::AddIOp::create(
+                                     sb, kStep, sc((gi * bpg + bi) * 32))});
+                  Value pr = intrinsic(sb, vw, "llvm.x86.avx2.pmadd.ub.sw",
+                                       {blocks[gi * bpg + bi], a});
+                  pairs = pairs ? arith::AddIOp::create(sb, pairs, pr) : pr;
+                }
+                Value wide =
+                    intrinsic(sb, vi, "llvm.x86.avx2.pmadd.wd", {pairs, ones});
+                dot = dot ? arith::AddIOp::create(sb, dot, wide) : wide;
+              }
+              Value df = arith::SIToFPOp::create(sb, vf, dot);
+              Value scale = vector::BroadcastOp::create(
+                  sb, vf, vector::ExtractOp::create(sb, prod[m], gi));
+              Value &a = next[m * chains + gi % chains];
+              a = vector::FMAOp::create(sb, df, scale, a);
+            }
+          }
+          scf::YieldOp::create(sb, next);
+        });
+    auto reassoc = arith::FastMathFlags::reassoc;
+    for (int64_t m = 0; m < M; ++m) {
+      SmallVector<Value> part(loop.getResults().begin() + m * chains,
+                              loop.getResults().begin() + (m + 1) * chains);
+      while (part.size() > 1) {
+        SmallVector<Value> half;
+        for (size_t i = 0; i + 1 < part.size(); i += 2)
+          half.push_back(arith::AddFOp::create(rb, part[i], part[i + 1]));
+        if (part.size() % 2)
+          half.push_back(part.back());
+        part = std::move(half);
+      }
+      Value dotSum = vector::ReductionOp::create(rb, rb.getLoc(),
+                                                 vector::CombiningKind::ADD,
+                                                 part[0], Value(), reassoc);
+      Value corr = vector::ReductionOp::create(
+          rb, rb.getLoc(), vector::CombiningKind::ADD,
+          loop.getResult(M * chains + m), Value(), reassoc);
+      if (!c)
+        corr = arith::MulFOp::create(
+            rb, corr,
+            arith::ConstantOp::create(
+                rb, rb.getF32FloatAttr(float(L.storageMin()))));
+      Value y = arith::AddFOp::create(rb, dotSum, corr);
+      memref::StoreOp::create(rb, y, out, ValueRange{cst(m), n});
+    }
+  };
+
+  if (parallel) {
+    scf::ParallelOp::create(b, ValueRange{c0}, ValueRange{idx(N)},
+                            ValueRange{c1},
+                            [&](OpBuilder &ob, Location l, ValueRange ivs) {
+                              rowBody(ob, l, ivs[0]);
+                            });
+  } else {
+    scf::ForOp::create(b, c0, idx(N), c1, ValueRange{},
+                       [&](OpBuilder &ob, Location l, Value n, ValueRange) {
+                         rowBody(ob, l, n);
+                         scf::YieldOp::create(ob, l);
+                       });
+  }
+  memref::DeallocOp::create(b, xq);
+  memref::DeallocOp::create(b, xd);
+  memref::DeallocOp::create(b, xc);
+  func::ReturnOp::create(b);
+  return func;
+}
+
 struct PackWeightOnlyPass
     : public mlir::quantx::impl::QuantXPackWeightOnlyBase<PackWeightOnlyPass> {
   using QuantXPackWeightOnlyBase::QuantXPackWeightOnlyBase;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (activations != "f32" && activations != "int8") {
+      module.emitError("quantx-pack-weight-only: activations must be f32 or "
+                       "int8, got '")
+          << activations << "'";
+      return signalPassFailure();
+    }
     SmallVector<MatmulOp> matmuls;
     module.walk([&](MatmulOp op) {
       if (!isa<FloatType>(getElementTypeOrSelf(op.getLhs().getType())))
@@ -539,7 +843,10 @@ struct PackWeightOnlyPass
         if (!func || !func.getSymName().starts_with(kKernelPrefix))
           return;
         OpBuilder b(loop);
-        Value chunk = arith::ConstantIndexOp::create(b, loop.getLoc(), 8);
+        // Rows of int8-activation ("k32") kernels: 64 rows, as many bytes
+        // as 8 tiles of "n8".
+        int64_t rows = func.getSymName().contains("_a8_") ? 64 : 8;
+        Value chunk = arith::ConstantIndexOp::create(b, loop.getLoc(), rows);
         loop.setScheduleKindAttr(omp::ClauseScheduleKindAttr::get(
             loop.getContext(), omp::ClauseScheduleKind::Dynamic));
         loop.getScheduleChunkMutable().assign(chunk);
@@ -563,9 +870,10 @@ struct PackWeightOnlyPass
   /// failure after an error.
   FailureOr<bool> rewrite(MatmulOp op) {
     std::string why;
-    FailureOr<Plan> plan = planMatmul(op, why);
     BlockArgument weightArg = asFuncArgument(op.getRhs());
     bool wantArgument = packArguments && weightArg;
+    FailureOr<Plan> plan =
+        planMatmul(op, activations == "int8", wantArgument, why);
     if (failed(plan)) {
       if (wantArgument)
         return op.emitOpError("cannot pack weight argument #")
@@ -650,13 +958,16 @@ struct PackWeightOnlyPass
 
     // The kernel, generated once per shape.
     bool parallel = parallelMinBytes >= 0 &&
-                    L.weightBytes() >= parallelMinBytes && L.tiles() > 1;
+                    L.weightBytes() >= parallelMinBytes &&
+                    (L.isK32() ? L.n > 1 : L.tiles() > 1);
     auto module = getOperation();
     std::string name = kernelName(p, parallel);
     auto kernel = module.lookupSymbol<func::FuncOp>(name);
     if (!kernel)
-      kernel = buildKernel(module, module.getLoc(), p, parallel,
-                           prefetchDistance, name);
+      kernel = L.isK32()
+                   ? buildKernelInt8(module, module.getLoc(), p, parallel, name)
+                   : buildKernel(module, module.getLoc(), p, parallel,
+                                 prefetchDistance, name);
 
     // The call, between tensors and buffers.
     FunctionType ktype = kernel.getFunctionType();

@@ -1,6 +1,6 @@
 //===- WeightOnlyPacking.cpp - Packed layout of weight-only matmuls -------===//
 //
-// The host-side packers of the "n8" and "k32" weight-only layouts (see the
+// The host-side packers of the "n8" and "n8k8" weight-only layouts (see the
 // header).
 //
 //===----------------------------------------------------------------------===//
@@ -15,28 +15,6 @@
 
 using namespace quantx;
 
-int64_t WeightOnlyLayout::groupUnroll() const {
-  if (!isK32() || group <= 0)
-    return 1;
-  // At most 32 blocks of 32 k (512 bytes) per step, at most 8 groups (one
-  // vector of scales); an even count when a group is an odd number of
-  // blocks, so that steps cover whole 64-k chunks. The largest such power
-  // of two that divides the group count, else the smallest allowed (one
-  // padding group at most).
-  int64_t blocks = group / 32;
-  bool needEven = blocks % 2 != 0;
-  int64_t most = std::max<int64_t>(1, std::min<int64_t>(8, 32 / blocks));
-  int64_t u = 1;
-  while (u * 2 <= most)
-    u *= 2;
-  int64_t least = needEven ? 2 : 1;
-  u = std::max(u, least);
-  for (int64_t c = u; c >= least; c /= 2)
-    if (groups() % c == 0)
-      return c;
-  return least;
-}
-
 std::string WeightOnlyLayout::check() const {
   if (bits != 4 && bits != 8)
     return "only 4-bit and 8-bit weights are packed, got " +
@@ -45,21 +23,22 @@ std::string WeightOnlyLayout::check() const {
     return "empty weight matrix";
   if (group <= 0)
     return "group size must be positive";
-  if (isK32() && bits != 4)
-    return "the k32 layout (int8 activations) needs 4-bit weights, got " +
+  if (isN8K8() && bits != 4)
+    return "the n8k8 layout (int8 activations) needs 4-bit weights, got " +
            std::to_string(bits) + "-bit";
-  if (isK32() && group % 32 != 0)
-    return "the k32 layout (int8 activations) needs a group size that is a "
-           "multiple of 32, got " +
+  if (isN8K8() && group % 8 != 0)
+    return "the n8k8 layout (int8 activations) needs a group size that is "
+           "a multiple of 8, got " +
            std::to_string(group);
   return {};
 }
 
-/// The "k32" packer: weights, scales and offset terms in [N, Gp] order.
-static std::string packK32(const WeightOnlyLayout &L, const int32_t *q,
-                           const float *scales, const float *offsets,
-                           bool nMajor, uint8_t *weights, void *packedScales,
-                           float *offsetTerms);
+/// The "n8k8" packer: 4-bit weights in tiles of 8 rows, 32 bytes per 8 k of
+/// the tile; scales and offset terms as in "n8".
+static std::string packN8K8(const WeightOnlyLayout &L, const int32_t *q,
+                            const float *scales, const float *offsets,
+                            bool nMajor, uint8_t *weights, void *packedScales,
+                            float *offsetTerms);
 
 std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
                                    const float *scales, const float *offsets,
@@ -69,9 +48,9 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
     return why;
   if (L.hasOffsetTerms() && (!offsets || !offsetTerms))
     return "a layout with offsets needs offsets and an offset-term output";
-  if (L.isK32())
-    return packK32(L, q, scales, offsets, nMajor, weights, packedScales,
-                   offsetTerms);
+  if (L.isN8K8())
+    return packN8K8(L, q, scales, offsets, nMajor, weights, packedScales,
+                    offsetTerms);
   const int64_t T = L.tiles(), G = L.groups(), gs = L.group,
                 P = L.paddedGroup(), N = L.n, K = L.k,
                 tile = WeightOnlyLayout::kTile;
@@ -178,16 +157,18 @@ static float offsetTerm(const WeightOnlyLayout &L, float s, float o) {
   return 0.0f;
 }
 
-static std::string packK32(const WeightOnlyLayout &L, const int32_t *q,
-                           const float *scales, const float *offsets,
-                           bool nMajor, uint8_t *weights, void *packedScales,
-                           float *offsetTerms) {
-  const int64_t N = L.n, K = L.k, G = L.groups(), Gp = L.paddedGroups(),
-                Kp = L.paddedK();
+static std::string packN8K8(const WeightOnlyLayout &L, const int32_t *q,
+                            const float *scales, const float *offsets,
+                            bool nMajor, uint8_t *weights, void *packedScales,
+                            float *offsetTerms) {
+  const int64_t N = L.n, K = L.k, G = L.groups(), gs = L.group, T = L.tiles(),
+                tile = WeightOnlyLayout::kTile;
   const int64_t qmin = L.storageMin(), umax = (int64_t(1) << L.bits) - 1;
+  std::memset(weights, 0, L.weightBytes());
+  // Element k of row t*8 + l: octet j = (k % gs) / 8 of group g = k / gs,
+  // byte (k % 8) % 4 of lane l, low nibble for (k % 8) < 4.
   for (int64_t row = 0; row < N; ++row) {
-    uint8_t *bytes = weights + row * (Kp / 2);
-    std::memset(bytes, 0, Kp / 2);
+    int64_t t = row / tile, l = row % tile;
     for (int64_t col = 0; col < K; ++col) {
       int32_t v = nMajor ? q[row * K + col] : q[col * N + row];
       int64_t u = int64_t(v) - qmin;
@@ -195,24 +176,28 @@ static std::string packK32(const WeightOnlyLayout &L, const int32_t *q,
         return "value " + std::to_string(v) + " at [" + std::to_string(row) +
                ", " + std::to_string(col) + "] is outside the " +
                std::to_string(L.bits) + "-bit storage range";
-      int64_t chunk = col / 64, j = col % 64;
-      uint8_t &byte = bytes[chunk * 32 + j % 32];
-      byte = uint8_t(byte | (j < 32 ? u : u << 4));
-    }
-    for (int64_t g = 0; g < Gp; ++g) {
-      int64_t idx = row * Gp + g;
-      bool real = g < G;
-      float s =
-          real ? (nMajor ? scales[row * G + g] : scales[g * N + row]) : 0.0f;
-      if (std::string why = storeScale(L, packedScales, idx, s, row);
-          !why.empty())
-        return why;
-      if (L.hasOffsetTerms()) {
-        float o = real ? (nMajor ? offsets[row * G + g] : offsets[g * N + row])
-                       : 0.0f;
-        offsetTerms[idx] = real ? offsetTerm(L, s, o) : 0.0f;
-      }
+      int64_t g = col / gs, j = (col % gs) / 8, e = col % 8;
+      uint8_t &byte =
+          weights[((t * G + g) * (gs / 8) + j) * 32 + l * 4 + e % 4];
+      byte = uint8_t(byte | (e < 4 ? u : u << 4));
     }
   }
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t l = 0; l < tile; ++l) {
+        int64_t row = t * tile + l, idx = (t * G + g) * tile + l;
+        bool real = row < N;
+        float s =
+            real ? (nMajor ? scales[row * G + g] : scales[g * N + row]) : 0.0f;
+        if (std::string why = storeScale(L, packedScales, idx, s, row);
+            !why.empty())
+          return why;
+        if (L.hasOffsetTerms()) {
+          float o = real
+                        ? (nMajor ? offsets[row * G + g] : offsets[g * N + row])
+                        : 0.0f;
+          offsetTerms[idx] = real ? offsetTerm(L, s, o) : 0.0f;
+        }
+      }
   return {};
 }

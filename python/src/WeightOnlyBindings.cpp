@@ -46,10 +46,10 @@ py::tuple packWeightOnlyPy(
   if (q.ndim() != 2)
     throw std::invalid_argument("weights must be a 2-D array");
   WeightOnlyLayout L;
-  if (layout == "k32")
-    L.kind = WeightLayoutKind::K32;
+  if (layout == "n8k8")
+    L.kind = WeightLayoutKind::N8K8;
   else if (layout != "n8")
-    throw std::invalid_argument("layout must be n8 or k32, got '" + layout +
+    throw std::invalid_argument("layout must be n8 or n8k8, got '" + layout +
                                 "'");
   L.bits = bits;
   L.isSigned = isSigned;
@@ -112,14 +112,14 @@ void quantx::python::bindWeightOnly(py::module_ &m) {
         py::arg("signed") = true, py::arg("group") = 32,
         py::arg("transposed") = true, py::arg("offset") = "none",
         py::arg("layout") = "n8",
-        R"doc(Pack weight-only matmul weights into the "n8" or "k32" layout.
+        R"doc(Pack weight-only matmul weights into the "n8" or "n8k8" layout.
 
 q: storage integers, (N, K) when `transposed` (a Linear weight) else (K, N).
 scales: float32 or float16, (N, ceil(K/group)) (or transposed); the packed
 scales keep this dtype. offsets: zero points or mins with the scales' shape
 when `offset` is zero_point, add_min or sub_min.
-layout: "n8" (the f32-activation kernels, activations=f32) or "k32" (4-bit
-weights, group a multiple of 32: the int8-activation kernels,
+layout: "n8" (the f32-activation kernels, activations=f32) or "n8k8" (4-bit
+weights, group a multiple of 8: the int8-activation kernels,
 activations=int8).
 Returns (weights int8 [bytes], scales [params], offset terms float32 or
 None), the arguments quantx-pack-weight-only=pack-arguments=1 expects.)doc");

@@ -1,7 +1,7 @@
 """JIT tests of the int8-activation weight-only GEMV kernels.
 
 quantx-pack-weight-only=activations=int8 packs 4-bit weights (groups of a
-multiple of 32) into the "k32" layout and generates kernels that quantize
+multiple of 8) into the "n8k8" layout and generates kernels that quantize
 each activation row per weight group to int8 on every call, then take
 integer dot products with the 4-bit levels. The results are compared with
 
@@ -117,7 +117,7 @@ def run_int8(tmp_path, x, q, s, o, group, signed, offset, threads=1,
     assert "quantx.matmul" not in text and "_a8" in text
     pw, ps, pc = core.pack_weight_only(
         q, s, offsets=None if o is None else o.astype(np.float32), bits=4,
-        signed=signed, group=group, offset=offset, layout="k32")
+        signed=signed, group=group, offset=offset, layout="n8k8")
     inputs = [x, pw, ps] + ([] if pc is None else [pc])
     args = [RUN, str(packed), "-e", "f"]
     for i, arr in enumerate(inputs):
@@ -155,8 +155,11 @@ def test_rows_and_groups(tmp_path, m, group):
     (9, 130, 128),   # one full group and a 2-element one
     (5, 40, 32),     # two groups, the second of 8 elements
     (7, 200, 64),    # group of two 32-blocks, partial last group
-    (6, 300, 96),    # odd block count per group (3 x 32)
-    (3, 600, 512),   # groups of 16 blocks: two vpmaddwd per group
+    (6, 300, 96),    # 12 octets per group: three inner steps
+    (3, 600, 512),   # 64 octets per group: an inner loop of 4 iterations
+    (17, 70, 8),     # one octet per group
+    (10, 100, 40),   # 5 octets: steps of one octet
+    (8, 48, 24),     # 3 octets
 ])
 def test_odd_shapes(tmp_path, n, k, group):
     rng = np.random.default_rng(n * 1000 + k)
@@ -244,54 +247,84 @@ def test_model_differs_from_float_reference():
     assert np.abs(want - ref).max() > 100 * 2e-6 * mag.max()
 
 
-def test_k32_packer_layout_by_hand():
-    # One row, K = 64 (two groups of 32): byte j holds u[j] (low nibble) and
-    # u[32 + j] (high nibble), u = q + 8; the group count 2 is a multiple of
-    # the unroll, so there is no padding.
-    q = (np.arange(64) % 16 - 8).astype(np.int8)[None, :]
-    s = np.array([[0.5, 2.0]], np.float32)
-    w, ps, pc = core.pack_weight_only(q, s, group=32, layout="k32")
+def test_n8k8_packer_layout_by_hand():
+    # Nine rows (two tiles), K = 16 in groups of 8: byte
+    # ((t*G + g)*1 + 0)*32 + 4*l + b holds u[8t+l][8g+b] (low nibble) and
+    # u[8t+l][8g+4+b] (high nibble), u = q + 8; row 8 is in tile 1, rows
+    # 9..15 are padding (u = 0, scale 0).
+    q = ((np.arange(9)[:, None] * 3 + np.arange(16)[None, :]) % 16 - 8
+         ).astype(np.int8)
+    s = np.arange(1, 19, dtype=np.float32).reshape(9, 2) / 4
+    w, ps, pc = core.pack_weight_only(q, s, group=8, layout="n8k8")
     w = w.view(np.uint8)
-    u = q[0].astype(np.int64) + 8
-    assert w.shape == (32,) and pc is None
-    assert w.tolist() == [int(u[j] | u[32 + j] << 4) for j in range(32)]
-    assert ps.tolist() == [0.5, 2.0]
-    w2, ps2, _ = core.pack_weight_only(q.T.copy(), s.T.copy(), group=32,
-                                       layout="k32", transposed=False)
-    assert (w2 == w.view(np.int8)).all() and (ps2 == ps).all()
+    u = q.astype(np.int64) + 8
+    assert w.shape == (16 * 16 // 2,) and pc is None
+    want = np.zeros(128, np.int64)
+    for row in range(9):
+        t, lane = divmod(row, 8)
+        for g in range(2):
+            for b in range(4):
+                want[(t * 2 + g) * 32 + 4 * lane + b] = (
+                    u[row, 8 * g + b] | u[row, 8 * g + 4 + b] << 4)
+    assert w.tolist() == want.tolist()
+    # Scales as in "n8": (t*G + g)*8 + lane.
+    want_s = np.zeros(32, np.float32)
+    for row in range(9):
+        t, lane = divmod(row, 8)
+        for g in range(2):
+            want_s[(t * 2 + g) * 8 + lane] = s[row, g]
+    assert ps.tolist() == want_s.tolist()
+    w2, ps2, _ = core.pack_weight_only(q.T.copy(), s.T.copy(), group=8,
+                                       layout="n8k8", transposed=False)
+    assert (w2.view(np.uint8) == w).all() and (ps2 == ps).all()
 
 
-def test_k32_packer_pads_groups():
-    # K = 96 in groups of 32: 3 groups, padded to 4 (the unroll must be
-    # even with one block per group); the padding group and k >= 96 are 0.
-    q = np.full((2, 96), 7, np.int8)
-    s = np.ones((2, 3), np.float32)
-    w, ps, _ = core.pack_weight_only(q, s, group=32, layout="k32")
-    w = w.view(np.uint8).reshape(2, 64)
-    assert (w[:, :32] == 0xFF).all()       # k 0..63: u = 15 in both nibbles
-    assert (w[:, 32:] == 0x0F).all()       # k 64..95 low; padding high
-    assert ps.reshape(2, 4).tolist() == [[1, 1, 1, 0]] * 2
+def test_n8k8_packer_pads_k():
+    # K = 12 in groups of 8: the second group holds k 8..11 and zeros.
+    q = np.full((8, 12), 7, np.int8)
+    s = np.ones((8, 2), np.float32)
+    w, _, _ = core.pack_weight_only(q, s, group=8, layout="n8k8")
+    w = w.view(np.uint8).reshape(2, 32)
+    assert (w[0] == 0xFF).all()
+    assert (w[1] == 0x0F).all()
 
 
-def test_k32_packer_rejects_bad_input():
+def test_n8k8_packer_rejects_bad_input():
     q = np.zeros((4, 64), np.int8)
-    with pytest.raises(ValueError, match="multiple of 32"):
-        core.pack_weight_only(q, np.ones((4, 4), np.float32), group=16,
-                              layout="k32")
+    with pytest.raises(ValueError, match="multiple of 8"):
+        core.pack_weight_only(q, np.ones((4, 6), np.float32), group=12,
+                              layout="n8k8")
     with pytest.raises(ValueError, match="4-bit"):
         core.pack_weight_only(q, np.ones((4, 2), np.float32), bits=8,
-                              group=32, layout="k32")
-    with pytest.raises(ValueError, match="n8 or k32"):
+                              group=32, layout="n8k8")
+    with pytest.raises(ValueError, match="n8 or n8k8"):
         core.pack_weight_only(q, np.ones((4, 2), np.float32), group=32,
                               layout="k8")
+    with pytest.raises(ValueError, match="outside the 4-bit storage range"):
+        core.pack_weight_only(q + 8, np.ones((4, 2), np.float32), group=32,
+                              layout="n8k8")
 
 
-def test_pack_arguments_needs_a_k32_shape(tmp_path):
-    # With pack-arguments, int8 activations on weights the k32 layout
+def test_pack_arguments_needs_an_n8k8_shape(tmp_path):
+    # With pack-arguments, int8 activations on weights the n8k8 layout
     # cannot hold is an error (the caller would not know the layout).
     src = tmp_path / "f.mlir"
-    src.write_text(matmul_source(1, 8, 64, 16, 4, True, False, "none"))
+    src.write_text(matmul_source(1, 8, 60, 12, 4, True, False, "none"))
     r = subprocess.run([OPT, str(src), "--quantx-pack-weight-only="
                         "pack-arguments=1 activations=int8"],
                        capture_output=True, text=True)
-    assert r.returncode != 0 and "multiple of 32" in r.stderr
+    assert r.returncode != 0 and "multiple of 8" in r.stderr
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_largest_products_do_not_saturate(tmp_path, sign):
+    # u = 15 everywhere and every activation at the top of the grid
+    # (a = +-127): the i16 sums reach +-8*2*15*127 = +-30480, the most the
+    # kernel adds before widening; a saturating sum would be off by far
+    # more than the bound.
+    rng = np.random.default_rng(9)
+    x, q, s, o = make_case(rng, 1, 16, 256, 128)
+    q[:] = 7
+    x[:] = sign * 0.75
+    y, _ = run_int8(tmp_path, x, q, s, o, 128, True, "none")
+    check_both(y, x, q, s, o, 128, True, "none")

@@ -29,16 +29,15 @@
 //     the real weight is s*u + c. Without an offset, c = s*storage_min and is
 //     not stored.
 //
-// Layout "k32" (for kernels that quantize the activations to int8 blocks;
-// 4-bit weights with a group size that is a multiple of 32). Rows are not
-// tiled: row n is one contiguous stream of Gp*group/2 bytes, Gp = G rounded
-// up to the layout's group unroll U (groupUnroll(), at most 8). Each chunk of
-// 64 consecutive k of a row takes 32 bytes: byte (n*Gp*group/64 + c)*32 + j
-// holds u[n][64c + j] in its low nibble and u[n][64c + 32 + j] in its high
-// nibble, so one 256-bit load, a mask and a shift give two vectors of 32
-// consecutive k (one vpmaddubsw operand each). Values past K and in padding
-// groups are 0. Scales and offset terms are [N, Gp] row-major (element
-// n*Gp + g), 0 in padding groups; their meaning is the one of "n8".
+// Layout "n8k8" (for the kernels that quantize the activations to int8 per
+// group; 4-bit weights with a group size that is a multiple of 8). Tiles of
+// 8 rows and groups as in "n8" (same sizes, same scales and offset terms),
+// but each 32 bytes hold 8 consecutive k of the 8 rows of a tile: byte
+// ((t*G + g)*(group/8) + j)*32 + 4*l + b holds u[t*8+l][g*group + 8j + b]
+// in its low nibble and u[t*8+l][g*group + 8j + 4 + b] in its high nibble
+// (b = 0..3). One 256-bit load, a mask and a shift give two vectors whose
+// i32 lanes are the 8 rows, each with 4 consecutive k: the unsigned operand
+// of vpmaddubsw against 4 int8 activations broadcast to every lane.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,8 +54,8 @@ enum class WeightOffsetKind { None, ZeroPoint, AddMin, SubMin };
 
 /// The arrangement of the packed bytes (see the file comment).
 enum class WeightLayoutKind {
-  N8,  ///< Tiles of 8 rows, lanes along N (f32-activation kernels).
-  K32, ///< Rows of 64-k chunks, lanes along K (int8-activation kernels).
+  N8,   ///< Tiles of 8 rows, lanes along N (f32-activation kernels).
+  N8K8, ///< Tiles of 8 rows, 8 k per row per 32 bytes (int8 activations).
 };
 
 /// A packed weight-only layout: the shape, the storage and the parameters.
@@ -74,30 +73,22 @@ struct WeightOnlyLayout {
   bool scaleF16 = false; ///< Scales stored as f16 bits (else f32).
   WeightOffsetKind offset = WeightOffsetKind::None;
 
-  bool isK32() const { return kind == WeightLayoutKind::K32; }
+  bool isN8K8() const { return kind == WeightLayoutKind::N8K8; }
   int64_t tiles() const { return (n + kTile - 1) / kTile; }
   int64_t groups() const { return (k + group - 1) / group; }
-  /// "k32": groups per step of the kernel's loop over K (1, 2, 4 or 8); the
-  /// groups of a row are padded to a multiple of it. 1 for "n8".
-  int64_t groupUnroll() const;
-  /// Groups per row including padding groups ("k32"; groups() for "n8").
-  int64_t paddedGroups() const {
-    int64_t u = groupUnroll();
-    return (groups() + u - 1) / u * u;
-  }
   /// Stored elements per group: 4-bit groups of odd size get one padding
   /// element so that every group starts on a byte.
   int64_t paddedGroup() const {
     return bits == 4 && group % 2 ? group + 1 : group;
   }
   /// K rounded up to whole (padded) groups.
-  int64_t paddedK() const { return paddedGroups() * paddedGroup(); }
-  /// Output features rounded up to whole tiles ("n8"; n for "k32").
-  int64_t paddedN() const { return isK32() ? n : tiles() * kTile; }
+  int64_t paddedK() const { return groups() * paddedGroup(); }
+  /// Output features rounded up to whole tiles.
+  int64_t paddedN() const { return tiles() * kTile; }
   /// Bytes of packed weights.
   int64_t weightBytes() const { return paddedN() * paddedK() * bits / 8; }
   /// Elements of the packed scales (and of the packed offset terms).
-  int64_t paramCount() const { return paddedN() * paddedGroups(); }
+  int64_t paramCount() const { return tiles() * groups() * kTile; }
   /// Smallest value of the storage type (-2^(bits-1) or 0).
   int64_t storageMin() const {
     return isSigned ? -(int64_t(1) << (bits - 1)) : 0;

@@ -143,10 +143,10 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
   if (int8Activations) {
     // The int8-activation kernel where its layout applies, else the f32
     // one; a caller packing arguments must get the layout it asked for.
-    ::quantx::WeightOnlyLayout k32 = p.layout;
-    k32.kind = ::quantx::WeightLayoutKind::K32;
-    if (std::string reason = k32.check(); reason.empty())
-      p.layout = k32;
+    ::quantx::WeightOnlyLayout n8k8 = p.layout;
+    n8k8.kind = ::quantx::WeightLayoutKind::N8K8;
+    if (std::string reason = n8k8.check(); reason.empty())
+      p.layout = n8k8;
     else if (mustFollow)
       return fail(reason);
   }
@@ -234,7 +234,7 @@ std::string kernelName(const Plan &p, bool parallel) {
     name += "_submin";
     break;
   }
-  if (L.isK32())
+  if (L.isN8K8())
     name += "_a8";
   if (parallel)
     name += "_par";
@@ -525,29 +525,32 @@ Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name,
       .getResult(0);
 }
 
-/// Builds the int8-activation kernel for a "k32" plan:
-///   (x: memref<MxK>, w: memref<Bxi8>, s: memref<N*Gp x f16|f32>,
-///    [c: memref<N*Gp x f32>], out: memref<MxN>) -> ()
+/// Builds the int8-activation kernel for an "n8k8" plan:
+///   (x: memref<MxK>, w: memref<Bxi8>, s: memref<T*G*8 x f16|f32>,
+///    [c: memref<T*G*8 x f32>], out: memref<MxNp>) -> ()
 /// Per call, each activation row is quantized per weight group g:
-///   d[m,g] = max_k |x[m,k]| / 127, a[m,k] = clamp(roundeven(x[m,k] / d), 127)
-/// (multiplying by the f32 reciprocal of d; a = 0 when d = 0), and
+///   d[m,g] = max_k |x[m,k]| / 127,
+///   a[m,k] = clamp(roundeven(x[m,k] * (1/d[m,g])), -127, 127)
+/// (a = 0 when d = 0), and with A[m,g] = sum_{k in g} a[m,k]
+///   out[m,n] = sum_g s[n,g]*d[m,g] * (dot(u[n, g], a[m, g])
+///                                     + storage_min * A[m,g])   (no offset)
 ///   out[m,n] = sum_g s[n,g]*d[m,g] * dot(u[n, g], a[m, g])
-///            + sum_g c[n,g] * d[m,g]*sum_{k in g} a[m,k],
-/// with c = s*storage_min without offsets. The dot products are exact
-/// integers (vpmaddubsw of u8 levels <= 15 and int8 activations cannot
-/// saturate: 2*15*127 < 2^15, and at most 8 such i16 sums are added before
-/// vpmaddwd widens them to i32).
+///            + c[n,g] * d[m,g]*A[m,g]                          (offsets).
+/// The dot products are exact integers: vpmaddubsw of u8 levels <= 15 by
+/// int8 activations gives i16 pair sums of at most 2*15*127 = 3810, at most
+/// 8 of them (64 k) are added in i16 (30480 < 2^15) before vpmaddwd widens
+/// them to i32. The lanes of every vector are the 8 rows of a tile, so
+/// nothing is reduced horizontally.
 func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                              bool parallel, StringRef name) {
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
-  const int64_t M = p.m, K = L.k, N = L.n, gs = L.group, Gp = L.paddedGroups(),
-                Kp = L.paddedK(), U = L.groupUnroll(), bpg = gs / 32,
-                numParams = L.paramCount();
+  const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
+                Kp = L.paddedK(), T = L.tiles(), Np = L.paddedN(),
+                octets = gs / 8, numParams = L.paramCount();
   Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
        i16 = IntegerType::get(ctx, 16), i32 = IntegerType::get(ctx, 32);
   auto vf = VectorType::get({8}, f32);
-  auto vu = VectorType::get({U}, f32);
   auto vb = VectorType::get({32}, i8);
   auto vw = VectorType::get({16}, i16);
   auto vi = VectorType::get({8}, i32);
@@ -557,7 +560,7 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                               anyLayout({numParams}, p.scaleElement)};
   if (L.hasOffsetTerms())
     inputs.push_back(anyLayout({numParams}, f32));
-  inputs.push_back(MemRefType::get({M, N}, f32));
+  inputs.push_back(MemRefType::get({M, Np}, f32));
 
   OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
   auto func =
@@ -576,227 +579,256 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
   Value c = L.hasOffsetTerms() ? contiguous(b, entry->getArgument(3)) : Value();
   Value out = entry->getArguments().back();
   Value c0 = idx(0), c1 = idx(1);
+  Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
 
-  // Quantized activations (zero past K), their scales d and d * sum(a) per
-  // group (zero in padding groups).
-  Value xq = memref::AllocOp::create(b, MemRefType::get({M, Kp}, i8));
-  Value xd = memref::AllocOp::create(b, MemRefType::get({M, Gp}, f32));
-  Value xc = memref::AllocOp::create(b, MemRefType::get({M, Gp}, f32));
-  scf::ForOp::create(
-      b, c0, idx(M), c1, ValueRange{},
-      [&](OpBuilder &ob0, Location l, Value row, ValueRange) {
-        ImplicitLocOpBuilder ob(l, ob0);
-        scf::ForOp::create(
-            ob, arith::ConstantIndexOp::create(ob, 0),
-            arith::ConstantIndexOp::create(ob, Gp),
-            arith::ConstantIndexOp::create(ob, 1), ValueRange{},
-            [&](OpBuilder &gb0, Location gl, Value g, ValueRange) {
-              ImplicitLocOpBuilder gb(gl, gb0);
-              auto cst = [&](int64_t v) -> Value {
-                return arith::ConstantIndexOp::create(gb, v);
-              };
-              auto fc = [&](float v) -> Value {
-                return arith::ConstantOp::create(gb, gb.getF32FloatAttr(v));
-              };
-              Value start = arith::MulIOp::create(gb, g, cst(gs));
-              // x[m, k], or 0 past K.
-              auto xAt = [&](ImplicitLocOpBuilder &ib, Value j) -> Value {
-                Value k = arith::AddIOp::create(ib, start, j);
-                Value in = arith::CmpIOp::create(
-                    ib, arith::CmpIPredicate::ult, k,
-                    arith::ConstantIndexOp::create(ib, K));
-                Value kc = arith::MinUIOp::create(
-                    ib, k, arith::ConstantIndexOp::create(ib, K - 1));
-                Value v = memref::LoadOp::create(ib, x, ValueRange{row, kc});
-                return arith::SelectOp::create(
-                    ib, in, v,
-                    arith::ConstantOp::create(ib, ib.getF32FloatAttr(0.0f)));
-              };
-              auto amax = scf::ForOp::create(
-                  gb, cst(0), cst(gs), cst(1), ValueRange{fc(0.0f)},
-                  [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
-                    ImplicitLocOpBuilder ib(il, ib0);
-                    Value v = xAt(ib, j);
-                    Value a = arith::MaximumFOp::create(
-                        ib, v, arith::NegFOp::create(ib, v));
-                    scf::YieldOp::create(
-                        ib,
-                        ValueRange{arith::MaximumFOp::create(ib, acc[0], a)});
-                  });
-              Value d =
-                  arith::DivFOp::create(gb, amax.getResult(0), fc(127.0f));
-              Value isZero = arith::CmpFOp::create(
-                  gb, arith::CmpFPredicate::OEQ, d, fc(0.0f));
-              Value inv = arith::SelectOp::create(
-                  gb, isZero, fc(0.0f), arith::DivFOp::create(gb, fc(1.0f), d));
-              auto sum = scf::ForOp::create(
-                  gb, cst(0), cst(gs), cst(1),
-                  ValueRange{arith::ConstantIntOp::create(gb, i32, 0)},
-                  [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
-                    ImplicitLocOpBuilder ib(il, ib0);
-                    Value v = arith::MulFOp::create(ib, xAt(ib, j), inv);
-                    Value r = math::RoundEvenOp::create(ib, v);
-                    r = arith::MinimumFOp::create(
-                        ib,
-                        arith::MaximumFOp::create(
-                            ib, r,
-                            arith::ConstantOp::create(
-                                ib, ib.getF32FloatAttr(-127.0f))),
-                        arith::ConstantOp::create(ib,
-                                                  ib.getF32FloatAttr(127.0f)));
-                    Value q = arith::FPToSIOp::create(ib, i32, r);
-                    memref::StoreOp::create(
-                        ib, arith::TruncIOp::create(ib, i8, q), xq,
-                        ValueRange{row, arith::AddIOp::create(ib, start, j)});
-                    scf::YieldOp::create(
-                        ib, ValueRange{arith::AddIOp::create(ib, acc[0], q)});
-                  });
-              memref::StoreOp::create(gb, d, xd, ValueRange{row, g});
-              Value corr = arith::MulFOp::create(
-                  gb, d, arith::SIToFPOp::create(gb, f32, sum.getResult(0)));
-              memref::StoreOp::create(gb, corr, xc, ValueRange{row, g});
-              scf::YieldOp::create(gb);
-            });
-        scf::YieldOp::create(ob);
-      });
-
-  // Independent accumulators per activation row: about eight FMA chains in
-  // flight hide the FMA latency.
-  const int64_t chains =
-      std::max<int64_t>(1, std::min<int64_t>(U, 8 / std::max<int64_t>(M, 1)));
-  const int64_t chunkBytes = 32, stepBytes = U * gs / 2, rowBytes = Kp / 2;
-  auto rowBody = [&](OpBuilder &ob, Location l, Value n) {
-    ImplicitLocOpBuilder rb(l, ob);
-    auto cst = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(rb, v);
-    };
-    Value zero8 =
-        arith::ConstantOp::create(rb, vf, DenseElementsAttr::get(vf, 0.0f));
-    Value zeroU =
-        arith::ConstantOp::create(rb, vu, DenseElementsAttr::get(vu, 0.0f));
-    SmallVector<Value> init(M * chains, zero8);
-    init.append(M, zeroU);
-    Value wRow = arith::MulIOp::create(rb, n, cst(rowBytes));
-    Value pRow = arith::MulIOp::create(rb, n, cst(Gp));
-    auto loop = scf::ForOp::create(
-        rb, cst(0), cst(Gp / U), cst(1), init,
-        [&](OpBuilder &sb0, Location sl, Value step, ValueRange acc) {
-          ImplicitLocOpBuilder sb(sl, sb0);
-          auto sc = [&](int64_t v) -> Value {
-            return arith::ConstantIndexOp::create(sb, v);
-          };
-          SmallVector<Value> next(acc.begin(), acc.end());
-          Value g0 = arith::MulIOp::create(sb, step, sc(U));
-          Value pIdx = arith::AddIOp::create(sb, pRow, g0);
-          Value sv = vector::LoadOp::create(
-              sb, VectorType::get({U}, p.scaleElement), s, pIdx);
-          if (!p.scaleElement.isF32())
-            sv = arith::ExtFOp::create(sb, vu, sv);
-          Value cv = c ? vector::LoadOp::create(sb, vu, c, pIdx) : sv;
-          // Scales of the products (s * d) per row, and the offset terms.
-          SmallVector<Value> prod;
-          for (int64_t m = 0; m < M; ++m) {
-            Value dm =
-                vector::LoadOp::create(sb, vu, xd, ValueRange{sc(m), g0});
-            prod.push_back(arith::MulFOp::create(sb, sv, dm));
-            Value cm =
-                vector::LoadOp::create(sb, vu, xc, ValueRange{sc(m), g0});
-            Value &a = next[M * chains + m];
-            a = vector::FMAOp::create(sb, cv, cm, a);
-          }
-          // The step's weights: U groups of gs/32 blocks of 32 levels.
-          Value wStep = arith::AddIOp::create(
-              sb, wRow, arith::MulIOp::create(sb, step, sc(stepBytes)));
-          Value mask = arith::ConstantOp::create(
-              sb, vb, DenseElementsAttr::get(vb, int8_t(15)));
-          Value four = arith::ConstantOp::create(
-              sb, vb, DenseElementsAttr::get(vb, int8_t(4)));
-          Value ones = arith::ConstantOp::create(
-              sb, vw, DenseElementsAttr::get(vw, int16_t(1)));
-          SmallVector<Value> blocks;
-          for (int64_t ch = 0; ch < stepBytes / chunkBytes; ++ch) {
-            Value raw =
-                vector::LoadOp::create(sb, vb, w,
-                                       ValueRange{arith::AddIOp::create(
-                                           sb, wStep, sc(ch * chunkBytes))});
-            blocks.push_back(arith::AndIOp::create(sb, raw, mask));
-            blocks.push_back(arith::AndIOp::create(
-                sb, arith::ShRUIOp::create(sb, raw, four), mask));
-          }
-          Value kStep = arith::MulIOp::create(sb, g0, sc(gs));
-          for (int64_t gi = 0; gi < U; ++gi) {
-            for (int64_t m = 0; m < M; ++m) {
-              Value dot;
-              // At most 8 i16 pair sums per vpmaddwd: 8*2*15*127 < 2^15.
-              for (int64_t b0 = 0; b0 < bpg; b0 += 8) {
-                Value pairs;
-                for (int64_t bi = b0; bi < std::min(bpg, b0 + 8); ++bi) {
-                  Value a = vector::LoadOp::create(
-                      sb, vb, xq,
-                      ValueRange{sc(m),
-                                 arith::AddIOp::create(
-                                     sb, kStep, sc((gi * bpg + bi) * 32))});
-                  Value pr = intrinsic(sb, vw, "llvm.x86.avx2.pmadd.ub.sw",
-                                       {blocks[gi * bpg + bi], a});
-                  pairs = pairs ? arith::AddIOp::create(sb, pairs, pr) : pr;
-                }
-                Value wide =
-                    intrinsic(sb, vi, "llvm.x86.avx2.pmadd.wd", {pairs, ones});
-                dot = dot ? arith::AddIOp::create(sb, dot, wide) : wide;
-              }
-              Value df = arith::SIToFPOp::create(sb, vf, dot);
-              Value scale = vector::BroadcastOp::create(
-                  sb, vf, vector::ExtractOp::create(sb, prod[m], gi));
-              Value &a = next[m * chains + gi % chains];
-              a = vector::FMAOp::create(sb, df, scale, a);
-            }
-          }
-          scf::YieldOp::create(sb, next);
+  // Activations padded with zeros to whole groups; their int8 form, four
+  // consecutive k per i32 (the operand of a vpbroadcastd); per group the
+  // scale d and the correction (storage_min * A in i32 without offsets,
+  // d * A in f32 with offsets).
+  Value xp = memref::AllocOp::create(b, MemRefType::get({M, Kp}, f32));
+  Value xq = memref::AllocOp::create(b, MemRefType::get({M, Kp / 4}, i32));
+  Value xd = memref::AllocOp::create(b, MemRefType::get({M, G}, f32));
+  Value xa = memref::AllocOp::create(
+      b, MemRefType::get({M, G}, c ? Type(f32) : Type(i32)));
+  auto vx = VectorType::get({8}, f32);
+  for (int64_t m = 0; m < M; ++m) {
+    Value row = idx(m);
+    if (Kp > K)
+      scf::ForOp::create(
+          b, idx(K), idx(Kp), c1, ValueRange{},
+          [&](OpBuilder &ob, Location l, Value k, ValueRange) {
+            memref::StoreOp::create(ob, l, zeroF, xp, ValueRange{row, k});
+            scf::YieldOp::create(ob, l);
+          });
+    scf::ForOp::create(
+        b, c0, idx(K), c1, ValueRange{},
+        [&](OpBuilder &ob, Location l, Value k, ValueRange) {
+          Value v = memref::LoadOp::create(ob, l, x, ValueRange{row, k});
+          memref::StoreOp::create(ob, l, v, xp, ValueRange{row, k});
+          scf::YieldOp::create(ob, l);
         });
-    auto reassoc = arith::FastMathFlags::reassoc;
-    for (int64_t m = 0; m < M; ++m) {
-      SmallVector<Value> part(loop.getResults().begin() + m * chains,
-                              loop.getResults().begin() + (m + 1) * chains);
-      while (part.size() > 1) {
-        SmallVector<Value> half;
-        for (size_t i = 0; i + 1 < part.size(); i += 2)
-          half.push_back(arith::AddFOp::create(rb, part[i], part[i + 1]));
-        if (part.size() % 2)
-          half.push_back(part.back());
-        part = std::move(half);
-      }
-      Value dotSum = vector::ReductionOp::create(rb, rb.getLoc(),
-                                                 vector::CombiningKind::ADD,
-                                                 part[0], Value(), reassoc);
-      Value corr = vector::ReductionOp::create(
-          rb, rb.getLoc(), vector::CombiningKind::ADD,
-          loop.getResult(M * chains + m), Value(), reassoc);
-      if (!c)
-        corr = arith::MulFOp::create(
-            rb, corr,
-            arith::ConstantOp::create(
-                rb, rb.getF32FloatAttr(float(L.storageMin()))));
-      Value y = arith::AddFOp::create(rb, dotSum, corr);
-      memref::StoreOp::create(rb, y, out, ValueRange{cst(m), n});
+    scf::ForOp::create(
+        b, c0, idx(G), c1, ValueRange{},
+        [&](OpBuilder &gb0, Location gl, Value g, ValueRange) {
+          ImplicitLocOpBuilder gb(gl, gb0);
+          auto cst = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(gb, v);
+          };
+          auto splat = [&](float v) -> Value {
+            return arith::ConstantOp::create(gb, vx,
+                                             DenseElementsAttr::get(vx, v));
+          };
+          Value start = arith::MulIOp::create(gb, g, cst(gs));
+          auto amax = scf::ForOp::create(
+              gb, cst(0), cst(gs), cst(8), ValueRange{splat(0.0f)},
+              [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
+                ImplicitLocOpBuilder ib(il, ib0);
+                Value v = vector::LoadOp::create(
+                    ib, vx, xp,
+                    ValueRange{row, arith::AddIOp::create(ib, start, j)});
+                Value a = math::AbsFOp::create(ib, v);
+                scf::YieldOp::create(
+                    ib, ValueRange{arith::MaximumFOp::create(ib, acc[0], a)});
+              });
+          Value mx = vector::ReductionOp::create(
+              gb, gb.getLoc(), vector::CombiningKind::MAXIMUMF,
+              amax.getResult(0), Value(), arith::FastMathFlags::none);
+          auto fc = [&](float v) -> Value {
+            return arith::ConstantOp::create(gb, gb.getF32FloatAttr(v));
+          };
+          Value d = arith::DivFOp::create(gb, mx, fc(127.0f));
+          Value isZero =
+              arith::CmpFOp::create(gb, arith::CmpFPredicate::OEQ, d, fc(0.0f));
+          Value inv = arith::SelectOp::create(
+              gb, isZero, fc(0.0f), arith::DivFOp::create(gb, fc(1.0f), d));
+          Value invV = vector::BroadcastOp::create(gb, vx, inv);
+          Value lo = splat(-127.0f), hi = splat(127.0f);
+          Value zi = arith::ConstantOp::create(
+              gb, vi, DenseElementsAttr::get(vi, int32_t(0)));
+          auto sum = scf::ForOp::create(
+              gb, cst(0), cst(gs), cst(8), ValueRange{zi},
+              [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
+                ImplicitLocOpBuilder ib(il, ib0);
+                Value k = arith::AddIOp::create(ib, start, j);
+                Value v =
+                    vector::LoadOp::create(ib, vx, xp, ValueRange{row, k});
+                Value r = math::RoundEvenOp::create(
+                    ib, arith::MulFOp::create(ib, v, invV));
+                r = arith::MinimumFOp::create(
+                    ib, arith::MaximumFOp::create(ib, r, lo), hi);
+                Value qv = arith::FPToSIOp::create(ib, vi, r);
+                Value bytes =
+                    arith::TruncIOp::create(ib, VectorType::get({8}, i8), qv);
+                Value words = vector::BitCastOp::create(
+                    ib, VectorType::get({2}, i32), bytes);
+                Value k4 = arith::DivUIOp::create(
+                    ib, k, arith::ConstantIndexOp::create(ib, 4));
+                vector::StoreOp::create(ib, words, xq, ValueRange{row, k4});
+                scf::YieldOp::create(
+                    ib, ValueRange{arith::AddIOp::create(ib, acc[0], qv)});
+              });
+          Value total = vector::ReductionOp::create(
+              gb, gb.getLoc(), vector::CombiningKind::ADD, sum.getResult(0),
+              Value(), arith::FastMathFlags::none);
+          memref::StoreOp::create(gb, d, xd, ValueRange{row, g});
+          Value corr;
+          if (c)
+            corr = arith::MulFOp::create(
+                gb, d, arith::SIToFPOp::create(gb, f32, total));
+          else
+            corr = arith::MulIOp::create(
+                gb, total,
+                arith::ConstantIntOp::create(gb, i32, L.storageMin()));
+          memref::StoreOp::create(gb, corr, xa, ValueRange{row, g});
+          scf::YieldOp::create(gb);
+        });
+  }
+
+  // Octets of k per inner step (one i16 sum of at most 8 vpmaddubsw).
+  int64_t sub = 1;
+  for (int64_t f : {4, 2})
+    if (octets % f == 0) {
+      sub = f;
+      break;
     }
+  // Inner steps unrolled per iteration of the loop over a group: all of a
+  // group up to 16 octets (128 k).
+  int64_t steps = octets / sub, unroll = 1;
+  for (int64_t f = std::min<int64_t>(steps, 16 / sub); f >= 1; --f)
+    if (steps % f == 0) {
+      unroll = f;
+      break;
+    }
+  auto tileBody = [&](OpBuilder &ob, Location l, Value t) {
+    ImplicitLocOpBuilder tb(l, ob);
+    auto cst = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(tb, v);
+    };
+    Value zeroV =
+        arith::ConstantOp::create(tb, vf, DenseElementsAttr::get(vf, 0.0f));
+    Value zeroI =
+        arith::ConstantOp::create(tb, vi, DenseElementsAttr::get(vi, 0));
+    Value mask = arith::ConstantOp::create(
+        tb, vb, DenseElementsAttr::get(vb, int8_t(15)));
+    Value four = arith::ConstantOp::create(
+        tb, vb, DenseElementsAttr::get(vb, int8_t(4)));
+    Value ones = arith::ConstantOp::create(
+        tb, vw, DenseElementsAttr::get(vw, int16_t(1)));
+    SmallVector<Value> zeros(M, zeroV);
+    Value tG = arith::MulIOp::create(tb, t, cst(G));
+    auto groupLoop = scf::ForOp::create(
+        tb, cst(0), cst(G), cst(1), zeros,
+        [&](OpBuilder &gb0, Location gl, Value g, ValueRange acc) {
+          ImplicitLocOpBuilder gb(gl, gb0);
+          auto gc = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(gb, v);
+          };
+          Value base = arith::AddIOp::create(gb, tG, g);
+          Value pidx = arith::MulIOp::create(gb, base, gc(kTile));
+          Value sv = vector::LoadOp::create(
+              gb, VectorType::get({kTile}, p.scaleElement), s, pidx);
+          if (!p.scaleElement.isF32())
+            sv = arith::ExtFOp::create(gb, vf, sv);
+          // Bytes of this group of the tile, and its first k in quads.
+          Value wBase = arith::MulIOp::create(gb, base, gc(octets * 32));
+          Value qBase = arith::MulIOp::create(gb, g, gc(gs / 4));
+          SmallVector<Value> zi(M, zeroI);
+          auto inner = scf::ForOp::create(
+              gb, gc(0), gc(steps), gc(unroll), zi,
+              [&](OpBuilder &ib0, Location il, Value st0, ValueRange dacc) {
+                ImplicitLocOpBuilder ib(il, ib0);
+                auto ic = [&](int64_t v) -> Value {
+                  return arith::ConstantIndexOp::create(ib, v);
+                };
+                SmallVector<Value> dots(dacc.begin(), dacc.end());
+                for (int64_t u = 0; u < unroll; ++u) {
+                  Value st = u ? arith::AddIOp::create(ib, st0, ic(u)) : st0;
+                  Value oct0 = arith::MulIOp::create(ib, st, ic(sub));
+                  SmallVector<Value> lows, highs;
+                  for (int64_t o = 0; o < sub; ++o) {
+                    Value oct = arith::AddIOp::create(ib, oct0, ic(o));
+                    Value raw = vector::LoadOp::create(
+                        ib, vb, w,
+                        ValueRange{arith::AddIOp::create(
+                            ib, wBase,
+                            arith::MulIOp::create(ib, oct, ic(32)))});
+                    lows.push_back(arith::AndIOp::create(ib, raw, mask));
+                    highs.push_back(arith::AndIOp::create(
+                        ib, arith::ShRUIOp::create(ib, raw, four), mask));
+                  }
+                  for (int64_t m = 0; m < M; ++m) {
+                    Value pairs;
+                    for (int64_t o = 0; o < sub; ++o) {
+                      // Quads 2*oct and 2*oct + 1 of the group: k 8*oct..+3
+                      // (low nibbles) and 8*oct+4..+7 (high nibbles).
+                      Value q0 = arith::AddIOp::create(
+                          ib, qBase,
+                          arith::MulIOp::create(
+                              ib, arith::AddIOp::create(ib, oct0, ic(o)),
+                              ic(2)));
+                      for (int64_t h = 0; h < 2; ++h) {
+                        Value qi =
+                            h ? arith::AddIOp::create(ib, q0, ic(1)) : q0;
+                        Value word = memref::LoadOp::create(
+                            ib, xq, ValueRange{ic(m), qi});
+                        Value av = vector::BitCastOp::create(
+                            ib, vb, vector::BroadcastOp::create(ib, vi, word));
+                        Value pr =
+                            intrinsic(ib, vw, "llvm.x86.avx2.pmadd.ub.sw",
+                                      {h ? highs[o] : lows[o], av});
+                        pairs =
+                            pairs ? arith::AddIOp::create(ib, pairs, pr) : pr;
+                      }
+                    }
+                    Value wide = intrinsic(ib, vi, "llvm.x86.avx2.pmadd.wd",
+                                           {pairs, ones});
+                    dots[m] = arith::AddIOp::create(ib, dots[m], wide);
+                  }
+                }
+                scf::YieldOp::create(ib, dots);
+              });
+          SmallVector<Value> next;
+          for (int64_t m = 0; m < M; ++m) {
+            Value dot = inner.getResult(m);
+            Value corr = memref::LoadOp::create(gb, xa, ValueRange{gc(m), g});
+            if (!c)
+              dot = arith::AddIOp::create(
+                  gb, dot, vector::BroadcastOp::create(gb, vi, corr));
+            Value dm = vector::BroadcastOp::create(
+                gb, vf, memref::LoadOp::create(gb, xd, ValueRange{gc(m), g}));
+            Value scale = arith::MulFOp::create(gb, sv, dm);
+            Value a = vector::FMAOp::create(
+                gb, arith::SIToFPOp::create(gb, vf, dot), scale, acc[m]);
+            if (c) {
+              Value cv = vector::LoadOp::create(gb, vf, c, pidx);
+              a = vector::FMAOp::create(
+                  gb, cv, vector::BroadcastOp::create(gb, vf, corr), a);
+            }
+            next.push_back(a);
+          }
+          scf::YieldOp::create(gb, next);
+        });
+    Value col = arith::MulIOp::create(tb, t, cst(kTile));
+    for (int64_t m = 0; m < M; ++m)
+      vector::StoreOp::create(tb, groupLoop.getResult(m), out,
+                              ValueRange{cst(m), col});
   };
 
   if (parallel) {
-    scf::ParallelOp::create(b, ValueRange{c0}, ValueRange{idx(N)},
+    scf::ParallelOp::create(b, ValueRange{c0}, ValueRange{idx(T)},
                             ValueRange{c1},
                             [&](OpBuilder &ob, Location l, ValueRange ivs) {
-                              rowBody(ob, l, ivs[0]);
+                              tileBody(ob, l, ivs[0]);
                             });
   } else {
-    scf::ForOp::create(b, c0, idx(N), c1, ValueRange{},
-                       [&](OpBuilder &ob, Location l, Value n, ValueRange) {
-                         rowBody(ob, l, n);
+    scf::ForOp::create(b, c0, idx(T), c1, ValueRange{},
+                       [&](OpBuilder &ob, Location l, Value t, ValueRange) {
+                         tileBody(ob, l, t);
                          scf::YieldOp::create(ob, l);
                        });
   }
-  memref::DeallocOp::create(b, xq);
-  memref::DeallocOp::create(b, xd);
-  memref::DeallocOp::create(b, xc);
+  for (Value buf : {xp, xq, xd, xa})
+    memref::DeallocOp::create(b, buf);
   func::ReturnOp::create(b);
   return func;
 }
@@ -843,10 +875,7 @@ struct PackWeightOnlyPass
         if (!func || !func.getSymName().starts_with(kKernelPrefix))
           return;
         OpBuilder b(loop);
-        // Rows of int8-activation ("k32") kernels: 64 rows, as many bytes
-        // as 8 tiles of "n8".
-        int64_t rows = func.getSymName().contains("_a8_") ? 64 : 8;
-        Value chunk = arith::ConstantIndexOp::create(b, loop.getLoc(), rows);
+        Value chunk = arith::ConstantIndexOp::create(b, loop.getLoc(), 8);
         loop.setScheduleKindAttr(omp::ClauseScheduleKindAttr::get(
             loop.getContext(), omp::ClauseScheduleKind::Dynamic));
         loop.getScheduleChunkMutable().assign(chunk);
@@ -958,13 +987,12 @@ struct PackWeightOnlyPass
 
     // The kernel, generated once per shape.
     bool parallel = parallelMinBytes >= 0 &&
-                    L.weightBytes() >= parallelMinBytes &&
-                    (L.isK32() ? L.n > 1 : L.tiles() > 1);
+                    L.weightBytes() >= parallelMinBytes && L.tiles() > 1;
     auto module = getOperation();
     std::string name = kernelName(p, parallel);
     auto kernel = module.lookupSymbol<func::FuncOp>(name);
     if (!kernel)
-      kernel = L.isK32()
+      kernel = L.isN8K8()
                    ? buildKernelInt8(module, module.getLoc(), p, parallel, name)
                    : buildKernel(module, module.getLoc(), p, parallel,
                                  prefetchDistance, name);

@@ -34,6 +34,10 @@ namespace {
 
 constexpr int64_t kTile = ::quantx::WeightOnlyLayout::kTile;
 constexpr int64_t kMaxRows = 8;
+/// Default software-prefetch distance of the int8-activation kernels: on
+/// weights streamed from DRAM, 2-8 KiB ahead measured 10-30% faster than
+/// the hardware prefetchers alone on the reference AVX2 machine.
+constexpr int64_t kInt8Prefetch = 4096;
 /// Kernels this pass generates are named after this prefix and the shape.
 constexpr llvm::StringLiteral kKernelPrefix = "__quantx_wo_gemv";
 
@@ -542,7 +546,8 @@ Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name,
 /// them to i32. The lanes of every vector are the 8 rows of a tile, so
 /// nothing is reduced horizontally.
 func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
-                             bool parallel, StringRef name) {
+                             bool parallel, int64_t prefetchBytes,
+                             StringRef name) {
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
   const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
@@ -747,11 +752,20 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                   SmallVector<Value> lows, highs;
                   for (int64_t o = 0; o < sub; ++o) {
                     Value oct = arith::AddIOp::create(ib, oct0, ic(o));
-                    Value raw = vector::LoadOp::create(
-                        ib, vb, w,
-                        ValueRange{arith::AddIOp::create(
-                            ib, wBase,
-                            arith::MulIOp::create(ib, oct, ic(32)))});
+                    Value widx = arith::AddIOp::create(
+                        ib, wBase, arith::MulIOp::create(ib, oct, ic(32)));
+                    if (prefetchBytes > 0 && o % 2 == 0) {
+                      // One prefetch per 64-byte line, prefetchBytes ahead.
+                      Value pidx = arith::MinUIOp::create(
+                          ib,
+                          arith::AddIOp::create(ib, widx, ic(prefetchBytes)),
+                          ic(L.weightBytes() - 1));
+                      memref::PrefetchOp::create(ib, w, ValueRange{pidx},
+                                                 /*isWrite=*/false,
+                                                 /*localityHint=*/0,
+                                                 /*isDataCache=*/true);
+                    }
+                    Value raw = vector::LoadOp::create(ib, vb, w, widx);
                     lows.push_back(arith::AndIOp::create(ib, raw, mask));
                     highs.push_back(arith::AndIOp::create(
                         ib, arith::ShRUIOp::create(ib, raw, four), mask));
@@ -993,9 +1007,12 @@ struct PackWeightOnlyPass
     auto kernel = module.lookupSymbol<func::FuncOp>(name);
     if (!kernel)
       kernel = L.isN8K8()
-                   ? buildKernelInt8(module, module.getLoc(), p, parallel, name)
+                   ? buildKernelInt8(module, module.getLoc(), p, parallel,
+                                     prefetchDistance < 0 ? kInt8Prefetch
+                                                          : prefetchDistance,
+                                     name)
                    : buildKernel(module, module.getLoc(), p, parallel,
-                                 prefetchDistance, name);
+                                 std::max<int64_t>(prefetchDistance, 0), name);
 
     // The call, between tensors and buffers.
     FunctionType ktype = kernel.getFunctionType();

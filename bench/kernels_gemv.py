@@ -26,7 +26,8 @@ The figure of merit is bytes of packed weights (4-bit values + f16 scales)
 per second (best of the repetitions, like the bandwidth probe; medians are
 reported beside it and used for the speedups over the peers), against the DRAM read bandwidth measured in the same run by
 bench/membw.py with the same thread count, right before each quantx timing
-(the machine is shared; both then see the same load). The peers are timed on the same
+(each activation mode gets its own probe; the machine is shared, so a probe
+and its timing then see the same load). The peers are timed on the same
 work; their speedups are time ratios. Prints a table and one JSON line.
 `run(peaks)` returns (rows, figures) for a combined kernels benchmark;
 peaks may carry "dram_read_gbps_1t"/"dram_read_gbps_2t" to skip the probe.
@@ -299,16 +300,20 @@ def run(peaks=None, quick=False):
                 modes[mode] = (files, copies, packed_bytes, ok, rel)
             model = ort_model(q, s, group, modes["f32"][1])
             for threads in (1, 2):
-                if adjacent:
-                    bw = membw.measure(threads=threads, reps=5)[threads]
-                else:
-                    bw = peaks[f"dram_read_gbps_{threads}t"]
-                figures[f"dram_read_gbps_{threads}t_g{group}"] = bw
-                timed = {}
+                timed, bws = {}, {}
                 for mode, (files, copies, packed_bytes, ok, _) in \
                         modes.items():
+                    # Each mode against a probe taken right before it.
+                    if adjacent:
+                        bws[mode] = membw.measure(threads=threads,
+                                                  reps=5)[threads]
+                    else:
+                        bws[mode] = peaks[f"dram_read_gbps_{threads}t"]
                     timed[mode] = time_quantx(tmp, group, copies, threads,
                                               reps, files)
+                figures[f"dram_read_gbps_{threads}t_g{group}"] = bws["f32"]
+                figures[f"dram_read_gbps_{threads}t_g{group}_a8"] = \
+                    bws["int8"]
                 t_d = time_dequant(group, modes["f32"][1], threads,
                                    max(3, reps // 3), int(group))
                 t_o, y_ort = time_ort(model, x, modes["f32"][1], threads,
@@ -316,6 +321,7 @@ def run(peaks=None, quick=False):
                 for mode, (files, copies, packed_bytes, ok, _) in \
                         modes.items():
                     t_q, t_best = timed[mode]
+                    bw = bws[mode]
                     # Best-of-N against the probe's best-of-N; the peers
                     # are compared on medians.
                     gbps = packed_bytes / t_best / 1e9

@@ -28,7 +28,9 @@ reported beside it and used for the speedups over the peers), against the DRAM r
 bench/membw.py with the same thread count, right before each quantx timing
 (each activation mode gets its own probe; the machine is shared, so a probe
 and its timing then see the same load). The peers are timed on the same
-work; their speedups are time ratios. Prints a table and one JSON line.
+work; their speedups are time ratios. Prints a table and one JSON line;
+"meets_70pct_dram_target" is whether every int8-activation row reaches 70%
+of its probe ("meets_70pct_dram_target_f32" the same for the f32 rows).
 `run(peaks)` returns (rows, figures) for a combined kernels benchmark;
 peaks may carry "dram_read_gbps_1t"/"dram_read_gbps_2t" to skip the probe.
 """

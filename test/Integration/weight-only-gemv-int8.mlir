@@ -8,6 +8,14 @@
 // RUN: quantx-opt %s -quantx-pack-weight-only=activations=int8 | FileCheck %s --check-prefix=IR
 // IR-NOT: quantx.matmul
 // IR-COUNT-2: func.func private @__quantx_wo_gemv_{{.+}}_a8
+// The pipeline generates int8 kernels only for AVX2 targets; the f32
+// kernels otherwise.
+// RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx2,+fma weight-only-activations=int8" | FileCheck %s --check-prefix=AVX2
+// AVX2: llvm.func{{.*}} @__quantx_wo_gemv_m2_n2_k12_g8_i4_f32_a8(
+// AVX2: llvm.x86.avx2.pmadd.ub.sw
+// RUN: quantx-opt %s -quantx-cpu-pipeline="target-features=+avx,+fma weight-only-activations=int8" | FileCheck %s --check-prefix=NOAVX2
+// NOAVX2: llvm.func{{.*}} @__quantx_wo_gemv_m2_n2_k12_g8_i4_f32(
+// NOAVX2-NOT: llvm.x86.avx2
 
 func.func private @printMemrefF32(memref<*xf32>) attributes {llvm.emit_c_interface}
 

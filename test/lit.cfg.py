@@ -45,4 +45,7 @@ config.substitutions.append(("%python", config.python_executable))
 
 # Ahead-of-time tests compile C programs against emitted objects with the
 # clang of the LLVM installation.
+# The runtime of compiled code (buffer allocation), for ahead-of-time links.
+config.substitutions.append(("%quantx_lib_dir", os.path.join(config.quantx_obj_root, "lib")))
+config.substitutions.append(("%quantx_cpu_runtime", os.path.join(config.quantx_obj_root, "lib", "libquantx_cpu_runtime.so")))
 config.substitutions.append(("%clang", os.path.join(config.llvm_tools_dir, "clang")))

@@ -119,6 +119,10 @@ struct GemmMatch {
   Value xShift;
   SmallVector<Operation *> zOps;
   SmallVector<BlockArgument> zArgs;
+  /// The same for Y (`Y = a - z`): then `z * sum_k X[m, k]` is subtracted.
+  Value yShift;
+  SmallVector<Operation *> yzOps;
+  SmallVector<BlockArgument> yzArgs;
   bool isFloat;
   IntRange xRange{0, 0}, yRange{0, 0};
 };
@@ -245,8 +249,16 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
       auto fitsI16 = [](IntRange r) { return r.lo >= -32767 && r.hi <= 32767; };
       // X = a - z with a bounded and z invariant in the loops (read through
       // indexing maps without dimensions, or captured): pack a, correct by z.
-      auto sub = x.getDefiningOp<arith::SubIOp>();
-      if ((!xr || !fitsI16(*xr)) && sub && sub->getBlock() == body) {
+      // The same for Y.
+      auto splitShift = [&](Value v, std::optional<IntRange> &range,
+                            Value &base, Value &shift,
+                            SmallVector<Operation *> &baseOps,
+                            SmallVector<BlockArgument> &baseArgs,
+                            SmallVector<Operation *> &shiftOps,
+                            SmallVector<BlockArgument> &shiftArgs) {
+        auto sub = v.getDefiningOp<arith::SubIOp>();
+        if ((range && fitsI16(*range)) || !sub || sub->getBlock() != body)
+          return;
         auto ar = valueRange(sub.getLhs());
         llvm::SetVector<Operation *> as, zs;
         llvm::SetVector<BlockArgument> aa, za;
@@ -262,22 +274,26 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
                         op.getDpsInputOperand(a.getArgNumber()))
                       .getResults(),
                   [](AffineExpr e) { return isa<AffineConstantExpr>(e); });
-        if (ar && fitsI16(*ar) && invariant) {
-          xr = ar;
-          m.x = x = sub.getLhs();
-          m.xShift = sub.getRhs();
-          m.xOps.clear();
-          m.zOps.clear();
-          for (Operation &o : *body) {
-            if (as.contains(&o))
-              m.xOps.push_back(&o);
-            if (zs.contains(&o))
-              m.zOps.push_back(&o);
-          }
-          m.xArgs.assign(aa.begin(), aa.end());
-          m.zArgs.assign(za.begin(), za.end());
+        if (!ar || !fitsI16(*ar) || !invariant)
+          return;
+        range = ar;
+        base = sub.getLhs();
+        shift = sub.getRhs();
+        baseOps.clear();
+        shiftOps.clear();
+        for (Operation &o : *body) {
+          if (as.contains(&o))
+            baseOps.push_back(&o);
+          if (zs.contains(&o))
+            shiftOps.push_back(&o);
         }
-      }
+        baseArgs.assign(aa.begin(), aa.end());
+        shiftArgs.assign(za.begin(), za.end());
+      };
+      splitShift(x, xr, m.x, m.xShift, m.xOps, m.xArgs, m.zOps, m.zArgs);
+      // Not both: (a - z)(b - w) would also need + K z w.
+      if (!m.xShift)
+        splitShift(y, yr, m.y, m.yShift, m.yOps, m.yArgs, m.yzOps, m.yzArgs);
       if (!xr || !yr)
         return std::nullopt;
       m.xRange = *xr;
@@ -551,6 +567,18 @@ private:
   bool packConstantY(bool withSums, Value &packed, Value &sums);
   /// A new private constant global holding `value`, read where `b` is.
   Value constantGlobal(StringRef name, DenseElementsAttr value);
+  /// The fill with zero of the output just before the product, if any
+  /// (looked for before anything is emitted).
+  Operation *findZeroFill();
+  /// Y evaluated at k for the columns [n, n + NR) as one vector, or null if
+  /// Y's operands are not contiguous along n or its ops not element-wise.
+  Value evaluateYVector(OpBuilder &ob, Location l, Value n, Value k);
+  /// Whether evaluateYVector applies.
+  bool canVectorizeY();
+  /// Packs the full column tile `tile` of Y with vector loads, shuffles
+  /// and stores, zeros past K, its column sums when `colSums`.
+  void packYTileVector(OpBuilder &ob, Location l, Value tile, Value kSize,
+                       Value colSums);
   /// One k step of the microkernel.
   void emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp, Value tile,
                   Value ir, Value jr, Value kBegin, Value kEnd);
@@ -564,8 +592,13 @@ private:
   bool parallel;
   /// +128 added to X for vpdpbusd when X is signed.
   bool biasX = false;
+  /// The output was zero before the product (its fill is dropped): the
+  /// first k block starts from zero accumulators instead of reading it.
+  bool zeroInit = false;
   /// Padded sizes.
   Value mp, np, kp;
+  /// The packed Y being written by packYTileVector.
+  Value bBufForPacking;
 };
 
 Type GemmEmitter::packedType(bool isX) {
@@ -647,6 +680,200 @@ Value GemmEmitter::evaluate(OpBuilder &ob, ArrayRef<BlockArgument> args,
   return map.lookupOrDefault(target);
 }
 
+Operation *GemmEmitter::findZeroFill() {
+  Value c = m.op.getDpsInitOperand(0)->get();
+  auto isZero = [](Value v) {
+    return matchPattern(v, m_Zero()) || matchPattern(v, m_PosZeroFloat());
+  };
+  for (Operation *prev = m.op->getPrevNode(); prev;
+       prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (fill.getDpsInitOperand(0)->get() != c ||
+          !isZero(fill.getDpsInputOperand(0)->get()))
+        return nullptr;
+      return fill;
+    }
+    if (auto fill = dyn_cast<linalg::GenericOp>(prev)) {
+      if (fill.getNumDpsInits() != 1 || fill.getNumDpsInputs() != 1 ||
+          fill.getDpsInitOperand(0)->get() != c)
+        return nullptr;
+      Value in = fill.getDpsInputOperand(0)->get();
+      Block *body = fill.getBody();
+      if (isa<ShapedType>(in.getType()) || !isZero(in) ||
+          body->getOperations().size() != 1 ||
+          body->getTerminator()->getOperand(0) != body->getArgument(0) ||
+          !fill.getMatchingIndexingMap(fill.getDpsInitOperand(0))
+               .isIdentity() ||
+          fill.getNumParallelLoops() != fill.getNumLoops())
+        return nullptr;
+      return fill;
+    }
+    // Only ops without memory effects (constants) may lie in between.
+    if (!isPure(prev))
+      return nullptr;
+  }
+  return nullptr;
+}
+
+bool GemmEmitter::canVectorizeY() {
+  for (Operation *o : m.yOps) {
+    if (!isPure(o) ||
+        !(o->hasTrait<OpTrait::Elementwise>() || isa<arith::ConstantOp>(o)))
+      return false;
+    for (Type ty : o->getResultTypes())
+      if (!ty.isIntOrFloat())
+        return false;
+  }
+  for (BlockArgument arg : m.yArgs) {
+    OpOperand *operand = m.op.getDpsInputOperand(arg.getArgNumber());
+    auto type = dyn_cast<MemRefType>(operand->get().getType());
+    if (!type)
+      continue; // A scalar, broadcast.
+    if (!type.getLayout().isIdentity() || !arg.getType().isIntOrFloat())
+      return false;
+    AffineMap am = m.op.getMatchingIndexingMap(operand);
+    for (auto [r, e] : llvm::enumerate(am.getResults())) {
+      bool last = r + 1 == am.getNumResults();
+      if (e.isFunctionOfDim(0))
+        return false;
+      if (e.isFunctionOfDim(1) &&
+          !(last && isa<AffineDimExpr>(e) &&
+            cast<AffineDimExpr>(e).getPosition() == 1))
+        return false;
+    }
+  }
+  return true;
+}
+
+Value GemmEmitter::evaluateYVector(OpBuilder &ob, Location l, Value n,
+                                   Value k) {
+  Value zero = arith::ConstantIndexOp::create(ob, l, 0);
+  auto vecType = [&](Type ty) { return VectorType::get({t.nr}, ty); };
+  IRMapping map;
+  for (BlockArgument arg : m.yArgs) {
+    OpOperand *operand = m.op.getDpsInputOperand(arg.getArgNumber());
+    Value source = operand->get();
+    if (!isa<MemRefType>(source.getType())) {
+      map.map(arg, source);
+      continue;
+    }
+    AffineMap am = m.op.getMatchingIndexingMap(operand);
+    SmallVector<Value> indices;
+    for (AffineExpr e : am.getResults())
+      indices.push_back(affine::AffineApplyOp::create(
+          ob, l, AffineMap::get(3, 0, e), ValueRange{zero, n, k}));
+    if (am.isFunctionOfDim(1))
+      map.map(arg, vector::LoadOp::create(ob, l, vecType(arg.getType()),
+                                          source, indices));
+    else
+      map.map(arg, memref::LoadOp::create(ob, l, source, indices));
+  }
+  auto asVector = [&](Value v) -> Value {
+    Value mv = map.lookupOrDefault(v);
+    if (isa<VectorType>(mv.getType()))
+      return mv;
+    return vector::BroadcastOp::create(ob, l, vecType(mv.getType()), mv);
+  };
+  for (Operation *o : m.yOps) {
+    if (isa<arith::ConstantOp>(o)) {
+      ob.clone(*o, map);
+      continue;
+    }
+    OperationState st(l, o->getName());
+    for (Value v : o->getOperands())
+      st.addOperands(asVector(v));
+    for (Type ty : o->getResultTypes())
+      st.addTypes(vecType(ty));
+    st.addAttributes(o->getAttrs());
+    Operation *nv = ob.create(st);
+    map.map(o->getResults(), nv->getResults());
+  }
+  return asVector(m.y);
+}
+
+void GemmEmitter::packYTileVector(OpBuilder &ob, Location l, Value tile,
+                                  Value kSize, Value colSums) {
+  auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(ob, l, v); };
+  Type yElem = m.y.getType();
+  auto yVec = VectorType::get({t.nr}, yElem);
+  Type pElem = packedType(false);
+  Value nBase = arith::MulIOp::create(ob, l, tile, cst(t.nr));
+  Value kqEnd = arith::DivSIOp::create(ob, l, kp, cst(t.ku));
+  SmallVector<Value> init;
+  if (colSums)
+    init.push_back(arith::ConstantOp::create(ob, l, yVec, ob.getZeroAttr(yVec)));
+  auto loop = scf::ForOp::create(
+      ob, l, cst(0), kqEnd, cst(1), init,
+      [&](OpBuilder &fb, Location fl, Value kq, ValueRange iter) {
+        SmallVector<Value> parts;
+        Value sum = colSums ? iter[0] : Value();
+        Value k0 = arith::MulIOp::create(fb, fl, kq,
+                                         arith::ConstantIndexOp::create(fb, fl, t.ku));
+        for (int64_t u = 0; u < t.ku; ++u) {
+          Value k = arith::AddIOp::create(
+              fb, fl, k0, arith::ConstantIndexOp::create(fb, fl, u));
+          Value valid = arith::CmpIOp::create(fb, fl, arith::CmpIPredicate::slt,
+                                              k, kSize);
+          // k past K is padding: zeros.
+          Value y = scf::IfOp::create(
+                        fb, fl, valid,
+                        [&](OpBuilder &tb, Location tl) {
+                          scf::YieldOp::create(
+                              tb, tl, evaluateYVector(tb, tl, nBase, k));
+                        },
+                        [&](OpBuilder &eb, Location el) {
+                          scf::YieldOp::create(
+                              eb, el,
+                              Value(arith::ConstantOp::create(
+                                  eb, el, yVec, eb.getZeroAttr(yVec))));
+                        })
+                        .getResult(0);
+          if (sum)
+            sum = arith::AddIOp::create(fb, fl, sum, y);
+          if (kind != GemmKind::F32)
+            y = arith::TruncIOp::create(fb, fl, VectorType::get({t.nr}, pElem),
+                                        y);
+          parts.push_back(y);
+        }
+        // Lane j * KU + u of the block is element j of part u.
+        while (parts.size() > 2) {
+          SmallVector<Value> next;
+          for (size_t i = 0; i + 1 < parts.size(); i += 2) {
+            int64_t w = cast<VectorType>(parts[i].getType()).getNumElements();
+            SmallVector<int64_t> cat;
+            for (int64_t j = 0; j < 2 * w; ++j)
+              cat.push_back(j);
+            next.push_back(vector::ShuffleOp::create(fb, fl, parts[i],
+                                                     parts[i + 1], cat));
+          }
+          parts = next;
+        }
+        Value block = parts[0];
+        if (t.ku > 1) {
+          SmallVector<int64_t> mask;
+          for (int64_t j = 0; j < t.nr; ++j)
+            for (int64_t u = 0; u < t.ku; ++u)
+              mask.push_back(u * t.nr + j);
+          block = vector::ShuffleOp::create(fb, fl, parts[0],
+                                            parts.size() > 1 ? parts[1]
+                                                             : parts[0],
+                                            mask);
+        }
+        Value off = packedOffset(fb, fl, k0, tile,
+                                 arith::ConstantIndexOp::create(fb, fl, 0),
+                                 /*isX=*/false);
+        vector::StoreOp::create(fb, fl, block, bBufForPacking,
+                                ValueRange{off});
+        if (sum)
+          scf::YieldOp::create(fb, fl, sum);
+        else
+          scf::YieldOp::create(fb, fl);
+      });
+  if (colSums)
+    vector::StoreOp::create(ob, l, loop.getResult(0), colSums,
+                            ValueRange{nBase});
+}
+
 void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
                              Value tile, Value ir, Value jr, Value kBegin,
                              Value kEnd) {
@@ -655,13 +882,39 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
   Type pElem = packedType(true);
   auto bType = VectorType::get({t.vl * t.ku}, pElem);
   int64_t nv = t.nr / t.vl;
-  // Accumulators from the output.
+  // Accumulators from the output (zeros for the first k block of an
+  // output that was zero).
+  auto loadAccs = [&](OpBuilder &ob, Location l) {
+    SmallVector<Value> accs;
+    for (int64_t i = 0; i < t.mr; ++i)
+      for (int64_t v = 0; v < nv; ++v)
+        accs.push_back(vector::LoadOp::create(
+            ob, l, accType, cBuf,
+            ValueRange{arith::AddIOp::create(ob, l, ir,
+                                             arith::ConstantIndexOp::create(ob, l, i)),
+                       arith::AddIOp::create(
+                           ob, l, jr,
+                           arith::ConstantIndexOp::create(ob, l, v * t.vl))}));
+    return accs;
+  };
   SmallVector<Value> accs;
-  for (int64_t i = 0; i < t.mr; ++i)
-    for (int64_t v = 0; v < nv; ++v)
-      accs.push_back(vector::LoadOp::create(
-          b, loc, accType, cBuf,
-          ValueRange{add(ir, idx(i)), add(jr, idx(v * t.vl))}));
+  if (zeroInit) {
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        kBegin, idx(0));
+    auto init = scf::IfOp::create(
+        b, loc, first,
+        [&](OpBuilder &ob, Location l) {
+          Value z = arith::ConstantOp::create(ob, l, accType,
+                                              ob.getZeroAttr(accType));
+          scf::YieldOp::create(ob, l, SmallVector<Value>(t.mr * nv, z));
+        },
+        [&](OpBuilder &ob, Location l) {
+          scf::YieldOp::create(ob, l, loadAccs(ob, l));
+        });
+    accs.assign(init.getResults().begin(), init.getResults().end());
+  } else {
+    accs = loadAccs(b, loc);
+  }
   // k loop over groups of ku, unrolled.
   Value kqBegin = arith::DivSIOp::create(b, loc, kBegin, idx(t.ku));
   Value kqEnd = arith::DivSIOp::create(b, loc, kEnd, idx(t.ku));
@@ -826,6 +1079,7 @@ bool GemmEmitter::packConstantY(bool withSums, Value &packed, Value &sums) {
 
 void GemmEmitter::emit() {
   linalg::GenericOp op = m.op;
+  Operation *zeroFill = findZeroFill();
   Value c = op.getDpsInitOperand(0)->get();
   auto cType = cast<MemRefType>(c.getType());
   Type accElem = cType.getElementType();
@@ -871,6 +1125,10 @@ void GemmEmitter::emit() {
   Value aBuf = alloc(xElem, {mul(mp, kp)});
   if (!kWhole || !divides(staticRanges[0], t.mr))
     fillZero(aBuf, xElem);
+  // With a shifted Y (Y = a - z), the row sums of X for the correction.
+  Value rowSums;
+  if (m.yShift)
+    rowSums = alloc(b.getI32Type(), {mp});
   parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
               [&](OpBuilder &pb, Location l, ValueRange ivs) {
                 Value row = ivs[0];
@@ -878,16 +1136,28 @@ void GemmEmitter::emit() {
                     pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
                 Value rowLane = arith::RemSIOp::create(
                     pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-                scf::ForOp::create(
-                    pb, l, zero, kSize, one, {},
-                    [&](OpBuilder &fb, Location l2, Value k, ValueRange) {
-                      Value x =
-                          toPacked(fb, evaluate(fb, true, row, zero, k), true);
+                SmallVector<Value> init;
+                if (rowSums)
+                  init.push_back(arith::ConstantOp::create(
+                      pb, l, pb.getI32IntegerAttr(0)));
+                auto loop = scf::ForOp::create(
+                    pb, l, zero, kSize, one, init,
+                    [&](OpBuilder &fb, Location l2, Value k, ValueRange iter) {
+                      Value xv = evaluate(fb, true, row, zero, k);
                       Value off =
                           packedOffset(fb, l2, k, rowPanel, rowLane, true);
-                      memref::StoreOp::create(fb, l2, x, aBuf, ValueRange{off});
-                      scf::YieldOp::create(fb, l2);
+                      memref::StoreOp::create(fb, l2, toPacked(fb, xv, true),
+                                              aBuf, ValueRange{off});
+                      if (rowSums)
+                        scf::YieldOp::create(
+                            fb, l2,
+                            Value(arith::AddIOp::create(fb, l2, iter[0], xv)));
+                      else
+                        scf::YieldOp::create(fb, l2);
                     });
+                if (rowSums)
+                  memref::StoreOp::create(pb, l, loop.getResult(0), rowSums,
+                                          ValueRange{row});
               });
 
   // Pack Y into column panels the same way ([Kp / KC][Np / NR][KC / KU][NR]
@@ -897,47 +1167,73 @@ void GemmEmitter::emit() {
   bool withSums = biasX || m.xShift;
   Value bBuf, colSums;
   bool constantY = packConstantY(withSums, bBuf, colSums);
+  // Full column tiles of a Y read contiguously along n are packed with
+  // vectors, padding past K included; the scalar loop packs a partial
+  // last tile into a zeroed buffer.
+  bool vectorY = !constantY && canVectorizeY();
+  bool wholeTiles = divides(staticRanges[1], t.nr);
   if (!constantY) {
     bBuf = alloc(yElem, {mul(np, kp)});
-    if (!kWhole || !divides(staticRanges[1], t.nr))
+    if (vectorY ? !wholeTiles : (!kWhole || !wholeTiles))
       fillZero(bBuf, yElem);
     if (withSums) {
       colSums = alloc(b.getI32Type(), {np});
       fillZero(colSums, b.getI32Type());
     }
   }
+  bBufForPacking = bBuf;
+  auto packYTileScalar = [&](OpBuilder &ob, Location l, Value tile) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ob.getInsertionBlock(), ob.getInsertionPoint());
+    Value nBase = mul(tile, idx(t.nr));
+    Value count = min(idx(t.nr), arith::SubIOp::create(b, l, nSize, nBase));
+    scf::ForOp::create(
+        b, l, zero, kSize, one, {},
+        [&](OpBuilder &kb, Location l2, Value k, ValueRange) {
+          scf::ForOp::create(
+              kb, l2, zero, count, one, {},
+              [&](OpBuilder &jb, Location l3, Value j, ValueRange) {
+                Value n = arith::AddIOp::create(jb, l3, nBase, j);
+                Value y = evaluate(jb, false, zero, n, k);
+                Value off = packedOffset(jb, l3, k, tile, j, false);
+                memref::StoreOp::create(jb, l3, toPacked(jb, y, false), bBuf,
+                                        ValueRange{off});
+                if (colSums) {
+                  Value s =
+                      memref::LoadOp::create(jb, l3, colSums, ValueRange{n});
+                  s = arith::AddIOp::create(jb, l3, s, y);
+                  memref::StoreOp::create(jb, l3, s, colSums, ValueRange{n});
+                }
+                scf::YieldOp::create(jb, l3);
+              });
+          scf::YieldOp::create(kb, l2);
+        });
+  };
   if (!constantY)
     parallelFor(
         b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
         [&](OpBuilder &pb, Location l, ValueRange ivs) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(pb.getInsertionBlock(), pb.getInsertionPoint());
           Value tile = ivs[0];
-          Value nBase = mul(tile, idx(t.nr));
-          Value count =
-              min(idx(t.nr), arith::SubIOp::create(b, l, nSize, nBase));
-          scf::ForOp::create(
-              b, l, zero, kSize, one, {},
-              [&](OpBuilder &kb, Location l2, Value k, ValueRange) {
-                scf::ForOp::create(
-                    kb, l2, zero, count, one, {},
-                    [&](OpBuilder &jb, Location l3, Value j, ValueRange) {
-                      Value n = arith::AddIOp::create(jb, l3, nBase, j);
-                      Value y = evaluate(jb, false, zero, n, k);
-                      Value off = packedOffset(jb, l3, k, tile, j, false);
-                      memref::StoreOp::create(jb, l3, toPacked(jb, y, false),
-                                              bBuf, ValueRange{off});
-                      if (colSums) {
-                        Value s = memref::LoadOp::create(jb, l3, colSums,
-                                                         ValueRange{n});
-                        s = arith::AddIOp::create(jb, l3, s, y);
-                        memref::StoreOp::create(jb, l3, s, colSums,
-                                                ValueRange{n});
-                      }
-                      scf::YieldOp::create(jb, l3);
-                    });
-                scf::YieldOp::create(kb, l2);
-              });
+          if (!vectorY) {
+            packYTileScalar(pb, l, tile);
+            return;
+          }
+          if (wholeTiles) {
+            packYTileVector(pb, l, tile, kSize, colSums);
+            return;
+          }
+          Value nBase = arith::MulIOp::create(
+              pb, l, tile, arith::ConstantIndexOp::create(pb, l, t.nr));
+          Value full = arith::CmpIOp::create(
+              pb, l, arith::CmpIPredicate::sle,
+              arith::AddIOp::create(pb, l, nBase,
+                                    arith::ConstantIndexOp::create(pb, l, t.nr)),
+              nSize);
+          auto ifOp = scf::IfOp::create(pb, l, full, /*withElse=*/true);
+          OpBuilder tb = ifOp.getThenBodyBuilder();
+          packYTileVector(tb, l, tile, kSize, colSums);
+          OpBuilder eb = ifOp.getElseBodyBuilder();
+          packYTileScalar(eb, l, tile);
         });
 
   // The accumulator: the output itself when it is tile-aligned and
@@ -947,6 +1243,10 @@ void GemmEmitter::emit() {
   bool inPlace = cType.getLayout().isIdentity() && sm && sn &&
                  *sm % t.mr == 0 && *sn % t.nr == 0;
   Value cBuf = c;
+  if (inPlace && !colSums && !rowSums && zeroFill) {
+    zeroFill->erase();
+    zeroInit = true;
+  }
   auto forEachOutput =
       [&](function_ref<void(OpBuilder &, Location, Value, Value)> fn) {
         parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize},
@@ -984,6 +1284,18 @@ void GemmEmitter::emit() {
     forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
       Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
       Value s = memref::LoadOp::create(fb, l, colSums, ValueRange{ni});
+      s = arith::MulIOp::create(fb, l, s, shift);
+      v = arith::SubIOp::create(fb, l, v, s);
+      memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
+    });
+  }
+
+  if (rowSums) {
+    // sum x (a - z) = sum x a - z sum x: start from acc - z * (row sums).
+    Value shift = evaluate(b, m.yzArgs, m.yzOps, m.yShift, zero, zero, zero);
+    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
+      Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
+      Value s = memref::LoadOp::create(fb, l, rowSums, ValueRange{mi});
       s = arith::MulIOp::create(fb, l, s, shift);
       v = arith::SubIOp::create(fb, l, v, s);
       memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
@@ -1036,6 +1348,8 @@ void GemmEmitter::emit() {
     memref::DeallocOp::create(b, loc, cBuf);
   }
   memref::DeallocOp::create(b, loc, aBuf);
+  if (rowSums)
+    memref::DeallocOp::create(b, loc, rowSums);
   if (!constantY) {
     memref::DeallocOp::create(b, loc, bBuf);
     if (colSums)

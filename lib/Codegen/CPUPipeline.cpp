@@ -12,6 +12,8 @@
 #include "quantx/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -29,8 +31,38 @@
 
 #include <algorithm>
 
+namespace mlir::quantx {
+#define GEN_PASS_DEF_CPUBUFFERDEALLOCATION
+#include "quantx/Codegen/Passes.h.inc"
+} // namespace mlir::quantx
+
 using namespace mlir;
 using namespace mlir::quantx;
+
+namespace {
+struct CPUBufferDeallocationPass
+    : public quantx::impl::CPUBufferDeallocationBase<
+          CPUBufferDeallocationPass> {
+  void runOnOperation() override {
+    OpPassManager pipeline(func::FuncOp::getOperationName());
+    bufferization::buildBufferDeallocationPipeline(pipeline);
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      bool managed = func.walk([](Operation *op) {
+                           return isa<memref::DeallocOp>(op) ||
+                                          isa<omp::OpenMPDialect>(
+                                              op->getDialect())
+                                      ? WalkResult::interrupt()
+                                      : WalkResult::advance();
+                         })
+                         .wasInterrupted();
+      if (!managed && failed(runPipeline(pipeline, func)))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace
 
 llvm::SmallVector<std::string>
 mlir::quantx::resolveTargetFeatures(llvm::StringRef override) {
@@ -87,6 +119,11 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // Every buffer bufferization allocated is released after its last use
+  // (results are returned to, and released by, the caller).
+  pm.addPass(createCPUBufferDeallocation());
+  // Clones of results the function does not own (an argument, a constant).
+  pm.addPass(createConvertBufferizationToMemRefPass());
   if (options.gemm) {
     CPUGemmOptions gemm;
     gemm.targetFeatures = options.targetFeatures;
@@ -95,7 +132,9 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
     pm.addPass(createCPUGemm(gemm));
     // The weights packed at compile time replace the originals.
     pm.addPass(createSymbolDCEPass());
-    pm.addNestedPass<func::FuncOp>(createCPUVectorizeElementwise());
+    CPUVectorizeElementwiseOptions elementwise;
+    elementwise.parallel = options.parallel;
+    pm.addNestedPass<func::FuncOp>(createCPUVectorizeElementwise(elementwise));
   }
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.parallel) {
@@ -113,6 +152,13 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
+  // Before the OpenMP conversion, which lowers the memref ops it meets with
+  // the default (malloc) allocation functions.
+  if (options.runtimeAlloc) {
+    FinalizeMemRefToLLVMConversionPassOptions memref;
+    memref.useGenericFunctions = true;
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass(memref));
+  }
   if (options.parallel)
     pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
@@ -140,7 +186,7 @@ struct CPUPipelineTextOptions
       *this, "gemm-min-parallel-work",
       llvm::cl::desc("Products with static shapes and fewer multiply-adds "
                      "(M * N * K) run sequentially"),
-      llvm::cl::init(int64_t(1) << 24)};
+      llvm::cl::init(int64_t(1) << 22)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run kernels on OpenMP threads"),
                         llvm::cl::init(true)};
@@ -154,6 +200,12 @@ struct CPUPipelineTextOptions
       llvm::cl::desc("Weight-only GEMV kernels: f32 activations, or int8 "
                      "(quantized per group on each call; AVX2 targets)"),
       llvm::cl::init("f32")};
+  Option<bool> runtimeAlloc{
+      *this, "runtime-alloc",
+      llvm::cl::desc("Allocate through the quantx CPU runtime's block cache "
+                     "(_mlir_memref_to_llvm_alloc/free in "
+                     "libquantx_cpu_runtime) instead of malloc/free"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -171,6 +223,7 @@ void mlir::quantx::registerQuantXPipelines() {
         options.parallel = text.parallel;
         options.numThreads = text.numThreads;
         options.weightOnlyActivations = text.weightOnlyActivations;
+        options.runtimeAlloc = text.runtimeAlloc;
         buildQuantXCPUPipeline(pm, options);
       });
 }
@@ -182,10 +235,11 @@ void mlir::quantx::registerCPUTranslations(DialectRegistry &registry) {
 }
 
 llvm::ArrayRef<llvm::StringRef> mlir::quantx::getCPURuntimeLibraries() {
+  static const llvm::StringRef libs[] = {
+      QUANTX_CPU_RUNTIME,
 #ifdef QUANTX_OPENMP_RUNTIME
-  static const llvm::StringRef libs[] = {QUANTX_OPENMP_RUNTIME};
-  return libs;
-#else
-  return {};
+      QUANTX_OPENMP_RUNTIME,
 #endif
+  };
+  return libs;
 }

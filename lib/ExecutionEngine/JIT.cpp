@@ -216,7 +216,10 @@ LogicalResult mlir::quantx::lowerToLLVM(ModuleOp module, StringRef pipeline,
   MLIRContext *ctx = module.getContext();
   PassManager pm(ctx);
   if (pipeline.trim().empty()) {
-    buildQuantXCPUPipeline(pm);
+    // The runtime libraries (getRuntimeLibraries) go with the code.
+    CPUPipelineOptions options;
+    options.runtimeAlloc = true;
+    buildQuantXCPUPipeline(pm, options);
   } else {
     std::string errors;
     llvm::raw_string_ostream errorStream(errors);
@@ -779,7 +782,8 @@ std::string mlir::quantx::generateCHeader(ArrayRef<FunctionSignature> functions,
         " * (a constant of the module); two results may share one allocation:\n"
         " * free each distinct pointer once. f16 and bf16 elements are raw "
         "bits.\n"
-        " * Link with the object file and -lmlir_c_runner_utils -lm, or with\n"
+        " * Link with the object file, libquantx_cpu_runtime (its buffer\n"
+        " * allocator), -lmlir_c_runner_utils and -lm, or with\n"
         " * the shared library. */\n";
   os << "#ifndef " << guard << "\n#define " << guard << "\n\n";
   os << "#include <stdbool.h>\n#include <stdint.h>\n\n";

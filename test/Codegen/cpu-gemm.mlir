@@ -292,3 +292,84 @@ func.func @dynamic_zero_point(%a: memref<8x4xi8>, %z: memref<i32>, %c: memref<8x
   }
   return
 }
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+#fill = affine_map<(m, n) -> ()>
+#id = affine_map<(m, n) -> (m, n)>
+
+// A run-time rhs read contiguously along n, whole column tiles (32 = 2 x
+// 16): each k pair of a tile is two vector loads, evaluated on vectors,
+// interleaved by one shuffle and stored (zeros past K = 9, no zero fill of
+// the packed buffer). The output's fill with zero is dropped: the first k
+// block starts from zero accumulators.
+// (VNNI targets correct the accumulator with column sums first: the fill
+// stays.)
+// CHECK-LABEL: func.func @runtime_rhs_zero_output
+// AVX2-NOT: linalg.generic
+// AVX2: vector.load %arg1[{{.*}}] : memref<9x32xi8>, vector<16xi8>
+// AVX2: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
+// AVX2: arith.trunci {{.*}} : vector<16xi32> to vector<16xi16>
+// AVX2: vector.shuffle {{.*}} [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31] : vector<16xi16>, vector<16xi16>
+// AVX2: vector.store {{.*}} : memref<?xi16>, vector<32xi16>
+// AVX2: %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %c0{{.*}} : index
+// AVX2: scf.if %[[FIRST]] -> (vector<8xi32>
+// AVX2: arith.constant dense<0> : vector<8xi32>
+// AVX2: } else {
+// AVX2: vector.load %arg2
+func.func @runtime_rhs_zero_output(%a: memref<16x9xi8>, %b: memref<9x32xi8>, %c: memref<16x32xi32>) {
+  %z = arith.constant 0 : i32
+  linalg.generic {indexing_maps = [#fill, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%z : i32) outs(%c : memref<16x32xi32>) {
+  ^bb0(%in: i32, %o: i32):
+    linalg.yield %in : i32
+  }
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<16x9xi8>, memref<9x32xi8>) outs(%c : memref<16x32xi32>) {
+  ^bb0(%x: i8, %w: i8, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.extsi %w : i8 to i32
+    %2 = arith.muli %0, %1 : i32
+    %3 = arith.addi %acc, %2 : i32
+    linalg.yield %3 : i32
+  }
+  return
+}
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#scalar = affine_map<(m, n, k) -> ()>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// Y = b - z with z known only at run time (dynamic quantization's zero
+// point, u8 b): b is packed, X's row sums are taken while packing X, and
+// the accumulator starts from -z * (row sums).
+// CHECK-LABEL: func.func @rhs_dynamic_zero_point
+// AVX2: %[[SUMS:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi32>
+// AVX2: scf.for {{.*}} iter_args(%[[S:.*]] = %{{.*}}) -> (i32)
+// AVX2: arith.addi %[[S]]
+// AVX2: memref.store {{.*}}, %[[SUMS]]
+// AVX2: %[[Z:.*]] = memref.load %arg2[] : memref<i32>
+// AVX2: %[[R:.*]] = memref.load %[[SUMS]]
+// AVX2: %[[ZR:.*]] = arith.muli %[[R]], %[[Z]] : i32
+// AVX2: arith.subi %{{.*}}, %[[ZR]] : i32
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// AVX2: memref.dealloc %[[SUMS]]
+func.func @rhs_dynamic_zero_point(%a: memref<16x9xi8>, %b: memref<9x32xi8>, %z: memref<i32>, %c: memref<16x32xi32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #scalar, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %z : memref<16x9xi8>, memref<9x32xi8>, memref<i32>) outs(%c : memref<16x32xi32>) {
+  ^bb0(%x: i8, %w: i8, %zp: i32, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.extui %w : i8 to i32
+    %2 = arith.subi %1, %zp : i32
+    %3 = arith.muli %0, %2 : i32
+    %4 = arith.addi %acc, %3 : i32
+    linalg.yield %4 : i32
+  }
+  return
+}

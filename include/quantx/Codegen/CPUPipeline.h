@@ -34,8 +34,8 @@ struct CPUPipelineOptions {
   /// (matrix-vector shapes).
   int64_t gemmMinRows = 8;
   /// Products with static shapes and fewer multiply-adds run on the calling
-  /// thread (no parallel loops): 2^24, about 0.5 ms of one core.
-  int64_t gemmMinParallelWork = int64_t(1) << 24;
+  /// thread (no parallel loops): 2^22, about 0.1 ms of one core.
+  int64_t gemmMinParallelWork = int64_t(1) << 22;
   /// Run the outer loops of the generated kernels on OpenMP threads.
   bool parallel = true;
   /// Number of threads of each parallel region; 0 leaves it to the OpenMP
@@ -46,6 +46,12 @@ struct CPUPipelineOptions {
   /// each call; used only when the target features include AVX2, else the
   /// f32 kernels are generated).
   std::string weightOnlyActivations = "f32";
+  /// Allocate buffers through the quantx CPU runtime
+  /// (libquantx_cpu_runtime: MLIR's generic `_mlir_memref_to_llvm_alloc`
+  /// and `_free`, which reuse each thread's large blocks across calls)
+  /// instead of malloc and free. The JIT and the ahead-of-time outputs
+  /// turn this on and provide the runtime.
+  bool runtimeAlloc = false;
 };
 
 /// Adds the passes that take a module from quantx to the LLVM dialect on

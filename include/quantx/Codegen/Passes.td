@@ -74,7 +74,7 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
     Option<"minRows", "min-rows", "int64_t", "8",
            "Leave contractions with a static row count below this to other "
            "lowerings (matrix-vector shapes)">,
-    Option<"minParallelWork", "min-parallel-work", "int64_t", "16777216",
+    Option<"minParallelWork", "min-parallel-work", "int64_t", "4194304",
            "Products with static shapes and fewer multiply-adds (M * N * K) "
            "run sequentially, without parallel loops">,
     Option<"useVNNI", "vnni", "bool", "true",
@@ -90,33 +90,75 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
 
 def CPUVectorizeElementwise
     : Pass<"quantx-cpu-vectorize-elementwise", "func::FuncOp"> {
-  let summary = "Vector loops for static element-wise linalg.generic ops "
-                "and min/max reductions";
+  let summary = "Vector loops for static element-wise linalg.generic ops, "
+                "pooling windows and min/max reductions";
   let description = [{
-    Rewrites bufferized `linalg.generic` ops with static shapes and
-    identity-layout operands:
+    Rewrites bufferized `linalg.generic` ops with static shapes whose
+    operands are static memrefs with static strides (identity or strided
+    layouts, subviews included), whose indexing maps are linear (sums of
+    dimensions times constants: `oh * 2 + kh`, `n * 784 + h * 28 + w`) and
+    whose bodies are pure element-wise scalar ops (arith, math):
 
-    - all iterators parallel, every operand read contiguously along the
-      innermost loop dimension or not depending on it, a body of pure
-      element-wise scalar ops (arith, math): a loop nest whose innermost
-      loop steps by 8 lanes (`vector.load`, the body cloned on
-      `vector<8xT>`, values that do not vary along the innermost dimension
-      computed as scalars and broadcast, `vector.store`), then a scalar loop
-      for the remainder. `fptosi` to a wider-than-32-bit integer of a value
-      clamped by `minimumf`/`maximumf` constants inside the i32 range
-      becomes `fptosi` to i32 and `extsi` (same value; AVX2 has no vector
+    - iterators: parallel dimensions, then optionally reduction dimensions
+      of at most 64 points in all (a pooling window). Every memref operand
+      is read through a 1-d view at a linear offset from its aligned
+      pointer. Trailing parallel dimensions that every operand walks
+      row-major merge into one vector dimension (an identity element-wise
+      op becomes one long loop). Along it an input is contiguous (vector
+      loads), uniform (a scalar load, broadcast) or read with a stride of
+      2 to 4 (a load of twice to four times the lanes, then a shuffle; the
+      load runs only where it stays inside the buffer, elsewhere the same
+      points run as scalars). Outputs are contiguous. The vector loop
+      takes 256 bits of the widest element (8 lanes for f32/i32, up to 32
+      for i8). An op that does not read its outputs ends each row with one
+      more full vector overlapping the one before; otherwise the tail
+      takes halves of the lanes down to 4, then scalars. A window
+      is unrolled in the scalar loops' order on vectors of outputs.
+      `fptosi` to a wider-than-32-bit integer of a value clamped by
+      `minimumf`/`maximumf` constants inside the i32 range becomes
+      `fptosi` to i32 and `extsi` (same value; AVX2 has no vector
       conversion to i64).
+    - ops with at least `parallel-min-elements` parallel points run their
+      outer dimensions (and, when there are fewer than 64 outer points,
+      chunks of whole vectors of the vector dimension) as one
+      `scf.parallel`, which the CPU pipeline lowers to OpenMP.
     - a whole-buffer `minimumf`/`maximumf` reduction into a 0-d output: a
       vector of partial results, `vector.reduction`, a scalar remainder.
       Both are order-independent, so the result is identical.
 
-    Each lane computes the same operations as the scalar loop, so results
-    are bit-identical to `convert-linalg-to-loops`.
+    Each lane computes the same operations in the same order as the scalar
+    loop, so results are bit-identical to `convert-linalg-to-loops`.
   }];
+  let options = [
+    Option<"parallel", "parallel", "bool", "true",
+           "Run the outer loops of large ops as scf.parallel loops">,
+    Option<"minParallelElements", "parallel-min-elements", "int64_t", "65536",
+           "Iteration points from which an op runs in parallel">,
+  ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def CPUBufferDeallocation
+    : Pass<"quantx-cpu-buffer-deallocation", "ModuleOp"> {
+  let summary = "Free each buffer after its last use (upstream's "
+                "ownership-based deallocation, per function)";
+  let description = [{
+    Runs upstream's buffer deallocation pipeline
+    (`ownership-based-buffer-deallocation`, its simplification and the
+    lowering of `bufferization.dealloc`) on each function of the module
+    that does not manage its buffers itself: functions that already free
+    buffers (`memref.dealloc`) or contain OpenMP ops (the weight-only
+    kernels, whose loop wrappers upstream's pass does not know) are left
+    alone. Results stay owned by the caller: a result that aliases an
+    argument or a constant becomes a `bufferization.clone`.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 #endif // QUANTX_CODEGEN_PASSES_TD

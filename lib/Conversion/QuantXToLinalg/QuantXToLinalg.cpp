@@ -803,53 +803,40 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
 };
 
 /// Pads the spatial dimensions (2 and 3) of the NCHW `input` to `padded`
-/// with `padValue`, `pad` = {top, bottom, left, right}: one generic over the
-/// padded tensor reading the input where in bounds. (tensor.pad bufferizes
-/// to a strided memref.copy, the runtime's generic element-by-element copy,
-/// several times slower than these loops.)
+/// with `padValue`, `pad` = {top, bottom, left, right}: a fill of the
+/// padded tensor, then a copy of the input into its interior (a generic
+/// writing the slice, which bufferizes in place: both are plain vector
+/// loops, where tensor.pad would bufferize to the runtime's generic
+/// element-by-element copy).
 static Value padSpatial(OpBuilder &b, Location loc, Value input,
                         ArrayRef<int64_t> pad, ArrayRef<int64_t> padded,
                         Value padValue) {
   MLIRContext *ctx = b.getContext();
   auto inType = cast<RankedTensorType>(input.getType());
-  auto type = RankedTensorType::get(padded, inType.getElementType());
-  Value init = tensor::EmptyOp::create(b, loc, padded, type.getElementType());
+  Value init = tensor::EmptyOp::create(b, loc, padded, inType.getElementType());
+  Value filled =
+      linalg::FillOp::create(b, loc, ValueRange{padValue}, ValueRange{init})
+          .getResult(0);
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                       b.getIndexAttr(pad[0]),
+                                       b.getIndexAttr(pad[2])};
+  SmallVector<OpFoldResult> sizes, strides(4, b.getIndexAttr(1));
+  for (int64_t d : inType.getShape())
+    sizes.push_back(b.getIndexAttr(d));
+  Value interior = tensor::ExtractSliceOp::create(b, loc, inType, filled,
+                                                  offsets, sizes, strides);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
   SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{}, ValueRange{init},
-             {AffineMap::getMultiDimIdentityMap(4, ctx)}, iters,
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               SmallVector<Value> indices;
-               Value inBounds;
-               for (int64_t dim = 0; dim < 4; ++dim) {
-                 Value i = linalg::IndexOp::create(nb, l, dim);
-                 if (dim < 2) {
-                   indices.push_back(i);
-                   continue;
-                 }
-                 int64_t low = pad[(dim - 2) * 2];
-                 int64_t size = inType.getShape()[dim];
-                 // i - low in [0, size) <=> (unsigned) (i - low) < size.
-                 Value shifted = arith::SubIOp::create(
-                     nb, l, i, arith::ConstantIndexOp::create(nb, l, low));
-                 Value ok = arith::CmpIOp::create(
-                     nb, l, arith::CmpIPredicate::ult, shifted,
-                     arith::ConstantIndexOp::create(nb, l, size));
-                 inBounds =
-                     inBounds
-                         ? Value(arith::AndIOp::create(nb, l, inBounds, ok))
-                         : ok;
-                 // Any in-bounds index where the value is not used.
-                 indices.push_back(arith::SelectOp::create(
-                     nb, l, ok, shifted,
-                     arith::ConstantIndexOp::create(nb, l, 0)));
-               }
-               Value v = tensor::ExtractOp::create(nb, l, input, indices);
-               linalg::YieldOp::create(nb, l,
-                                       Value(arith::SelectOp::create(
-                                           nb, l, inBounds, v, padValue)));
-             })
-      .getResult(0);
+  Value copied =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{inType}, ValueRange{input}, ValueRange{interior},
+          {id, id}, iters,
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(nb, l, args[0]);
+          })
+          .getResult(0);
+  return tensor::InsertSliceOp::create(b, loc, copied, filled, offsets, sizes,
+                                       strides);
 }
 
 /// Whether an ungrouped convolution with these schemes can be lowered as
@@ -970,10 +957,12 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     c.rounding = op.getRounding();
     auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
 
-    // A zero point known only at run time leaves the operand's range
+    // A filter zero point known only at run time leaves the filter's range
     // unknown, so quantx-cpu-gemm cannot take the product; as scalar loops
-    // the direct form reads memory in a better order than the patches.
-    bool dynamicZeroPoint = c.lhsOffset || c.rhsOffset;
+    // the direct form reads memory in a better order than the patches. (A
+    // run-time input zero point is fine: the GEMM packs the raw patches and
+    // subtracts z times the filter's row sums.)
+    bool dynamicZeroPoint = static_cast<bool>(c.rhsOffset);
     if (im2col && groups == 1 && !dynamicZeroPoint &&
         supportsIm2col(c.lhsQ, c.rhsQ)) {
       ArrayRef<int64_t> fShape = fType.getShape();

@@ -15,13 +15,14 @@
 // CHECK-LABEL: func.func @conv2d
 // CHECK-SAME: (%[[X:.*]]: tensor<2x3x7x5xi8>, %[[W:.*]]: tensor<4x3x2x2xi8>, %[[B:.*]]: tensor<4xi32>)
 // CHECK: %[[ZP:.*]] = arith.constant -3 : i8
-// CHECK: %[[PAD:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x3x8x7xi8>)
-// CHECK: %[[H:.*]] = arith.subi %{{.*}}, %c1 : index
-// CHECK: %[[HOK:.*]] = arith.cmpi ult, %[[H]], %c7 : index
-// CHECK: %[[WOK:.*]] = arith.cmpi ult, %{{.*}}, %c5 : index
-// CHECK: %[[OK:.*]] = arith.andi %[[HOK]], %[[WOK]] : i1
-// CHECK: %[[V:.*]] = tensor.extract %[[X]]
-// CHECK: arith.select %[[OK]], %[[V]], %[[ZP]] : i8
+// The padding: the zero point everywhere, then the input copied into the
+// interior (top 1, left 0).
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%[[ZP]] : i8) outs(%{{.*}} : tensor<2x3x8x7xi8>)
+// CHECK: %[[IN:.*]] = tensor.extract_slice %[[FILL]][0, 0, 1, 0] [2, 3, 7, 5] [1, 1, 1, 1]
+// CHECK: %[[COPY:.*]] = linalg.generic {{.*}} ins(%[[X]] : tensor<2x3x7x5xi8>) outs(%[[IN]] : tensor<2x3x7x5xi8>)
+// CHECK-NEXT: ^bb0(%[[A:.*]]: i8, %{{.*}}: i8):
+// CHECK-NEXT: linalg.yield %[[A]] : i8
+// CHECK: %[[PAD:.*]] = tensor.insert_slice %[[COPY]] into %[[FILL]][0, 0, 1, 0] [2, 3, 7, 5] [1, 1, 1, 1]
 // CHECK: %[[PE:.*]] = tensor.empty() : tensor<3x2x2x2x4x5xi8>
 // CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$GATHER]], #[[$ID6]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[PAD]] : tensor<2x3x8x7xi8>) outs(%[[PE]] : tensor<3x2x2x2x4x5xi8>)
 // CHECK: %[[P2:.*]] = tensor.collapse_shape %[[P]] {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<3x2x2x2x4x5xi8> into tensor<12x40xi8>
@@ -70,8 +71,8 @@ func.func @conv2d_1x1(%x: tensor<1x8x5x6x!x>, %w: tensor<16x8x1x1x!w>) -> tensor
 // an f32 reduction of x * dequantize(w), padded with 0.0.
 // CHECK-LABEL: func.func @conv2d_weight_only
 // CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x6x6xf32>)
-// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ZERO]] : f32
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<1x2x6x6xf32>)
+// CHECK: tensor.insert_slice %{{.*}} into %[[FILL]][0, 0, 1, 1] [1, 2, 4, 4] [1, 1, 1, 1]
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<2x3x3x1x4x4xf32> into tensor<18x16xf32>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins({{.*}} : tensor<18x16xf32>, tensor<5x18xi8>) outs(%{{.*}} : tensor<5x16xf32>)
 // CHECK: arith.sitofp
@@ -101,15 +102,19 @@ func.func @negative_conv2d_grouped(%x: tensor<1x4x5x5x!x>, %w: tensor<4x2x3x3x!w
 
 // -----
 
-// A zero point known only at run time (dynamic quantization) leaves the
-// activations' range unknown to quantx-cpu-gemm: the direct contraction
-// stays, the better loop order for scalar code.
-// CHECK-LABEL: func.func @negative_conv2d_dynamic_zero_point
-// CHECK-NOT: tensor.collapse_shape
-// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
+// An input zero point known only at run time (dynamic quantization): the
+// same im2col form, the zero point subtracted in the product's body
+// (quantx-cpu-gemm packs the raw patches and subtracts z times the
+// filter's row sums).
+// CHECK-LABEL: func.func @conv2d_dynamic_zero_point
+// CHECK: tensor.collapse_shape {{.*}} into tensor<36x9xi8>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins({{.*}}, %arg3 : tensor<36x9xi8>, tensor<4x36xi8>, tensor<f32>, tensor<i32>)
+// CHECK-NEXT: ^bb0(%[[A:.*]]: i8, %{{.*}}: i8, %{{.*}}: f32, %[[Z:.*]]: i32, %{{.*}}: i32):
+// CHECK-NEXT: %[[E:.*]] = arith.extui %[[A]] : i8 to i32
+// CHECK-NEXT: arith.subi %[[E]], %[[Z]] : i32
 !x = !quantx.uniform<u8:f32, offset = zero_point>
 !w = !quantx.uniform<i8:f32, scale = 0.25>
-func.func @negative_conv2d_dynamic_zero_point(%x: tensor<1x4x5x5x!x>, %w: tensor<4x4x3x3x!w>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<1x4x3x3xf32> {
+func.func @conv2d_dynamic_zero_point(%x: tensor<1x4x5x5x!x>, %w: tensor<4x4x3x3x!w>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<1x4x3x3xf32> {
   %y = quantx.conv2d %x, %w input_scale(%s : tensor<f32>) input_offset(%z : tensor<i32>) : tensor<1x4x5x5x!x>, tensor<4x4x3x3x!w> -> tensor<1x4x3x3xf32>
   return %y : tensor<1x4x3x3xf32>
 }

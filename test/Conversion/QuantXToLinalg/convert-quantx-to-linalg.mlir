@@ -129,8 +129,8 @@ func.func @negative_matmul_blocked(%x: tensor<2x4x!quantx.uniform<i8:f32, scale 
 // reduces over (f, j, k) (conv2d-im2col.mlir has the details).
 // CHECK-LABEL: func.func @conv2d
 // CHECK: %[[ZP:.*]] = arith.constant -3 : i8
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x5x5xi8>)
-// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ZP]] : i8
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%[[ZP]] : i8) outs(%{{.*}} : tensor<1x2x5x5xi8>)
+// CHECK: tensor.insert_slice %{{.*}} into %[[FILL]][0, 0, 1, 1] [1, 2, 3, 3] [1, 1, 1, 1]
 // CHECK: tensor.collapse_shape
 // CHECK: linalg.generic
 // CHECK-SAME: iterator_types = ["parallel", "parallel", "reduction"]

@@ -2,7 +2,7 @@
 // and compared with the JIT's results (run.mlir) for the same input.
 // RUN: quantx-run %s --emit-object %t.o --emit-header %t.h
 // RUN: FileCheck %s --check-prefix=HEADER < %t.h
-// RUN: %clang -std=c11 -Wall -Werror -include %t.h %S/Inputs/aot_main.c %t.o %mlir_c_runner_utils -Wl,-rpath,%llvm_lib_dir -lm -o %t.exe
+// RUN: %clang -std=c11 -Wall -Werror -include %t.h %S/Inputs/aot_main.c %t.o %quantx_cpu_runtime %mlir_c_runner_utils -Wl,-rpath,%quantx_lib_dir -Wl,-rpath,%llvm_lib_dir -lm -o %t.exe
 // RUN: %t.exe | FileCheck %s --check-prefix=EXEC
 // The same as a shared library.
 // RUN: quantx-run %s --emit-shared %t.so

@@ -18,6 +18,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::quantx {
 #define GEN_PASS_DEF_CPUVECTORIZEELEMENTWISE
@@ -458,6 +459,13 @@ void LinearVectorizer::emitPoints(OpBuilder &b, Location loc, ValueRange outer,
   }
 }
 
+/// The buffer `v` is a view of (through view-like ops).
+static Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
 bool LinearVectorizer::mayOverlap() {
   if (nr != 0 || vecExtent % lanes == 0)
     return false;
@@ -465,9 +473,23 @@ bool LinearVectorizer::mayOverlap() {
   for (unsigned i = 0; i < op.getNumDpsInits(); ++i)
     if (!body->getArgument(op.getNumDpsInputs() + i).use_empty())
       return false;
-  return llvm::none_of(operands, [](const Operand &o) {
-    return o.access == Access::Strided;
-  });
+  if (llvm::any_of(operands,
+                   [](const Operand &o) { return o.access == Access::Strided; }))
+    return false;
+  // A point computed twice must read the inputs it read the first time: no
+  // output may be (a view of) an input's buffer, as when bufferization
+  // writes an element-wise result in place. Outputs must be buffers of
+  // their own (allocations), not arguments a caller might alias.
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    Value root = rootBuffer(init.get());
+    if (!root.getDefiningOp<memref::AllocOp>())
+      return false;
+    for (OpOperand *in : op.getDpsInputOperands())
+      if (isa<MemRefType>(in->get().getType()) &&
+          rootBuffer(in->get()) == root)
+        return false;
+  }
+  return true;
 }
 
 void LinearVectorizer::emitOverlapping(OpBuilder &b, Location loc,

@@ -1,7 +1,8 @@
 //===- WeightOnlyBindings.cpp - Python bindings of the weight packer ------===//
 //
-// quantx._core.pack_weight_only: the host-side packer of the "n8" layout
-// that quantx-pack-weight-only chooses for weight-only matmuls, so callers
+// quantx._core.pack_weight_only: the host-side packer of the "n8" and
+// "n8k8" layouts that quantx-pack-weight-only chooses for weight-only
+// matmuls (f32 and int8 activations), so callers
 // can pass packed weight arguments (see quantx/Quant/WeightOnlyPacking.h).
 //
 //===----------------------------------------------------------------------===//

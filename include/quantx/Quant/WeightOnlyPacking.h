@@ -1,9 +1,10 @@
 //===- WeightOnlyPacking.h - Packed layout of weight-only matmuls -*- C++
 //-*-===//
 //
-// The SIMD-friendly layout that `quantx-pack-weight-only` chooses for the
-// grouped 4-bit and 8-bit weights of a weight-only matmul, and the host-side
-// packer that produces it. The compiler packs constant weights with this
+// The SIMD-friendly layouts that `quantx-pack-weight-only` chooses for the
+// grouped 4-bit and 8-bit weights of a weight-only matmul ("n8" for f32
+// activations, "n8k8" for int8 activations), and the host-side packer that
+// produces them. The compiler packs constant weights with this
 // code at compile time; callers that pass weights as function arguments pack
 // them with the same code (C++ or `quantx._core.pack_weight_only`).
 //

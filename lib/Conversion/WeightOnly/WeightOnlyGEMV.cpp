@@ -1,11 +1,14 @@
 //===- WeightOnlyGEMV.cpp - Packed weight-only GEMV kernels ---------------===//
 //
-// quantx-pack-weight-only: chooses the packed "n8" layout for the weights of
+// quantx-pack-weight-only: chooses the packed layout for the weights of
 // weight-only matmuls (4/8-bit, grouped along K), packs constant weights at
 // compile time, optionally turns weight arguments into packed arguments, and
 // replaces each matmul by a call of a GEMV / small-batch kernel generated
-// per shape in the vector dialect (widen, convert, FMA over 8-row tiles;
-// scf.parallel over tiles lowered to OpenMP for large weights).
+// per shape in the vector dialect: with f32 activations over "n8" (widen,
+// convert, FMA over 8-row tiles), or with `activations=int8` over "n8k8"
+// (activations quantized per group on each call, vpmaddubsw/vpmaddwd
+// integer dot products, a per-group f32 rescale); scf.parallel over tiles
+// lowered to OpenMP for large weights.
 //
 //===----------------------------------------------------------------------===//
 

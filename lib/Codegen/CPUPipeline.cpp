@@ -101,7 +101,13 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
                                           const CPUPipelineOptions &options) {
   // Weight-only GEMV / small-batch matmuls: compile-time packed layout and
   // their own vector kernels (docs/design/WeightOnlyGEMV.md).
-  pm.addPass(createQuantXPackWeightOnly());
+  QuantXPackWeightOnlyOptions weightOnly;
+  weightOnly.activations = options.weightOnlyActivations;
+  if (weightOnly.activations == "int8" &&
+      !llvm::is_contained(resolveTargetFeatures(options.targetFeatures),
+                          "avx2"))
+    weightOnly.activations = "f32"; // vpmaddubsw needs AVX2.
+  pm.addPass(createQuantXPackWeightOnly(weightOnly));
   pm.addPass(createConvertQuantXToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   if (options.gemm)
@@ -189,6 +195,11 @@ struct CPUPipelineTextOptions
       llvm::cl::desc("Threads per parallel region (0: the runtime's "
                      "default, OMP_NUM_THREADS)"),
       llvm::cl::init(0)};
+  Option<std::string> weightOnlyActivations{
+      *this, "weight-only-activations",
+      llvm::cl::desc("Weight-only GEMV kernels: f32 activations, or int8 "
+                     "(quantized per group on each call; AVX2 targets)"),
+      llvm::cl::init("f32")};
   Option<bool> runtimeAlloc{
       *this, "runtime-alloc",
       llvm::cl::desc("Allocate through the quantx CPU runtime's block cache "
@@ -211,6 +222,7 @@ void mlir::quantx::registerQuantXPipelines() {
         options.gemmMinParallelWork = text.gemmMinParallelWork;
         options.parallel = text.parallel;
         options.numThreads = text.numThreads;
+        options.weightOnlyActivations = text.weightOnlyActivations;
         options.runtimeAlloc = text.runtimeAlloc;
         buildQuantXCPUPipeline(pm, options);
       });

@@ -1,6 +1,7 @@
 //===- WeightOnlyPacking.cpp - Packed layout of weight-only matmuls -------===//
 //
-// The host-side packer of the "n8" weight-only layout (see the header).
+// The host-side packers of the "n8" and "n8k8" weight-only layouts (see the
+// header).
 //
 //===----------------------------------------------------------------------===//
 
@@ -8,6 +9,7 @@
 
 #include "quantx/Quant/Float16.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -21,8 +23,22 @@ std::string WeightOnlyLayout::check() const {
     return "empty weight matrix";
   if (group <= 0)
     return "group size must be positive";
+  if (isN8K8() && bits != 4)
+    return "the n8k8 layout (int8 activations) needs 4-bit weights, got " +
+           std::to_string(bits) + "-bit";
+  if (isN8K8() && group % 8 != 0)
+    return "the n8k8 layout (int8 activations) needs a group size that is "
+           "a multiple of 8, got " +
+           std::to_string(group);
   return {};
 }
+
+/// The "n8k8" packer: 4-bit weights in tiles of 8 rows, 32 bytes per 8 k of
+/// the tile; scales and offset terms as in "n8".
+static std::string packN8K8(const WeightOnlyLayout &L, const int32_t *q,
+                            const float *scales, const float *offsets,
+                            bool nMajor, uint8_t *weights, void *packedScales,
+                            float *offsetTerms);
 
 std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
                                    const float *scales, const float *offsets,
@@ -32,6 +48,9 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
     return why;
   if (L.hasOffsetTerms() && (!offsets || !offsetTerms))
     return "a layout with offsets needs offsets and an offset-term output";
+  if (L.isN8K8())
+    return packN8K8(L, q, scales, offsets, nMajor, weights, packedScales,
+                    offsetTerms);
   const int64_t T = L.tiles(), G = L.groups(), gs = L.group,
                 P = L.paddedGroup(), N = L.n, K = L.k,
                 tile = WeightOnlyLayout::kTile;
@@ -103,6 +122,82 @@ std::string quantx::packWeightOnly(const WeightOnlyLayout &L, const int32_t *q,
           break;
         }
         offsetTerms[idx] = c;
+      }
+  return {};
+}
+
+/// The stored scale (f32 or f16 bits) at `idx`; empty or an error.
+static std::string storeScale(const WeightOnlyLayout &L, void *packedScales,
+                              int64_t idx, float s, int64_t row) {
+  if (L.scaleF16) {
+    uint16_t h = floatToFp16(s);
+    if (fp16ToFloat(h) != s && !(std::isnan(s)))
+      return "scale " + std::to_string(s) + " of row " + std::to_string(row) +
+             " is not an f16 value";
+    std::memcpy(static_cast<uint16_t *>(packedScales) + idx, &h, 2);
+  } else {
+    static_cast<float *>(packedScales)[idx] = s;
+  }
+  return {};
+}
+
+/// The offset term c with w = s*u + c for an offset `o`.
+static float offsetTerm(const WeightOnlyLayout &L, float s, float o) {
+  const int64_t qmin = L.storageMin();
+  switch (L.offset) {
+  case WeightOffsetKind::ZeroPoint:
+    return s * float(qmin - int64_t(o));
+  case WeightOffsetKind::AddMin:
+    return s * float(qmin) + o;
+  case WeightOffsetKind::SubMin:
+    return s * float(qmin) - o;
+  case WeightOffsetKind::None:
+    break;
+  }
+  return 0.0f;
+}
+
+static std::string packN8K8(const WeightOnlyLayout &L, const int32_t *q,
+                            const float *scales, const float *offsets,
+                            bool nMajor, uint8_t *weights, void *packedScales,
+                            float *offsetTerms) {
+  const int64_t N = L.n, K = L.k, G = L.groups(), gs = L.group, T = L.tiles(),
+                tile = WeightOnlyLayout::kTile;
+  const int64_t qmin = L.storageMin(), umax = (int64_t(1) << L.bits) - 1;
+  std::memset(weights, 0, L.weightBytes());
+  // Element k of row t*8 + l: octet j = (k % gs) / 8 of group g = k / gs,
+  // byte (k % 8) % 4 of lane l, low nibble for (k % 8) < 4.
+  for (int64_t row = 0; row < N; ++row) {
+    int64_t t = row / tile, l = row % tile;
+    for (int64_t col = 0; col < K; ++col) {
+      int32_t v = nMajor ? q[row * K + col] : q[col * N + row];
+      int64_t u = int64_t(v) - qmin;
+      if (u < 0 || u > umax)
+        return "value " + std::to_string(v) + " at [" + std::to_string(row) +
+               ", " + std::to_string(col) + "] is outside the " +
+               std::to_string(L.bits) + "-bit storage range";
+      int64_t g = col / gs, j = (col % gs) / 8, e = col % 8;
+      uint8_t &byte =
+          weights[((t * G + g) * (gs / 8) + j) * 32 + l * 4 + e % 4];
+      byte = uint8_t(byte | (e < 4 ? u : u << 4));
+    }
+  }
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t l = 0; l < tile; ++l) {
+        int64_t row = t * tile + l, idx = (t * G + g) * tile + l;
+        bool real = row < N;
+        float s =
+            real ? (nMajor ? scales[row * G + g] : scales[g * N + row]) : 0.0f;
+        if (std::string why = storeScale(L, packedScales, idx, s, row);
+            !why.empty())
+          return why;
+        if (L.hasOffsetTerms()) {
+          float o = real
+                        ? (nMajor ? offsets[row * G + g] : offsets[g * N + row])
+                        : 0.0f;
+          offsetTerms[idx] = real ? offsetTerm(L, s, o) : 0.0f;
+        }
       }
   return {};
 }

@@ -1,7 +1,8 @@
 //===- WeightOnlyBindings.cpp - Python bindings of the weight packer ------===//
 //
-// quantx._core.pack_weight_only: the host-side packer of the "n8" layout
-// that quantx-pack-weight-only chooses for weight-only matmuls, so callers
+// quantx._core.pack_weight_only: the host-side packer of the "n8" and
+// "n8k8" layouts that quantx-pack-weight-only chooses for weight-only
+// matmuls (f32 and int8 activations), so callers
 // can pass packed weight arguments (see quantx/Quant/WeightOnlyPacking.h).
 //
 //===----------------------------------------------------------------------===//
@@ -42,10 +43,15 @@ py::tuple packWeightOnlyPy(
     std::optional<py::array_t<float, py::array::c_style | py::array::forcecast>>
         offsets,
     int bits, bool isSigned, int64_t group, bool transposed,
-    const std::string &offset) {
+    const std::string &offset, const std::string &layout) {
   if (q.ndim() != 2)
     throw std::invalid_argument("weights must be a 2-D array");
   WeightOnlyLayout L;
+  if (layout == "n8k8")
+    L.kind = WeightLayoutKind::N8K8;
+  else if (layout != "n8")
+    throw std::invalid_argument("layout must be n8 or n8k8, got '" + layout +
+                                "'");
   L.bits = bits;
   L.isSigned = isSigned;
   L.group = group;
@@ -106,12 +112,16 @@ void quantx::python::bindWeightOnly(py::module_ &m) {
         py::arg("offsets") = py::none(), py::arg("bits") = 4,
         py::arg("signed") = true, py::arg("group") = 32,
         py::arg("transposed") = true, py::arg("offset") = "none",
-        R"doc(Pack weight-only matmul weights into the "n8" layout.
+        py::arg("layout") = "n8",
+        R"doc(Pack weight-only matmul weights into the "n8" or "n8k8" layout.
 
 q: storage integers, (N, K) when `transposed` (a Linear weight) else (K, N).
 scales: float32 or float16, (N, ceil(K/group)) (or transposed); the packed
 scales keep this dtype. offsets: zero points or mins with the scales' shape
 when `offset` is zero_point, add_min or sub_min.
-Returns (weights int8 [bytes], scales [T*G*8], offset terms float32 or None),
-the arguments quantx-pack-weight-only=pack-arguments=1 expects.)doc");
+layout: "n8" (the f32-activation kernels, activations=f32) or "n8k8" (4-bit
+weights, group a multiple of 8: the int8-activation kernels,
+activations=int8).
+Returns (weights int8 [bytes], scales [params], offset terms float32 or
+None), the arguments quantx-pack-weight-only=pack-arguments=1 expects.)doc");
 }

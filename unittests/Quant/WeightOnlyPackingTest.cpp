@@ -136,3 +136,67 @@ TEST(WeightOnlyPacking, Errors) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(WeightOnlyPacking, N8K8OctetsOfATile) {
+  // Two rows, K = 16 in groups of 8 (two octets of one tile each): byte
+  // (g*32 + 4*l + b) holds u[l][8g + b] | u[l][8g + 4 + b] << 4, u = q + 8;
+  // lanes 2..7 are padding rows. Scales and offset terms as in "n8".
+  WeightOnlyLayout L = layout(4, true, 2, 16, 8);
+  L.kind = WeightLayoutKind::N8K8;
+  L.offset = WeightOffsetKind::SubMin;
+  ASSERT_EQ(L.check(), "");
+  ASSERT_EQ(L.weightBytes(), 64);
+  ASSERT_EQ(L.paramCount(), 16);
+  std::vector<int32_t> q(32);
+  for (int i = 0; i < 32; ++i)
+    q[i] = i % 16 - 8; // row 0: u = 0..15, row 1: u = 0..15
+  std::vector<float> s = {0.5f, 1.0f, 0.25f, 2.0f}, m = {1, 2, 3, 4};
+  std::vector<uint8_t> w(64, 0xEE);
+  std::vector<float> ps(16, -1.0f), c(16, -1.0f);
+  ASSERT_EQ(packWeightOnly(L, q.data(), s.data(), m.data(), true, w.data(),
+                           ps.data(), c.data()),
+            "");
+  for (int g = 0; g < 2; ++g)
+    for (int l = 0; l < 8; ++l)
+      for (int b = 0; b < 4; ++b) {
+        int want = l < 2 ? ((8 * g + b) | (8 * g + 4 + b) << 4) : 0;
+        EXPECT_EQ(w[g * 32 + 4 * l + b], want) << g << " " << l << " " << b;
+      }
+  EXPECT_EQ(ps[0], 0.5f);
+  EXPECT_EQ(ps[1], 0.25f);
+  EXPECT_EQ(ps[8], 1.0f);
+  EXPECT_EQ(ps[9], 2.0f);
+  EXPECT_EQ(ps[2], 0.0f);
+  // c = s * storage_min - min.
+  EXPECT_EQ(c[0], 0.5f * -8 - 1);
+  EXPECT_EQ(c[9], 2.0f * -8 - 4);
+  EXPECT_EQ(c[3], 0.0f);
+}
+
+TEST(WeightOnlyPacking, N8K8PadsThePartialGroupAndRejectsOtherShapes) {
+  WeightOnlyLayout L = layout(4, false, 1, 12, 8);
+  L.kind = WeightLayoutKind::N8K8;
+  ASSERT_EQ(L.weightBytes(), 64); // K padded to 16, N to 8.
+  std::vector<int32_t> q(12, 15);
+  std::vector<float> s = {1.0f, 1.0f};
+  std::vector<uint8_t> w(64, 0xEE);
+  std::vector<float> ps(L.paramCount());
+  ASSERT_EQ(packWeightOnly(L, q.data(), s.data(), nullptr, true, w.data(),
+                           ps.data(), nullptr),
+            "");
+  for (int b = 0; b < 4; ++b) {
+    EXPECT_EQ(w[b], 0xFF);      // k 0..7
+    EXPECT_EQ(w[32 + b], 0x0F); // k 8..11, then padding
+  }
+  EXPECT_EQ(w[4], 0); // padding row
+
+  L.group = 12;
+  EXPECT_NE(L.check().find("multiple of 8"), std::string::npos);
+  L.group = 8;
+  L.bits = 8;
+  EXPECT_NE(L.check().find("needs 4-bit weights"), std::string::npos);
+}
+
+} // namespace

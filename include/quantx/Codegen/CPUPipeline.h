@@ -41,6 +41,11 @@ struct CPUPipelineOptions {
   /// Number of threads of each parallel region; 0 leaves it to the OpenMP
   /// runtime (OMP_NUM_THREADS, else all cores).
   unsigned numThreads = 0;
+  /// Arithmetic of the weight-only GEMV kernels (quantx-pack-weight-only
+  /// `activations`): "f32", or "int8" (activations quantized per group on
+  /// each call; used only when the target features include AVX2, else the
+  /// f32 kernels are generated).
+  std::string weightOnlyActivations = "f32";
   /// Allocate buffers through the quantx CPU runtime
   /// (libquantx_cpu_runtime: MLIR's generic `_mlir_memref_to_llvm_alloc`
   /// and `_free`, which reuse each thread's large blocks across calls)

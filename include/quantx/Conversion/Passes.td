@@ -139,6 +139,18 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     threads (`scf.parallel` lowered to OpenMP) when the packed weights
     reach `parallel-min-bytes`.
 
+    With `activations=int8`, 4-bit weights whose group size is a multiple
+    of 8 use the "n8k8" layout (8 consecutive k of the 8 rows of a tile per
+    32 bytes) and a kernel that quantizes each activation row once per call
+    to int8 per weight group (symmetric, one f32 scale per group, round
+    half to even) and multiplies the 4-bit levels by the int8 activations
+    in exact integer arithmetic (`llvm.x86.avx2.pmadd.ub.sw` and
+    `llvm.x86.avx2.pmadd.wd`: the target needs AVX2), rescaling per group
+    in f32. Results then differ from the f32 kernels by the activation
+    quantization error (docs/design/WeightOnlyGEMV.md). Other weights keep
+    the f32 kernel; with `pack-arguments` they are an error instead, since
+    the caller could not tell which layout to produce.
+
     Matmuls the kernel does not cover (batched or larger M, static
     parameters, quantized results, epilogues) are left to
     `convert-quantx-to-linalg`; with `pack-arguments`, such a matmul on a
@@ -161,13 +173,22 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     Option<"parallelMinBytes", "parallel-min-bytes", "int64_t", "1048576",
            "Thread a kernel over N (OpenMP) when its packed weights have at "
            "least this many bytes (negative: never)">,
-    Option<"prefetchDistance", "prefetch-distance", "int64_t", "0",
+    Option<"prefetchDistance", "prefetch-distance", "int64_t", "-1",
            "Software-prefetch the packed weights this many bytes ahead "
-           "(0: rely on the hardware prefetchers)">,
+           "(0: rely on the hardware prefetchers; negative: the kernel's "
+           "default, 0 for f32 activations and 4096 for int8, measured "
+           "on DRAM-streamed weights)">,
+    Option<"activations", "activations", "std::string", "\"f32\"",
+           "Arithmetic of the kernels: f32 (exact f32 products, layout "
+           "n8) or int8 (activations quantized per weight group to int8 "
+           "on each call, integer dot products with AVX2 vpmaddubsw, "
+           "layout n8k8; 4-bit weights with groups of a multiple of 8, "
+           "others keep f32)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::omp::OpenMPDialect",
                            "::mlir::LLVM::LLVMDialect",

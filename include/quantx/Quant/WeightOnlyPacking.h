@@ -1,9 +1,10 @@
 //===- WeightOnlyPacking.h - Packed layout of weight-only matmuls -*- C++
 //-*-===//
 //
-// The SIMD-friendly layout that `quantx-pack-weight-only` chooses for the
-// grouped 4-bit and 8-bit weights of a weight-only matmul, and the host-side
-// packer that produces it. The compiler packs constant weights with this
+// The SIMD-friendly layouts that `quantx-pack-weight-only` chooses for the
+// grouped 4-bit and 8-bit weights of a weight-only matmul ("n8" for f32
+// activations, "n8k8" for int8 activations), and the host-side packer that
+// produces them. The compiler packs constant weights with this
 // code at compile time; callers that pass weights as function arguments pack
 // them with the same code (C++ or `quantx._core.pack_weight_only`).
 //
@@ -29,6 +30,16 @@
 //     the real weight is s*u + c. Without an offset, c = s*storage_min and is
 //     not stored.
 //
+// Layout "n8k8" (for the kernels that quantize the activations to int8 per
+// group; 4-bit weights with a group size that is a multiple of 8). Tiles of
+// 8 rows and groups as in "n8" (same sizes, same scales and offset terms),
+// but each 32 bytes hold 8 consecutive k of the 8 rows of a tile: byte
+// ((t*G + g)*(group/8) + j)*32 + 4*l + b holds u[t*8+l][g*group + 8j + b]
+// in its low nibble and u[t*8+l][g*group + 8j + 4 + b] in its high nibble
+// (b = 0..3). One 256-bit load, a mask and a shift give two vectors whose
+// i32 lanes are the 8 rows, each with 4 consecutive k: the unsigned operand
+// of vpmaddubsw against 4 int8 activations broadcast to every lane.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef QUANTX_QUANT_WEIGHTONLYPACKING_H
@@ -42,10 +53,18 @@ namespace quantx {
 /// How the real weight is recovered from the stored integer q.
 enum class WeightOffsetKind { None, ZeroPoint, AddMin, SubMin };
 
+/// The arrangement of the packed bytes (see the file comment).
+enum class WeightLayoutKind {
+  N8,   ///< Tiles of 8 rows, lanes along N (f32-activation kernels).
+  N8K8, ///< Tiles of 8 rows, 8 k per row per 32 bytes (int8 activations).
+};
+
 /// A packed weight-only layout: the shape, the storage and the parameters.
 struct WeightOnlyLayout {
-  /// Rows per tile: one 256-bit vector of f32 lanes.
+  /// Rows per tile of "n8": one 256-bit vector of f32 lanes.
   static constexpr int64_t kTile = 8;
+
+  WeightLayoutKind kind = WeightLayoutKind::N8;
 
   int bits = 4;          ///< 4 or 8.
   bool isSigned = true;  ///< Signed (two's complement) or unsigned storage.
@@ -55,6 +74,7 @@ struct WeightOnlyLayout {
   bool scaleF16 = false; ///< Scales stored as f16 bits (else f32).
   WeightOffsetKind offset = WeightOffsetKind::None;
 
+  bool isN8K8() const { return kind == WeightLayoutKind::N8K8; }
   int64_t tiles() const { return (n + kTile - 1) / kTile; }
   int64_t groups() const { return (k + group - 1) / group; }
   /// Stored elements per group: 4-bit groups of odd size get one padding

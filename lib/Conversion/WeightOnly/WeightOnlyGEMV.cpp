@@ -1,11 +1,14 @@
 //===- WeightOnlyGEMV.cpp - Packed weight-only GEMV kernels ---------------===//
 //
-// quantx-pack-weight-only: chooses the packed "n8" layout for the weights of
+// quantx-pack-weight-only: chooses the packed layout for the weights of
 // weight-only matmuls (4/8-bit, grouped along K), packs constant weights at
 // compile time, optionally turns weight arguments into packed arguments, and
 // replaces each matmul by a call of a GEMV / small-batch kernel generated
-// per shape in the vector dialect (widen, convert, FMA over 8-row tiles;
-// scf.parallel over tiles lowered to OpenMP for large weights).
+// per shape in the vector dialect: with f32 activations over "n8" (widen,
+// convert, FMA over 8-row tiles), or with `activations=int8` over "n8k8"
+// (activations quantized per group on each call, vpmaddubsw/vpmaddwd
+// integer dot products, a per-group f32 rescale); scf.parallel over tiles
+// lowered to OpenMP for large weights.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +17,7 @@
 #include "quantx/Quant/WeightOnlyPacking.h"
 
 #include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -33,6 +37,10 @@ namespace {
 
 constexpr int64_t kTile = ::quantx::WeightOnlyLayout::kTile;
 constexpr int64_t kMaxRows = 8;
+/// Default software-prefetch distance of the int8-activation kernels: on
+/// weights streamed from DRAM, 2-8 KiB ahead measured 10-30% faster than
+/// the hardware prefetchers alone on the reference AVX2 machine.
+constexpr int64_t kInt8Prefetch = 4096;
 /// Kernels this pass generates are named after this prefix and the shape.
 constexpr llvm::StringLiteral kKernelPrefix = "__quantx_wo_gemv";
 
@@ -76,7 +84,8 @@ BlockArgument asFuncArgument(Value v) {
 
 /// Checks the shape and scheme of a weight-only matmul; on failure `why`
 /// says what is not supported.
-FailureOr<Plan> planMatmul(MatmulOp op, std::string &why) {
+FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
+                           std::string &why) {
   auto fail = [&](const Twine &reason) -> FailureOr<Plan> {
     why = reason.str();
     return failure();
@@ -138,6 +147,16 @@ FailureOr<Plan> planMatmul(MatmulOp op, std::string &why) {
   p.layout.offset = offsetKindOf(q);
   if (std::string reason = p.layout.check(); !reason.empty())
     return fail(reason);
+  if (int8Activations) {
+    // The int8-activation kernel where its layout applies, else the f32
+    // one; a caller packing arguments must get the layout it asked for.
+    ::quantx::WeightOnlyLayout n8k8 = p.layout;
+    n8k8.kind = ::quantx::WeightLayoutKind::N8K8;
+    if (std::string reason = n8k8.check(); reason.empty())
+      p.layout = n8k8;
+    else if (mustFollow)
+      return fail(reason);
+  }
   p.scaleElement = se;
   p.weights = op.getRhs();
   p.scales = op.getRhsScale();
@@ -222,6 +241,8 @@ std::string kernelName(const Plan &p, bool parallel) {
     name += "_submin";
     break;
   }
+  if (L.isN8K8())
+    name += "_a8";
   if (parallel)
     name += "_par";
   return name;
@@ -503,12 +524,344 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   return func;
 }
 
+/// A call of the LLVM intrinsic `name` (an x86 instruction the kernel needs
+/// exactly, which vector ops would not reliably select).
+Value intrinsic(ImplicitLocOpBuilder &b, Type result, StringRef name,
+                ValueRange args) {
+  return LLVM::CallIntrinsicOp::create(b, result, b.getStringAttr(name), args)
+      .getResult(0);
+}
+
+/// Builds the int8-activation kernel for an "n8k8" plan:
+///   (x: memref<MxK>, w: memref<Bxi8>, s: memref<T*G*8 x f16|f32>,
+///    [c: memref<T*G*8 x f32>], out: memref<MxNp>) -> ()
+/// Per call, each activation row is quantized per weight group g:
+///   d[m,g] = max_k |x[m,k]| / 127,
+///   a[m,k] = clamp(roundeven(x[m,k] * (1/d[m,g])), -127, 127)
+/// (a = 0 when d = 0), and with A[m,g] = sum_{k in g} a[m,k]
+///   out[m,n] = sum_g s[n,g]*d[m,g] * (dot(u[n, g], a[m, g])
+///                                     + storage_min * A[m,g])   (no offset)
+///   out[m,n] = sum_g s[n,g]*d[m,g] * dot(u[n, g], a[m, g])
+///            + c[n,g] * d[m,g]*A[m,g]                          (offsets).
+/// The dot products are exact integers: vpmaddubsw of u8 levels <= 15 by
+/// int8 activations gives i16 pair sums of at most 2*15*127 = 3810, at most
+/// 8 of them (64 k) are added in i16 (30480 < 2^15) before vpmaddwd widens
+/// them to i32. The lanes of every vector are the 8 rows of a tile, so
+/// nothing is reduced horizontally.
+func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
+                             bool parallel, int64_t prefetchBytes,
+                             StringRef name) {
+  MLIRContext *ctx = module.getContext();
+  const auto &L = p.layout;
+  const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
+                Kp = L.paddedK(), T = L.tiles(), Np = L.paddedN(),
+                octets = gs / 8, numParams = L.paramCount();
+  Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
+       i16 = IntegerType::get(ctx, 16), i32 = IntegerType::get(ctx, 32);
+  auto vf = VectorType::get({8}, f32);
+  auto vb = VectorType::get({32}, i8);
+  auto vw = VectorType::get({16}, i16);
+  auto vi = VectorType::get({8}, i32);
+
+  SmallVector<Type> inputs = {anyLayout({M, K}, f32),
+                              anyLayout({L.weightBytes()}, i8),
+                              anyLayout({numParams}, p.scaleElement)};
+  if (L.hasOffsetTerms())
+    inputs.push_back(anyLayout({numParams}, f32));
+  inputs.push_back(MemRefType::get({M, Np}, f32));
+
+  OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+  auto func =
+      func::FuncOp::create(mb, loc, name, FunctionType::get(ctx, inputs, {}));
+  func.setPrivate();
+  Block *entry = func.addEntryBlock();
+  ImplicitLocOpBuilder b(loc, ctx);
+  b.setInsertionPointToStart(entry);
+
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  Value x = contiguous(b, entry->getArgument(0));
+  Value w = contiguous(b, entry->getArgument(1));
+  Value s = contiguous(b, entry->getArgument(2));
+  Value c = L.hasOffsetTerms() ? contiguous(b, entry->getArgument(3)) : Value();
+  Value out = entry->getArguments().back();
+  Value c0 = idx(0), c1 = idx(1);
+  Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+
+  // Activations padded with zeros to whole groups; their int8 form, four
+  // consecutive k per i32 (the operand of a vpbroadcastd); per group the
+  // scale d and the correction (storage_min * A in i32 without offsets,
+  // d * A in f32 with offsets).
+  Value xp = memref::AllocOp::create(b, MemRefType::get({M, Kp}, f32));
+  Value xq = memref::AllocOp::create(b, MemRefType::get({M, Kp / 4}, i32));
+  Value xd = memref::AllocOp::create(b, MemRefType::get({M, G}, f32));
+  Value xa = memref::AllocOp::create(
+      b, MemRefType::get({M, G}, c ? Type(f32) : Type(i32)));
+  auto vx = VectorType::get({8}, f32);
+  for (int64_t m = 0; m < M; ++m) {
+    Value row = idx(m);
+    if (Kp > K)
+      scf::ForOp::create(
+          b, idx(K), idx(Kp), c1, ValueRange{},
+          [&](OpBuilder &ob, Location l, Value k, ValueRange) {
+            memref::StoreOp::create(ob, l, zeroF, xp, ValueRange{row, k});
+            scf::YieldOp::create(ob, l);
+          });
+    scf::ForOp::create(
+        b, c0, idx(K), c1, ValueRange{},
+        [&](OpBuilder &ob, Location l, Value k, ValueRange) {
+          Value v = memref::LoadOp::create(ob, l, x, ValueRange{row, k});
+          memref::StoreOp::create(ob, l, v, xp, ValueRange{row, k});
+          scf::YieldOp::create(ob, l);
+        });
+    scf::ForOp::create(
+        b, c0, idx(G), c1, ValueRange{},
+        [&](OpBuilder &gb0, Location gl, Value g, ValueRange) {
+          ImplicitLocOpBuilder gb(gl, gb0);
+          auto cst = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(gb, v);
+          };
+          auto splat = [&](float v) -> Value {
+            return arith::ConstantOp::create(gb, vx,
+                                             DenseElementsAttr::get(vx, v));
+          };
+          Value start = arith::MulIOp::create(gb, g, cst(gs));
+          auto amax = scf::ForOp::create(
+              gb, cst(0), cst(gs), cst(8), ValueRange{splat(0.0f)},
+              [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
+                ImplicitLocOpBuilder ib(il, ib0);
+                Value v = vector::LoadOp::create(
+                    ib, vx, xp,
+                    ValueRange{row, arith::AddIOp::create(ib, start, j)});
+                Value a = math::AbsFOp::create(ib, v);
+                scf::YieldOp::create(
+                    ib, ValueRange{arith::MaximumFOp::create(ib, acc[0], a)});
+              });
+          Value mx = vector::ReductionOp::create(
+              gb, gb.getLoc(), vector::CombiningKind::MAXIMUMF,
+              amax.getResult(0), Value(), arith::FastMathFlags::none);
+          auto fc = [&](float v) -> Value {
+            return arith::ConstantOp::create(gb, gb.getF32FloatAttr(v));
+          };
+          Value d = arith::DivFOp::create(gb, mx, fc(127.0f));
+          Value isZero =
+              arith::CmpFOp::create(gb, arith::CmpFPredicate::OEQ, d, fc(0.0f));
+          Value inv = arith::SelectOp::create(
+              gb, isZero, fc(0.0f), arith::DivFOp::create(gb, fc(1.0f), d));
+          Value invV = vector::BroadcastOp::create(gb, vx, inv);
+          Value lo = splat(-127.0f), hi = splat(127.0f);
+          Value zi = arith::ConstantOp::create(
+              gb, vi, DenseElementsAttr::get(vi, int32_t(0)));
+          auto sum = scf::ForOp::create(
+              gb, cst(0), cst(gs), cst(8), ValueRange{zi},
+              [&](OpBuilder &ib0, Location il, Value j, ValueRange acc) {
+                ImplicitLocOpBuilder ib(il, ib0);
+                Value k = arith::AddIOp::create(ib, start, j);
+                Value v =
+                    vector::LoadOp::create(ib, vx, xp, ValueRange{row, k});
+                Value r = math::RoundEvenOp::create(
+                    ib, arith::MulFOp::create(ib, v, invV));
+                r = arith::MinimumFOp::create(
+                    ib, arith::MaximumFOp::create(ib, r, lo), hi);
+                Value qv = arith::FPToSIOp::create(ib, vi, r);
+                Value bytes =
+                    arith::TruncIOp::create(ib, VectorType::get({8}, i8), qv);
+                Value words = vector::BitCastOp::create(
+                    ib, VectorType::get({2}, i32), bytes);
+                Value k4 = arith::DivUIOp::create(
+                    ib, k, arith::ConstantIndexOp::create(ib, 4));
+                vector::StoreOp::create(ib, words, xq, ValueRange{row, k4});
+                scf::YieldOp::create(
+                    ib, ValueRange{arith::AddIOp::create(ib, acc[0], qv)});
+              });
+          Value total = vector::ReductionOp::create(
+              gb, gb.getLoc(), vector::CombiningKind::ADD, sum.getResult(0),
+              Value(), arith::FastMathFlags::none);
+          memref::StoreOp::create(gb, d, xd, ValueRange{row, g});
+          Value corr;
+          if (c)
+            corr = arith::MulFOp::create(
+                gb, d, arith::SIToFPOp::create(gb, f32, total));
+          else
+            corr = arith::MulIOp::create(
+                gb, total,
+                arith::ConstantIntOp::create(gb, i32, L.storageMin()));
+          memref::StoreOp::create(gb, corr, xa, ValueRange{row, g});
+          scf::YieldOp::create(gb);
+        });
+  }
+
+  // Octets of k per inner step (one i16 sum of at most 8 vpmaddubsw).
+  int64_t sub = 1;
+  for (int64_t f : {4, 2})
+    if (octets % f == 0) {
+      sub = f;
+      break;
+    }
+  // Inner steps unrolled per iteration of the loop over a group: all of a
+  // group up to 16 octets (128 k).
+  int64_t steps = octets / sub, unroll = 1;
+  for (int64_t f = std::min<int64_t>(steps, 16 / sub); f >= 1; --f)
+    if (steps % f == 0) {
+      unroll = f;
+      break;
+    }
+  auto tileBody = [&](OpBuilder &ob, Location l, Value t) {
+    ImplicitLocOpBuilder tb(l, ob);
+    auto cst = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(tb, v);
+    };
+    Value zeroV =
+        arith::ConstantOp::create(tb, vf, DenseElementsAttr::get(vf, 0.0f));
+    Value zeroI =
+        arith::ConstantOp::create(tb, vi, DenseElementsAttr::get(vi, 0));
+    Value mask = arith::ConstantOp::create(
+        tb, vb, DenseElementsAttr::get(vb, int8_t(15)));
+    Value four = arith::ConstantOp::create(
+        tb, vb, DenseElementsAttr::get(vb, int8_t(4)));
+    Value ones = arith::ConstantOp::create(
+        tb, vw, DenseElementsAttr::get(vw, int16_t(1)));
+    SmallVector<Value> zeros(M, zeroV);
+    Value tG = arith::MulIOp::create(tb, t, cst(G));
+    auto groupLoop = scf::ForOp::create(
+        tb, cst(0), cst(G), cst(1), zeros,
+        [&](OpBuilder &gb0, Location gl, Value g, ValueRange acc) {
+          ImplicitLocOpBuilder gb(gl, gb0);
+          auto gc = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(gb, v);
+          };
+          Value base = arith::AddIOp::create(gb, tG, g);
+          Value pidx = arith::MulIOp::create(gb, base, gc(kTile));
+          Value sv = vector::LoadOp::create(
+              gb, VectorType::get({kTile}, p.scaleElement), s, pidx);
+          if (!p.scaleElement.isF32())
+            sv = arith::ExtFOp::create(gb, vf, sv);
+          // Bytes of this group of the tile, and its first k in quads.
+          Value wBase = arith::MulIOp::create(gb, base, gc(octets * 32));
+          Value qBase = arith::MulIOp::create(gb, g, gc(gs / 4));
+          SmallVector<Value> zi(M, zeroI);
+          auto inner = scf::ForOp::create(
+              gb, gc(0), gc(steps), gc(unroll), zi,
+              [&](OpBuilder &ib0, Location il, Value st0, ValueRange dacc) {
+                ImplicitLocOpBuilder ib(il, ib0);
+                auto ic = [&](int64_t v) -> Value {
+                  return arith::ConstantIndexOp::create(ib, v);
+                };
+                SmallVector<Value> dots(dacc.begin(), dacc.end());
+                for (int64_t u = 0; u < unroll; ++u) {
+                  Value st = u ? arith::AddIOp::create(ib, st0, ic(u)) : st0;
+                  Value oct0 = arith::MulIOp::create(ib, st, ic(sub));
+                  SmallVector<Value> lows, highs;
+                  for (int64_t o = 0; o < sub; ++o) {
+                    Value oct = arith::AddIOp::create(ib, oct0, ic(o));
+                    Value widx = arith::AddIOp::create(
+                        ib, wBase, arith::MulIOp::create(ib, oct, ic(32)));
+                    if (prefetchBytes > 0 && o % 2 == 0) {
+                      // One prefetch per 64-byte line, prefetchBytes ahead.
+                      Value pidx = arith::MinUIOp::create(
+                          ib,
+                          arith::AddIOp::create(ib, widx, ic(prefetchBytes)),
+                          ic(L.weightBytes() - 1));
+                      memref::PrefetchOp::create(ib, w, ValueRange{pidx},
+                                                 /*isWrite=*/false,
+                                                 /*localityHint=*/0,
+                                                 /*isDataCache=*/true);
+                    }
+                    Value raw = vector::LoadOp::create(ib, vb, w, widx);
+                    lows.push_back(arith::AndIOp::create(ib, raw, mask));
+                    highs.push_back(arith::AndIOp::create(
+                        ib, arith::ShRUIOp::create(ib, raw, four), mask));
+                  }
+                  for (int64_t m = 0; m < M; ++m) {
+                    Value pairs;
+                    for (int64_t o = 0; o < sub; ++o) {
+                      // Quads 2*oct and 2*oct + 1 of the group: k 8*oct..+3
+                      // (low nibbles) and 8*oct+4..+7 (high nibbles).
+                      Value q0 = arith::AddIOp::create(
+                          ib, qBase,
+                          arith::MulIOp::create(
+                              ib, arith::AddIOp::create(ib, oct0, ic(o)),
+                              ic(2)));
+                      for (int64_t h = 0; h < 2; ++h) {
+                        Value qi =
+                            h ? arith::AddIOp::create(ib, q0, ic(1)) : q0;
+                        Value word = memref::LoadOp::create(
+                            ib, xq, ValueRange{ic(m), qi});
+                        Value av = vector::BitCastOp::create(
+                            ib, vb, vector::BroadcastOp::create(ib, vi, word));
+                        Value pr =
+                            intrinsic(ib, vw, "llvm.x86.avx2.pmadd.ub.sw",
+                                      {h ? highs[o] : lows[o], av});
+                        pairs =
+                            pairs ? arith::AddIOp::create(ib, pairs, pr) : pr;
+                      }
+                    }
+                    Value wide = intrinsic(ib, vi, "llvm.x86.avx2.pmadd.wd",
+                                           {pairs, ones});
+                    dots[m] = arith::AddIOp::create(ib, dots[m], wide);
+                  }
+                }
+                scf::YieldOp::create(ib, dots);
+              });
+          SmallVector<Value> next;
+          for (int64_t m = 0; m < M; ++m) {
+            Value dot = inner.getResult(m);
+            Value corr = memref::LoadOp::create(gb, xa, ValueRange{gc(m), g});
+            if (!c)
+              dot = arith::AddIOp::create(
+                  gb, dot, vector::BroadcastOp::create(gb, vi, corr));
+            Value dm = vector::BroadcastOp::create(
+                gb, vf, memref::LoadOp::create(gb, xd, ValueRange{gc(m), g}));
+            Value scale = arith::MulFOp::create(gb, sv, dm);
+            Value a = vector::FMAOp::create(
+                gb, arith::SIToFPOp::create(gb, vf, dot), scale, acc[m]);
+            if (c) {
+              Value cv = vector::LoadOp::create(gb, vf, c, pidx);
+              a = vector::FMAOp::create(
+                  gb, cv, vector::BroadcastOp::create(gb, vf, corr), a);
+            }
+            next.push_back(a);
+          }
+          scf::YieldOp::create(gb, next);
+        });
+    Value col = arith::MulIOp::create(tb, t, cst(kTile));
+    for (int64_t m = 0; m < M; ++m)
+      vector::StoreOp::create(tb, groupLoop.getResult(m), out,
+                              ValueRange{cst(m), col});
+  };
+
+  if (parallel) {
+    scf::ParallelOp::create(b, ValueRange{c0}, ValueRange{idx(T)},
+                            ValueRange{c1},
+                            [&](OpBuilder &ob, Location l, ValueRange ivs) {
+                              tileBody(ob, l, ivs[0]);
+                            });
+  } else {
+    scf::ForOp::create(b, c0, idx(T), c1, ValueRange{},
+                       [&](OpBuilder &ob, Location l, Value t, ValueRange) {
+                         tileBody(ob, l, t);
+                         scf::YieldOp::create(ob, l);
+                       });
+  }
+  for (Value buf : {xp, xq, xd, xa})
+    memref::DeallocOp::create(b, buf);
+  func::ReturnOp::create(b);
+  return func;
+}
+
 struct PackWeightOnlyPass
     : public mlir::quantx::impl::QuantXPackWeightOnlyBase<PackWeightOnlyPass> {
   using QuantXPackWeightOnlyBase::QuantXPackWeightOnlyBase;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (activations != "f32" && activations != "int8") {
+      module.emitError("quantx-pack-weight-only: activations must be f32 or "
+                       "int8, got '")
+          << activations << "'";
+      return signalPassFailure();
+    }
     SmallVector<MatmulOp> matmuls;
     module.walk([&](MatmulOp op) {
       if (!isa<FloatType>(getElementTypeOrSelf(op.getLhs().getType())))
@@ -563,9 +916,10 @@ struct PackWeightOnlyPass
   /// failure after an error.
   FailureOr<bool> rewrite(MatmulOp op) {
     std::string why;
-    FailureOr<Plan> plan = planMatmul(op, why);
     BlockArgument weightArg = asFuncArgument(op.getRhs());
     bool wantArgument = packArguments && weightArg;
+    FailureOr<Plan> plan =
+        planMatmul(op, activations == "int8", wantArgument, why);
     if (failed(plan)) {
       if (wantArgument)
         return op.emitOpError("cannot pack weight argument #")
@@ -655,8 +1009,13 @@ struct PackWeightOnlyPass
     std::string name = kernelName(p, parallel);
     auto kernel = module.lookupSymbol<func::FuncOp>(name);
     if (!kernel)
-      kernel = buildKernel(module, module.getLoc(), p, parallel,
-                           prefetchDistance, name);
+      kernel = L.isN8K8()
+                   ? buildKernelInt8(module, module.getLoc(), p, parallel,
+                                     prefetchDistance < 0 ? kInt8Prefetch
+                                                          : prefetchDistance,
+                                     name)
+                   : buildKernel(module, module.getLoc(), p, parallel,
+                                 std::max<int64_t>(prefetchDistance, 0), name);
 
     // The call, between tensors and buffers.
     FunctionType ktype = kernel.getFunctionType();

@@ -197,9 +197,10 @@ struct CPUPipelineTextOptions
       llvm::cl::init(0)};
   Option<std::string> weightOnlyActivations{
       *this, "weight-only-activations",
-      llvm::cl::desc("Weight-only GEMV kernels: f32 activations, or int8 "
-                     "(quantized per group on each call; AVX2 targets)"),
-      llvm::cl::init("f32")};
+      llvm::cl::desc("Weight-only GEMV kernels: int8 (activations quantized "
+                     "per group on each call; AVX2 targets, else f32) or "
+                     "f32 activations"),
+      llvm::cl::init("int8")};
   Option<bool> runtimeAlloc{
       *this, "runtime-alloc",
       llvm::cl::desc("Allocate through the quantx CPU runtime's block cache "

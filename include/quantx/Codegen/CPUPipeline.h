@@ -45,7 +45,7 @@ struct CPUPipelineOptions {
   /// `activations`): "f32", or "int8" (activations quantized per group on
   /// each call; used only when the target features include AVX2, else the
   /// f32 kernels are generated).
-  std::string weightOnlyActivations = "f32";
+  std::string weightOnlyActivations = "int8";
   /// Allocate buffers through the quantx CPU runtime
   /// (libquantx_cpu_runtime: MLIR's generic `_mlir_memref_to_llvm_alloc`
   /// and `_free`, which reuse each thread's large blocks across calls)

@@ -212,3 +212,34 @@ def test_results_written_in_place_match_scalar_lowering():
     got = jit.compile(text)["main"](x)
     want = jit.compile(text, SCALAR)["main"](x)
     assert np.array_equal(got, want)
+
+
+FLOAT_CONV = """
+func.func @f(%x: tensor<{n}x3x{h}x{h}xf32>, %w: tensor<8x3x3x3xf32>, %b: tensor<{n}x8x{oh}x{oh}xf32>) -> tensor<{n}x8x{oh}x{oh}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {{
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  }} : tensor<{n}x3x{h}x{h}xf32> to tensor<{n}x3x{hp}x{hp}xf32>
+  %c = linalg.conv_2d_nchw_fchw {{dilations = dense<1> : tensor<2xi64>, strides = dense<{s}> : tensor<2xi64>}}
+         ins(%p, %w : tensor<{n}x3x{hp}x{hp}xf32>, tensor<8x3x3x3xf32>) outs(%b : tensor<{n}x8x{oh}x{oh}xf32>) -> tensor<{n}x8x{oh}x{oh}xf32>
+  return %c : tensor<{n}x8x{oh}x{oh}xf32>
+}}
+"""
+
+
+@pytest.mark.parametrize("n,h,s", [(2, 9, 1), (16, 14, 1), (4, 11, 2)])
+def test_float_linalg_conv_takes_im2col(n, h, s):
+    # The importer's float convolution through padding, patches and the f32
+    # GEMM: equal to the direct scalar form up to the order of the sums.
+    hp = h + 2
+    oh = (hp - 3) // s + 1
+    text = FLOAT_CONV.format(n=n, h=h, hp=hp, oh=oh, s=s)
+    rng = np.random.default_rng(n * h + s)
+    x = rng.standard_normal((n, 3, h, h)).astype(np.float32)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal((n, 8, oh, oh)).astype(np.float32)
+    got = jit.compile(text)["f"](x, w, b)
+    want = jit.compile(text, SCALAR)["f"](x, w, b)
+    bound = np.float32(27 * 4e-7) * (1 + np.abs(want))  # 27 terms
+    assert np.all(np.abs(got - want) <= bound * 10), np.abs(got - want).max()

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::quantx {
 #define GEN_PASS_DEF_CONVERTQUANTXTOLINALG
@@ -890,6 +891,114 @@ static Value gatherPatches(OpBuilder &b, Location loc, Value input,
   return tensor::CollapseShapeOp::create(b, loc, patches, reassoc);
 }
 
+/// A float `linalg.conv_2d_nchw_fchw` with static shapes (what the PyTorch
+/// importer emits for float layers) as the same im2col form as
+/// quantx.conv2d: patches, the filter collapsed, an (f, j, k) product that
+/// quantx-cpu-gemm takes, and the original output added in an epilogue over
+/// NCHW. The sum is the same up to float rounding (its order changes).
+struct FloatConvIm2col : OpRewritePattern<linalg::Conv2DNchwFchwOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::Conv2DNchwFchwOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics())
+      return failure();
+    Value input = op.getInputs()[0], filter = op.getInputs()[1],
+          init = op.getOutputs()[0];
+    auto inType = dyn_cast<RankedTensorType>(input.getType());
+    auto fType = dyn_cast<RankedTensorType>(filter.getType());
+    auto outType = dyn_cast<RankedTensorType>(init.getType());
+    if (!inType || !fType || !outType || !inType.hasStaticShape() ||
+        !fType.hasStaticShape() || !outType.hasStaticShape() ||
+        !inType.getElementType().isF32() || !fType.getElementType().isF32() ||
+        !outType.getElementType().isF32())
+      return failure();
+    SmallVector<int64_t> st(op.getStrides().getValues<int64_t>()),
+        dil(op.getDilations().getValues<int64_t>());
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    ArrayRef<int64_t> fShape = fType.getShape(), oShape = outType.getShape();
+    int64_t numF = fShape[0], pixels = oShape[2] * oShape[3];
+    int64_t depth = fShape[1] * fShape[2] * fShape[3];
+    int64_t cols = oShape[0] * pixels;
+    Value patches = gatherPatches(rewriter, loc, input, fShape, oShape, st, dil);
+    Value w = tensor::CollapseShapeOp::create(
+        rewriter, loc, filter,
+        SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+    auto accType = RankedTensorType::get({numF, cols}, rewriter.getF32Type());
+    Value zero = floatConst(rewriter, loc, rewriter.getF32Type(), 0.0);
+    Value acc = linalg::FillOp::create(
+                    rewriter, loc, ValueRange{zero},
+                    ValueRange{tensor::EmptyOp::create(
+                        rewriter, loc, accType.getShape(),
+                        rewriter.getF32Type())})
+                    .getResult(0);
+    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<utils::IteratorType> iters = {utils::IteratorType::parallel,
+                                              utils::IteratorType::parallel,
+                                              utils::IteratorType::reduction};
+    acc = linalg::GenericOp::create(
+              rewriter, loc, TypeRange{accType}, ValueRange{w, patches},
+              ValueRange{acc},
+              {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
+               AffineMap::get(3, 0, {d(2), d(1)}, ctx),
+               AffineMap::get(3, 0, {d(0), d(1)}, ctx)},
+              iters,
+              [](OpBuilder &b, Location l, ValueRange args) {
+                Value m = arith::MulFOp::create(b, l, args[0], args[1]);
+                linalg::YieldOp::create(
+                    b, l, Value(arith::AddFOp::create(b, l, args[2], m)));
+              })
+              .getResult(0);
+    (void)depth;
+    // out[n, f, oh, ow] = init[n, f, oh, ow] + acc[f, n*OH*OW + oh*OW + ow].
+    AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
+    AffineMap accMap = AffineMap::get(
+        4, 0, {d(1), d(0) * pixels + d(2) * oShape[3] + d(3)}, ctx);
+    Value empty = tensor::EmptyOp::create(rewriter, loc, oShape,
+                                          rewriter.getF32Type());
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{outType}, ValueRange{acc, init},
+            ValueRange{empty}, {accMap, id, id},
+            SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel),
+            [](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l, Value(arith::AddFOp::create(b, l, args[1], args[0])));
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// A `tensor.pad` of the spatial dimensions of a static NCHW tensor with a
+/// constant, as padSpatial (a fill and an in-place interior copy, which
+/// become vector loops; tensor.pad bufferizes to the runtime's generic
+/// element-by-element copy).
+struct SpatialPadLowering : OpRewritePattern<tensor::PadOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::PadOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inType = dyn_cast<RankedTensorType>(op.getSource().getType());
+    auto outType = dyn_cast<RankedTensorType>(op.getResultType());
+    Value value = op.getConstantPaddingValue();
+    if (!inType || !outType || inType.getRank() != 4 ||
+        !inType.hasStaticShape() || !outType.hasStaticShape() || !value ||
+        op.getNofold())
+      return failure();
+    SmallVector<int64_t> low(op.getStaticLow()), high(op.getStaticHigh());
+    if (llvm::any_of(low, ShapedType::isDynamic) ||
+        llvm::any_of(high, ShapedType::isDynamic) || low[0] || low[1] ||
+        high[0] || high[1])
+      return failure();
+    Value padded = padSpatial(rewriter, op.getLoc(), op.getSource(),
+                              {low[2], high[2], low[3], high[3]},
+                              outType.getShape(), value);
+    rewriter.replaceOp(op, padded);
+    return success();
+  }
+};
+
 /// Lowers quantx.conv2d (NCHW input, FCHW filter) after padding the input
 /// with the storage value of real 0: as im2col and a matrix product
 /// `[F, C*KH*KW] x [C*KH*KW, N*OH*OW]` (loops f, j, k) when `im2col` allows
@@ -1039,7 +1148,15 @@ struct ConvertQuantXToLinalgPass
     populateCallOpTypeConversionPattern(patterns, converter);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+    if (convIm2col) {
+      // Float convolutions (and the padding of their inputs) take the same
+      // im2col form.
+      RewritePatternSet im2col(ctx);
+      im2col.add<FloatConvIm2col, SpatialPadLowering>(ctx);
+      // One walk, no folding: the rest of the IR stays as converted.
+      walkAndApplyPatterns(getOperation(), std::move(im2col));
+    }
   }
 };
 

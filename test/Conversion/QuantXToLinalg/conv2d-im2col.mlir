@@ -118,3 +118,34 @@ func.func @conv2d_dynamic_zero_point(%x: tensor<1x4x5x5x!x>, %w: tensor<4x4x3x3x
   %y = quantx.conv2d %x, %w input_scale(%s : tensor<f32>) input_offset(%z : tensor<i32>) : tensor<1x4x5x5x!x>, tensor<4x4x3x3x!w> -> tensor<1x4x3x3xf32>
   return %y : tensor<1x4x3x3xf32>
 }
+
+// -----
+
+// A float linalg.conv_2d_nchw_fchw (the importer's form for float layers)
+// and the tensor.pad of its input take the same route: fill + interior
+// copy, patches, an (f, j, k) product, then the original output added
+// over NCHW.
+// CHECK-LABEL: func.func @float_linalg_conv
+// CHECK-NOT: tensor.pad
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<2x3x7x7xf32>)
+// CHECK: tensor.insert_slice %{{.*}} into %[[FILL]][0, 0, 1, 1] [2, 3, 5, 5] [1, 1, 1, 1]
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<3x3x3x2x5x5xf32> into tensor<27x50xf32>
+// CHECK: tensor.collapse_shape %arg1 {{\[}}[0], [1, 2, 3]] : tensor<4x3x3x3xf32> into tensor<4x27xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<4x27xf32>, tensor<27x50xf32>) outs(%{{.*}} : tensor<4x50xf32>)
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<4x50xf32>, tensor<2x4x5x5xf32>) outs(%{{.*}} : tensor<2x4x5x5xf32>)
+// CHECK-NOT: linalg.conv_2d_nchw_fchw
+// REF-LABEL: func.func @float_linalg_conv
+// REF: tensor.pad
+// REF: linalg.conv_2d_nchw_fchw
+func.func @float_linalg_conv(%x: tensor<2x3x5x5xf32>, %w: tensor<4x3x3x3xf32>, %init: tensor<2x4x5x5xf32>) -> tensor<2x4x5x5xf32> {
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<2x3x5x5xf32> to tensor<2x3x7x7xf32>
+  %c = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+         ins(%p, %w : tensor<2x3x7x7xf32>, tensor<4x3x3x3xf32>) outs(%init : tensor<2x4x5x5xf32>) -> tensor<2x4x5x5xf32>
+  return %c : tensor<2x4x5x5xf32>
+}

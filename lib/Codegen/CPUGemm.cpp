@@ -570,6 +570,10 @@ private:
   /// The fill with zero of the output just before the product, if any
   /// (looked for before anything is emitted).
   Operation *findZeroFill();
+  /// The indices of an input operand at loop point (mi, ni, ki).
+  SmallVector<Value> operandIndices(OpBuilder &ob, Location l,
+                                    OpOperand *operand, Value mi, Value ni,
+                                    Value ki);
   /// Y evaluated at k for the columns [n, n + NR) as one vector, or null if
   /// Y's operands are not contiguous along n or its ops not element-wise.
   Value evaluateYVector(OpBuilder &ob, Location l, Value n, Value k);
@@ -657,6 +661,16 @@ Value GemmEmitter::evaluate(OpBuilder &ob, bool isX, Value mi, Value ni,
              : evaluate(ob, m.yArgs, m.yOps, m.y, mi, ni, ki);
 }
 
+SmallVector<Value> GemmEmitter::operandIndices(OpBuilder &ob, Location l,
+                                               OpOperand *operand, Value mi,
+                                               Value ni, Value ki) {
+  SmallVector<Value> indices;
+  for (AffineExpr e : m.op.getMatchingIndexingMap(operand).getResults())
+    indices.push_back(affine::AffineApplyOp::create(
+        ob, l, AffineMap::get(3, 0, e), ValueRange{mi, ni, ki}));
+  return indices;
+}
+
 Value GemmEmitter::evaluate(OpBuilder &ob, ArrayRef<BlockArgument> args,
                             ArrayRef<Operation *> ops, Value target, Value mi,
                             Value ni, Value ki) {
@@ -668,12 +682,8 @@ Value GemmEmitter::evaluate(OpBuilder &ob, ArrayRef<BlockArgument> args,
       map.map(arg, source); // A scalar input.
       continue;
     }
-    AffineMap am = m.op.getMatchingIndexingMap(operand);
-    SmallVector<Value> indices;
-    for (AffineExpr e : am.getResults())
-      indices.push_back(affine::AffineApplyOp::create(
-          ob, loc, AffineMap::get(3, 0, e), ValueRange{mi, ni, ki}));
-    map.map(arg, memref::LoadOp::create(ob, loc, source, indices));
+    map.map(arg, memref::LoadOp::create(
+                     ob, loc, source, operandIndices(ob, loc, operand, mi, ni, ki)));
   }
   for (Operation *o : ops)
     ob.clone(*o, map);
@@ -760,12 +770,8 @@ Value GemmEmitter::evaluateYVector(OpBuilder &ob, Location l, Value n,
       map.map(arg, source);
       continue;
     }
-    AffineMap am = m.op.getMatchingIndexingMap(operand);
-    SmallVector<Value> indices;
-    for (AffineExpr e : am.getResults())
-      indices.push_back(affine::AffineApplyOp::create(
-          ob, l, AffineMap::get(3, 0, e), ValueRange{zero, n, k}));
-    if (am.isFunctionOfDim(1))
+    SmallVector<Value> indices = operandIndices(ob, l, operand, zero, n, k);
+    if (m.op.getMatchingIndexingMap(operand).isFunctionOfDim(1))
       map.map(arg, vector::LoadOp::create(ob, l, vecType(arg.getType()),
                                           source, indices));
     else

@@ -270,6 +270,42 @@ Value contiguous(ImplicitLocOpBuilder &b, Value m) {
                                            strideValues);
 }
 
+/// The kernel function of `p` (signature as documented at buildKernel),
+/// private, with `b` at the start of its body, and its arguments: the
+/// inputs as contiguous views, `c` null without offset terms.
+struct KernelArgs {
+  func::FuncOp func;
+  Value x, w, s, c, out;
+};
+
+static KernelArgs createKernel(ModuleOp module, Location loc, const Plan &p,
+                               StringRef name, ImplicitLocOpBuilder &b) {
+  MLIRContext *ctx = module.getContext();
+  const auto &L = p.layout;
+  Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8);
+  SmallVector<Type> inputs = {anyLayout({p.m, L.k}, f32),
+                              anyLayout({L.weightBytes()}, i8),
+                              anyLayout({L.paramCount()}, p.scaleElement)};
+  if (L.hasOffsetTerms())
+    inputs.push_back(anyLayout({L.paramCount()}, f32));
+  inputs.push_back(MemRefType::get({p.m, L.paddedN()}, f32));
+
+  OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+  KernelArgs a;
+  a.func =
+      func::FuncOp::create(mb, loc, name, FunctionType::get(ctx, inputs, {}));
+  a.func.setPrivate();
+  Block *entry = a.func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  a.x = contiguous(b, entry->getArgument(0));
+  a.w = contiguous(b, entry->getArgument(1));
+  a.s = contiguous(b, entry->getArgument(2));
+  if (L.hasOffsetTerms())
+    a.c = contiguous(b, entry->getArgument(3));
+  a.out = entry->getArguments().back();
+  return a;
+}
+
 /// Builds the kernel for `p`:
 ///   (x: memref<MxK>, w: memref<Bxi8>, s: memref<Pxf16|f32>,
 ///    [c: memref<Pxf32>], out: memref<MxNp>) -> ()
@@ -280,36 +316,19 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
   const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
-                P = L.paddedGroup(), Kp = L.paddedK(), T = L.tiles(),
-                Np = L.paddedN(), numParams = L.paramCount();
+                P = L.paddedGroup(), Kp = L.paddedK(), T = L.tiles();
   Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
        i32 = IntegerType::get(ctx, 32);
   auto vf = VectorType::get({kTile}, f32);
   auto vi32 = VectorType::get({kTile}, i32);
 
-  SmallVector<Type> inputs = {anyLayout({M, K}, f32),
-                              anyLayout({L.weightBytes()}, i8),
-                              anyLayout({numParams}, p.scaleElement)};
-  if (L.hasOffsetTerms())
-    inputs.push_back(anyLayout({numParams}, f32));
-  inputs.push_back(MemRefType::get({M, Np}, f32));
-
-  OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-  auto func =
-      func::FuncOp::create(mb, loc, name, FunctionType::get(ctx, inputs, {}));
-  func.setPrivate();
-  Block *entry = func.addEntryBlock();
   ImplicitLocOpBuilder b(loc, ctx);
-  b.setInsertionPointToStart(entry);
-
+  KernelArgs args = createKernel(module, loc, p, name, b);
+  func::FuncOp func = args.func;
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, v);
   };
-  Value x = contiguous(b, entry->getArgument(0));
-  Value w = contiguous(b, entry->getArgument(1));
-  Value s = contiguous(b, entry->getArgument(2));
-  Value c = L.hasOffsetTerms() ? contiguous(b, entry->getArgument(3)) : Value();
-  Value out = entry->getArguments().back();
+  Value x = args.x, w = args.w, s = args.s, c = args.c, out = args.out;
   Value c0 = idx(0), c1 = idx(1);
   Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
 
@@ -554,8 +573,7 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
   const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
-                Kp = L.paddedK(), T = L.tiles(), Np = L.paddedN(),
-                octets = gs / 8, numParams = L.paramCount();
+                Kp = L.paddedK(), T = L.tiles(), octets = gs / 8;
   Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
        i16 = IntegerType::get(ctx, 16), i32 = IntegerType::get(ctx, 32);
   auto vf = VectorType::get({8}, f32);
@@ -563,29 +581,13 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
   auto vw = VectorType::get({16}, i16);
   auto vi = VectorType::get({8}, i32);
 
-  SmallVector<Type> inputs = {anyLayout({M, K}, f32),
-                              anyLayout({L.weightBytes()}, i8),
-                              anyLayout({numParams}, p.scaleElement)};
-  if (L.hasOffsetTerms())
-    inputs.push_back(anyLayout({numParams}, f32));
-  inputs.push_back(MemRefType::get({M, Np}, f32));
-
-  OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-  auto func =
-      func::FuncOp::create(mb, loc, name, FunctionType::get(ctx, inputs, {}));
-  func.setPrivate();
-  Block *entry = func.addEntryBlock();
   ImplicitLocOpBuilder b(loc, ctx);
-  b.setInsertionPointToStart(entry);
-
+  KernelArgs args = createKernel(module, loc, p, name, b);
+  func::FuncOp func = args.func;
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, v);
   };
-  Value x = contiguous(b, entry->getArgument(0));
-  Value w = contiguous(b, entry->getArgument(1));
-  Value s = contiguous(b, entry->getArgument(2));
-  Value c = L.hasOffsetTerms() ? contiguous(b, entry->getArgument(3)) : Value();
-  Value out = entry->getArguments().back();
+  Value x = args.x, w = args.w, s = args.s, c = args.c, out = args.out;
   Value c0 = idx(0), c1 = idx(1);
   Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
 

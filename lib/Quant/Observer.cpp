@@ -411,7 +411,7 @@ std::unique_ptr<Observer> HistogramObserver::clone() const {
 
 EntropyObserver::EntropyObserver(int64_t numBins, int64_t startBin,
                                  int64_t levels)
-    : hist(numBins, true), startBin(startBin), levels(levels) {
+    : hist(numBins, false), startBin(startBin), levels(levels) {
   if (levels < 2 || startBin < levels || startBin > numBins)
     throw std::invalid_argument(
         "entropy observer needs 2 <= levels <= startBin <= numBins");
@@ -430,69 +430,114 @@ void EntropyObserver::merge(const Observer &other) {
   hist.merge(o.hist);
 }
 
-float EntropyObserver::threshold() const {
-  if (!hist.total())
-    return 0.0f;
-  const std::vector<uint64_t> &b = hist.counts();
-  // The |x| grid starts at bin 0 (first() == 0); use the occupied bins.
-  int64_t used = 0;
-  for (int64_t j = 0; j < hist.numBins(); ++j)
-    if (b[j])
-      used = j + 1;
-  if (used <= startBin)
-    return hist.dataMax();
-  double bestKL = std::numeric_limits<double>::infinity();
-  int64_t best = used;
-  std::vector<double> p(used), q(used);
-  for (int64_t i = startBin; i <= used; ++i) {
-    double outliers = 0;
-    for (int64_t j = i; j < used; ++j)
-      outliers += double(b[j]);
-    for (int64_t j = 0; j < i; ++j)
-      p[j] = double(b[j]);
-    p[i - 1] += outliers;
-    // Quantize bins [0, i) into `levels` chunks, spreading each chunk's mass
-    // evenly over its non-empty bins.
-    for (int64_t k = 0; k < levels; ++k) {
-      int64_t s = k * i / levels, e = (k + 1) * i / levels;
-      double mass = 0;
-      int64_t nonEmpty = 0;
-      for (int64_t j = s; j < e; ++j) {
-        mass += double(b[j]);
-        nonEmpty += b[j] != 0;
-      }
-      for (int64_t j = s; j < e; ++j)
-        q[j] = b[j] ? mass / double(nonEmpty) : 0.0;
-    }
-    double sp = 0, sq = 0;
-    for (int64_t j = 0; j < i; ++j) {
-      sp += p[j];
-      sq += q[j];
-    }
-    double kl = 0;
-    for (int64_t j = 0; j < i; ++j) {
-      if (p[j] == 0)
-        continue;
-      if (q[j] == 0) {
-        kl = std::numeric_limits<double>::infinity();
-        break;
-      }
-      double pj = p[j] / sp, qj = q[j] / sq;
-      kl += pj * std::log(pj / qj);
-    }
-    if (kl <= bestKL) { // ties: the wider threshold
-      bestKL = kl;
-      best = i;
-    }
-  }
-  double t = double(best) * hist.binWidth();
-  return std::min(float(t), hist.dataMax());
+/// Replaces the zeros of `d` (counts) by `eps` and takes the same mass
+/// from its non-zero entries, so that KL stays finite (as MXNet's and
+/// TensorRT's calibrators do).
+static void smooth(std::vector<double> &d, int64_t w, double eps) {
+  int64_t zeros = 0;
+  for (int64_t j = 0; j < w; ++j)
+    zeros += d[j] == 0;
+  if (!zeros || zeros == w)
+    return;
+  double take = eps * double(zeros) / double(w - zeros);
+  for (int64_t j = 0; j < w; ++j)
+    d[j] = d[j] == 0 ? eps : d[j] - take;
 }
 
-std::vector<Range> EntropyObserver::ranges() const {
-  float t = threshold();
-  return {Range{-t, t}};
+/// KL(P || Q) of the candidate range of bins [s, e): P is the histogram
+/// there with the counts outside folded into the edge bins; Q splits [s, e)
+/// into `levels` chunks and spreads each chunk's unfolded total evenly over
+/// the chunk's bins where P is non-zero. Both are smoothed, then
+/// normalised.
+static double clippedKL(const std::vector<uint64_t> &b, int64_t s, int64_t e,
+                        int64_t levels, std::vector<double> &p,
+                        std::vector<double> &q) {
+  const int64_t w = e - s;
+  double below = 0, above = 0;
+  for (int64_t j = 0; j < s; ++j)
+    below += double(b[j]);
+  for (int64_t j = e; j < int64_t(b.size()); ++j)
+    above += double(b[j]);
+  for (int64_t j = 0; j < w; ++j)
+    p[j] = double(b[s + j]);
+  p[0] += below;
+  p[w - 1] += above;
+  for (int64_t k = 0; k < levels; ++k) {
+    int64_t cs = k * w / levels, ce = (k + 1) * w / levels;
+    double mass = 0;
+    int64_t nonZero = 0;
+    for (int64_t j = cs; j < ce; ++j) {
+      mass += double(b[s + j]);
+      nonZero += p[j] != 0;
+    }
+    for (int64_t j = cs; j < ce; ++j)
+      q[j] = p[j] != 0 ? mass / double(nonZero) : 0.0;
+  }
+  constexpr double eps = 1e-4;
+  smooth(p, w, eps);
+  smooth(q, w, eps);
+  double sp = 0, sq = 0;
+  for (int64_t j = 0; j < w; ++j) {
+    sp += p[j];
+    sq += q[j];
+  }
+  double kl = 0;
+  for (int64_t j = 0; j < w; ++j) {
+    if (p[j] <= 0)
+      continue;
+    if (q[j] <= 0)
+      return std::numeric_limits<double>::infinity();
+    double pj = p[j] / sp, qj = q[j] / sq;
+    kl += pj * std::log(pj / qj);
+  }
+  return kl;
 }
+
+Range EntropyObserver::clipRange() const {
+  if (!hist.total())
+    return Range{0.0f, 0.0f};
+  const std::vector<uint64_t> &b = hist.counts();
+  const int64_t n = hist.numBins();
+  // Vector index of the bin starting at 0 (the grid always contains 0).
+  const int64_t zero = -hist.start();
+  int64_t lo = n, hi = 0; // occupied bins [lo, hi)
+  for (int64_t j = 0; j < n; ++j)
+    if (b[j]) {
+      lo = std::min(lo, j);
+      hi = j + 1;
+    }
+  // Occupied bins on each side of 0; candidates shrink both sides in
+  // proportion, stepping the longer side one bin at a time.
+  const int64_t pos = std::max<int64_t>(hi - zero, 0);
+  const int64_t neg = std::max<int64_t>(zero - lo, 0);
+  const int64_t longest = std::max(pos, neg), shortest = std::min(pos, neg);
+  const Range data{std::min(hist.dataMin(), 0.0f),
+                   std::max(hist.dataMax(), 0.0f)};
+  auto sides = [&](int64_t d) {
+    int64_t other = (d * shortest + longest / 2) / longest;
+    return pos >= neg ? std::make_pair(other, d) : std::make_pair(d, other);
+  };
+  double bestKL = std::numeric_limits<double>::infinity();
+  int64_t best = longest;
+  std::vector<double> p(n), q(n);
+  for (int64_t d = longest; d > 0; --d) {
+    auto [below, above] = sides(d);
+    if (below + above < startBin)
+      break;
+    double kl = clippedKL(b, zero - below, zero + above, levels, p, q);
+    if (kl < bestKL) { // ties: the wider range (visited first)
+      bestKL = kl;
+      best = d;
+    }
+  }
+  auto [below, above] = sides(best);
+  const double w = hist.binWidth();
+  // (below == 0 gives +0, not -0.)
+  return Range{below ? std::max(float(-double(below) * w), data.min) : 0.0f,
+               std::min(float(double(above) * w), data.max)};
+}
+
+std::vector<Range> EntropyObserver::ranges() const { return {clipRange()}; }
 
 std::unique_ptr<Observer> EntropyObserver::clone() const {
   return std::make_unique<EntropyObserver>(*this);

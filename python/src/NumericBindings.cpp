@@ -309,8 +309,12 @@ void quantx::python::bindNumeric(py::module_ &m) {
   py::class_<EntropyObserver, Observer, std::shared_ptr<EntropyObserver>>(
       m, "EntropyObserver")
       .def(py::init<int64_t, int64_t, int64_t>(), py::arg("bins") = 2048,
-           py::arg("start_bin") = 128, py::arg("levels") = 128)
-      .def("threshold", &EntropyObserver::threshold)
+           py::arg("start_bin") = 256, py::arg("levels") = 255)
+      .def("clip_range",
+           [](const EntropyObserver &o) {
+             Range r = o.clipRange();
+             return py::make_tuple(r.min, r.max);
+           })
       .def("histogram", [histogramInfo](const EntropyObserver &o) {
         return histogramInfo(o.histogram());
       });

@@ -200,46 +200,76 @@ def test_edge_cases():
                         "half_away_from_zero"), [3, -3])
 
 
-def _entropy_reference(counts, start_bin=128, levels=128):
-    """Independent numpy version of the KL threshold search (bins)."""
-    used = int(np.nonzero(counts)[0][-1]) + 1
-    if used <= start_bin:
-        return None
-    best, best_kl = used, np.inf
+def _smooth(d, eps=1e-4):
+    zeros = d == 0
+    if zeros.all() or not zeros.any():
+        return d
+    return np.where(zeros, eps, d - eps * zeros.sum() / (~zeros).sum())
+
+
+def _entropy_reference(counts, start, bin_width, data_min, data_max,
+                       start_bin=256, levels=256 - 1):
+    """Independent numpy version of the KL range search: returns the range."""
     counts = counts.astype(np.float64)
-    for i in range(start_bin, used + 1):
-        p = counts[:i].copy()
-        p[i - 1] += counts[i:].sum()
-        q = np.zeros(i)
-        edges = (np.arange(levels + 1) * i) // levels
+    zero = -start
+    occupied = np.nonzero(counts)[0]
+    pos = max(occupied[-1] + 1 - zero, 0)
+    neg = max(zero - occupied[0], 0)
+    longest, shortest = max(pos, neg), min(pos, neg)
+
+    def sides(d):
+        other = (d * shortest + longest // 2) // longest
+        return (other, d) if pos >= neg else (d, other)
+
+    best, best_kl = longest, np.inf
+    for d in range(longest, 0, -1):
+        below, above = sides(d)
+        if below + above < start_bin:
+            break
+        s, e = zero - below, zero + above
+        p = counts[s:e].copy()
+        p[0] += counts[:s].sum()
+        p[-1] += counts[e:].sum()
+        q = np.zeros_like(p)
+        edges = (np.arange(levels + 1) * (e - s)) // levels
         for k in range(levels):
-            c = counts[edges[k]:edges[k + 1]]
-            nz = np.count_nonzero(c)
+            nz = np.count_nonzero(p[edges[k]:edges[k + 1]])
             if nz:
-                q[edges[k]:edges[k + 1]] = np.where(c > 0, c.sum() / nz, 0)
+                mass = counts[s + edges[k]:s + edges[k + 1]].sum()
+                q[edges[k]:edges[k + 1]] = np.where(p[edges[k]:edges[k + 1]] > 0,
+                                                    mass / nz, 0)
+        p, q = _smooth(p), _smooth(q)
         m = p > 0
-        if np.any(q[m] == 0):
-            kl = np.inf
-        else:
-            pn, qn = p / p.sum(), q / q.sum()
-            kl = float(np.sum(pn[m] * np.log(pn[m] / qn[m])))
-        if kl <= best_kl:
-            best_kl, best = kl, i
-    return best
+        if np.any(q[m] <= 0):
+            continue
+        pn, qn = p / p.sum(), q / q.sum()
+        kl = float(np.sum(pn[m] * np.log(pn[m] / qn[m])))
+        if kl < best_kl:
+            best_kl, best = kl, d
+    below, above = sides(best)
+    return (max(np.float32(-below * bin_width), np.float32(min(data_min, 0))),
+            min(np.float32(above * bin_width), np.float32(max(data_max, 0))))
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_entropy_matches_numpy_reference(seed):
+@pytest.mark.parametrize("shape", ["gaussian", "relu", "skewed"])
+def test_entropy_matches_numpy_reference(seed, shape):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(20000).astype(np.float32)
     x[:3] = [30.0, -25.0, 12.0]
+    if shape == "relu":
+        x = np.maximum(x, 0)
+    elif shape == "skewed":  # a spike at the minimum, a long positive tail
+        x = np.where(x < 0, np.float32(-0.8), x * np.float32(1.5))
     ob = core.EntropyObserver()
     ob.observe(x)
     h = ob.histogram()
-    best = _entropy_reference(h["counts"])
-    expected = min(np.float32(best * h["bin_width"]), np.abs(x).max())
-    assert ob.threshold() == expected
-    assert ob.min_max() == (-expected, expected)
+    expected = _entropy_reference(h["counts"], h["start"], h["bin_width"],
+                                  x.min(), x.max())
+    assert ob.clip_range() == expected
+    assert ob.min_max() == expected
+    if shape == "relu":
+        assert expected[0] == 0
 
 
 def test_observers_clip_outliers_and_merge_exactly():

@@ -160,20 +160,31 @@ TEST(ObserverTest, Percentile) {
 }
 
 TEST(ObserverTest, EntropyHandWorked) {
-  // |x| histogram over 4 bins of width 1: counts [6, 2, 0, 1].
-  // Candidates (startBin 2, 2 levels): i=2: KL=0.0174, i=3: Q=0 where P>0
-  // (rejected), i=4: KL=0.1163. Threshold 2 bins = 2.0.
+  // Non-negative data, 4 bins of width 1 from 0: counts [6, 2, 0, 1].
+  // Candidates (startBin 2, 2 levels): [0, 4): KL = 0.116 (P and Q have
+  // one zero each, smoothed by 1e-4); [0, 3): P = [6, 2, 1], Q = [6, 1, 1],
+  // KL = 0.0363; [0, 2): P = [6, 3], Q = [6, 2], KL = 0.0174. Range [0, 2].
   EntropyObserver o(4, 2, 2);
-  observe(o, {0.5f, -0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 1.5f, -1.5f, -3.5f});
+  observe(o, {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 1.5f, 1.5f, 3.5f});
   EXPECT_EQ(o.histogram().counts(), (std::vector<uint64_t>{6, 2, 0, 1}));
-  EXPECT_EQ(o.threshold(), 2.0f);
-  EXPECT_EQ(o.ranges()[0].min, -2.0f);
+  EXPECT_EQ(o.clipRange().min, 0.0f);
+  EXPECT_EQ(o.clipRange().max, 2.0f);
   EXPECT_EQ(o.ranges()[0].max, 2.0f);
   // Counts [2, 2, 1, 1]: keeping all 4 bins gives KL = 0 (each level's
-  // bins are equal), so the threshold is max |x|.
+  // bins are equal), so the range is the data range.
   EntropyObserver k(4, 2, 2);
   observe(k, {0.5f, 0.5f, 1.5f, 1.5f, 3.25f, 2.5f});
-  EXPECT_EQ(k.threshold(), 3.25f);
+  EXPECT_EQ(k.clipRange().min, 0.0f);
+  EXPECT_EQ(k.clipRange().max, 3.25f);
+  // Signed data, bins [-2, 2) of width 1: counts [1, 2, 4, 1]. Both sides
+  // span 2 bins. [-2, 2): KL = 0.1417; [-1, 1): P = [3, 5], Q = [2, 4],
+  // KL = 0.0038. Range [-1, 1].
+  EntropyObserver sgn(4, 2, 2);
+  observe(sgn, {-1.5f, -0.5f, -0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 1.5f});
+  EXPECT_EQ(sgn.histogram().start(), -2);
+  EXPECT_EQ(sgn.histogram().counts(), (std::vector<uint64_t>{1, 2, 4, 1}));
+  EXPECT_EQ(sgn.clipRange().min, -1.0f);
+  EXPECT_EQ(sgn.clipRange().max, 1.0f);
 }
 
 TEST(ObserverTest, MSEHandWorked) {
@@ -219,9 +230,10 @@ TEST(ObserverTest, OutliersAreClipped) {
   EXPECT_LT(p.max, 5.0f);
   EXPECT_LT(p.min, -3.0f);
   EXPECT_GT(p.min, -5.0f);
-  float t = ent.threshold();
-  EXPECT_GE(t, 4.0f); // at least 128 of the 2048 bins (width 2^-5)
-  EXPECT_LT(t, 12.0f);
+  Range e = ent.clipRange();
+  EXPECT_LT(e.max, 25.0f);
+  EXPECT_GT(e.min, -20.0f);
+  EXPECT_GE(e.max - e.min, 8.0f); // at least 256 of the 2048 bins (2^-5)
   Range m = mse.ranges()[0];
   EXPECT_LT(m.max, 25.0f);
   EXPECT_LT(mse.clipRatio(), 0.5f);

@@ -171,21 +171,24 @@ protected:
   double percentile;
 };
 
-/// TensorRT-style entropy calibration on the histogram of |x|: the
-/// threshold (a bin edge, >= `startBin` bins) minimising the KL divergence
-/// between the clipped reference distribution (outliers folded into the last
-/// bin) and its `levels`-level quantization. Range [-T, T].
+/// Entropy calibration (TensorRT's KL search, generalised to asymmetric
+/// ranges): on the signed histogram, candidate ranges shrink both sides of 0
+/// in proportion to their occupied extent, one bin of the longer side at a
+/// time, down to `startBin` bins in all. Each candidate's reference P (the
+/// counts outside folded into its edge bins) is compared with its
+/// `levels`-level quantization Q; the range of smallest KL(P || Q) wins,
+/// clamped to the data range (which always includes 0).
 class EntropyObserver : public Observer {
 public:
-  explicit EntropyObserver(int64_t numBins = 2048, int64_t startBin = 128,
-                           int64_t levels = 128);
+  explicit EntropyObserver(int64_t numBins = 2048, int64_t startBin = 256,
+                           int64_t levels = 255);
   void observe(const float *data, const std::vector<int64_t> &dims) override;
   void merge(const Observer &other) override;
   std::vector<Range> ranges() const override;
   std::unique_ptr<Observer> clone() const override;
   const PowerOfTwoHistogram &histogram() const { return hist; }
-  /// The chosen threshold T.
-  float threshold() const;
+  /// The chosen range.
+  Range clipRange() const;
 
 private:
   PowerOfTwoHistogram hist;

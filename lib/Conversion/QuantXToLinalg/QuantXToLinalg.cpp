@@ -649,6 +649,15 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
           })
           .getResult(0);
 
+  // No epilogue when it would only copy the accumulator (an int32 or
+  // weight-only float result without bias, ReLU or requantization).
+  Type resultElement = converter.convertType(c.resultType.getElementType());
+  if (!c.bias && !c.relu && !c.accMap &&
+      !isa<UniformType>(c.resultType.getElementType()) &&
+      acc.getType() ==
+          RankedTensorType::get(c.resultType.getShape(), resultElement))
+    return acc;
+
   // Epilogue generic over the result's dimensions.
   GenericInputs epi;
   ParamRef els, elo, ers, ero, rs2, ro2;
@@ -674,7 +683,6 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
       failed(collectParams(rewriter, loc, resultQ, outRank, c.resultScale,
                            c.resultOffset, epi, rs2, ro2)))
     return failure();
-  Type resultElement = converter.convertType(c.resultType.getElementType());
   FloatType f = rhsQ.getExpressedType();
   bool relu = c.relu;
   RoundingMode rounding = c.rounding;

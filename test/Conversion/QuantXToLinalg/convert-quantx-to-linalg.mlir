@@ -115,6 +115,33 @@ func.func @matmul_int8(%x: tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, %w:
 
 // -----
 
+// An int32 result without bias or ReLU is the accumulator itself: no
+// epilogue copies it.
+// CHECK-LABEL: func.func @matmul_int8_i32
+// CHECK: %[[ACC:.*]] = linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[ACC]]
+func.func @matmul_int8_i32(%x: tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, %w: tensor<4x3x!quantx.uniform<i8:f32, scale = 1.0>>) -> tensor<2x3xi32> {
+  %y = quantx.matmul %x, %w : tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, tensor<4x3x!quantx.uniform<i8:f32, scale = 1.0>> -> tensor<2x3xi32>
+  return %y : tensor<2x3xi32>
+}
+
+// -----
+
+// With ReLU the int32 epilogue stays.
+// CHECK-LABEL: func.func @matmul_int8_i32_relu
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: linalg.generic
+// CHECK: arith.maxsi
+func.func @matmul_int8_i32_relu(%x: tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, %w: tensor<4x3x!quantx.uniform<i8:f32, scale = 1.0>>) -> tensor<2x3xi32> {
+  %y = quantx.matmul %x, %w {relu} : tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, tensor<4x3x!quantx.uniform<i8:f32, scale = 1.0>> -> tensor<2x3xi32>
+  return %y : tensor<2x3xi32>
+}
+
+// -----
+
 // Quantized activations with weights blocked along K are not lowered yet:
 // the conversion reports it.
 func.func @negative_matmul_blocked(%x: tensor<2x4x!quantx.uniform<i8:f32, scale = 1.0>>, %w: tensor<4x4x!quantx.uniform<i8:f32, blocks = {1 : 2}, scales = dense<[[1.0, 2.0]]> : tensor<1x2xf32>>>) -> tensor<2x4xf32> {

@@ -574,11 +574,21 @@ private:
   SmallVector<Value> operandIndices(OpBuilder &ob, Location l,
                                     OpOperand *operand, Value mi, Value ni,
                                     Value ki);
-  /// Y evaluated at k for the columns [n, n + NR) as one vector, or null if
-  /// Y's operands are not contiguous along n or its ops not element-wise.
-  Value evaluateYVector(OpBuilder &ob, Location l, Value n, Value k);
-  /// Whether evaluateYVector applies.
-  bool canVectorizeY();
+  /// X at row `mi` for the `lanes` values of k from `ki` (isX), or Y at k
+  /// `ki` for the `lanes` columns from `ni`, as one vector.
+  Value evaluateVector(OpBuilder &ob, Location l, bool isX, Value mi, Value ni,
+                       Value ki, int64_t lanes);
+  /// Whether evaluateVector applies: the operand's ops are element-wise and
+  /// its memrefs are read contiguously along k (X) or n (Y) and do not
+  /// depend on n (X) or m (Y).
+  bool canVectorize(bool isX);
+  /// Packs the full row panel `panel` of X for k in [0, kVecEnd) with
+  /// vector loads, shuffles and stores (kVecEnd a multiple of the chunk),
+  /// adding each row's sum to `rowSumAccs` when given.
+  void packXPanelVector(OpBuilder &ob, Location l, Value panel, Value kVecEnd,
+                        SmallVectorImpl<Value> *rowSumAccs);
+  /// k values per vector chunk of packXPanelVector (32 bytes of packed X).
+  int64_t xChunk() const;
   /// Packs the full column tile `tile` of Y with vector loads, shuffles
   /// and stores, zeros past K, its column sums when `colSums`.
   void packYTileVector(OpBuilder &ob, Location l, Value tile, Value kSize,
@@ -601,8 +611,9 @@ private:
   bool zeroInit = false;
   /// Padded sizes.
   Value mp, np, kp;
-  /// The packed Y being written by packYTileVector.
-  Value bBufForPacking;
+  /// The packed X and Y being written by packXPanelVector and
+  /// packYTileVector.
+  Value aBufForPacking, bBufForPacking;
 };
 
 Type GemmEmitter::packedType(bool isX) {
@@ -725,8 +736,11 @@ Operation *GemmEmitter::findZeroFill() {
   return nullptr;
 }
 
-bool GemmEmitter::canVectorizeY() {
-  for (Operation *o : m.yOps) {
+bool GemmEmitter::canVectorize(bool isX) {
+  // The vector dimension (k for X, n for Y) and the one the operand must
+  // not depend on (n for X, m for Y).
+  unsigned vecDim = isX ? 2 : 1, otherDim = isX ? 1 : 0;
+  for (Operation *o : isX ? m.xOps : m.yOps) {
     if (!isPure(o) ||
         !(o->hasTrait<OpTrait::Elementwise>() || isa<arith::ConstantOp>(o)))
       return false;
@@ -734,7 +748,7 @@ bool GemmEmitter::canVectorizeY() {
       if (!ty.isIntOrFloat())
         return false;
   }
-  for (BlockArgument arg : m.yArgs) {
+  for (BlockArgument arg : isX ? m.xArgs : m.yArgs) {
     OpOperand *operand = m.op.getDpsInputOperand(arg.getArgNumber());
     auto type = dyn_cast<MemRefType>(operand->get().getType());
     if (!type)
@@ -747,31 +761,32 @@ bool GemmEmitter::canVectorizeY() {
     AffineMap am = m.op.getMatchingIndexingMap(operand);
     for (auto [r, e] : llvm::enumerate(am.getResults())) {
       bool last = r + 1 == am.getNumResults();
-      if (e.isFunctionOfDim(0))
+      if (e.isFunctionOfDim(otherDim))
         return false;
-      if (e.isFunctionOfDim(1) &&
+      if (e.isFunctionOfDim(vecDim) &&
           !(last && isa<AffineDimExpr>(e) &&
-            cast<AffineDimExpr>(e).getPosition() == 1))
+            cast<AffineDimExpr>(e).getPosition() == vecDim))
         return false;
     }
   }
   return true;
 }
 
-Value GemmEmitter::evaluateYVector(OpBuilder &ob, Location l, Value n,
-                                   Value k) {
-  Value zero = arith::ConstantIndexOp::create(ob, l, 0);
-  auto vecType = [&](Type ty) { return VectorType::get({t.nr}, ty); };
+Value GemmEmitter::evaluateVector(OpBuilder &ob, Location l, bool isX,
+                                  Value mi, Value ni, Value ki,
+                                  int64_t lanes) {
+  unsigned vecDim = isX ? 2 : 1;
+  auto vecType = [&](Type ty) { return VectorType::get({lanes}, ty); };
   IRMapping map;
-  for (BlockArgument arg : m.yArgs) {
+  for (BlockArgument arg : isX ? m.xArgs : m.yArgs) {
     OpOperand *operand = m.op.getDpsInputOperand(arg.getArgNumber());
     Value source = operand->get();
     if (!isa<MemRefType>(source.getType())) {
       map.map(arg, source);
       continue;
     }
-    SmallVector<Value> indices = operandIndices(ob, l, operand, zero, n, k);
-    if (m.op.getMatchingIndexingMap(operand).isFunctionOfDim(1))
+    SmallVector<Value> indices = operandIndices(ob, l, operand, mi, ni, ki);
+    if (m.op.getMatchingIndexingMap(operand).isFunctionOfDim(vecDim))
       map.map(arg, vector::LoadOp::create(ob, l, vecType(arg.getType()),
                                           source, indices));
     else
@@ -783,7 +798,7 @@ Value GemmEmitter::evaluateYVector(OpBuilder &ob, Location l, Value n,
       return mv;
     return vector::BroadcastOp::create(ob, l, vecType(mv.getType()), mv);
   };
-  for (Operation *o : m.yOps) {
+  for (Operation *o : isX ? m.xOps : m.yOps) {
     if (isa<arith::ConstantOp>(o)) {
       ob.clone(*o, map);
       continue;
@@ -797,7 +812,90 @@ Value GemmEmitter::evaluateYVector(OpBuilder &ob, Location l, Value n,
     Operation *nv = ob.create(st);
     map.map(o->getResults(), nv->getResults());
   }
-  return asVector(m.y);
+  return asVector(isX ? m.x : m.y);
+}
+
+/// The vectors `parts` (same element type) concatenated in order.
+static Value concatVectors(OpBuilder &ob, Location l,
+                           SmallVector<Value> parts) {
+  while (parts.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i + 1 < parts.size(); i += 2) {
+      int64_t a = cast<VectorType>(parts[i].getType()).getNumElements();
+      int64_t b = cast<VectorType>(parts[i + 1].getType()).getNumElements();
+      SmallVector<int64_t> cat;
+      for (int64_t j = 0; j < a + b; ++j)
+        cat.push_back(j);
+      next.push_back(
+          vector::ShuffleOp::create(ob, l, parts[i], parts[i + 1], cat));
+    }
+    if (parts.size() % 2)
+      next.push_back(parts.back());
+    parts = std::move(next);
+  }
+  return parts.front();
+}
+
+int64_t GemmEmitter::xChunk() const {
+  // 32 bytes of packed elements: i16 (vpmaddwd), i8 (VNNI), f32.
+  int64_t bytes = kind == GemmKind::VNNI ? 1
+                  : kind == GemmKind::F32 ? 4
+                                          : 2;
+  return 32 / bytes;
+}
+
+void GemmEmitter::packXPanelVector(OpBuilder &ob, Location l, Value panel,
+                                   Value kVecEnd,
+                                   SmallVectorImpl<Value> *rowSumAccs) {
+  auto cst = [&](OpBuilder &bb, int64_t v) {
+    return arith::ConstantIndexOp::create(bb, l, v);
+  };
+  const int64_t v = xChunk();
+  Type pElem = packedType(true);
+  Value rowBase = arith::MulIOp::create(ob, l, panel, cst(ob, t.mr));
+  SmallVector<Value> init;
+  if (rowSumAccs)
+    init.assign(rowSumAccs->begin(), rowSumAccs->end());
+  Value zero = cst(ob, 0);
+  auto loop = scf::ForOp::create(
+      ob, l, zero, kVecEnd, cst(ob, v), init,
+      [&](OpBuilder &fb, Location fl, Value k0, ValueRange iter) {
+        SmallVector<Value> rows, sums;
+        for (int64_t i = 0; i < t.mr; ++i) {
+          Value row = arith::AddIOp::create(fb, fl, rowBase, cst(fb, i));
+          Value x = evaluateVector(fb, fl, /*isX=*/true, row, zero, k0, v);
+          if (rowSumAccs)
+            sums.push_back(arith::AddIOp::create(fb, fl, iter[i], x));
+          if (kind != GemmKind::F32) {
+            if (biasX)
+              x = arith::AddIOp::create(
+                  fb, fl, x,
+                  arith::ConstantOp::create(
+                      fb, fl,
+                      DenseElementsAttr::get(
+                          cast<ShapedType>(x.getType()),
+                          ArrayRef<Attribute>{fb.getI32IntegerAttr(128)})));
+            x = arith::TruncIOp::create(fb, fl, VectorType::get({v}, pElem),
+                                        x);
+          }
+          rows.push_back(x);
+        }
+        // Element (q, i, u) of the block ([KC/KU][MR][KU] order) is element
+        // q * KU + u of row i.
+        Value all = concatVectors(fb, fl, rows);
+        SmallVector<int64_t> mask;
+        for (int64_t q = 0; q < v / t.ku; ++q)
+          for (int64_t i = 0; i < t.mr; ++i)
+            for (int64_t u = 0; u < t.ku; ++u)
+              mask.push_back(i * v + q * t.ku + u);
+        Value block = vector::ShuffleOp::create(fb, fl, all, all, mask);
+        Value off = packedOffset(fb, fl, k0, panel, cst(fb, 0), /*isX=*/true);
+        vector::StoreOp::create(fb, fl, block, aBufForPacking,
+                                ValueRange{off});
+        scf::YieldOp::create(fb, fl, sums);
+      });
+  if (rowSumAccs)
+    rowSumAccs->assign(loop.getResults().begin(), loop.getResults().end());
 }
 
 void GemmEmitter::packYTileVector(OpBuilder &ob, Location l, Value tile,
@@ -828,7 +926,9 @@ void GemmEmitter::packYTileVector(OpBuilder &ob, Location l, Value tile,
                         fb, fl, valid,
                         [&](OpBuilder &tb, Location tl) {
                           scf::YieldOp::create(
-                              tb, tl, evaluateYVector(tb, tl, nBase, k));
+                              tb, tl, evaluateVector(tb, tl, /*isX=*/false,
+                                             arith::ConstantIndexOp::create(tb, tl, 0),
+                                             nBase, k, t.nr));
                         },
                         [&](OpBuilder &eb, Location el) {
                           scf::YieldOp::create(
@@ -1138,36 +1238,101 @@ void GemmEmitter::emit() {
   Value rowSums;
   if (m.yShift)
     rowSums = alloc(b.getI32Type(), {mp});
-  parallelFor(b, loc, ValueRange{zero}, ValueRange{mSize}, ValueRange{one},
-              [&](OpBuilder &pb, Location l, ValueRange ivs) {
-                Value row = ivs[0];
-                Value rowPanel = arith::DivSIOp::create(
-                    pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-                Value rowLane = arith::RemSIOp::create(
-                    pb, l, row, arith::ConstantIndexOp::create(pb, l, t.mr));
-                SmallVector<Value> init;
+  // Full row panels of an X read contiguously along k are packed with
+  // vectors, 32 bytes of k at a time; the rows of a partial last panel and
+  // the last k values (fewer than a chunk) are packed element by element.
+  const int64_t chunk = xChunk();
+  bool vectorX = canVectorize(/*isX=*/true) && t.kc % chunk == 0;
+  aBufForPacking = aBuf;
+  // Packs X[row, k] for k in [kBegin, kSize), adding to `sum` (rowSums).
+  auto packXRowScalar = [&](OpBuilder &ob, Location l, Value row, Value kBegin,
+                            Value sum) -> Value {
+    Value rowPanel = arith::DivSIOp::create(
+        ob, l, row, arith::ConstantIndexOp::create(ob, l, t.mr));
+    Value rowLane = arith::RemSIOp::create(
+        ob, l, row, arith::ConstantIndexOp::create(ob, l, t.mr));
+    SmallVector<Value> init;
+    if (sum)
+      init.push_back(sum);
+    auto loop = scf::ForOp::create(
+        ob, l, kBegin, kSize, one, init,
+        [&](OpBuilder &fb, Location l2, Value k, ValueRange iter) {
+          Value xv = evaluate(fb, true, row, zero, k);
+          Value off = packedOffset(fb, l2, k, rowPanel, rowLane, true);
+          memref::StoreOp::create(fb, l2, toPacked(fb, xv, true), aBuf,
+                                  ValueRange{off});
+          if (sum)
+            scf::YieldOp::create(
+                fb, l2, Value(arith::AddIOp::create(fb, l2, iter[0], xv)));
+          else
+            scf::YieldOp::create(fb, l2);
+        });
+    return sum ? loop.getResult(0) : Value();
+  };
+  auto zeroI32 = [](OpBuilder &ob, Location l) -> Value {
+    return arith::ConstantOp::create(ob, l, ob.getI32IntegerAttr(0));
+  };
+  Value rowPanels = arith::CeilDivSIOp::create(b, loc, mSize, idx(t.mr));
+  parallelFor(
+      b, loc, ValueRange{zero}, ValueRange{rowPanels}, ValueRange{one},
+      [&](OpBuilder &pb, Location l, ValueRange ivs) {
+        Value panel = ivs[0];
+        Value rowBase = arith::MulIOp::create(
+            pb, l, panel, arith::ConstantIndexOp::create(pb, l, t.mr));
+        Value rowEnd = arith::MinSIOp::create(
+            pb, l,
+            arith::AddIOp::create(pb, l, rowBase,
+                                  arith::ConstantIndexOp::create(pb, l, t.mr)),
+            mSize);
+        auto packRows = [&](OpBuilder &ob, Location l2) {
+          scf::ForOp::create(
+              ob, l2, rowBase, rowEnd, arith::ConstantIndexOp::create(ob, l2, 1),
+              {}, [&](OpBuilder &rb, Location l3, Value row, ValueRange) {
+                Value sum = packXRowScalar(
+                    rb, l3, row, arith::ConstantIndexOp::create(rb, l3, 0),
+                    rowSums ? zeroI32(rb, l3) : Value());
                 if (rowSums)
-                  init.push_back(arith::ConstantOp::create(
-                      pb, l, pb.getI32IntegerAttr(0)));
-                auto loop = scf::ForOp::create(
-                    pb, l, zero, kSize, one, init,
-                    [&](OpBuilder &fb, Location l2, Value k, ValueRange iter) {
-                      Value xv = evaluate(fb, true, row, zero, k);
-                      Value off =
-                          packedOffset(fb, l2, k, rowPanel, rowLane, true);
-                      memref::StoreOp::create(fb, l2, toPacked(fb, xv, true),
-                                              aBuf, ValueRange{off});
-                      if (rowSums)
-                        scf::YieldOp::create(
-                            fb, l2,
-                            Value(arith::AddIOp::create(fb, l2, iter[0], xv)));
-                      else
-                        scf::YieldOp::create(fb, l2);
-                    });
-                if (rowSums)
-                  memref::StoreOp::create(pb, l, loop.getResult(0), rowSums,
+                  memref::StoreOp::create(rb, l3, sum, rowSums,
                                           ValueRange{row});
+                scf::YieldOp::create(rb, l3);
               });
+        };
+        if (!vectorX) {
+          packRows(pb, l);
+          return;
+        }
+        Value full = arith::CmpIOp::create(
+            pb, l, arith::CmpIPredicate::eq,
+            arith::SubIOp::create(pb, l, rowEnd, rowBase),
+            arith::ConstantIndexOp::create(pb, l, t.mr));
+        auto ifOp = scf::IfOp::create(pb, l, full, /*withElse=*/true);
+        OpBuilder tb = ifOp.getThenBodyBuilder();
+        Value kVecEnd = arith::MulIOp::create(
+            tb, l,
+            arith::DivSIOp::create(tb, l, kSize,
+                                   arith::ConstantIndexOp::create(tb, l, chunk)),
+            arith::ConstantIndexOp::create(tb, l, chunk));
+        SmallVector<Value> accs;
+        auto accType = VectorType::get({chunk}, tb.getI32Type());
+        if (rowSums)
+          for (int64_t i = 0; i < t.mr; ++i)
+            accs.push_back(arith::ConstantOp::create(tb, l, accType,
+                                                     tb.getZeroAttr(accType)));
+        packXPanelVector(tb, l, panel, kVecEnd, rowSums ? &accs : nullptr);
+        for (int64_t i = 0; i < t.mr; ++i) {
+          Value row = arith::AddIOp::create(
+              tb, l, rowBase, arith::ConstantIndexOp::create(tb, l, i));
+          Value sum;
+          if (rowSums)
+            sum = vector::ReductionOp::create(tb, l, vector::CombiningKind::ADD,
+                                              accs[i]);
+          sum = packXRowScalar(tb, l, row, kVecEnd, sum);
+          if (rowSums)
+            memref::StoreOp::create(tb, l, sum, rowSums, ValueRange{row});
+        }
+        OpBuilder eb = ifOp.getElseBodyBuilder();
+        packRows(eb, l);
+      });
 
   // Pack Y into column panels the same way ([Kp / KC][Np / NR][KC / KU][NR]
   // [KU]), with column sums for the bias.
@@ -1179,7 +1344,7 @@ void GemmEmitter::emit() {
   // Full column tiles of a Y read contiguously along n are packed with
   // vectors, padding past K included; the scalar loop packs a partial
   // last tile into a zeroed buffer.
-  bool vectorY = !constantY && canVectorizeY();
+  bool vectorY = !constantY && canVectorize(/*isX=*/false);
   bool wholeTiles = divides(staticRanges[1], t.nr);
   if (!constantY) {
     bBuf = alloc(yElem, {mul(np, kp)});

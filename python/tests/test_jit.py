@@ -329,6 +329,60 @@ def test_gemm_with_runtime_rhs_exact(m, k, n):
         np.testing.assert_array_equal(fn(af, bf), af @ bf)
 
 
+GEMM_ZERO_POINTS = """
+#mx = affine_map<(m, n, k) -> (m, k)>
+#my = affine_map<(m, n, k) -> (k, n)>
+#mz = affine_map<(m, n, k) -> ()>
+#mo = affine_map<(m, n, k) -> (m, n)>
+func.func @f(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>, %za: tensor<i32>, %zb: tensor<i32>) -> tensor<{m}x{n}xi32> {{
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<{m}x{n}xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<{m}x{n}xi32>) -> tensor<{m}x{n}xi32>
+  %y = linalg.generic {{indexing_maps = [#mx, #my, #mz, #mz, #mo], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%a, %b, %za, %zb : tensor<{m}x{k}xi8>, tensor<{k}x{n}xi8>, tensor<i32>, tensor<i32>) outs(%i : tensor<{m}x{n}xi32>) {{
+  ^bb0(%x: i8, %w: i8, %p: i32, %q: i32, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %we = arith.extsi %w : i8 to i32
+    {x_shift}
+    {w_shift}
+    %pr = arith.muli %xs, %ws : i32
+    %s = arith.addi %acc, %pr : i32
+    linalg.yield %s : i32
+  }} -> tensor<{m}x{n}xi32>
+  return %y : tensor<{m}x{n}xi32>
+}}
+"""
+
+
+@pytest.mark.parametrize("m,k,n", [(13, 37, 21), (8, 16, 32), (6, 300, 16),
+                                   (24, 9, 40), (5, 64, 16), (16, 47, 48)])
+@pytest.mark.parametrize("shift", ["none", "x", "w"])
+def test_gemm_lhs_packing_exact(m, k, n, shift):
+    # The left-hand side is packed with vectors for whole row panels and
+    # whole 32-byte chunks of k, element by element for a partial last
+    # panel and the last k values; with a run-time zero point on either
+    # side (the packed values or the row sums change). Exact for int8.
+    rng = np.random.default_rng(m * 1000 + k * 10 + n)
+    a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    za = np.array(-7 if shift == "x" else 0, np.int32)
+    zb = np.array(5 if shift == "w" else 0, np.int32)
+    text = GEMM_ZERO_POINTS.format(
+        m=m, k=k, n=n,
+        x_shift=("%xs = arith.subi %xe, %p : i32" if shift == "x"
+                 else "%xs = arith.addi %xe, %c0 : i32"),
+        w_shift=("%ws = arith.subi %we, %q : i32" if shift == "w"
+                 else "%ws = arith.addi %we, %c0 : i32"))
+    fn = jit.compile(text)["f"]
+    want = (a.astype(np.int32) - za) @ (b.astype(np.int32) - zb)
+    for _ in range(2):  # buffers are reused: no stale values
+        np.testing.assert_array_equal(fn(a, b, za, zb), want)
+    af = rng.integers(-64, 64, (m, k)).astype(np.float32)
+    bf = rng.integers(-64, 64, (k, n)).astype(np.float32)
+    np.testing.assert_array_equal(
+        jit.compile(GEMM_F32.format(m=m, k=k, n=n))["f"](af, bf), af @ bf)
+
+
 def test_grouped_int4_weights_in_the_gemm():
     # Weight-only int4 with group scales at 16 rows: the GEMM packs the
     # dequantized weights at run time. Sub-byte weights must be read one

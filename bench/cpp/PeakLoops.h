@@ -1,0 +1,26 @@
+//===- PeakLoops.h - Timed runs of independent x86 vector instructions ----===//
+//
+// C interface of libquantx_peaks (PeakLoops.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTX_BENCH_PEAKLOOPS_H
+#define QUANTX_BENCH_PEAKLOOPS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU runs the loops (x86-64 with AVX2 and FMA), else 0.
+int quantx_peaks_supported(void);
+
+/// Operations per second (2 per multiply-add) of one run of the `kind` loop
+/// ("fp32_fma" or "int8_dot") for `iterations` iterations on each of
+/// `threads` threads; 0 for an unknown kind or an unsupported CPU.
+double quantx_peak_rate(const char *kind, unsigned threads, long iterations);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // QUANTX_BENCH_PEAKLOOPS_H

@@ -68,7 +68,12 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
     Option<"nr", "nr", "int64_t", "0",
            "Columns of the register tile, a multiple of the vector width "
            "(0: per target)">,
-    Option<"mc", "mc", "int64_t", "0", "Rows of a thread's output tile (0: per target)">,
+    Option<"mc", "mc", "int64_t", "0",
+           "Rows of a thread's output tile (0: as many as fill half of the "
+           "L2 cache with packed lhs values, see l2-cache-bytes)">,
+    Option<"l2Cache", "l2-cache-bytes", "int64_t", "0",
+           "L2 cache bytes per core for the default mc (0: the host's, "
+           "512 KiB when unknown)">,
     Option<"nc", "nc", "int64_t", "0", "Columns of a thread's output tile (0: per target)">,
     Option<"kc", "kc", "int64_t", "0", "Depth of a cache block (0: per target)">,
     Option<"minRows", "min-rows", "int64_t", "8",

@@ -102,12 +102,6 @@ def run_quantx(build, src, inputs, outputs, threads, bench=None):
 PEAK_OPS_PER_ITERATION = {"int8_dot": 12 * 16 * 2, "fp32_fma": 12 * 8 * 2}
 
 
-# With KMP_BLOCKTIME=1 (set in main before the OpenMP runtime starts) the
-# workers of a parallel region sleep 1 ms after it; paired_timing waits
-# longer than that after each call.
-SPIN_SETTLE_SECONDS = 0.01
-
-
 def load_peak_loops(build):
     path = os.path.join(build, "lib", "libquantx_peaks.so")
     if not os.path.exists(path):
@@ -144,9 +138,12 @@ def paired_timing(lib, threads, calls, rounds):
             fn(*args)
             out[name][0].append(time.perf_counter() - t)
             out[name][1].append(peak)
-            # OpenMP workers spin for KMP_BLOCKTIME after a parallel region:
-            # let them sleep before the next burst, which they would slow.
-            time.sleep(SPIN_SETTLE_SECONDS)
+            # OpenMP workers spin for KMP_BLOCKTIME after a parallel region
+            # and would slow the next burst: an untimed burst of a tenth of
+            # the length covers that time (a sleep instead would let the
+            # cores clock down before the timed burst).
+            lib.quantx_peak_rate(kind.encode(), threads,
+                                 max(1000, iterations[name] // 10))
     return out
 
 
@@ -199,7 +196,8 @@ def main():
     reps = 3 if args.quick else 7
     rounds = 5 if args.quick else 21
     # OpenMP workers of the quantx kernels would otherwise spin 200 ms after
-    # each parallel region, on the cores the next peak burst measures.
+    # each parallel region, on the cores the next peak burst measures (with
+    # 1 ms, paired_timing's untimed settling burst covers the spin).
     os.environ["KMP_BLOCKTIME"] = "1"
     import quantx.jit
     lib = load_peak_loops(build)

@@ -26,8 +26,6 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/TargetParser/Host.h"
-#include "llvm/TargetParser/X86TargetParser.h"
 
 #include <algorithm>
 
@@ -64,45 +62,13 @@ struct CPUBufferDeallocationPass
 };
 } // namespace
 
-llvm::SmallVector<std::string>
-mlir::quantx::resolveTargetFeatures(llvm::StringRef override) {
-  llvm::SmallVector<std::string> features;
-  override = override.trim();
-  if (override.empty() || override == "host") {
-    for (const auto &entry : llvm::sys::getHostCPUFeatures())
-      if (entry.second)
-        features.push_back(entry.first().str());
-  } else {
-    // The listed features and, on x86, those they imply (avx512f implies
-    // avx2, for instance).
-    llvm::SmallVector<llvm::StringRef> parts;
-    override.split(parts, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
-    llvm::StringMap<bool> enabled;
-    for (llvm::StringRef p : parts) {
-      p = p.trim();
-      if (p.consume_front("-"))
-        continue;
-      p.consume_front("+");
-      if (p.empty())
-        continue;
-      enabled[p] = true;
-      llvm::X86::updateImpliedFeatures(p, true, enabled);
-    }
-    for (const auto &entry : enabled)
-      if (entry.second)
-        features.push_back(entry.first().str());
-  }
-  llvm::sort(features);
-  features.erase(std::unique(features.begin(), features.end()), features.end());
-  return features;
-}
-
 void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
                                           const CPUPipelineOptions &options) {
   // Weight-only GEMV / small-batch matmuls: compile-time packed layout and
   // their own vector kernels (docs/design/WeightOnlyGEMV.md).
   QuantXPackWeightOnlyOptions weightOnly;
   weightOnly.activations = options.weightOnlyActivations;
+  weightOnly.targetFeatures = options.targetFeatures;
   if (weightOnly.activations == "int8" &&
       !llvm::is_contained(resolveTargetFeatures(options.targetFeatures),
                           "avx2"))

@@ -5,7 +5,7 @@
 // so is every result.
 // RUN: quantx-opt %s -quantx-cpu-pipeline="weight-only-activations=int8" | mlir-runner -e main -entry-point-result=void -shared-libs=%mlir_runner_utils,%mlir_c_runner_utils | FileCheck %s
 // The generated int8 kernels replace the matmuls.
-// RUN: quantx-opt %s -quantx-pack-weight-only=activations=int8 | FileCheck %s --check-prefix=IR
+// RUN: quantx-opt %s -quantx-pack-weight-only="activations=int8 target-features=+avx2,+fma" | FileCheck %s --check-prefix=IR
 // IR-NOT: quantx.matmul
 // IR-COUNT-2: func.func private @__quantx_wo_gemv_{{.+}}_a8
 // The pipeline generates int8 kernels only for AVX2 targets; the f32

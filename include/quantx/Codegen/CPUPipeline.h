@@ -10,6 +10,8 @@
 #ifndef QUANTX_CODEGEN_CPUPIPELINE_H
 #define QUANTX_CODEGEN_CPUPIPELINE_H
 
+#include "quantx/Codegen/TargetFeatures.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -62,12 +64,7 @@ void buildQuantXCPUPipeline(OpPassManager &pm,
 /// Registers `quantx-cpu-pipeline` with the textual pass pipeline parser.
 void registerQuantXPipelines();
 
-/// The target features the code generation uses for `override`: the host
-/// CPU's features when it is empty or "host", else exactly the features
-/// `override` enables ("+avx2,+fma"; "-f" entries are dropped) and those
-/// they imply on x86, so that results do not depend on the machine.
-/// Sorted, without signs.
-llvm::SmallVector<std::string> resolveTargetFeatures(llvm::StringRef override);
+
 
 /// Registers the translations to LLVM IR of every dialect the pipeline's
 /// output may contain (builtin, LLVM, OpenMP).

@@ -182,6 +182,10 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
            "(0: rely on the hardware prefetchers; negative: the kernel's "
            "default, 0 for f32 activations and 4096 for int8, measured "
            "on DRAM-streamed weights)">,
+    Option<"targetFeatures", "target-features", "std::string", "\"\"",
+           "Target features in LLVM syntax (e.g. +avx2,+fma) the kernels are "
+           "generated for; empty: the host CPU's (activations=int8 needs "
+           "avx2)">,
     Option<"activations", "activations", "std::string", "\"f32\"",
            "Arithmetic of the kernels: f32 (exact f32 products, layout "
            "n8) or int8 (activations quantized per weight group to int8 "

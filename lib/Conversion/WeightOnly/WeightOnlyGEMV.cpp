@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantx/Codegen/TargetFeatures.h"
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 #include "quantx/Quant/WeightOnlyPacking.h"
@@ -862,6 +863,14 @@ struct PackWeightOnlyPass
       module.emitError("quantx-pack-weight-only: activations must be f32 or "
                        "int8, got '")
           << activations << "'";
+      return signalPassFailure();
+    }
+    if (activations == "int8" &&
+        !llvm::is_contained(resolveTargetFeatures(targetFeatures), "avx2")) {
+      module.emitError("quantx-pack-weight-only: activations=int8 needs a "
+                       "target with AVX2 (vpmaddubsw, vpmaddwd); this one ")
+          << (targetFeatures.empty() ? "(the host) " : "") << "has none: "
+          << "use activations=f32";
       return signalPassFailure();
     }
     SmallVector<MatmulOp> matmuls;

@@ -1,16 +1,16 @@
-// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8" | FileCheck %s --enable-var-scope
+// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8 target-features=+avx2,+fma" | FileCheck %s --enable-var-scope
 // The instructions the kernel is built for reach the assembly.
-// RUN: quantx-opt %s -quantx-pack-weight-only="pack-arguments=1 activations=int8" | quantx-opt -quantx-cpu-pipeline="target-features=+avx2,+fma" | mlir-translate --mlir-to-llvmir | llc -O2 -mtriple=x86_64 -mattr=+avx2,+fma,+f16c | FileCheck %s --check-prefix=ASM
+// RUN: quantx-opt %s -quantx-pack-weight-only="pack-arguments=1 activations=int8 target-features=+avx2,+fma" | quantx-opt -quantx-cpu-pipeline="target-features=+avx2,+fma" | mlir-translate --mlir-to-llvmir | llc -O2 -mtriple=x86_64 -mattr=+avx2,+fma,+f16c | FileCheck %s --check-prefix=ASM
 // Software prefetch of the packed weights, one per 64-byte line: 4096
 // bytes ahead by default, none with prefetch-distance=0.
-// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8" | FileCheck %s --check-prefix=PFDEFAULT
+// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8 target-features=+avx2,+fma" | FileCheck %s --check-prefix=PFDEFAULT
 // PFDEFAULT-LABEL: func.func private @__quantx_wo_gemv_m1_n16_k64_g32_i4_f16_a8
 // PFDEFAULT: %[[D:.+]] = arith.constant 4096 : index
 // PFDEFAULT: arith.addi %{{.+}}, %[[D]] : index
 // PFDEFAULT: memref.prefetch
-// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8 prefetch-distance=0" | FileCheck %s --check-prefix=NOPF
+// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8 prefetch-distance=0 target-features=+avx2,+fma" | FileCheck %s --check-prefix=NOPF
 // NOPF-NOT: memref.prefetch
-// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8 prefetch-distance=512" | FileCheck %s --check-prefix=PF
+// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="pack-arguments=1 activations=int8 prefetch-distance=512 target-features=+avx2,+fma" | FileCheck %s --check-prefix=PF
 // PF-LABEL: func.func private @__quantx_wo_gemv_m1_n16_k64_g32_i4_f16_a8
 // PF-COUNT-2: memref.prefetch %{{.+}}[%{{.+}}], read, locality<0>, data : memref<512xi8
 // PF-NOT: memref.prefetch

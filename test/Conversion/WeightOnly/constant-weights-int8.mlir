@@ -1,4 +1,4 @@
-// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only=activations=int8 | FileCheck %s
+// RUN: quantx-opt %s -split-input-file -quantx-pack-weight-only="activations=int8 target-features=+avx2,+fma" | FileCheck %s
 
 // int8 activations: constant weights are packed in the n8k8 layout (8 k of
 // the 8 rows of a tile per 32 bytes; here K = 8: one group, one octet).

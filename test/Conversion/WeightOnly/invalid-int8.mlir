@@ -1,6 +1,8 @@
-// RUN: quantx-opt %s -split-input-file -verify-diagnostics -quantx-pack-weight-only="pack-arguments=1 activations=int8"
+// RUN: quantx-opt %s -split-input-file -verify-diagnostics -quantx-pack-weight-only="pack-arguments=1 activations=int8 target-features=+avx2,+fma"
 // RUN: not quantx-opt %s -split-input-file -quantx-pack-weight-only="activations=bf16" 2>&1 | FileCheck %s --check-prefix=OPTION
 // OPTION: activations must be f32 or int8, got 'bf16'
+// RUN: not quantx-opt %s -split-input-file -quantx-pack-weight-only="activations=int8 target-features=+avx,+fma" 2>&1 | FileCheck %s --check-prefix=NOAVX2
+// NOAVX2: activations=int8 needs a target with AVX2 (vpmaddubsw, vpmaddwd); this one has none: use activations=f32
 
 // With packed arguments, int8 activations need weights the n8k8 layout
 // holds: the caller would otherwise not know which layout to produce.

@@ -1593,6 +1593,11 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
       if (!ShapedType::isDynamic(staticRanges[0]) &&
           staticRanges[0] % tl.mr != 0 && staticRanges[0] % 4 == 0)
         tl.mr = 4;
+      // Fewer static rows than the tile (batch-1 and other matrix-vector
+      // shapes): a tile of exactly those rows, accumulated in place.
+      if (!ShapedType::isDynamic(staticRanges[0]) && staticRanges[0] > 0 &&
+          staticRanges[0] < tl.mr)
+        tl.mr = staticRanges[0];
       if (mr > 0)
         tl.mr = mr;
       if (nr > 0)

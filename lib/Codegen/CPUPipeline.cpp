@@ -147,7 +147,7 @@ struct CPUPipelineTextOptions
       *this, "gemm-min-rows",
       llvm::cl::desc("Leave contractions with fewer static rows to the "
                      "scalar lowering"),
-      llvm::cl::init(8)};
+      llvm::cl::init(1)};
   Option<int64_t> gemmMinParallelWork{
       *this, "gemm-min-parallel-work",
       llvm::cl::desc("Products with static shapes and fewer multiply-adds "

@@ -355,13 +355,15 @@ func.func @f(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>, %za: tensor<i32>, %
 
 
 @pytest.mark.parametrize("m,k,n", [(13, 37, 21), (8, 16, 32), (6, 300, 16),
-                                   (24, 9, 40), (5, 64, 16), (16, 47, 48)])
+                                   (24, 9, 40), (5, 64, 16), (16, 47, 48),
+                                   (1, 784, 256), (1, 5, 3), (3, 40, 24)])
 @pytest.mark.parametrize("shift", ["none", "x", "w"])
 def test_gemm_lhs_packing_exact(m, k, n, shift):
     # The left-hand side is packed with vectors for whole row panels and
     # whole 32-byte chunks of k, element by element for a partial last
     # panel and the last k values; with a run-time zero point on either
-    # side (the packed values or the row sums change). Exact for int8.
+    # side (the packed values or the row sums change). Fewer rows than the
+    # register tile (batch 1) get a tile of those rows. Exact for int8.
     rng = np.random.default_rng(m * 1000 + k * 10 + n)
     a = rng.integers(-128, 128, (m, k)).astype(np.int8)
     b = rng.integers(-128, 128, (k, n)).astype(np.int8)

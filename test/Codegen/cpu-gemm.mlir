@@ -139,12 +139,13 @@ func.func @f32(%a: memref<100x30xf32>, %b: memref<30x50xf32>, %c: memref<100x50x
 #rhs = affine_map<(m, n, k) -> (k, n)>
 #out = affine_map<(m, n, k) -> (m, n)>
 
-// Fewer static rows than min-rows (matrix-vector shapes): left alone.
+// Fewer static rows than min-rows (1 by default: no rows at all): left
+// alone.
 // CHECK-LABEL: func.func @negative_few_rows
 // CHECK: linalg.generic
-func.func @negative_few_rows(%a: memref<4x30xf32>, %b: memref<30x50xf32>, %c: memref<4x50xf32>) {
+func.func @negative_few_rows(%a: memref<0x30xf32>, %b: memref<30x50xf32>, %c: memref<0x50xf32>) {
   linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%a, %b : memref<4x30xf32>, memref<30x50xf32>) outs(%c : memref<4x50xf32>) {
+      ins(%a, %b : memref<0x30xf32>, memref<30x50xf32>) outs(%c : memref<0x50xf32>) {
   ^bb0(%x: f32, %w: f32, %acc: f32):
     %0 = arith.mulf %x, %w : f32
     %1 = arith.addf %acc, %0 : f32

@@ -34,7 +34,7 @@ struct CPUPipelineOptions {
   bool gemm = true;
   /// Contractions with fewer static rows are left to other lowerings
   /// (matrix-vector shapes).
-  int64_t gemmMinRows = 8;
+  int64_t gemmMinRows = 1;
   /// Products with static shapes and fewer multiply-adds run on the calling
   /// thread (no parallel loops): 2^22, about 0.1 ms of one core.
   int64_t gemmMinParallelWork = int64_t(1) << 22;

@@ -76,7 +76,7 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
            "512 KiB when unknown)">,
     Option<"nc", "nc", "int64_t", "0", "Columns of a thread's output tile (0: per target)">,
     Option<"kc", "kc", "int64_t", "0", "Depth of a cache block (0: per target)">,
-    Option<"minRows", "min-rows", "int64_t", "8",
+    Option<"minRows", "min-rows", "int64_t", "1",
            "Leave contractions with a static row count below this to other "
            "lowerings (matrix-vector shapes)">,
     Option<"minParallelWork", "min-parallel-work", "int64_t", "4194304",

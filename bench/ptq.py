@@ -18,7 +18,9 @@ script, in one run:
 * measures test accuracy on the 10,000 test images, latency at batch 1 and
   batch 64 (median of repeated calls, both called from Python the same way:
   a numpy array in, a numpy array out; quantx and PyTorch timed in
-  alternating rounds, 2 threads each) and the size of the weights (quantx:
+  alternating rounds, 2 threads each; quantx's OpenMP workers sleep 1 ms
+  after a parallel region instead of spinning into PyTorch's turn) and the
+  size of the weights (quantx:
   the PTQ report's bytes; PyTorch: its serialized state dict).
 
 Prints a table and ends with one JSON line. Run against the built tree:
@@ -185,6 +187,10 @@ def main():
     if args.test_images % EVAL_BATCH:
         ap.error(f"--test-images must be a multiple of {EVAL_BATCH}")
 
+    # quantx's OpenMP workers would spin 200 ms after each of its parallel
+    # regions, on the cores PyTorch's calls of the next round run on; with
+    # 1 ms they are asleep by then (set before the OpenMP runtime starts).
+    os.environ.setdefault("KMP_BLOCKTIME", "1")
     import quantx.jit
     from quantx import models
     from quantx.models import data

@@ -31,6 +31,7 @@ Prints a table and ends with one JSON line. Run against the built tree:
 import argparse
 import io
 import json
+import math
 import os
 import statistics
 import sys
@@ -50,11 +51,27 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def correct(fn, images, labels, batch):
+    """Per image: whether fn's top class is the label."""
+    return np.concatenate([fn(images[i:i + batch]).argmax(1) == labels[i:i + batch]
+                           for i in range(0, len(images), batch)])
+
+
 def accuracy(fn, images, labels, batch):
-    correct = 0
-    for i in range(0, len(images), batch):
-        correct += int((fn(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum())
-    return correct / len(images)
+    return float(correct(fn, images, labels, batch).mean())
+
+
+def mcnemar_p(a, b):
+    """Two-sided exact McNemar test of two classifiers' per-image
+    correctness `a`, `b` (boolean arrays): the probability, if both were
+    equally accurate, of a split of the images only one of them gets right
+    at least this uneven. Returns (p, a-only count, b-only count)."""
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    n, k = only_a + only_b, min(only_a, only_b)
+    if n == 0:
+        return 1.0, only_a, only_b
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
+    return min(1.0, 2.0 * tail), only_a, only_b
 
 
 def interleaved_latency(peers, x, repetitions, rounds=5):
@@ -222,14 +239,16 @@ def main():
             for variant in ["float"] + modes:
                 log(f"  {name} {variant}: compiling, accuracy, latency")
                 fns = {b: quantx.jit.compile(t)["forward"] for b, t in qx[variant]["texts"].items()}
-                acc = accuracy(fns[EVAL_BATCH], test_x, test_y, EVAL_BATCH)
+                qc = correct(fns[EVAL_BATCH], test_x, test_y, EVAL_BATCH)
+                acc = float(qc.mean())
                 tm = th.get(variant)
                 run_torch = None
                 if tm is not None:
                     def run_torch(x, tm=tm):
                         with torch.no_grad():
                             return tm(torch.from_numpy(x)).numpy()
-                    tacc = accuracy(run_torch, test_x, test_y, EVAL_BATCH)
+                    tc = correct(run_torch, test_x, test_y, EVAL_BATCH)
+                    tacc = float(tc.mean())
                 # Latency: both called from Python the same way (arrays in,
                 # arrays out), in alternating rounds so that both see the
                 # same machine.
@@ -253,6 +272,14 @@ def main():
                     figures[f"{key}_accuracy"] = acc
                     figures[f"{key}_torch_accuracy"] = tacc
                     figures[f"{key}_accuracy_vs_torch"] = acc - tacc
+                    # Is the difference more than chance? (exact McNemar
+                    # test on the images only one of the two gets right)
+                    p, q_only, t_only = mcnemar_p(qc, tc)
+                    figures[f"{key}_accuracy_vs_torch_p_value"] = p
+                    figures[f"{key}_images_only_quantx_right"] = q_only
+                    figures[f"{key}_images_only_torch_right"] = t_only
+                    row["vs_torch"] = (f"{q_only}/{t_only} only-right, "
+                                       f"p = {p:.2f}")
                     figures[f"{key}_b1_speedup"] = tlat[1] / lat[1]
                     figures[f"{key}_b64_speedup"] = tlat[64] / lat[64]
                 else:
@@ -278,9 +305,12 @@ def main():
           f"{'weight bytes':>13}")
     for r in rows:
         print(f"{r['model']:12} {r['variant']:13} {r['impl']:7} {100 * r['accuracy']:8.2f}% "
-              f"{r['lat1_ms']:9.3f} {r['lat64_ms']:9.3f} {r['bytes']:13d}")
+              f"{r['lat1_ms']:9.3f} {r['lat64_ms']:9.3f} {r['bytes']:13d}  "
+              f"{r.get('vs_torch', '')}")
     print("(quantx weight bytes: the PTQ report's per-layer bytes (float layers at 4 bytes per "
-          "value); torch: its serialized state dict)")
+          "value); torch: its serialized state dict. On quantx rows with a torch peer: the "
+          "test images only quantx / only torch classifies right, and the exact McNemar "
+          "p-value of the accuracy difference)")
     figures["load_average_before"] = load_before
     figures["load_average_after"] = os.getloadavg()[0]
     print(json.dumps({"bench": "ptq", **figures}, sort_keys=True))

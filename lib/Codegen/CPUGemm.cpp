@@ -1447,6 +1447,17 @@ void GemmEmitter::emit() {
       memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
     });
   }
+  // acc[m, n] -= shift * sums[m] (byRow) or shift * sums[n].
+  auto subtractScaledSums = [&](Value sums, Value shift, bool byRow) {
+    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
+      Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
+      Value s = memref::LoadOp::create(fb, l, sums,
+                                       ValueRange{byRow ? mi : ni});
+      s = arith::MulIOp::create(fb, l, s, shift);
+      v = arith::SubIOp::create(fb, l, v, s);
+      memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
+    });
+  };
   if (colSums) {
     // sum (x + 128) y = sum x y + 128 sum y, sum (a - z) y = sum a y -
     // z sum y: start from acc - (128 + z) sum y (modular i32, exact).
@@ -1456,25 +1467,13 @@ void GemmEmitter::emit() {
       shift = arith::AddIOp::create(
           b, loc, shift,
           evaluate(b, m.zArgs, m.zOps, m.xShift, zero, zero, zero));
-    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
-      Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
-      Value s = memref::LoadOp::create(fb, l, colSums, ValueRange{ni});
-      s = arith::MulIOp::create(fb, l, s, shift);
-      v = arith::SubIOp::create(fb, l, v, s);
-      memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
-    });
+    subtractScaledSums(colSums, shift, /*byRow=*/false);
   }
 
   if (rowSums) {
     // sum x (a - z) = sum x a - z sum x: start from acc - z * (row sums).
     Value shift = evaluate(b, m.yzArgs, m.yzOps, m.yShift, zero, zero, zero);
-    forEachOutput([&](OpBuilder &fb, Location l, Value mi, Value ni) {
-      Value v = memref::LoadOp::create(fb, l, cBuf, ValueRange{mi, ni});
-      Value s = memref::LoadOp::create(fb, l, rowSums, ValueRange{mi});
-      s = arith::MulIOp::create(fb, l, s, shift);
-      v = arith::SubIOp::create(fb, l, v, s);
-      memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
-    });
+    subtractScaledSums(rowSums, shift, /*byRow=*/true);
   }
 
   // Output tiles in parallel; in each: k blocks, register-tile columns,

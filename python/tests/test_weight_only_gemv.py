@@ -98,23 +98,29 @@ def matmul_source(m, n, k, group, bits, signed, f16, offset):
 
 
 def run_packed(tmp_path, x, q, s, o, group, bits, signed, offset, threads=1,
-               min_bytes=None):
+               min_bytes=None, activations="f32"):
+    """Packs the weight arguments with quantx-pack-weight-only (f32 or int8
+    activations), packs the test's weights with the numeric core's packer
+    in the matching layout (n8 or n8k8) and runs the result with
+    quantx-run. Returns (output, packed IR)."""
     m, k = x.shape
     n = q.shape[0]
     src = tmp_path / "f.mlir"
     src.write_text(matmul_source(m, n, k, group, bits, signed,
                                  s.dtype == np.float16, offset))
     packed = tmp_path / "f.packed.mlir"
-    opts = "pack-arguments=1"
+    opts = f"pack-arguments=1 activations={activations}"
     if min_bytes is not None:
         opts += f" parallel-min-bytes={min_bytes}"
     subprocess.run([OPT, str(src), f"--quantx-pack-weight-only={opts}",
                     "-o", str(packed)], check=True)
     text = packed.read_text()
-    assert "quantx.matmul" not in text and "__quantx_wo_gemv" in text
+    marker = "_a8" if activations == "int8" else "__quantx_wo_gemv"
+    assert "quantx.matmul" not in text and marker in text
     pw, ps, pc = core.pack_weight_only(
         q, s, offsets=None if o is None else o.astype(np.float32), bits=bits,
-        signed=signed, group=group, offset=offset)
+        signed=signed, group=group, offset=offset,
+        **({"layout": "n8k8"} if activations == "int8" else {}))
     inputs = [x, pw, ps] + ([] if pc is None else [pc])
     args = [RUN, str(packed), "-e", "f"]
     for i, a in enumerate(inputs):
@@ -182,30 +188,40 @@ def test_threaded_kernel_matches(tmp_path):
     check(y, *reference(x, q, s, o, 32, "none"))
 
 
-def test_constant_weights_packed_at_compile_time(tmp_path):
-    rng = np.random.default_rng(3)
-    m, n, k, group = 2, 11, 72, 32
-    x, q, s, o = make_case(rng, m, n, k, group, offset="zero_point",
-                           signed=False)
+def constant_weight_source(x, q, s, o, group, signed, offset):
+    """A quantx.matmul of an argument x by 4-bit weights q (scales s, zero
+    points o with offset="zero_point") written as constants."""
+    m, k = x.shape
+    n = q.shape[0]
     g = -(-k // group)
 
     def dense(a, t):
         return f"dense<{a.tolist()}> : {t}"
 
-    src = (
-        f"!q = {qtype(4, False, group, False, 'zero_point')}\n"
+    # u4 values above 7 print as negative i4 constants.
+    qi4 = q if signed else np.where(q > 7, q - 16, q)
+    zp = offset == "zero_point"
+    return (
+        f"!q = {qtype(4, signed, group, False, offset)}\n"
         f"func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{\n"
-        f"  %wi = arith.constant {dense(q, f'tensor<{n}x{k}xi4>')}\n"
+        f"  %wi = arith.constant {dense(qi4, f'tensor<{n}x{k}xi4>')}\n"
         f"  %w = quantx.scast %wi : tensor<{n}x{k}xi4> -> tensor<{n}x{k}x!q>\n"
         f"  %s = arith.constant {dense(s, f'tensor<{n}x{g}xf32>')}\n"
-        f"  %o = arith.constant {dense(o, f'tensor<{n}x{g}xi32>')}\n"
-        f"  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<{n}x{g}xf32>) "
-        f"rhs_offset(%o : tensor<{n}x{g}xi32>) {{transpose_rhs}} : "
+        + (f"  %o = arith.constant {dense(o, f'tensor<{n}x{g}xi32>')}\n"
+           if zp else "")
+        + f"  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<{n}x{g}xf32>) "
+        + (f"rhs_offset(%o : tensor<{n}x{g}xi32>) " if zp else "")
+        + f"{{transpose_rhs}} : "
         f"tensor<{m}x{k}xf32>, tensor<{n}x{k}x!q> -> tensor<{m}x{n}xf32>\n"
         f"  return %y : tensor<{m}x{n}xf32>\n}}\n")
-    # u4 values above 7 print as negative i4 constants.
-    src = src.replace(dense(q, f"tensor<{n}x{k}xi4>"),
-                      dense(np.where(q > 7, q - 16, q), f"tensor<{n}x{k}xi4>"))
+
+
+def test_constant_weights_packed_at_compile_time(tmp_path):
+    rng = np.random.default_rng(3)
+    m, n, k, group = 2, 11, 72, 32
+    x, q, s, o = make_case(rng, m, n, k, group, offset="zero_point",
+                           signed=False)
+    src = constant_weight_source(x, q, s, o, group, False, "zero_point")
     f = tmp_path / "c.mlir"
     f.write_text(src)
     lowered = subprocess.run([OPT, str(f), "--quantx-pack-weight-only"],

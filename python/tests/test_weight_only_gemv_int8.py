@@ -17,21 +17,14 @@ integer dot products with the 4-bit levels. The results are compared with
     max|x| / 127 of the group) plus the model bound.
 """
 
-import os
 import subprocess
 
 import numpy as np
 import pytest
 
-from test_weight_only_gemv import make_case, matmul_source, reference, qtype
-
-BUILD = os.environ.get("QUANTX_BINARY_DIR", "build")
-RUN = os.path.join(BUILD, "bin", "quantx-run")
-OPT = os.path.join(BUILD, "bin", "quantx-opt")
-pytestmark = pytest.mark.skipif(not os.path.exists(RUN),
-                                reason="built without MLIR: no quantx-run")
-
-core = pytest.importorskip("quantx._core")
+from test_weight_only_gemv import (OPT, RUN, constant_weight_source, core,
+                                   make_case, matmul_source, pytestmark,
+                                   reference, run_packed)
 
 
 def quantize_activations(x, group):
@@ -102,33 +95,9 @@ def dequantized(q, s, o, group, offset):
 
 def run_int8(tmp_path, x, q, s, o, group, signed, offset, threads=1,
              min_bytes=None):
-    m, k = x.shape
-    n = q.shape[0]
-    src = tmp_path / "f.mlir"
-    src.write_text(matmul_source(m, n, k, group, 4, signed,
-                                 s.dtype == np.float16, offset))
-    packed = tmp_path / "f.packed.mlir"
-    opts = "pack-arguments=1 activations=int8"
-    if min_bytes is not None:
-        opts += f" parallel-min-bytes={min_bytes}"
-    subprocess.run([OPT, str(src), f"--quantx-pack-weight-only={opts}",
-                    "-o", str(packed)], check=True)
-    text = packed.read_text()
-    assert "quantx.matmul" not in text and "_a8" in text
-    pw, ps, pc = core.pack_weight_only(
-        q, s, offsets=None if o is None else o.astype(np.float32), bits=4,
-        signed=signed, group=group, offset=offset, layout="n8k8")
-    inputs = [x, pw, ps] + ([] if pc is None else [pc])
-    args = [RUN, str(packed), "-e", "f"]
-    for i, arr in enumerate(inputs):
-        p = tmp_path / f"in{i}.npy"
-        np.save(p, arr)
-        args += ["--input", str(p)]
-    out = tmp_path / "y.npy"
-    subprocess.run(args + ["--output", str(out)], check=True,
-                   capture_output=True,
-                   env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
-    return np.load(out), text
+    return run_packed(tmp_path, x, q, s, o, group, 4, signed, offset,
+                      threads=threads, min_bytes=min_bytes,
+                      activations="int8")
 
 
 def check_both(y, x, q, s, o, group, signed, offset):
@@ -207,21 +176,7 @@ def test_constant_weights_packed_at_compile_time(tmp_path):
     rng = np.random.default_rng(3)
     m, n, k, group = 2, 11, 72, 32
     x, q, s, o = make_case(rng, m, n, k, group)
-    g = -(-k // group)
-
-    def dense(arr, t):
-        return f"dense<{arr.tolist()}> : {t}"
-
-    src = (
-        f"!q = {qtype(4, True, group, False, 'none')}\n"
-        f"func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{\n"
-        f"  %wi = arith.constant {dense(q, f'tensor<{n}x{k}xi4>')}\n"
-        f"  %w = quantx.scast %wi : tensor<{n}x{k}xi4> -> tensor<{n}x{k}x!q>\n"
-        f"  %s = arith.constant {dense(s, f'tensor<{n}x{g}xf32>')}\n"
-        f"  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<{n}x{g}xf32>) "
-        f"{{transpose_rhs}} : "
-        f"tensor<{m}x{k}xf32>, tensor<{n}x{k}x!q> -> tensor<{m}x{n}xf32>\n"
-        f"  return %y : tensor<{m}x{n}xf32>\n}}\n")
+    src = constant_weight_source(x, q, s, o, group, True, "none")
     f = tmp_path / "c.mlir"
     f.write_text(src)
     packed = tmp_path / "c.packed.mlir"

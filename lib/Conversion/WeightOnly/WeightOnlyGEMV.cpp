@@ -271,6 +271,27 @@ Value contiguous(ImplicitLocOpBuilder &b, Value m) {
                                            strideValues);
 }
 
+/// Runs `body` for each tile t in [lb, ub): an `scf.parallel` (OpenMP
+/// threads, later) when `parallel`, else an `scf.for`.
+static void
+forEachTile(ImplicitLocOpBuilder &b, bool parallel, Value lb, Value ub,
+            Value step,
+            function_ref<void(OpBuilder &, Location, Value)> body) {
+  if (parallel) {
+    scf::ParallelOp::create(b, ValueRange{lb}, ValueRange{ub},
+                            ValueRange{step},
+                            [&](OpBuilder &ob, Location l, ValueRange ivs) {
+                              body(ob, l, ivs[0]);
+                            });
+    return;
+  }
+  scf::ForOp::create(b, lb, ub, step, ValueRange{},
+                     [&](OpBuilder &ob, Location l, Value t, ValueRange) {
+                       body(ob, l, t);
+                       scf::YieldOp::create(ob, l);
+                     });
+}
+
 /// The kernel function of `p` (signature as documented at buildKernel),
 /// private, with `b` at the start of its body, and its arguments: the
 /// inputs as contiguous views, `c` null without offset terms.
@@ -524,19 +545,7 @@ func::FuncOp buildKernel(ModuleOp module, Location loc, const Plan &p,
                               ValueRange{cst(m), col});
   };
 
-  if (parallel) {
-    scf::ParallelOp::create(b, ValueRange{c0}, ValueRange{idx(T)},
-                            ValueRange{c1},
-                            [&](OpBuilder &ob, Location l, ValueRange ivs) {
-                              tileBody(ob, l, ivs[0]);
-                            });
-  } else {
-    scf::ForOp::create(b, c0, idx(T), c1, ValueRange{},
-                       [&](OpBuilder &ob, Location l, Value t, ValueRange) {
-                         tileBody(ob, l, t);
-                         scf::YieldOp::create(ob, l);
-                       });
-  }
+  forEachTile(b, parallel, c0, idx(T), c1, tileBody);
   memref::DeallocOp::create(b, xp);
   memref::DeallocOp::create(b, xs);
   func::ReturnOp::create(b);
@@ -834,19 +843,7 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                               ValueRange{cst(m), col});
   };
 
-  if (parallel) {
-    scf::ParallelOp::create(b, ValueRange{c0}, ValueRange{idx(T)},
-                            ValueRange{c1},
-                            [&](OpBuilder &ob, Location l, ValueRange ivs) {
-                              tileBody(ob, l, ivs[0]);
-                            });
-  } else {
-    scf::ForOp::create(b, c0, idx(T), c1, ValueRange{},
-                       [&](OpBuilder &ob, Location l, Value t, ValueRange) {
-                         tileBody(ob, l, t);
-                         scf::YieldOp::create(ob, l);
-                       });
-  }
+  forEachTile(b, parallel, c0, idx(T), c1, tileBody);
   for (Value buf : {xp, xq, xd, xa})
     memref::DeallocOp::create(b, buf);
   func::ReturnOp::create(b);

@@ -97,9 +97,18 @@ def run_quantx(build, src, inputs, outputs, threads, bench=None):
     return r.stdout + r.stderr
 
 
-# Operations (2 per multiply-add) per iteration of each peak loop, per
-# thread (bench/cpp/PeakLoops.cpp).
-PEAK_OPS_PER_ITERATION = {"int8_dot": 12 * 16 * 2, "fp32_fma": 12 * 8 * 2}
+def open_peak_library(path):
+    """libquantx_peaks (bench/cpp/PeakLoops.h) through ctypes."""
+    lib = ctypes.CDLL(path)
+    lib.quantx_peak_rate.restype = ctypes.c_double
+    lib.quantx_peak_rate.argtypes = [ctypes.c_char_p, ctypes.c_uint,
+                                     ctypes.c_long]
+    lib.quantx_peak_ops_per_iteration.restype = ctypes.c_double
+    lib.quantx_peak_ops_per_iteration.argtypes = [ctypes.c_char_p]
+    lib.quantx_peak_kind_supported.argtypes = [ctypes.c_char_p]
+    if not lib.quantx_peaks_supported():
+        raise RuntimeError("the peak loops need x86-64 with AVX2 and FMA")
+    return lib
 
 
 def load_peak_loops(build):
@@ -107,13 +116,7 @@ def load_peak_loops(build):
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"{path} not found: configure with -DQUANTX_ENABLE_BENCHMARKS=ON")
-    lib = ctypes.CDLL(path)
-    lib.quantx_peak_rate.restype = ctypes.c_double
-    lib.quantx_peak_rate.argtypes = [ctypes.c_char_p, ctypes.c_uint,
-                                     ctypes.c_long]
-    if not ctypes.CDLL(path).quantx_peaks_supported():
-        raise RuntimeError("the peak loops need x86-64 with AVX2 and FMA")
-    return lib
+    return open_peak_library(path)
 
 
 def paired_timing(lib, threads, calls, rounds):
@@ -128,8 +131,9 @@ def paired_timing(lib, threads, calls, rounds):
         fn(*args)
         call = time.perf_counter() - t
         rate = lib.quantx_peak_rate(kind.encode(), threads, 200000)
+        per_iteration = lib.quantx_peak_ops_per_iteration(kind.encode())
         iterations[name] = max(
-            10000, int(call * rate / (PEAK_OPS_PER_ITERATION[kind] * threads)))
+            10000, int(call * rate / (per_iteration * threads)))
     out = {name: ([], []) for name in calls}
     for _ in range(rounds):
         for name, (kind, fn, args) in calls.items():

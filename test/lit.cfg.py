@@ -40,7 +40,7 @@ config.substitutions.append(("%openmp_lib", config.openmp_library))
 if config.openmp_library and "NOTFOUND" not in config.openmp_library:
     config.available_features.add("openmp")
 # Lowering to assembly for target features this machine may lack.
-llvm_config.add_tool_substitutions(["mlir-translate", "llc"], tool_dirs)
+llvm_config.add_tool_substitutions(["mlir-translate", "llc", "llvm-objdump"], tool_dirs)
 config.substitutions.append(("%python", config.python_executable))
 
 # Ahead-of-time tests compile C programs against emitted objects with the

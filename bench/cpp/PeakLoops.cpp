@@ -7,7 +7,9 @@
 //   - fp32 FMA (vfmadd231ps ymm, 8 multiply-adds each),
 //   - the exact int8 dot product sequence of AVX2 (vpmaddwd ymm on int16
 //     operands, 16 multiply-adds into 8 int32 pairs, plus the vpaddd that
-//     accumulates them; what the generated int8 GEMM runs).
+//     accumulates them; what the generated int8 GEMM runs),
+//   - on AVX-512 CPUs, vfmadd231ps zmm and, with AVX512-VNNI, vpdpbusd on
+//     ymm and zmm (the u8 x s8 dot product of the VNNI int8 GEMM).
 // Inline assembly, so that the compiler cannot fold them. Operations count
 // 2 per multiply-add, like FLOPs.
 //
@@ -112,8 +114,39 @@ __attribute__((target("avx2"))) void maddLoop(long iters) {
                  "xmm15", "cc");
 }
 
-/// Best operations per second of `loop` (`opsPerIter` each) over `reps`
-/// runs on `threads` threads at once.
+// The AVX-512 and VNNI loops: 12 independent accumulators (zmm/ymm 0-11)
+// fed by registers 12 and 13, repeated with the assembler's .irp.
+#define QUANTX_PEAK_LOOP(ZERO, BODY)                                           \
+  asm volatile(".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13\n" ZERO "\n.endr\n"   \
+               "1:\n"                                                          \
+               ".irp r,0,1,2,3,4,5,6,7,8,9,10,11\n" BODY "\n.endr\n"         \
+               "dec %0\n"                                                      \
+               "jnz 1b\n"                                                      \
+               : "+r"(iters)                                                   \
+               :                                                               \
+               : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",       \
+                 "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",   \
+                 "cc")
+
+/// vfmadd231ps zmm: 12 * 16 multiply-adds per iteration.
+__attribute__((target("avx512f"))) void fmaZmmLoop(long iters) {
+  QUANTX_PEAK_LOOP("vpxord %%zmm\\r, %%zmm\\r, %%zmm\\r",
+                   "vfmadd231ps %%zmm12, %%zmm13, %%zmm\\r");
+}
+
+/// vpdpbusd ymm (EVEX, AVX512-VNNI with VL): 12 * 32 multiply-adds.
+__attribute__((target("avx512f,avx512vl,avx512vnni"))) void
+vnniYmmLoop(long iters) {
+  QUANTX_PEAK_LOOP("vpxord %%ymm\\r, %%ymm\\r, %%ymm\\r",
+                   "vpdpbusd %%ymm12, %%ymm13, %%ymm\\r");
+}
+
+/// vpdpbusd zmm: 12 * 64 multiply-adds per iteration.
+__attribute__((target("avx512f,avx512vnni"))) void vnniZmmLoop(long iters) {
+  QUANTX_PEAK_LOOP("vpxord %%zmm\\r, %%zmm\\r, %%zmm\\r",
+                   "vpdpbusd %%zmm12, %%zmm13, %%zmm\\r");
+}
+
 /// Operations per second of one run of `loop` on `threads` threads.
 double runLoop(void (*loop)(long), double opsPerIter, unsigned threads,
                long iters) {
@@ -136,24 +169,76 @@ bool hasAVX2AndFMA() {
   return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 12));
 }
 
+/// AVX-512 F, BW and VL with the zmm state enabled by the OS; `vnni` also
+/// AVX512-VNNI.
+bool hasAVX512(bool vnni) {
+  unsigned a, b, c, d;
+  if (!hasAVX2AndFMA() || !__get_cpuid(1, &a, &b, &c, &d) ||
+      !(c & (1u << 27))) // OSXSAVE
+    return false;
+  unsigned lo, hi;
+  asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0xe6) != 0xe6) // SSE, AVX, opmask and zmm state
+    return false;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+    return false;
+  bool f = b & (1u << 16), bw = b & (1u << 30), vl = b & (1u << 31);
+  return f && bw && vl && (!vnni || (c & (1u << 11)));
+}
+
+/// One loop kind: its name, operations (2 per multiply-add) per iteration
+/// on one thread, the loop and whether this CPU runs it.
+struct Kind {
+  const char *name;
+  double opsPerIteration;
+  void (*loop)(long);
+  bool (*supported)();
+};
+
+const Kind kinds[] = {
+    {"fp32_fma", 12 * 8 * 2, fmaLoop, hasAVX2AndFMA},
+    {"int8_dot", 12 * 16 * 2, maddLoop, hasAVX2AndFMA},
+    {"fp32_fma_zmm", 12 * 16 * 2, fmaZmmLoop, [] { return hasAVX512(false); }},
+    {"int8_vnni", 12 * 32 * 2, vnniYmmLoop, [] { return hasAVX512(true); }},
+    {"int8_vnni_zmm", 12 * 64 * 2, vnniZmmLoop,
+     [] { return hasAVX512(true); }},
+};
+
+const Kind *findKind(const char *name) {
+  if (!name)
+    return nullptr;
+  for (const Kind &k : kinds)
+    if (!std::strcmp(k.name, name))
+      return &k;
+  return nullptr;
+}
+
 } // namespace
 
 extern "C" int quantx_peaks_supported(void) { return hasAVX2AndFMA() ? 1 : 0; }
 
+extern "C" int quantx_peak_kind_supported(const char *kind) {
+  const Kind *k = findKind(kind);
+  return k && k->supported() ? 1 : 0;
+}
+
+extern "C" double quantx_peak_ops_per_iteration(const char *kind) {
+  const Kind *k = findKind(kind);
+  return k ? k->opsPerIteration : 0.0;
+}
+
 extern "C" double quantx_peak_rate(const char *kind, unsigned threads,
                                    long iterations) {
-  if (!kind || !threads || iterations <= 0 || !hasAVX2AndFMA())
+  const Kind *k = findKind(kind);
+  if (!k || !threads || iterations <= 0 || !k->supported())
     return 0.0;
-  // Operations (2 per multiply-add) per loop iteration.
-  if (!std::strcmp(kind, "fp32_fma"))
-    return runLoop(fmaLoop, 12 * 8 * 2, threads, iterations);
-  if (!std::strcmp(kind, "int8_dot"))
-    return runLoop(maddLoop, 12 * 16 * 2, threads, iterations);
-  return 0.0;
+  return runLoop(k->loop, k->opsPerIteration, threads, iterations);
 }
 
 #else
 extern "C" int quantx_peaks_supported(void) { return 0; }
+extern "C" int quantx_peak_kind_supported(const char *) { return 0; }
+extern "C" double quantx_peak_ops_per_iteration(const char *) { return 0.0; }
 extern "C" double quantx_peak_rate(const char *, unsigned, long) {
   return 0.0;
 }

@@ -63,8 +63,15 @@ int main(int argc, char **argv) {
   std::printf("{\"threads\": %u, \"fp32_fma_gflops_1\": %.2f, "
               "\"fp32_fma_gflops_n\": %.2f, \"int8_dot_gops_1\": %.2f, "
               "\"int8_dot_gops_n\": %.2f, \"int8_dot_instruction\": "
-              "\"vpmaddwd+vpaddd (AVX2)\"}\n",
+              "\"vpmaddwd+vpaddd (AVX2)\"",
               threads, fma1 / 1e9, fmaN / 1e9, madd1 / 1e9, maddN / 1e9);
+  // The AVX-512 forms, on CPUs that have them: vfmadd231ps zmm and the
+  // vpdpbusd peaks of VNNI (ymm and zmm).
+  for (const char *kind : {"fp32_fma_zmm", "int8_vnni", "int8_vnni_zmm"})
+    if (quantx_peak_kind_supported(kind))
+      std::printf(", \"%s_gops_1\": %.2f, \"%s_gops_n\": %.2f", kind,
+                  best(kind, 1) / 1e9, kind, best(kind, threads) / 1e9);
+  std::printf("}\n");
   return 0;
 }
 

@@ -1100,7 +1100,9 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
               case GemmKind::VNNI:
                 c = LLVM::CallIntrinsicOp::create(
                         b, l, accType,
-                        b.getStringAttr("llvm.x86.avx512.vpdpbusd.256"),
+                        b.getStringAttr(t.vl == 16
+                                            ? "llvm.x86.avx512.vpdpbusd.512"
+                                            : "llvm.x86.avx512.vpdpbusd.256"),
                         ValueRange{c, a, bv[v]})
                         .getResult(0);
                 break;
@@ -1556,6 +1558,23 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
     bool avx2 = has.contains("avx2");
     bool vnni = has.contains("avxvnni") ||
                 (has.contains("avx512vnni") && has.contains("avx512vl"));
+    // 512-bit tiles where the target has AVX-512 (the foundation for f32,
+    // and VNNI for vpdpbusd on zmm), unless `vector-bits` says otherwise.
+    if (vectorBits != 0 && vectorBits != 256 && vectorBits != 512) {
+      getOperation().emitError("quantx-cpu-gemm: vector-bits must be 0, 256 "
+                               "or 512, not ")
+          << int64_t(vectorBits);
+      return signalPassFailure();
+    }
+    bool avx512f = has.contains("avx512f");
+    bool vnni512 = has.contains("avx512vnni") && has.contains("avx512bw");
+    if (vectorBits == 512 && !avx512f) {
+      getOperation().emitError(
+          "quantx-cpu-gemm: vector-bits=512 needs a target with avx512f");
+      return signalPassFailure();
+    }
+    bool wideF32 = vectorBits == 512 || (vectorBits == 0 && avx512f);
+    bool wideVNNI = vnni512 && wideF32;
 
     SymbolTable symbols(getOperation());
     SmallVector<linalg::GenericOp> ops;
@@ -1569,10 +1588,16 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
         continue;
       GemmKind kind;
       Tiling tl;
+      // The 512-bit tiles have 8 rows of two zmm accumulators: 16
+      // independent chains (of the 32 vector registers), enough to cover
+      // the latency of two FMA (or vpdpbusd, 5 cycles) pipes; the 256-bit
+      // tiles 6 rows (12 of the 16 registers).
       if (match->isFloat) {
         kind = GemmKind::F32;
         tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,
               /*vl=*/8, /*ku=*/1,  /*unroll=*/4};
+        if (wideF32)
+          tl.mr = 8, tl.nr = 32, tl.vl = 16;
       } else if (useVNNI && vnni && match->xRange.lo >= -128 &&
                  match->xRange.hi <= 255 &&
                  (match->xRange.lo >= 0 || match->xRange.hi <= 127) &&
@@ -1580,18 +1605,25 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
         kind = GemmKind::VNNI;
         tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/512,
               /*vl=*/8, /*ku=*/4,  /*unroll=*/2};
+        if (wideVNNI)
+          tl.mr = 8, tl.nr = 32, tl.vl = 16;
       } else {
         kind = avx2 ? GemmKind::PMaddWD : GemmKind::I16Generic;
         tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,
               /*vl=*/8, /*ku=*/2,  /*unroll=*/2};
       }
-      // A 4-row tile (8 accumulators, still enough independent chains to
-      // hide the multiply latency) when it divides a static row count that
-      // 6 does not: the kernel then accumulates in place, without a padded
-      // copy of the output.
+      // A smaller tile (6 rows for an 8-row one, else 4: fewer chains,
+      // still enough to hide most of the multiply latency) when it divides
+      // a static row count that the default does not: the kernel then
+      // accumulates in place, without a padded copy of the output.
       if (!ShapedType::isDynamic(staticRanges[0]) &&
-          staticRanges[0] % tl.mr != 0 && staticRanges[0] % 4 == 0)
-        tl.mr = 4;
+          staticRanges[0] % tl.mr != 0) {
+        for (int64_t rows : {int64_t(6), int64_t(4)})
+          if (rows < tl.mr && staticRanges[0] % rows == 0) {
+            tl.mr = rows;
+            break;
+          }
+      }
       // Fewer static rows than the tile (batch-1 and other matrix-vector
       // shapes): a tile of exactly those rows, accumulated in place.
       if (!ShapedType::isDynamic(staticRanges[0]) && staticRanges[0] > 0 &&
@@ -1638,9 +1670,9 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
       int64_t kStep = tl.ku * tl.unroll;
       if (tl.nr % tl.vl != 0 || tl.mc % tl.mr != 0 || tl.nc % tl.nr != 0 ||
           tl.kc % kStep != 0) {
-        op.emitError("quantx-cpu-gemm: tile sizes must satisfy nr % 8 == 0, "
-                     "mc % mr == 0, nc % nr == 0, kc % ")
-            << kStep << " == 0";
+        op.emitError("quantx-cpu-gemm: tile sizes must satisfy nr % ")
+            << tl.vl << " == 0, mc % mr == 0, nc % nr == 0, kc % " << kStep
+            << " == 0";
         return signalPassFailure();
       }
       // Fork/join costs more than it saves on small products (and far

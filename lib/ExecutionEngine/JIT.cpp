@@ -211,16 +211,28 @@ mlir::quantx::prepareForExecution(ModuleOp module) {
   return out;
 }
 
+LogicalResult mlir::quantx::lowerToLLVM(ModuleOp module,
+                                        const CPUPipelineOptions &options,
+                                        std::string &error) {
+  PassManager pm(module.getContext());
+  buildQuantXCPUPipeline(pm, options);
+  if (failed(pm.run(module))) {
+    error = "lowering failed";
+    return failure();
+  }
+  return success();
+}
+
 LogicalResult mlir::quantx::lowerToLLVM(ModuleOp module, StringRef pipeline,
                                         std::string &error) {
-  MLIRContext *ctx = module.getContext();
-  PassManager pm(ctx);
   if (pipeline.trim().empty()) {
     // The runtime libraries (getRuntimeLibraries) go with the code.
     CPUPipelineOptions options;
     options.runtimeAlloc = true;
-    buildQuantXCPUPipeline(pm, options);
-  } else {
+    return lowerToLLVM(module, options, error);
+  }
+  PassManager pm(module.getContext());
+  {
     std::string errors;
     llvm::raw_string_ostream errorStream(errors);
     StringRef text = pipeline.trim();
@@ -611,6 +623,7 @@ LogicalResult JITModule::benchmark(const FunctionSignature &function,
 
 /// Compiles a module lowered to the LLVM dialect into an object image.
 static LogicalResult compileToObject(ModuleOp module, unsigned optLevel,
+                                     const ObjectTarget &target,
                                      SmallVectorImpl<char> &object,
                                      std::string &error) {
   initializeNativeTarget();
@@ -619,6 +632,17 @@ static LogicalResult compileToObject(ModuleOp module, unsigned optLevel,
   if (!builder) {
     error = "cannot detect the host: " + llvm::toString(builder.takeError());
     return failure();
+  }
+  if (!target.cpu.empty()) {
+    // Another CPU of the host's architecture: its name tunes the code, the
+    // features select the instructions (not the host's).
+    builder = llvm::orc::JITTargetMachineBuilder(builder->getTargetTriple());
+    builder->setCPU(target.cpu);
+    SmallVector<StringRef> features;
+    StringRef(target.features)
+        .split(features, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+    builder->addFeatures(
+        std::vector<std::string>(features.begin(), features.end()));
   }
   builder->setRelocationModel(llvm::Reloc::PIC_);
   builder->setCodeGenOptLevel(optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
@@ -657,9 +681,10 @@ static LogicalResult compileToObject(ModuleOp module, unsigned optLevel,
 
 LogicalResult mlir::quantx::emitObjectFile(ModuleOp module, StringRef path,
                                            unsigned optLevel,
+                                           const ObjectTarget &target,
                                            std::string &error) {
   SmallString<0> object;
-  if (failed(compileToObject(module, optLevel, object, error)))
+  if (failed(compileToObject(module, optLevel, target, object, error)))
     return failure();
   return success(::quantx::writeFileAtomically(path.str(), object.data(),
                                                object.size(), error));
@@ -667,9 +692,10 @@ LogicalResult mlir::quantx::emitObjectFile(ModuleOp module, StringRef path,
 
 LogicalResult mlir::quantx::emitSharedLibrary(ModuleOp module, StringRef path,
                                               unsigned optLevel,
+                                              const ObjectTarget &target,
                                               std::string &error) {
   SmallString<0> object;
-  if (failed(compileToObject(module, optLevel, object, error)))
+  if (failed(compileToObject(module, optLevel, target, object, error)))
     return failure();
   // Link with the LLVM installation's lld: a temporary object in, a
   // temporary library out, renamed into place only on success.

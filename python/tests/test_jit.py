@@ -385,6 +385,22 @@ def test_gemm_lhs_packing_exact(m, k, n, shift):
         jit.compile(GEMM_F32.format(m=m, k=k, n=n))["f"](af, bf), af @ bf)
 
 
+@pytest.mark.parametrize("m,k,n", [(13, 37, 21), (8, 16, 32), (1, 784, 256),
+                                   (1, 5, 3), (70, 520, 100), (100, 30, 50)])
+def test_gemm_f32_512_bit_tiles_exact(m, k, n):
+    # The 8 x 32 tiles of 512-bit vectors that AVX-512 targets get: the
+    # pass follows target-features, so they are generated here too, and
+    # LLVM splits each vector in two on a host without AVX-512. Exact on
+    # integer values, like the 256-bit tiles.
+    rng = np.random.default_rng(m * 1000 + k * 10 + n)
+    af = rng.integers(-64, 64, (m, k)).astype(np.float32)
+    bf = rng.integers(-64, 64, (k, n)).astype(np.float32)
+    text = GEMM_F32.format(m=m, k=k, n=n)
+    wide = jit.compile(text, "quantx-cpu-pipeline{target-features=+avx2,+fma,"
+                             "+avx512f gemm-min-parallel-work=0}")["f"]
+    np.testing.assert_array_equal(wide(af, bf), af @ bf)
+
+
 def test_grouped_int4_weights_in_the_gemm():
     # Weight-only int4 with group scales at 16 rows: the GEMM packs the
     # dequantized weights at run time. Sub-byte weights must be read one

@@ -1,6 +1,6 @@
 // RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx2,+fma})' | FileCheck %s --check-prefixes=CHECK,AVX2
 // RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx2,+fma,+avxvnni})' | FileCheck %s --check-prefixes=CHECK,VNNI
-// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx512f,+avx512vl,+avx512vnni})' | FileCheck %s --check-prefixes=CHECK,VNNI
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 vector-bits=256 target-features=+avx512f,+avx512vl,+avx512vnni})' | FileCheck %s --check-prefixes=CHECK,VNNI
 // RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+sse4.2})' | FileCheck %s --check-prefixes=CHECK,SSE
 
 #lhs = affine_map<(m, n, k) -> (m, k)>

@@ -36,7 +36,7 @@
 // ASM-AVX2: vpaddd
 // ASM-AVX2-NOT: vpdpbusd
 // ASM-AVXVNNI: {vex} vpdpbusd {{.*}}%ymm
-// ASM-AVX512VNNI: vpdpbusd {{.*}}%ymm
+// ASM-AVX512VNNI: vpdpbusd {{.*}}%zmm
 func.func @f(%a: tensor<64x128xi8>, %b: tensor<128x48xi8>) -> tensor<64x48xi32> {
   %x = quantx.scast %a : tensor<64x128xi8> -> tensor<64x128x!x>
   %w = quantx.scast %b : tensor<128x48xi8> -> tensor<128x48x!w>

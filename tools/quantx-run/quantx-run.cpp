@@ -14,6 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantx/Codegen/CPUPipeline.h"
+#include "quantx/Codegen/TargetFeatures.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 #include "quantx/ExecutionEngine/JIT.h"
 #include "quantx/Runtime/Npy.h"
@@ -78,6 +80,15 @@ static cl::opt<std::string>
     emitHeader("emit-header",
                cl::desc("Write a C header declaring the entry points of "
                         "--emit-object (no run)"));
+static cl::opt<std::string> targetCpu(
+    "target-cpu",
+    cl::desc("With --emit-object/--emit-shared: compile for this x86-64 CPU "
+             "(LLVM's name: sapphirerapids, znver4, x86-64-v4, ...) and its "
+             "features instead of the host's"));
+static cl::opt<std::string> targetFeatures(
+    "target-features",
+    cl::desc("With --target-cpu: features to add or remove (+avx512vnni,"
+             "-avx512f)"));
 static cl::opt<bool> printResults("print", cl::desc("Print the results"));
 static cl::opt<bool> bench("bench", cl::desc("Time repeated calls"));
 static cl::opt<unsigned> warmup("warmup", cl::desc("Untimed calls first"),
@@ -315,17 +326,33 @@ void printBuffer(const Buffer &b, StringRef name) {
 /// Compiles every public function to an object file, a shared library
 /// and/or a C header.
 int emitAheadOfTime(ModuleOp module) {
+  if (!targetFeatures.empty() && targetCpu.empty())
+    fail("--target-features needs --target-cpu");
   std::vector<mlir::quantx::FunctionSignature> signatures =
       mlir::quantx::prepareForExecution(module);
   std::string error;
   if (!emitObject.empty() || !emitShared.empty()) {
-    if (failed(mlir::quantx::lowerToLLVM(module, "", error)))
+    // The code generation targets the CPU asked for: its features select
+    // the kernels (the pipeline's target-features) and the instructions.
+    mlir::quantx::ObjectTarget target;
+    mlir::quantx::CPUPipelineOptions options;
+    options.runtimeAlloc = true;
+    if (!targetCpu.empty()) {
+      target.cpu = targetCpu;
+      if (!mlir::quantx::getTargetFeaturesForCPU(targetCpu, targetFeatures,
+                                                 target.features, error))
+        fail(error);
+      options.targetFeatures = target.features;
+    }
+    if (failed(mlir::quantx::lowerToLLVM(module, options, error)))
       fail(error + " (see the diagnostics above)");
     if (!emitObject.empty() &&
-        failed(mlir::quantx::emitObjectFile(module, emitObject, 3, error)))
+        failed(mlir::quantx::emitObjectFile(module, emitObject, 3, target,
+                                            error)))
       fail(error);
     if (!emitShared.empty() &&
-        failed(mlir::quantx::emitSharedLibrary(module, emitShared, 3, error))) {
+        failed(mlir::quantx::emitSharedLibrary(module, emitShared, 3, target,
+                                               error))) {
       if (!emitObject.empty())
         std::remove(emitObject.c_str());
       fail(error);
@@ -370,6 +397,9 @@ int main(int argc, char **argv) {
     return 1;
   if (!emitObject.empty() || !emitShared.empty() || !emitHeader.empty())
     return emitAheadOfTime(*module);
+  if (!targetCpu.empty() || !targetFeatures.empty())
+    fail("--target-cpu and --target-features apply to --emit-object and "
+         "--emit-shared (the JIT compiles for the host)");
 
   auto func = module->lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal())

@@ -56,7 +56,10 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
     multiply-adds are emitted as sequential loops (no OpenMP region); the
     others get at least two output tiles when the shape allows.
 
-    The instruction form follows the target features: `target-features`
+    On targets with AVX-512 the f32 tiles (and the vpdpbusd tiles, with
+    `avx512vnni` and `avx512bw`) are 8 x 32 of 512-bit vectors (16 accumulators
+    of the 32 registers) instead of 6 x 16 of 256-bit ones (`vector-bits` chooses). The instruction form
+    follows the target features: `target-features`
     (LLVM syntax, `+avx2,+fma,...`; exactly these features, whatever the
     host) when given, else the host CPU's.
   }];
@@ -84,6 +87,10 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
            "run sequentially, without parallel loops">,
     Option<"useVNNI", "vnni", "bool", "true",
            "Use vpdpbusd where the target has it and the operands fit">,
+    Option<"vectorBits", "vector-bits", "int64_t", "0",
+           "Vector width of the f32 and vpdpbusd tiles: 256, 512 (needs "
+           "avx512f; vpdpbusd also avx512vnni and avx512bw) or 0 (512 "
+           "where the target has AVX-512)">,
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect",

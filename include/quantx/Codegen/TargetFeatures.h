@@ -21,6 +21,13 @@ namespace mlir::quantx {
 /// Sorted, without signs.
 llvm::SmallVector<std::string> resolveTargetFeatures(llvm::StringRef override);
 
+/// The features of the x86-64 CPU named `cpu` (LLVM's names: "skylake-avx512",
+/// "sapphirerapids", "znver4", "x86-64-v4", ...) with `extra` ("+f,-g")
+/// applied, as one "+a,+b,..." string for resolveTargetFeatures and for
+/// LLVM's target machine. False with `error` set for an unknown CPU.
+bool getTargetFeaturesForCPU(llvm::StringRef cpu, llvm::StringRef extra,
+                             std::string &features, std::string &error);
+
 } // namespace mlir::quantx
 
 #endif // QUANTX_CODEGEN_TARGETFEATURES_H

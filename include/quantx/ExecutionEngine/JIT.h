@@ -34,6 +34,8 @@ class ExecutionEngine;
 
 namespace mlir::quantx {
 
+struct CPUPipelineOptions;
+
 /// Element types at the call boundary. The values are those of the C API's
 /// `quantx_element_type_t`.
 enum class AbiElementType : int {
@@ -90,6 +92,10 @@ std::vector<FunctionSignature> prepareForExecution(ModuleOp module);
 /// passes), or with the quantx CPU pipeline when it is empty. Diagnostics go
 /// to the context's handlers; on failure `error` says what failed.
 LogicalResult lowerToLLVM(ModuleOp module, StringRef pipeline,
+                          std::string &error);
+
+/// Lowers `module` with the quantx CPU pipeline built from `options`.
+LogicalResult lowerToLLVM(ModuleOp module, const CPUPipelineOptions &options,
                           std::string &error);
 
 /// A view of caller memory holding one argument. Strides are in elements;
@@ -156,17 +162,26 @@ private:
   llvm::StringMap<void (*)(void **)> entryPoints;
 };
 
+/// The CPU ahead-of-time code is compiled for: the host's when `cpu` is
+/// empty, else an x86-64 CPU by LLVM's name with `features` ("+a,+b,...",
+/// all of them, as getTargetFeaturesForCPU gives) enabled.
+struct ObjectTarget {
+  std::string cpu;
+  std::string features;
+};
+
 /// Compiles a module lowered to the LLVM dialect to a relocatable,
-/// position-independent object file for the host CPU and writes it to `path`
+/// position-independent object file for `target` and writes it to `path`
 /// atomically.
 LogicalResult emitObjectFile(ModuleOp module, StringRef path, unsigned optLevel,
-                             std::string &error);
+                             const ObjectTarget &target, std::string &error);
 
 /// Compiles like emitObjectFile and links the object into a shared library
 /// with the LLVM installation's lld (depending on MLIR's C runner
 /// utilities), written to `path` atomically.
 LogicalResult emitSharedLibrary(ModuleOp module, StringRef path,
-                                unsigned optLevel, std::string &error);
+                                unsigned optLevel, const ObjectTarget &target,
+                                std::string &error);
 
 /// A C header declaring the `_mlir_ciface_` entry points of the supported
 /// functions in `functions`, with a memref descriptor struct per element

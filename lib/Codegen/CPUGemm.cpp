@@ -608,8 +608,12 @@ private:
   /// +128 added to X for vpdpbusd when X is signed.
   bool biasX = false;
   /// The output was zero before the product (its fill is dropped): the
-  /// first k block starts from zero accumulators instead of reading it.
+  /// first k block starts from zero accumulators instead of reading it,
+  /// or from `colInit` when set.
   bool zeroInit = false;
+  /// Per padded column, the initial accumulator of a zero output with a
+  /// column-sum correction: -(128 + z) * sum_k Y[k, n].
+  Value colInit;
   /// Padded sizes.
   Value mp, np, kp;
   /// The packed X and Y being written by packXPanelVector and
@@ -1014,9 +1018,24 @@ void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
     auto init = scf::IfOp::create(
         b, loc, first,
         [&](OpBuilder &ob, Location l) {
-          Value z = arith::ConstantOp::create(ob, l, accType,
-                                              ob.getZeroAttr(accType));
-          scf::YieldOp::create(ob, l, SmallVector<Value>(t.mr * nv, z));
+          SmallVector<Value> first;
+          if (colInit) {
+            // Every row starts from the per-column correction.
+            SmallVector<Value> row;
+            for (int64_t v = 0; v < nv; ++v)
+              row.push_back(vector::LoadOp::create(
+                  ob, l, accType, colInit,
+                  ValueRange{arith::AddIOp::create(
+                      ob, l, jr,
+                      arith::ConstantIndexOp::create(ob, l, v * t.vl))}));
+            for (int64_t i = 0; i < t.mr; ++i)
+              first.append(row);
+          } else {
+            first.assign(t.mr * nv,
+                         arith::ConstantOp::create(ob, l, accType,
+                                                   ob.getZeroAttr(accType)));
+          }
+          scf::YieldOp::create(ob, l, first);
         },
         [&](OpBuilder &ob, Location l) {
           scf::YieldOp::create(ob, l, loadAccs(ob, l));
@@ -1420,9 +1439,35 @@ void GemmEmitter::emit() {
   bool inPlace = cType.getLayout().isIdentity() && sm && sn &&
                  *sm % t.mr == 0 && *sn % t.nr == 0;
   Value cBuf = c;
-  if (inPlace && !colSums && !rowSums && zeroFill) {
+  // sum (x + 128) y = sum x y + 128 sum y, sum (a - z) y = sum a y -
+  // z sum y: start from acc - (128 + z) sum y (modular i32, exact).
+  Value colShift;
+  if (colSums) {
+    colShift =
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(biasX ? 128 : 0));
+    if (m.xShift)
+      colShift = arith::AddIOp::create(
+          b, loc, colShift,
+          evaluate(b, m.zArgs, m.zOps, m.xShift, zero, zero, zero));
+  }
+  if (inPlace && !rowSums && zeroFill) {
     zeroFill->erase();
     zeroInit = true;
+    if (colSums) {
+      // The correction becomes the first k block's initial accumulators
+      // (one vector per column panel) instead of a pass over the output.
+      colInit = alloc(b.getI32Type(), {np});
+      scf::ForOp::create(
+          b, loc, zero, np, one, {},
+          [&](OpBuilder &fb, Location l, Value n, ValueRange) {
+            Value s = memref::LoadOp::create(fb, l, colSums, ValueRange{n});
+            s = arith::SubIOp::create(
+                fb, l, arith::ConstantOp::create(fb, l, fb.getI32IntegerAttr(0)),
+                arith::MulIOp::create(fb, l, s, colShift));
+            memref::StoreOp::create(fb, l, s, colInit, ValueRange{n});
+            scf::YieldOp::create(fb, l);
+          });
+    }
   }
   auto forEachOutput =
       [&](function_ref<void(OpBuilder &, Location, Value, Value)> fn) {
@@ -1460,17 +1505,8 @@ void GemmEmitter::emit() {
       memref::StoreOp::create(fb, l, v, cBuf, ValueRange{mi, ni});
     });
   };
-  if (colSums) {
-    // sum (x + 128) y = sum x y + 128 sum y, sum (a - z) y = sum a y -
-    // z sum y: start from acc - (128 + z) sum y (modular i32, exact).
-    Value shift =
-        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(biasX ? 128 : 0));
-    if (m.xShift)
-      shift = arith::AddIOp::create(
-          b, loc, shift,
-          evaluate(b, m.zArgs, m.zOps, m.xShift, zero, zero, zero));
-    subtractScaledSums(colSums, shift, /*byRow=*/false);
-  }
+  if (colSums && !colInit)
+    subtractScaledSums(colSums, colShift, /*byRow=*/false);
 
   if (rowSums) {
     // sum x (a - z) = sum x a - z sum x: start from acc - z * (row sums).
@@ -1524,6 +1560,8 @@ void GemmEmitter::emit() {
     memref::DeallocOp::create(b, loc, cBuf);
   }
   memref::DeallocOp::create(b, loc, aBuf);
+  if (colInit)
+    memref::DeallocOp::create(b, loc, colInit);
   if (rowSums)
     memref::DeallocOp::create(b, loc, rowSums);
   if (!constantY) {

@@ -66,3 +66,43 @@ func.func @f32(%a: memref<100x30xf32>, %b: memref<30x50xf32>, %c: memref<100x50x
   }
   return
 }
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// Signed int8 into a zero output: vpdpbusd on x + 128 needs -128 * (column
+// sums of Y) in the accumulators. The fill is dropped and the first k block
+// starts from that correction, one vector per column panel (no pass over
+// the output).
+// CHECK-LABEL: func.func @int8_signed_zero_output
+// W512-NOT: linalg.fill ins(%{{.*}}) outs(%arg2
+// W512: %[[P:.*]] = arith.muli %{{.*}}, %c128_i32 : i32
+// W512-NEXT: %[[NEG:.*]] = arith.subi %c0_i32{{.*}}, %[[P]] : i32
+// W512-NEXT: memref.store %[[NEG]], %[[INIT:.*]][%{{.*}}] : memref<?xi32>
+// W512-NOT: memref.load %arg2
+// W512: scf.parallel
+// W512: scf.if
+// W512: %[[V0:.*]] = vector.load %[[INIT]][{{.*}}] : memref<?xi32>, vector<16xi32>
+// W512: %[[V1:.*]] = vector.load %[[INIT]][{{.*}}] : memref<?xi32>, vector<16xi32>
+// W512-NEXT: scf.yield %[[V0]], %[[V1]], %[[V0]], %[[V1]],
+// W512: else
+// W512: vector.load %arg2
+// W512: vpdpbusd.512
+// W512: memref.dealloc %[[INIT]]
+func.func @int8_signed_zero_output(%a: memref<96x256xi8>, %b: memref<256x64xi8>, %c: memref<96x64xi32>) {
+  %z = arith.constant 0 : i32
+  linalg.fill ins(%z : i32) outs(%c : memref<96x64xi32>)
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<96x256xi8>, memref<256x64xi8>) outs(%c : memref<96x64xi32>) {
+  ^bb0(%x: i8, %w: i8, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.extsi %w : i8 to i32
+    %2 = arith.muli %0, %1 : i32
+    %3 = arith.addi %acc, %2 : i32
+    linalg.yield %3 : i32
+  }
+  return
+}

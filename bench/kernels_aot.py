@@ -42,7 +42,6 @@ import ctypes
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -203,19 +202,17 @@ def build(args):
                         "-L" + kit, "-lquantx_cpu_runtime", "-l:libomp.so.5",
                         "-Wl,-rpath,$ORIGIN", "-Wl,-z,defs"], check=True)
     np.savez(os.path.join(kit, "cases.npz"), **arrays)
-    disasm = subprocess.run(["objdump", "-d", os.path.join(
-        kit, "libquantx_kernels.so")], capture_output=True, text=True).stdout
-    instructions = {
-        "vpdpbusd_zmm": sum("vpdpbusd" in l and "zmm" in l
-                            for l in disasm.splitlines()),
-        "vpdpbusd_ymm": sum("vpdpbusd" in l and "ymm" in l
-                            for l in disasm.splitlines()),
-        "vfmadd_zmm": sum("vfmadd" in l and "zmm" in l
-                          for l in disasm.splitlines()),
-        "vfmadd_ymm": sum("vfmadd" in l and "ymm" in l
-                          for l in disasm.splitlines()),
-        "vpmaddwd": sum("vpmaddwd" in l for l in disasm.splitlines()),
-    }
+    lines = subprocess.run(["objdump", "-d", os.path.join(
+        kit, "libquantx_kernels.so")], capture_output=True,
+        text=True).stdout.splitlines()
+
+    def count(mnemonic, register=""):
+        return sum(mnemonic in l and register in l for l in lines)
+    instructions = {"vpdpbusd_zmm": count("vpdpbusd", "zmm"),
+                    "vpdpbusd_ymm": count("vpdpbusd", "ymm"),
+                    "vfmadd_zmm": count("vfmadd", "zmm"),
+                    "vfmadd_ymm": count("vfmadd", "ymm"),
+                    "vpmaddwd": count("vpmaddwd")}
     meta = {"target_cpu": args.target_cpu,
             "target_features": args.target_features,
             "shapes": [list(s) for s in kernels.SHAPES],
@@ -322,7 +319,7 @@ def run_cases(kit):
     data = np.load(os.path.join(kit.path, "cases.npz"))
     failures = []
     for case in kit.meta["cases"]:
-        fn, (m, k, n) = case["function"], case["shape"]
+        fn, (m, _, n) = case["function"], case["shape"]
         a, b = data[f"{fn}.a"], data[f"{fn}.b"]
         if case["kind"] == "zero_points":
             za, zb = data[f"{fn}.za"], data[f"{fn}.zb"]
@@ -433,11 +430,8 @@ def run(args):
                 kit.peaks, threads,
                 {"int8": (int8_kind, t8_fn, (a8, b8)),
                  "fp32": (fp32_kind, tf_fn, (af, bf))}, rounds)
-            ops = 2.0 * m * n * k
-            t8, tf = (statistics.median(res[key][0]) for key in ("int8", "fp32"))
-            frac8, fracf = (statistics.median(
-                ops / t / p for t, p in zip(*res[key]))
-                for key in ("int8", "fp32"))
+            t8, tf, frac8, fracf = kernels.paired_summary(res,
+                                                          2.0 * m * n * k)
             tb = kernels.bench_openblas(m, n, k, threads, reps)
             timings.append((name, m, n, k, threads, t8, tf, tb, frac8, fracf))
             print(f"  {name} on {threads} threads: int8 {t8 * 1e3:.2f} ms, "
@@ -471,34 +465,19 @@ def run(args):
           f"{'of peak':>13} {'numpy f32 ms':>13} {'vs numpy':>9} "
           f"{'int8 vs fp32':>12}")
     for name, m, n, k, threads, t8, tf, tb, frac8, fracf in timings:
-        ops = 2.0 * m * n * k
-        g8, gf, gb = ops / t8 / 1e9, ops / tf / 1e9, ops / tb / 1e9
         peak8 = peaks[(int8_kind, threads)] / 1e9
         peakf = peaks[(fp32_kind, threads)] / 1e9
+        sfx = "" if threads == 1 else f"_{threads}t"
+        g8, gf, gb = kernels.add_gemm_figures(
+            figures, name, sfx, 2.0 * m * n * k, t8, tf, tb, frac8, fracf,
+            peak8, peakf, "numpy")
         print(f"{'int8 GEMM ' + name:22} {threads:3d} {t8 * 1e3:10.2f} "
               f"{g8:9.1f} GOP/s {frac8:5.2f} ({g8 / peak8:4.2f}) "
               f"{tb * 1e3:13.2f} {tb / t8:8.2f}x {tf / t8:11.2f}x")
         print(f"{'fp32 GEMM ' + name:22} {threads:3d} {tf * 1e3:10.2f} "
               f"{gf:7.1f} GFLOP/s {fracf:5.2f} ({gf / peakf:4.2f}) "
               f"{tb * 1e3:13.2f} {tb / tf:8.2f}x")
-        sfx = "" if threads == 1 else f"_{threads}t"
-        figures[f"int8_gemm_{name}{sfx}_gops"] = g8
-        figures[f"int8_gemm_{name}{sfx}_peak_frac"] = frac8
-        figures[f"int8_gemm_{name}{sfx}_best_peak_frac"] = g8 / peak8
-        figures[f"int8_gemm_{name}{sfx}_vs_fp32_speedup"] = tf / t8
-        figures[f"int8_gemm_{name}{sfx}_vs_numpy_speedup"] = tb / t8
-        figures[f"fp32_gemm_{name}{sfx}_gflops"] = gf
-        figures[f"fp32_gemm_{name}{sfx}_peak_frac"] = fracf
-        figures[f"fp32_gemm_{name}{sfx}_best_peak_frac"] = gf / peakf
-        figures[f"fp32_gemm_{name}{sfx}_vs_numpy_speedup"] = tb / tf
-        figures[f"numpy_fp32_{name}{sfx}_gflops"] = gb
-    one = [v for key, v in figures.items()
-           if key.startswith("int8_gemm_") and key.endswith("_peak_frac")
-           and not key.endswith("_best_peak_frac") and "t_" not in key]
-    figures["int8_peak_frac_target_0.7_met"] = bool(one) and min(one) >= 0.7
-    figures["int8_vs_fp32_target_2.5x_met"] = all(
-        v >= 2.5 for key, v in figures.items()
-        if key.startswith("int8_gemm_") and key.endswith("_vs_fp32_speedup"))
+    kernels.add_gemm_targets(figures)
     figures["int8_peak_kind"] = int8_kind
     figures["fp32_peak_kind"] = fp32_kind
     figures["load_avg_1m_start"] = load_start

@@ -496,10 +496,24 @@ static double clippedKL(const std::vector<uint64_t> &b, int64_t s, int64_t e,
 Range EntropyObserver::clipRange() const {
   if (!hist.total())
     return Range{0.0f, 0.0f};
-  const std::vector<uint64_t> &b = hist.counts();
+  std::vector<uint64_t> b = hist.counts();
   const int64_t n = hist.numBins();
   // Vector index of the bin starting at 0 (the grid always contains 0).
   const int64_t zero = -hist.start();
+  // The bin of 0 counts as its neighbours do: a spike of exact zeros (half
+  // of a ReLU's outputs) would otherwise dominate P, and the search would
+  // pick the narrowest candidate whose first chunk is that one bin.
+  // TensorRT's calibrators do the same to bin 0 of their |x| histograms.
+  {
+    uint64_t sum = 0, count = 0;
+    for (int64_t j : {zero - 1, zero + 1})
+      if (j >= 0 && j < n) {
+        sum += b[j];
+        ++count;
+      }
+    if (count)
+      b[zero] = (sum + count / 2) / count;
+  }
   int64_t lo = n, hi = 0; // occupied bins [lo, hi)
   for (int64_t j = 0; j < n; ++j)
     if (b[j]) {

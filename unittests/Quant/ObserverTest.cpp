@@ -160,25 +160,30 @@ TEST(ObserverTest, Percentile) {
 }
 
 TEST(ObserverTest, EntropyHandWorked) {
-  // Non-negative data, 4 bins of width 1 from 0: counts [6, 2, 0, 1].
-  // Candidates (startBin 2, 2 levels): [0, 4): KL = 0.116 (P and Q have
-  // one zero each, smoothed by 1e-4); [0, 3): P = [6, 2, 1], Q = [6, 1, 1],
-  // KL = 0.0363; [0, 2): P = [6, 3], Q = [6, 2], KL = 0.0174. Range [0, 2].
+  // Non-negative data, 4 bins of width 1 from 0: counts [6, 2, 0, 1], six
+  // of them exact zeros. Bin 0 counts as its neighbour, bin 1: [2, 2, 0, 1].
+  // Candidates (startBin 2, 2 levels): [0, 4): Q = P (each level's non-zero
+  // bins are equal), KL = 0, so the range is the data range. With the
+  // spike counted, [0, 2) would win (P = [6, 3], Q = [6, 2], KL = 0.0174
+  // against 0.116 for [0, 4)): the zeros would clip the range at 2.
   EntropyObserver o(4, 2, 2);
-  observe(o, {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 1.5f, 1.5f, 3.5f});
+  observe(o, {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.5f, 1.5f, 3.5f});
   EXPECT_EQ(o.histogram().counts(), (std::vector<uint64_t>{6, 2, 0, 1}));
   EXPECT_EQ(o.clipRange().min, 0.0f);
-  EXPECT_EQ(o.clipRange().max, 2.0f);
-  EXPECT_EQ(o.ranges()[0].max, 2.0f);
-  // Counts [2, 2, 1, 1]: keeping all 4 bins gives KL = 0 (each level's
-  // bins are equal), so the range is the data range.
+  EXPECT_EQ(o.clipRange().max, 3.5f);
+  EXPECT_EQ(o.ranges()[0].max, 3.5f);
+  // Counts [2, 2, 1, 1] (bin 0 already counts as bin 1): keeping all 4
+  // bins gives KL = 0 (each level's bins are equal), so the range is the
+  // data range.
   EntropyObserver k(4, 2, 2);
   observe(k, {0.5f, 0.5f, 1.5f, 1.5f, 3.25f, 2.5f});
   EXPECT_EQ(k.clipRange().min, 0.0f);
   EXPECT_EQ(k.clipRange().max, 3.25f);
-  // Signed data, bins [-2, 2) of width 1: counts [1, 2, 4, 1]. Both sides
-  // span 2 bins. [-2, 2): KL = 0.1417; [-1, 1): P = [3, 5], Q = [2, 4],
-  // KL = 0.0038. Range [-1, 1].
+  // Signed data, bins [-2, 2) of width 1: counts [1, 2, 4, 1]. The bin of
+  // 0 counts as the mean of its neighbours, round(1.5) = 2: [1, 2, 2, 1].
+  // Both sides span 2 bins. [-2, 2): P = [1, 2, 2, 1], Q = [1.5, 1.5, 1.5,
+  // 1.5], KL = 0.0566; [-1, 1): P = [3, 3], Q = [2, 2], KL = 0. Range
+  // [-1, 1].
   EntropyObserver sgn(4, 2, 2);
   observe(sgn, {-1.5f, -0.5f, -0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 1.5f});
   EXPECT_EQ(sgn.histogram().start(), -2);

@@ -15,13 +15,21 @@ script, in one run:
   torch.ao.quantization FX graph mode static PTQ (x86 oneDNN backend; this
   torch has no FBGEMM) and
   dynamic quantization of the Linear layers;
-* measures test accuracy on the 10,000 test images, latency at batch 1 and
+* measures test accuracy on the 10,000 test images, fidelity to the float
+  model (the SQNR of the logits against PyTorch's float model's, and the
+  share of test images whose top class is the float model's, with an exact
+  McNemar test of quantx's share against PyTorch's), latency at batch 1 and
   batch 64 (median of repeated calls, both called from Python the same way:
   a numpy array in, a numpy array out; quantx and PyTorch timed in
   alternating rounds, 2 threads each; quantx's OpenMP workers sleep 1 ms
   after a parallel region instead of spinning into PyTorch's turn) and the
   size of the weights (quantx:
   the PTQ report's bytes; PyTorch: its serialized state dict).
+
+With --calibration-draws N, static int8 (quantx with the chosen observer,
+and PyTorch) is also calibrated on N further sets of 1,000 training images
+outside the validation set, and the spread of test accuracy over the draws
+is printed: how much of a difference between the two is the draw's.
 
 Prints a table and ends with one JSON line. Run against the built tree:
 
@@ -51,14 +59,21 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def correct(fn, images, labels, batch):
-    """Per image: whether fn's top class is the label."""
-    return np.concatenate([fn(images[i:i + batch]).argmax(1) == labels[i:i + batch]
+def outputs(fn, images, batch):
+    """fn's logits for all images, `batch` images per call."""
+    return np.concatenate([fn(images[i:i + batch])
                            for i in range(0, len(images), batch)])
 
 
 def accuracy(fn, images, labels, batch):
-    return float(correct(fn, images, labels, batch).mean())
+    return float((outputs(fn, images, batch).argmax(1) == labels).mean())
+
+
+def sqnr_db(reference, test):
+    """Signal-to-noise ratio (dB) of `test` against `reference` logits."""
+    ref = reference.astype(np.float64)
+    noise = float(np.sum((ref - test) ** 2))
+    return math.inf if noise == 0 else 10 * math.log10(float(np.sum(ref * ref)) / noise)
 
 
 def mcnemar_p(a, b):
@@ -160,7 +175,8 @@ def quantx_variants(name, model, calib, tmp, modes, observer, validation):
     return out
 
 
-def torch_variants(model, calib):
+def torch_static(model, calib):
+    """PyTorch's static PTQ of `model` calibrated on `calib`."""
     import copy
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
@@ -169,16 +185,53 @@ def torch_variants(model, calib):
     # backend is oneDNN ("onednn"), the successor of fbgemm for x86 in
     # torch.ao (the "x86" qconfig combines the two).
     torch.backends.quantized.engine = BACKEND
-    out = {"float": model}
     m = copy.deepcopy(model).eval()
     example = (torch.from_numpy(calib[:1]),)
     prepared = prepare_fx(m, get_default_qconfig_mapping(BACKEND), example)
     with torch.no_grad():
         for i in range(0, len(calib), 100):
             prepared(torch.from_numpy(calib[i:i + 100]))
-    out["static-int8"] = convert_fx(prepared)
-    out["dynamic-int8"] = torch.ao.quantization.quantize_dynamic(
-        copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
+    return convert_fx(prepared)
+
+
+def torch_variants(model, calib):
+    import copy
+    return {"float": model, "static-int8": torch_static(model, calib),
+            "dynamic-int8": torch.ao.quantization.quantize_dynamic(
+                copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)}
+
+
+def torch_callable(tm):
+    def run(x):
+        with torch.no_grad():
+            return tm(torch.from_numpy(x)).numpy()
+    return run
+
+
+def static_over_draws(name, model, observer, draws, tmp, test):
+    """Static int8 test accuracy of quantx (with `observer`) and PyTorch,
+    each calibrated on the same images, for every calibration set in
+    `draws`: [(quantx, torch)]."""
+    import quantx.jit
+    from quantx import importer, ptq
+    test_x, test_y = test
+    src = os.path.join(tmp, f"{name}-draws.mlir")
+    with open(src, "w") as f:
+        f.write(importer.import_module(model, (torch.zeros(EVAL_BATCH, 1, 28, 28),)))
+    calib_src = os.path.join(tmp, f"{name}-calib.mlir")  # batch 100
+    out = []
+    for d, calib in enumerate(draws):
+        stats = os.path.join(tmp, f"{name}-draw-stats.json")
+        ptq.calibrate(calib_src, [calib[i:i + 100] for i in range(0, len(calib), 100)],
+                      stats, kind=observer, entry="forward")
+        dst = os.path.join(tmp, f"{name}-draw.mlir")
+        ptq.quantize(src, stats, dst, mode="static-int8")
+        fn = quantx.jit.compile(open(dst).read())["forward"]
+        out.append((accuracy(fn, test_x, test_y, EVAL_BATCH),
+                    accuracy(torch_callable(torch_static(model, calib)),
+                             test_x, test_y, EVAL_BATCH)))
+        log(f"  {name}: calibration draw {d + 1}/{len(draws)}: static int8 "
+            f"quantx {out[-1][0] * 100:.2f}%, torch {out[-1][1] * 100:.2f}%")
     return out
 
 
@@ -200,6 +253,10 @@ def main():
                          "'auto': the kind whose static int8 model is most "
                          f"accurate on {VALIDATION_IMAGES} validation images "
                          "of the training split")
+    ap.add_argument("--calibration-draws", type=int, default=0,
+                    help="also compare static int8 test accuracy, quantx and "
+                         "PyTorch, over this many further calibration sets of "
+                         "1,000 training images")
     args = ap.parse_args()
     if args.test_images % EVAL_BATCH:
         ap.error(f"--test-images must be a multiple of {EVAL_BATCH}")
@@ -222,7 +279,13 @@ def main():
                                               replace=False)
     validation = (train_x[pick], train_y[pick])
     load_before = os.getloadavg()[0]
-    rows, figures = [], {}
+    rows, figures, draw_rows = [], {}, []
+    # Further calibration sets, from training images outside the
+    # validation set: how much each PTQ's accuracy depends on the draw.
+    rest = np.setdiff1d(np.arange(len(train_x)), pick)
+    order = np.random.default_rng(2025).permutation(rest)
+    draws = [train_x[order[d * 1000:(d + 1) * 1000]]
+             for d in range(args.calibration_draws)]
     modes = ["static-int8", "dynamic-int8", "weight-int4"]
     with tempfile.TemporaryDirectory(prefix="quantx-bench-ptq-") as tmp:
         for name in args.models:
@@ -239,16 +302,29 @@ def main():
             for variant in ["float"] + modes:
                 log(f"  {name} {variant}: compiling, accuracy, latency")
                 fns = {b: quantx.jit.compile(t)["forward"] for b, t in qx[variant]["texts"].items()}
-                qc = correct(fns[EVAL_BATCH], test_x, test_y, EVAL_BATCH)
+                q_out = outputs(fns[EVAL_BATCH], test_x, EVAL_BATCH)
+                qc = q_out.argmax(1) == test_y
                 acc = float(qc.mean())
                 tm = th.get(variant)
                 run_torch = None
                 if tm is not None:
-                    def run_torch(x, tm=tm):
-                        with torch.no_grad():
-                            return tm(torch.from_numpy(x)).numpy()
-                    tc = correct(run_torch, test_x, test_y, EVAL_BATCH)
+                    run_torch = torch_callable(tm)
+                    t_out = outputs(run_torch, test_x, EVAL_BATCH)
+                    tc = t_out.argmax(1) == test_y
                     tacc = float(tc.mean())
+                if variant == "float":
+                    # The reference of fidelity: PyTorch's float model.
+                    ref_out = t_out
+                # Fidelity to the float model: logit SQNR and how often the
+                # top class is the float model's (far less noisy than the
+                # accuracy, which counts only where the label decides).
+                q_agree = q_out.argmax(1) == ref_out.argmax(1)
+                fidelity = {"sqnr_db": sqnr_db(ref_out, q_out),
+                            "agree": float(q_agree.mean())}
+                if run_torch is not None:
+                    t_agree = t_out.argmax(1) == ref_out.argmax(1)
+                    t_fidelity = {"sqnr_db": sqnr_db(ref_out, t_out),
+                                  "agree": float(t_agree.mean())}
                 # Latency: both called from Python the same way (arrays in,
                 # arrays out), in alternating rounds so that both see the
                 # same machine.
@@ -262,13 +338,17 @@ def main():
                     if run_torch is not None:
                         tlat[b] = med["torch"] * 1e3
                 row = {"model": name, "variant": variant, "impl": "quantx", "accuracy": acc,
-                       "lat1_ms": lat[1], "lat64_ms": lat[64], "bytes": qx[variant]["bytes"]}
+                       "lat1_ms": lat[1], "lat64_ms": lat[64], "bytes": qx[variant]["bytes"],
+                       **fidelity}
                 rows.append(row)
+                key = f"{name}_{variant.replace('-', '_')}"
+                if variant != "float":
+                    figures[f"{key}_logit_sqnr_db"] = fidelity["sqnr_db"]
+                    figures[f"{key}_float_agreement"] = fidelity["agree"]
                 if tm is not None:
                     rows.append({"model": name, "variant": variant, "impl": "torch",
                                  "accuracy": tacc, "lat1_ms": tlat[1], "lat64_ms": tlat[64],
-                                 "bytes": state_bytes(tm)})
-                    key = f"{name}_{variant.replace('-', '_')}"
+                                 "bytes": state_bytes(tm), **t_fidelity})
                     figures[f"{key}_accuracy"] = acc
                     figures[f"{key}_torch_accuracy"] = tacc
                     figures[f"{key}_accuracy_vs_torch"] = acc - tacc
@@ -280,10 +360,19 @@ def main():
                     figures[f"{key}_images_only_torch_right"] = t_only
                     row["vs_torch"] = (f"{q_only}/{t_only} only-right, "
                                        f"p = {p:.2f}")
+                    if variant != "float":
+                        figures[f"{key}_torch_logit_sqnr_db"] = t_fidelity["sqnr_db"]
+                        figures[f"{key}_torch_float_agreement"] = t_fidelity["agree"]
+                        # Is quantx's top class the float model's more often
+                        # than PyTorch's? (the same exact McNemar test)
+                        p, q_only, t_only = mcnemar_p(q_agree, t_agree)
+                        figures[f"{key}_float_agreement_vs_torch_p_value"] = p
+                        figures[f"{key}_float_agreement_at_least_torch"] = bool(
+                            fidelity["agree"] >= t_fidelity["agree"])
                     figures[f"{key}_b1_speedup"] = tlat[1] / lat[1]
                     figures[f"{key}_b64_speedup"] = tlat[64] / lat[64]
                 else:
-                    figures[f"{name}_{variant.replace('-', '_')}_accuracy"] = acc
+                    figures[f"{key}_accuracy"] = acc
                 if variant != "float":
                     figures[f"{name}_{variant.replace('-', '_')}_size_ratio"] = \
                         float_bytes / qx[variant]["bytes"]
@@ -297,20 +386,40 @@ def main():
                 figures[f"{name}_static_int8_b64_speedup"] >= 1)
             figures[f"{name}_static_int8_size_3.5x"] = bool(
                 figures[f"{name}_static_int8_size_ratio"] >= 3.5)
+            if args.calibration_draws:
+                res = static_over_draws(name, model, figures[f"{name}_observer"],
+                                        draws, tmp, (test_x, test_y))
+                q, t = np.array(res).T
+                draw_rows.append((name, q, t))
+                figures[f"{name}_static_int8_draws_mean_accuracy"] = float(q.mean())
+                figures[f"{name}_static_int8_draws_torch_mean_accuracy"] = float(t.mean())
+                figures[f"{name}_static_int8_draws_quantx_at_least_torch_count"] = int((q >= t).sum())
 
     print(f"PTQ on Fashion-MNIST ({args.test_images} test images, 1,000 calibration images, "
           f"observers {', '.join(figures[m + '_observer'] for m in args.models)}"
           f"{' (picked on validation images)' if args.observer == 'auto' else ''}; 2 threads; load {load_before:.2f} -> {os.getloadavg()[0]:.2f})")
     print(f"{'model':12} {'variant':13} {'impl':7} {'accuracy':>9} {'b1 ms':>9} {'b64 ms':>9} "
-          f"{'weight bytes':>13}")
+          f"{'weight bytes':>13} {'SQNR dB':>8} {'agree':>8}")
     for r in rows:
         print(f"{r['model']:12} {r['variant']:13} {r['impl']:7} {100 * r['accuracy']:8.2f}% "
-              f"{r['lat1_ms']:9.3f} {r['lat64_ms']:9.3f} {r['bytes']:13d}  "
+              f"{r['lat1_ms']:9.3f} {r['lat64_ms']:9.3f} {r['bytes']:13d} "
+              f"{r['sqnr_db']:8.2f} {100 * r['agree']:7.2f}%  "
               f"{r.get('vs_torch', '')}")
     print("(quantx weight bytes: the PTQ report's per-layer bytes (float layers at 4 bytes per "
           "value); torch: its serialized state dict. On quantx rows with a torch peer: the "
           "test images only quantx / only torch classifies right, and the exact McNemar "
-          "p-value of the accuracy difference)")
+          "p-value of the accuracy difference. SQNR dB: of the logits against PyTorch's "
+          "float model's; agree: test images whose top class is the float model's)")
+    if draw_rows:
+        print(f"\nStatic int8 test accuracy over {args.calibration_draws} further calibration "
+              "sets of 1,000 training images (quantx and torch calibrated on the same images)")
+        print(f"{'model':12} {'impl':7} {'mean':>8} {'sd':>6} {'min':>8} {'max':>8}  "
+              "draws quantx >= torch")
+        for name, q, t in draw_rows:
+            for impl, a in (("quantx", q), ("torch", t)):
+                print(f"{name:12} {impl:7} {100 * a.mean():7.3f}% {100 * a.std(ddof=1) if len(a) > 1 else 0:6.3f} "
+                      f"{100 * a.min():7.2f}% {100 * a.max():7.2f}%  "
+                      f"{f'{int((q >= t).sum())} of {len(q)}' if impl == 'quantx' else ''}")
     figures["load_average_before"] = load_before
     figures["load_average_after"] = os.getloadavg()[0]
     print(json.dumps({"bench": "ptq", **figures}, sort_keys=True))

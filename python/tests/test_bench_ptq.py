@@ -1,0 +1,40 @@
+"""bench/ptq.py on a small slice: the script runs end to end against the
+built tree (the MLP, 80 test images, one further calibration draw) and its
+JSON line carries the figures docs/PTQ.md quotes, with values in range."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+SOURCE = os.environ.get("QUANTX_SOURCE_DIR", os.path.join(
+    os.path.dirname(__file__), "..", ".."))
+SCRIPT = os.path.join(SOURCE, "bench", "ptq.py")
+
+
+def test_bench_ptq_small_run():
+    r = subprocess.run([sys.executable, SCRIPT, "--models", "fashion_mlp",
+                        "--test-images", "80", "--repetitions", "2",
+                        "--observer", "min_max", "--calibration-draws", "1"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert figures["bench"] == "ptq"
+    key = "fashion_mlp_static_int8"
+    for suffix in ("accuracy", "torch_accuracy", "draws_mean_accuracy",
+                   "draws_torch_mean_accuracy", "float_agreement",
+                   "torch_float_agreement"):
+        assert 0.0 <= figures[f"{key}_{suffix}"] <= 1.0, suffix
+    for suffix in ("accuracy_at_least_torch", "float_agreement_at_least_torch",
+                   "within_0.5_points", "latency_at_most_torch", "size_3.5x"):
+        assert isinstance(figures[f"{key}_{suffix}"], bool), suffix
+    assert figures[f"{key}_draws_quantx_at_least_torch_count"] in (0, 1)
+    # int8 logits are far from float's noise floor and far from garbage.
+    assert 30.0 < figures[f"{key}_logit_sqnr_db"] < 80.0
+    assert figures[f"{key}_size_ratio"] > 3.5
+    assert any("calibration sets" in l for l in lines)

@@ -1599,16 +1599,17 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
     // 512-bit tiles where the target has AVX-512 (the foundation for f32,
     // and VNNI for vpdpbusd on zmm), unless `vector-bits` says otherwise.
     if (vectorBits != 0 && vectorBits != 256 && vectorBits != 512) {
-      getOperation().emitError("quantx-cpu-gemm: vector-bits must be 0, 256 "
-                               "or 512, not ")
+      emitError(getOperation().getLoc(),
+                "quantx-cpu-gemm: vector-bits must be 0, 256 "
+                "or 512, not ")
           << int64_t(vectorBits);
       return signalPassFailure();
     }
     bool avx512f = has.contains("avx512f");
     bool vnni512 = has.contains("avx512vnni") && has.contains("avx512bw");
     if (vectorBits == 512 && !avx512f) {
-      getOperation().emitError(
-          "quantx-cpu-gemm: vector-bits=512 needs a target with avx512f");
+      emitError(getOperation().getLoc(),
+                "quantx-cpu-gemm: vector-bits=512 needs a target with avx512f");
       return signalPassFailure();
     }
     bool wideF32 = vectorBits == 512 || (vectorBits == 0 && avx512f);

@@ -4,6 +4,7 @@
 // RUN: not quantx-opt %s -quantx-apply-calibration='stats-file=%S/Inputs/stats-truncated.json' 2>&1 | FileCheck %s --check-prefix=BADJSON
 // RUN: not quantx-opt %s -quantx-apply-calibration='stats-file=%S/Inputs/stats-format.json' 2>&1 | FileCheck %s --check-prefix=FORMAT
 // RUN: not quantx-opt %s -quantx-apply-calibration='stats-file=%S/Inputs/stats-kind.json' 2>&1 | FileCheck %s --check-prefix=KIND
+// RUN: not quantx-opt %s -quantx-apply-calibration='stats-file=%S/Inputs/stats-version.json' 2>&1 | FileCheck %s --check-prefix=VERSION
 // RUN: not quantx-opt %s -quantx-apply-calibration='stats-file=%S/Inputs/stats-nomax.json' 2>&1 | FileCheck %s --check-prefix=NOMAX
 // RUN: not quantx-opt %s -quantx-apply-calibration='stats-file=%S/Inputs/stats-channels.json' 2>&1 | FileCheck %s --check-prefix=CHANNELS
 
@@ -11,10 +12,17 @@
 // CHECK: quantx.observe %{{.*}} {kind = #quantx.observer<min_max>, name = "a.input", stats = {max = 2.000000e+00 : f64, min = -1.500000e+00 : f64, scale = 0.01372549{{[0-9]*}} : f64, zero_point = 109 : i64}}
 // CHECK: quantx.observe %{{.*}} {axis = 0 : i64, kind = #quantx.observer<min_max>, name = "w.weight", stats = {max = dense<[1.000000e+00, 5.000000e-01]> : tensor<2xf64>, min = dense<[-1.000000e+00, -2.000000e+00]> : tensor<2xf64>}}
 
+// Errors about the options or the file name the module's location but do
+// not print the whole module after them.
 // NOFILE: quantx-apply-calibration needs stats-file=<path>
+// NOFILE-NOT: see current operation
 // MISSINGFILE: cannot read statistics file '{{.*}}does-not-exist.json'
+// MISSINGFILE-NOT: see current operation
 // BADJSON: is not valid JSON
+// BADJSON-NOT: see current operation
 // FORMAT: is not a quantx-calibration file
+// FORMAT-NOT: see current operation
+// VERSION: statistics file '{{.*}}stats-version.json' has format version 2; this quantx reads version 1
 // KIND: statistics of 'a.input' were collected with observer 'entropy', but the op asks for 'min_max'
 // NOMAX: bad statistics for 'a.input': missing 'max'
 // CHANNELS: statistics of 'w.weight' are per channel with 3 channels, which does not match the op

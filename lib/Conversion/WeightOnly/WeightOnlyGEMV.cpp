@@ -857,15 +857,17 @@ struct PackWeightOnlyPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (activations != "f32" && activations != "int8") {
-      module.emitError("quantx-pack-weight-only: activations must be f32 or "
-                       "int8, got '")
+      emitError(module.getLoc(),
+                "quantx-pack-weight-only: activations must be f32 or "
+                "int8, got '")
           << activations << "'";
       return signalPassFailure();
     }
     if (activations == "int8" &&
         !llvm::is_contained(resolveTargetFeatures(targetFeatures), "avx2")) {
-      module.emitError("quantx-pack-weight-only: activations=int8 needs a "
-                       "target with AVX2 (vpmaddubsw, vpmaddwd); this one ")
+      emitError(module.getLoc(),
+                "quantx-pack-weight-only: activations=int8 needs a "
+                "target with AVX2 (vpmaddubsw, vpmaddwd); this one ")
           << (targetFeatures.empty() ? "(the host) " : "") << "has none: "
           << "use activations=f32";
       return signalPassFailure();

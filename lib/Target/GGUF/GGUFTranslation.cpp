@@ -515,7 +515,7 @@ LogicalResult buildWriter(ModuleOp module, const GGUFExportOptions &options,
     defaultType = ::quantx::ggmlTypeFromName(options.defaultType);
     if (!defaultType ||
         !::quantx::ggufTypeFromName(options.defaultType).has_value())
-      return module.emitError()
+      return emitError(module.getLoc())
              << "unknown or unsupported target type '" << options.defaultType
              << "' (quantx quantizes to f32, f16, bf16, q4_0, q4_1, q5_0, "
                 "q5_1, q8_0, q2_k..q6_k)";
@@ -719,7 +719,7 @@ LogicalResult buildWriter(ModuleOp module, const GGUFExportOptions &options,
   if (Attribute attr = module->getAttr(kMetadataAttr)) {
     auto dict = dyn_cast<DictionaryAttr>(attr);
     if (!dict)
-      return module.emitError()
+      return emitError(module.getLoc())
              << "'" << kMetadataAttr << "' must be a dictionary";
     for (NamedAttribute entry : dict) {
       FailureOr<GGUFValue> v =
@@ -736,7 +736,7 @@ LogicalResult buildWriter(ModuleOp module, const GGUFExportOptions &options,
     for (auto &[key, value] : entries)
       writer.addMetadata(key, value);
   } catch (const std::exception &e) {
-    return module.emitError() << e.what();
+    return emitError(module.getLoc()) << e.what();
   }
   return success();
 }
@@ -755,7 +755,7 @@ runExport(ModuleOp module, const GGUFExportOptions &options,
   try {
     write(writer);
   } catch (const std::exception &e) {
-    return module.emitError() << "cannot write GGUF: " << e.what();
+    return emitError(module.getLoc()) << "cannot write GGUF: " << e.what();
   }
   if (report)
     for (const std::string &line : *report)

@@ -41,7 +41,7 @@ struct InsertObserversPass
     std::optional<ObserverKind> observerKind = symbolizeObserverKind(kind);
     if (!observerKind || *observerKind == ObserverKind::hessian ||
         *observerKind == ObserverKind::mean_abs) {
-      getOperation().emitError()
+      emitError(getOperation().getLoc())
           << "quantx-insert-observers: unknown observer kind '" << kind
           << "' (expected min_max, moving_average_min_max, histogram, "
              "percentile, entropy or mse)";
@@ -249,7 +249,7 @@ struct ExposeObservationsPass
     {
       llvm::raw_fd_ostream os(tmp, ec);
       if (ec) {
-        getOperation().emitError()
+        emitError(getOperation().getLoc())
             << "cannot write manifest '" << manifest << "': " << ec.message();
         return signalPassFailure();
       }
@@ -260,7 +260,7 @@ struct ExposeObservationsPass
       os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     }
     if ((ec = llvm::sys::fs::rename(tmp, manifest))) {
-      getOperation().emitError()
+      emitError(getOperation().getLoc())
           << "cannot write manifest '" << manifest << "': " << ec.message();
       return signalPassFailure();
     }
@@ -317,21 +317,22 @@ struct ApplyCalibrationPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (statsFile.empty()) {
-      module.emitError("quantx-apply-calibration needs stats-file=<path>");
+      emitError(module.getLoc(),
+                "quantx-apply-calibration needs stats-file=<path>");
       return signalPassFailure();
     }
     auto buffer = llvm::MemoryBuffer::getFile(statsFile);
     if (!buffer) {
-      module.emitError() << "cannot read statistics file '" << statsFile
-                         << "': " << buffer.getError().message();
+      emitError(module.getLoc()) << "cannot read statistics file '" << statsFile
+                                 << "': " << buffer.getError().message();
       return signalPassFailure();
     }
     llvm::Expected<llvm::json::Value> root =
         llvm::json::parse((*buffer)->getBuffer());
     if (!root) {
-      module.emitError() << "statistics file '" << statsFile
-                         << "' is not valid JSON: "
-                         << llvm::toString(root.takeError());
+      emitError(module.getLoc())
+          << "statistics file '" << statsFile
+          << "' is not valid JSON: " << llvm::toString(root.takeError());
       return signalPassFailure();
     }
     const llvm::json::Object *obj = root->getAsObject();
@@ -339,11 +340,23 @@ struct ApplyCalibrationPass
         obj ? obj->getObject("observations") : nullptr;
     if (!obj || obj->getString("format") != "quantx-calibration" ||
         !observations) {
-      module.emitError() << "statistics file '" << statsFile
-                         << "' is not a quantx-calibration file (needs "
-                            "\"format\": \"quantx-calibration\" and an "
-                            "\"observations\" object)";
+      emitError(module.getLoc()) << "statistics file '" << statsFile
+                                 << "' is not a quantx-calibration file (needs "
+                                    "\"format\": \"quantx-calibration\" and an "
+                                    "\"observations\" object)";
       return signalPassFailure();
+    }
+    if (const llvm::json::Value *version = obj->get("version")) {
+      std::optional<int64_t> v = version->getAsInteger();
+      if (!v || *v != 1) {
+        std::string text;
+        llvm::raw_string_ostream os(text);
+        os << *version;
+        emitError(module.getLoc())
+            << "statistics file '" << statsFile << "' has format version "
+            << text << "; this quantx reads version 1";
+        return signalPassFailure();
+      }
     }
     // Compute every attribute first; change the module only if all succeed.
     Builder b(module.getContext());

@@ -533,15 +533,16 @@ void PTQPass::runOnOperation() {
   else if (mode == "weight-int4")
     modeValue = Mode::WeightInt4;
   else {
-    module.emitError() << "quantx-ptq: unknown mode '" << mode
-                       << "' (expected static-int8, dynamic-int8, "
-                          "weight-int8 or weight-int4)";
+    emitError(module.getLoc()) << "quantx-ptq: unknown mode '" << mode
+                               << "' (expected static-int8, dynamic-int8, "
+                                  "weight-int8 or weight-int4)";
     return signalPassFailure();
   }
   if (groupSize < 0 || (groupSize > 0 && modeValue != Mode::WeightInt8 &&
                         modeValue != Mode::WeightInt4)) {
-    module.emitError("quantx-ptq: group-size must be >= 0 and is only "
-                     "meaningful for the weight-only modes");
+    emitError(module.getLoc(),
+              "quantx-ptq: group-size must be >= 0 and is only "
+              "meaningful for the weight-only modes");
     return signalPassFailure();
   }
   std::vector<llvm::Regex> keepPatterns;
@@ -549,8 +550,8 @@ void PTQPass::runOnOperation() {
     llvm::Regex re(pattern);
     std::string error;
     if (!re.isValid(error)) {
-      module.emitError() << "quantx-ptq: bad keep-float pattern '" << pattern
-                         << "': " << error;
+      emitError(module.getLoc()) << "quantx-ptq: bad keep-float pattern '"
+                                 << pattern << "': " << error;
       return signalPassFailure();
     }
     keepPatterns.emplace_back(pattern);

@@ -7,8 +7,9 @@ The flow (docs/PTQ.md)::
                 tensor to a numeric-core observer, write a statistics JSON
     quantize    quantx-opt -quantx-apply-calibration -quantx-ptq
 
-Running a compiled function is isolated in :func:`run_function` (today the
-``quantx-run`` tool in a subprocess). Every error is a :class:`PTQError`
+Running a compiled function is isolated in :func:`run_function` (the
+in-process JIT, ``quantx-run`` in a subprocess where the JIT library cannot
+be loaded). Every error is a :class:`PTQError`
 with a message naming the culprit; output files are written atomically, so
 a failure never leaves a partial file.
 """
@@ -138,9 +139,10 @@ def run_function(mlir_path: str, inputs: Sequence[np.ndarray], num_results: int,
 
 def instrument(model: str, out_dir: str, kind: str = "min_max",
                num_bins: int = 0, percentile: float = 0.0,
-               momentum: float = 0.0, entry: str = "main"):
+               momentum: float = 0.0, entry: Optional[str] = None):
     """Inserts and exposes observers; returns (module path, function entry
-    of the manifest)."""
+    of the manifest). `entry` names the function; by default `main`, or the
+    module's one function with quantizable layers."""
     if kind not in OBSERVER_KINDS:
         raise PTQError(f"unknown observer kind '{kind}' "
                        f"(expected one of {', '.join(OBSERVER_KINDS)})")
@@ -158,10 +160,16 @@ def instrument(model: str, out_dir: str, kind: str = "min_max",
          "inserting observers")
     with open(manifest) as f:
         data = json.load(f)
-    for fn in data["functions"]:
-        if fn["function"] == entry:
-            return out, fn
-    raise PTQError(f"function '{entry}' has no quantizable layer to observe")
+    functions = {fn["function"]: fn for fn in data["functions"]}
+    if entry is None:
+        if "main" in functions or len(functions) != 1:
+            entry = "main"
+        else:
+            entry = next(iter(functions))
+    if entry in functions:
+        return out, functions[entry]
+    others = f" (functions with layers: {', '.join(sorted(functions))})" if functions else ""
+    raise PTQError(f"function '{entry}' has no quantizable layer to observe{others}")
 
 
 def make_observer(entry: dict):
@@ -250,13 +258,15 @@ def _to_json_numbers(v):
 
 def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
               num_bins: int = 0, percentile: float = 0.0,
-              momentum: float = 0.0, entry: str = "main") -> dict:
-    """Calibrates `model` on `data` and writes the statistics file.
+              momentum: float = 0.0, entry: Optional[str] = None) -> dict:
+    """Calibrates `model` on `data` and writes the statistics file
+    (`entry`: the function, as for :func:`instrument`).
 
     Returns the statistics dictionary (the file's content)."""
     with tempfile.TemporaryDirectory(prefix="quantx-calib-") as tmp:
         path, manifest = instrument(model, tmp, kind, num_bins, percentile,
                                     momentum, entry)
+        entry = manifest["function"]
         entries = manifest["observations"]
         arguments = manifest["arguments"]
         nres = manifest["num_all_results"]
@@ -360,35 +370,112 @@ def _regex_escape(name: str) -> str:
     return "".join("\\" + c if c in ".^$|()[]{}*+?\\" else c for c in name)
 
 
-def _run_batches(path: str, batches: List[List[np.ndarray]], num_results: int = 1):
-    return [run_function(path, b, num_results)[0] for b in batches]
+def _model_batches(model: str, data, tmp: str, entry: Optional[str]):
+    """Instruments `model` in `tmp` and splits `data` into the batches its
+    function `entry` takes, each checked against the arguments (shape and
+    dtype); returns (batches, instrumented module path, manifest entry)."""
+    path, manifest = instrument(model, tmp, entry=entry)
+    arguments = manifest["arguments"]
+    batches = [_check_batch(i, b, arguments)
+               for i, b in enumerate(_batches(data, arguments))]
+    if not batches:
+        raise PTQError("no data to run the model on")
+    return batches, path, manifest
+
+
+def _first_result(path: str, batches, entry: str) -> np.ndarray:
+    """The first result of `entry` in `path` over all batches, flattened."""
+    return np.concatenate([run_function(path, b, 1, entry)[0].reshape(-1)
+                           for b in batches])
+
+
+def _keep_exactly(names: Sequence[str]) -> List[str]:
+    """keep-float patterns that match exactly these layer names."""
+    return ["^" + _regex_escape(n) + "$" for n in names]
 
 
 def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8",
-                group_size: int = 0) -> List[dict]:
+                group_size: int = 0, keep_float: Sequence[str] = (),
+                entry: Optional[str] = None) -> List[dict]:
     """Ranks layers by the error each adds alone: for every layer, the model
     with only that layer quantized is run on `data` and compared with the
     float model (SQNR of the first result, in dB; lower is more sensitive).
+    Layers that `keep_float` keeps in float are not ranked.
 
     Returns [{"name", "sqnr_db"}] sorted from most to least sensitive."""
     with tempfile.TemporaryDirectory(prefix="quantx-sens-") as tmp:
-        full = quantize(model, stats, os.path.join(tmp, "all.mlir"), mode, group_size)
+        full = quantize(model, stats, os.path.join(tmp, "all.mlir"), mode, group_size,
+                        keep_float)
         names = [l["name"] for l in full["layers"] if l["status"] == "quantized"]
-        _, manifest = instrument(model, tmp)
-        arguments = manifest["arguments"]
-        batches = [_check_batch(i, b, arguments)
-                   for i, b in enumerate(_batches(data, arguments))]
-        if not batches:
-            raise PTQError("no calibration data")
-        ref = np.concatenate([r.reshape(-1) for r in _run_batches(model, batches)])
+        batches, _, manifest = _model_batches(model, data, tmp, entry)
+        entry = manifest["function"]
+        ref = _first_result(model, batches, entry)
         out = []
         for name in names:
-            others = ["^" + _regex_escape(n) + "$" for n in names if n != name]
             path = os.path.join(tmp, "one.mlir")
-            quantize(model, stats, path, mode, group_size, keep_float=others)
-            got = np.concatenate([r.reshape(-1) for r in _run_batches(path, batches)])
-            out.append({"name": name, "sqnr_db": sqnr_db(ref, got)})
+            quantize(model, stats, path, mode, group_size,
+                     list(keep_float) + _keep_exactly([n for n in names if n != name]))
+            out.append({"name": name,
+                        "sqnr_db": sqnr_db(ref, _first_result(path, batches, entry))})
     return sorted(out, key=lambda e: e["sqnr_db"])
+
+
+def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
+                    target_sqnr_db: float, mode: str = "static-int8",
+                    group_size: int = 0, keep_float: Sequence[str] = (),
+                    max_float_layers: Optional[int] = None,
+                    report: Optional[str] = None, progress=None,
+                    entry: Optional[str] = None) -> dict:
+    """Automatic mixed precision: quantizes `model`, keeping in float the
+    fewest layers, most sensitive first (:func:`sensitivity` on `data`),
+    for the output SQNR against the float model on `data` to reach
+    `target_sqnr_db`.
+
+    `keep_float` patterns are kept in float in any case; at most
+    `max_float_layers` more are (unlimited when None). A target that cannot
+    be reached within that is a :class:`PTQError`, and nothing is written.
+    Returns the quantx-ptq report with `output_sqnr_db` and a
+    `mixed_precision` record: the target, the sensitivity ranking, the
+    output SQNR of each step and the layers kept in float. `progress`, if
+    given, is called with a line of text per step."""
+    if not np.isfinite(target_sqnr_db):
+        raise PTQError("the target SQNR must be a finite number of dB")
+    if max_float_layers is not None and max_float_layers < 0:
+        raise PTQError("max_float_layers must be >= 0")
+    say = progress or (lambda line: None)
+    ranking = sensitivity(model, stats, data, mode, group_size, keep_float, entry)
+    say("sensitivity (SQNR with only that layer quantized, most sensitive first): " +
+        ", ".join(f"{e['name']} {e['sqnr_db']:.2f} dB" for e in ranking))
+    limit = len(ranking) if max_float_layers is None else min(max_float_layers, len(ranking))
+    with tempfile.TemporaryDirectory(prefix="quantx-mixed-") as tmp:
+        batches, _, manifest = _model_batches(model, data, tmp, entry)
+        entry = manifest["function"]
+        ref = _first_result(model, batches, entry)
+        steps = []
+        path = os.path.join(tmp, "step.mlir")
+        for count in range(limit + 1):
+            kept = [e["name"] for e in ranking[:count]]
+            rep = quantize(model, stats, path, mode, group_size,
+                           list(keep_float) + _keep_exactly(kept))
+            sqnr = sqnr_db(ref, _first_result(path, batches, entry))
+            steps.append({"float_layers": kept, "output_sqnr_db": sqnr})
+            say(f"{count} layer(s) kept in float{': ' + ', '.join(kept) if kept else ''}"
+                f" -> output SQNR {sqnr:.2f} dB (target {target_sqnr_db:g} dB)")
+            if sqnr >= target_sqnr_db:
+                break
+        else:
+            raise PTQError(
+                f"target output SQNR {target_sqnr_db:g} dB not reached: "
+                f"{steps[-1]['output_sqnr_db']:.2f} dB with the {limit} most "
+                f"sensitive layer(s) in float (of {len(ranking)} quantizable)")
+        rep["output_sqnr_db"] = sqnr
+        rep["mixed_precision"] = {"target_sqnr_db": target_sqnr_db,
+                                  "sensitivity": ranking, "steps": steps,
+                                  "float_layers": kept}
+        _copy_atomic(path, out_path)
+    if report:
+        _write_json_atomic(report, rep)
+    return rep
 
 
 def _observed_outputs(path: str, manifest: dict, batches) -> Dict[str, np.ndarray]:
@@ -397,7 +484,8 @@ def _observed_outputs(path: str, manifest: dict, batches) -> Dict[str, np.ndarra
     entries = manifest["observations"]
     got: Dict[str, List[np.ndarray]] = {"": []}
     for b in batches:
-        results = run_function(path, b, manifest["num_all_results"])
+        results = run_function(path, b, manifest["num_all_results"],
+                               manifest["function"])
         got[""].append(results[0].reshape(-1))
         for e in entries:
             t = b[e["argument"]] if "argument" in e else results[e["result"]]
@@ -407,17 +495,12 @@ def _observed_outputs(path: str, manifest: dict, batches) -> Dict[str, np.ndarra
 
 def add_sqnr(report: dict, model: str, stats: Optional[str], data,
              mode: str = "static-int8", group_size: int = 0,
-             keep_float: Sequence[str] = ()) -> dict:
+             keep_float: Sequence[str] = (), entry: Optional[str] = None) -> dict:
     """Adds SQNR figures (dB, quantized against float on `data`) to a
     quantx-ptq report: `sqnr_db` of each layer's output (the tensor after
     its bias and ReLU) and `output_sqnr_db` of the model's first result."""
     with tempfile.TemporaryDirectory(prefix="quantx-sqnr-") as tmp:
-        fpath, fman = instrument(model, tmp)
-        arguments = fman["arguments"]
-        batches = [_check_batch(i, b, arguments)
-                   for i, b in enumerate(_batches(data, arguments))]
-        if not batches:
-            raise PTQError("no data to measure the SQNR on")
+        batches, fpath, fman = _model_batches(model, data, tmp, entry)
         qpath = os.path.join(tmp, "quantized.mlir")
         qman_path = os.path.join(tmp, "quantized-observations.json")
         args = _ptq_command(model, stats, "keep-output-observers=true", mode,
@@ -425,8 +508,10 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
         args += [f"-quantx-expose-observations=manifest={qman_path}", "-o", qpath]
         _run(args, "quantizing with layer outputs exposed")
         with open(qman_path) as f:
-            qman = next(fn for fn in json.load(f)["functions"]
-                        if fn["function"] == fman["function"])
+            qman = next((fn for fn in json.load(f)["functions"]
+                         if fn["function"] == fman["function"]), None)
+        if qman is None:
+            raise PTQError(f"the quantized '{fman['function']}' exposes no layer output")
         ref = _observed_outputs(fpath, fman, batches)
         got = _observed_outputs(qpath, qman, batches)
     for layer in report["layers"]:
@@ -475,12 +560,17 @@ def format_report(report: dict) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
 
+ENTRY_HELP = ("the function to run (default: main, or the module's one "
+              "function with quantizable layers)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m quantx.ptq",
                                 description="Calibrate and quantize a float model.")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("calibrate", help="collect statistics into a JSON file")
     c.add_argument("model")
+    c.add_argument("--entry", help=ENTRY_HELP)
     c.add_argument("--data", required=True, help=".npz calibration data")
     c.add_argument("--stats", required=True, help="output statistics JSON")
     c.add_argument("--kind", default="min_max", choices=OBSERVER_KINDS)
@@ -489,6 +579,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     c.add_argument("--momentum", type=float, default=0.0)
     q = sub.add_parser("quantize", help="rewrite the model with quantx-ptq")
     q.add_argument("model")
+    q.add_argument("--entry", help=ENTRY_HELP + " (with --data)")
     q.add_argument("--stats")
     q.add_argument("-o", "--output", required=True)
     q.add_argument("--mode", default="static-int8", choices=MODES)
@@ -496,8 +587,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     q.add_argument("--keep-float", action="append", default=[])
     q.add_argument("--report")
     q.add_argument("--data", help=".npz data to measure SQNR figures on")
+    q.add_argument("--target-sqnr", type=float, metavar="DB",
+                   help="automatic mixed precision: keep the most sensitive "
+                        "layers in float until the output SQNR against float "
+                        "on --data reaches DB")
+    q.add_argument("--max-float-layers", type=int, metavar="N",
+                   help="with --target-sqnr: keep at most N layers in float "
+                        "(beyond --keep-float)")
     s = sub.add_parser("sensitivity", help="rank layers by the error each adds alone")
     s.add_argument("model")
+    s.add_argument("--entry", help=ENTRY_HELP)
     s.add_argument("--stats")
     s.add_argument("--data", required=True, help=".npz data")
     s.add_argument("--mode", default="static-int8", choices=MODES)
@@ -506,23 +605,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.cmd == "calibrate":
             stats = calibrate(args.model, args.data, args.stats, args.kind,
-                              args.num_bins, args.percentile, args.momentum)
+                              args.num_bins, args.percentile, args.momentum,
+                              args.entry)
             print(f"{len(stats['observations'])} observations over "
                   f"{stats['num_batches']} batches -> {args.stats}")
         elif args.cmd == "quantize":
-            rep = quantize(args.model, args.stats, args.output, args.mode,
-                           args.group_size, args.keep_float)
+            keep = list(args.keep_float)
+            if args.target_sqnr is not None:
+                if not args.data:
+                    raise PTQError("--target-sqnr needs --data to measure the SQNR on")
+                rep = mixed_precision(
+                    args.model, args.stats, args.data, args.output, args.target_sqnr,
+                    args.mode, args.group_size, keep, args.max_float_layers,
+                    progress=lambda line: print(line, file=sys.stderr, flush=True),
+                    entry=args.entry)
+                keep += _keep_exactly(rep["mixed_precision"]["float_layers"])
+            elif args.max_float_layers is not None:
+                raise PTQError("--max-float-layers needs --target-sqnr")
+            else:
+                rep = quantize(args.model, args.stats, args.output, args.mode,
+                               args.group_size, keep)
             if args.data:
                 add_sqnr(rep, args.model, args.stats, args.data, args.mode,
-                         args.group_size, args.keep_float)
+                         args.group_size, keep, args.entry)
             if args.report:
                 _write_json_atomic(args.report, rep)
             print(format_report(rep))
             if "output_sqnr_db" in rep:
                 print(f"output SQNR vs float: {rep['output_sqnr_db']:.2f} dB")
+            if "mixed_precision" in rep:
+                kept = rep["mixed_precision"]["float_layers"]
+                print(f"kept in float for the target: {', '.join(kept) if kept else 'none'}")
         else:
             for e in sensitivity(args.model, args.stats, args.data, args.mode,
-                                 args.group_size):
+                                 args.group_size, entry=args.entry):
                 print(f"{e['name']}\t{e['sqnr_db']:.2f} dB")
     except PTQError as e:
         print(f"error: {e}", file=sys.stderr)

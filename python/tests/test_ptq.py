@@ -251,6 +251,93 @@ def test_sensitivity_ranks_layers_by_the_error_each_adds_alone(tmp_path):
         assert 20.0 < e["sqnr_db"] < 200.0
 
 
+def test_mixed_precision_keeps_the_fewest_most_sensitive_layers(tmp_path):
+    data = batches(40, 1)
+    ranking = ptq.sensitivity(CNN, STATS, data)
+    out = tmp_path / "mixed.mlir"
+    # A target the fully quantized model meets: nothing stays in float, and
+    # the output is the plain rewrite's.
+    rep = ptq.mixed_precision(CNN, STATS, data, str(out), -1000.0)
+    assert rep["mixed_precision"]["float_layers"] == []
+    all_q = rep["output_sqnr_db"]
+    plain = tmp_path / "plain.mlir"
+    ptq.quantize(CNN, STATS, str(plain))
+    assert out.read_text() == plain.read_text()
+    # With two layers, keeping the most sensitive in float leaves the other
+    # one alone quantized: its sensitivity figure. A target between the two
+    # keeps exactly the most sensitive layer.
+    one_kept = ranking[1]["sqnr_db"]
+    assert one_kept > all_q
+    target = (all_q + one_kept) / 2
+    lines = []
+    rep = ptq.mixed_precision(CNN, STATS, data, str(out), target, progress=lines.append)
+    kept = ranking[0]["name"]
+    assert rep["mixed_precision"]["float_layers"] == [kept]
+    assert [s["float_layers"] for s in rep["mixed_precision"]["steps"]] == [[], [kept]]
+    assert {l["name"]: l["status"] for l in rep["layers"]}[kept] == "float"
+    assert len(lines) == 3 and "sensitivity" in lines[0]
+    # The written model meets the target, measured here against numpy.
+    w = cnn_weights()
+    ref = np.concatenate([float_cnn(x, w).reshape(-1) for x in data])
+    got = np.concatenate([ptq.run_function(str(out), [x], 1)[0].reshape(-1) for x in data])
+    assert ptq.sqnr_db(ref, got) >= target
+    assert ptq.sqnr_db(ref, got) == pytest.approx(rep["output_sqnr_db"], abs=0.05)
+    # Out of reach within one float layer: an error, and nothing written.
+    missing = tmp_path / "none.mlir"
+    with pytest.raises(ptq.PTQError, match="not reached"):
+        ptq.mixed_precision(CNN, STATS, data, str(missing), one_kept + 1.0,
+                            max_float_layers=1)
+    assert not missing.exists()
+    with pytest.raises(ptq.PTQError, match="finite"):
+        ptq.mixed_precision(CNN, STATS, data, str(missing), float("inf"))
+
+
+def test_cli_target_sqnr(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(40, 1)))
+    out = tmp_path / "q.mlir"
+    assert ptq.main(["quantize", CNN, "--stats", STATS, "-o", str(out),
+                     "--data", str(tmp_path / "d.npz"), "--target-sqnr", "1000"]) == 0
+    captured = capsys.readouterr()
+    # Both layers in float: the output is the float model's.
+    assert "kept in float for the target: " in captured.out
+    assert "2 layer(s) kept in float" in captured.err
+    assert ptq.main(["quantize", CNN, "--stats", STATS, "-o", str(tmp_path / "x.mlir"),
+                     "--target-sqnr", "30"]) == 1
+    assert "needs --data" in capsys.readouterr().err
+    assert ptq.main(["quantize", CNN, "--stats", STATS, "-o", str(tmp_path / "x.mlir"),
+                     "--max-float-layers", "1"]) == 1
+    assert "needs --target-sqnr" in capsys.readouterr().err
+    assert not (tmp_path / "x.mlir").exists()
+
+
+def test_the_entry_defaults_to_the_one_function_with_layers(tmp_path):
+    """A model whose function is not `main` (as the PyTorch importer's
+    `forward`) calibrates, ranks and reports without naming it; with two
+    such functions and no `main`, the error names them."""
+    text = open(CNN).read()
+    assert "@main(" in text
+    forward = tmp_path / "forward.mlir"
+    forward.write_text(text.replace("@main(", "@forward("))
+    data = batches(40, 1)
+    stats = tmp_path / "s.json"
+    ptq.calibrate(str(forward), data, str(stats))
+    assert set(json.load(open(stats))["observations"]) == \
+        set(json.load(open(STATS))["observations"])
+    ranking = ptq.sensitivity(str(forward), str(stats), data)
+    assert [e["name"] for e in ranking] == [e["name"] for e in ptq.sensitivity(CNN, str(stats), data)]
+    rep = ptq.add_sqnr(ptq.quantize(str(forward), str(stats), str(tmp_path / "q.mlir")),
+                       str(forward), str(stats), data)
+    assert rep["output_sqnr_db"] > 25.0
+    body = text[text.index("func.func @main("):]
+    two = tmp_path / "two.mlir"
+    two.write_text(text.replace("@main(", "@first(") + "\n" +
+                   body.replace("@main(", "@second("))
+    with pytest.raises(ptq.PTQError, match="first, second"):
+        ptq.calibrate(str(two), data, str(tmp_path / "s2.json"))
+    assert not (tmp_path / "s2.json").exists()
+    ptq.calibrate(str(two), data, str(tmp_path / "s2.json"), entry="second")
+
+
 def test_cli_quantize_prints_the_report_and_output_sqnr(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=np.concatenate(batches(50, 2)))
     out = tmp_path / "q.mlir"

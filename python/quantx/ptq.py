@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -207,23 +208,26 @@ def _batches(data, arguments) -> Iterable[List[np.ndarray]]:
 
     `data` is a .npz path (one array per argument, in key order `arg0`,
     `arg1`, ... or the file's order, split along axis 0 into the model's
-    batch size), or an iterable whose items are an array (one-argument
-    models) or a sequence of arrays."""
-    if isinstance(data, (str, os.PathLike)):
-        try:
-            npz = np.load(data)
-        except (OSError, ValueError) as e:
-            raise PTQError(f"cannot read calibration data '{data}': {e}")
-        keys = list(npz.keys())
-        if len(keys) != len(arguments):
-            raise PTQError(f"calibration data '{data}' has {len(keys)} arrays, "
+    batch size), one array of samples (one-argument models; split the same
+    way), or an iterable whose items are an array (one-argument models) or
+    a sequence of arrays."""
+    if isinstance(data, np.ndarray) or isinstance(data, (str, os.PathLike)):
+        if isinstance(data, np.ndarray):
+            arrays, what = [data], "the calibration array"
+        else:
+            try:
+                npz = np.load(data)
+            except (OSError, ValueError) as e:
+                raise PTQError(f"cannot read calibration data '{data}': {e}")
+            arrays, what = [npz[k] for k in npz.keys()], f"calibration data '{data}'"
+        if len(arrays) != len(arguments):
+            raise PTQError(f"{what} has {len(arrays)} arrays, "
                            f"the model takes {len(arguments)} arguments")
-        arrays = [npz[k] for k in keys]
         batch = arguments[0]["shape"][0] if arguments[0]["shape"] else 1
         n = arrays[0].shape[0] if arrays[0].ndim else 0
         if n == 0 or n % batch != 0:
-            raise PTQError(f"calibration data '{data}': {n} samples is not a "
-                           f"positive multiple of the model's batch size {batch}")
+            raise PTQError(f"{what}: {n} samples is not a positive multiple "
+                           f"of the model's batch size {batch}")
         for i in range(0, n, batch):
             yield [a[i:i + batch] for a in arrays]
         return
@@ -478,6 +482,95 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
     return rep
 
 
+def _import_torch(model, batch: int, sample_shape, path: str) -> str:
+    """Writes `model` (a torch.nn.Module) imported for inputs of
+    [batch, *sample_shape] to `path`."""
+    import torch
+
+    from . import importer
+    try:
+        text = importer.import_module(model.eval(), (torch.zeros(batch, *sample_shape),))
+    except (importer.UnsupportedOperationError, TypeError, ValueError) as e:
+        raise PTQError(f"importing the PyTorch model failed: {e}") from None
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def quantize_model(model, data, out_path: str, mode: str = "static-int8",
+                   kind: str = "min_max", group_size: int = 0,
+                   keep_float: Sequence[str] = (),
+                   target_sqnr_db: Optional[float] = None,
+                   max_float_layers: Optional[int] = None,
+                   report: Optional[str] = None, stats_path: Optional[str] = None,
+                   entry: Optional[str] = None, batch_size: Optional[int] = None,
+                   calibration_batch: int = 100, progress=None, **observer) -> dict:
+    """The whole PTQ flow in one call: calibrate `model` on `data` (static
+    int8), rewrite it in `mode`, with `keep_float` layers and, given
+    `target_sqnr_db`, the automatic mixed precision of
+    :func:`mixed_precision`, measure the SQNR of every layer and of the
+    output against the float model on `data`, and write the quantized
+    model to `out_path`. Returns the report (:func:`format_report` prints
+    it); `report` also writes it, `stats_path` keeps the statistics.
+
+    `model` is the path of a float MLIR module, or a ``torch.nn.Module``,
+    which is imported (:mod:`quantx.importer`) twice: for calibration in
+    batches of `calibration_batch` samples (or the largest divisor of the
+    sample count below it), and for the output in batches of `batch_size`
+    (default: the calibration batch). `data` is what :func:`calibrate`
+    takes; for a PyTorch model, one array of samples. `observer` passes
+    `num_bins`, `percentile` or `momentum` to the observers."""
+    if mode not in MODES:
+        raise PTQError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
+    say = progress or (lambda line: None)
+    if not isinstance(data, (np.ndarray, str, os.PathLike)):
+        data = list(data)  # read by each step: calibration, ranking, SQNR
+    with tempfile.TemporaryDirectory(prefix="quantx-flow-") as tmp:
+        if isinstance(model, (str, os.PathLike)):
+            calib_model = out_model = str(model)
+        else:
+            if not isinstance(data, np.ndarray) or data.ndim < 1 or not len(data):
+                raise PTQError("a PyTorch model needs its calibration data as "
+                               "one non-empty array of samples")
+            n = len(data)
+            batch = max(d for d in range(1, min(calibration_batch, n) + 1) if n % d == 0)
+            calib_model = _import_torch(model, batch, data.shape[1:],
+                                        os.path.join(tmp, "calibration.mlir"))
+            out_model = calib_model
+            if batch_size is not None and batch_size != batch:
+                if batch_size < 1:
+                    raise PTQError("batch_size must be >= 1")
+                out_model = _import_torch(model, batch_size, data.shape[1:],
+                                          os.path.join(tmp, "model.mlir"))
+            say(f"imported the PyTorch model (calibration batch {batch}, "
+                f"output batch {batch_size or batch})")
+        stats = None
+        if mode == "static-int8":
+            stats = stats_path or os.path.join(tmp, "stats.json")
+            t0 = time.perf_counter()
+            info = calibrate(calib_model, data, stats, kind, entry=entry, **observer)
+            say(f"calibrated ({kind}) on {info['num_batches']} batches in "
+                f"{time.perf_counter() - t0:.1f} s")
+        keep = list(keep_float)
+        if target_sqnr_db is not None:
+            mixed = mixed_precision(calib_model, stats, data, os.path.join(tmp, "mixed.mlir"),
+                                    target_sqnr_db, mode, group_size, keep,
+                                    max_float_layers, progress=progress, entry=entry)
+            keep += _keep_exactly(mixed["mixed_precision"]["float_layers"])
+        elif max_float_layers is not None:
+            raise PTQError("max_float_layers needs target_sqnr_db")
+        staged = os.path.join(tmp, "quantized.mlir")
+        rep = quantize(out_model, stats, staged, mode, group_size, keep)
+        if target_sqnr_db is not None:
+            rep["mixed_precision"] = mixed["mixed_precision"]
+        add_sqnr(rep, calib_model, stats, data, mode, group_size, keep, entry)
+        say(f"quantized ({mode}): output SQNR {rep['output_sqnr_db']:.2f} dB against float")
+        _copy_atomic(staged, out_path)
+    if report:
+        _write_json_atomic(report, rep)
+    return rep
+
+
 def _observed_outputs(path: str, manifest: dict, batches) -> Dict[str, np.ndarray]:
     """Runs an instrumented module and gathers each observed tensor (and
     the first result, under "") over all batches."""
@@ -560,6 +653,15 @@ def format_report(report: dict) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
 
+def _print_report(rep: dict) -> None:
+    print(format_report(rep))
+    if "output_sqnr_db" in rep:
+        print(f"output SQNR vs float: {rep['output_sqnr_db']:.2f} dB")
+    if "mixed_precision" in rep:
+        kept = rep["mixed_precision"]["float_layers"]
+        print(f"kept in float for the target: {', '.join(kept) if kept else 'none'}")
+
+
 ENTRY_HELP = ("the function to run (default: main, or the module's one "
               "function with quantizable layers)")
 
@@ -594,6 +696,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     q.add_argument("--max-float-layers", type=int, metavar="N",
                    help="with --target-sqnr: keep at most N layers in float "
                         "(beyond --keep-float)")
+    r = sub.add_parser("run", help="the whole flow: calibrate, quantize, report")
+    r.add_argument("model")
+    r.add_argument("--data", required=True, help=".npz calibration data")
+    r.add_argument("-o", "--output", required=True)
+    r.add_argument("--mode", default="static-int8", choices=MODES)
+    r.add_argument("--kind", default="min_max", choices=OBSERVER_KINDS)
+    r.add_argument("--num-bins", type=int, default=0)
+    r.add_argument("--percentile", type=float, default=0.0)
+    r.add_argument("--momentum", type=float, default=0.0)
+    r.add_argument("--group-size", type=int, default=0)
+    r.add_argument("--keep-float", action="append", default=[])
+    r.add_argument("--target-sqnr", type=float, metavar="DB")
+    r.add_argument("--max-float-layers", type=int, metavar="N")
+    r.add_argument("--stats", help="also keep the statistics JSON here")
+    r.add_argument("--report")
+    r.add_argument("--entry", help=ENTRY_HELP)
     s = sub.add_parser("sensitivity", help="rank layers by the error each adds alone")
     s.add_argument("model")
     s.add_argument("--entry", help=ENTRY_HELP)
@@ -630,12 +748,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          args.group_size, keep, args.entry)
             if args.report:
                 _write_json_atomic(args.report, rep)
-            print(format_report(rep))
-            if "output_sqnr_db" in rep:
-                print(f"output SQNR vs float: {rep['output_sqnr_db']:.2f} dB")
-            if "mixed_precision" in rep:
-                kept = rep["mixed_precision"]["float_layers"]
-                print(f"kept in float for the target: {', '.join(kept) if kept else 'none'}")
+            _print_report(rep)
+        elif args.cmd == "run":
+            rep = quantize_model(
+                args.model, args.data, args.output, args.mode, args.kind,
+                args.group_size, args.keep_float, args.target_sqnr,
+                args.max_float_layers, args.report, args.stats, args.entry,
+                progress=lambda line: print(line, file=sys.stderr, flush=True),
+                num_bins=args.num_bins, percentile=args.percentile,
+                momentum=args.momentum)
+            _print_report(rep)
         else:
             for e in sensitivity(args.model, args.stats, args.data, args.mode,
                                  args.group_size, entry=args.entry):

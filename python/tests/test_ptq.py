@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from quantx import _core, ptq
+from quantx import _core, jit, ptq
 
 SRC = os.environ.get("QUANTX_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -336,6 +336,70 @@ def test_the_entry_defaults_to_the_one_function_with_layers(tmp_path):
         ptq.calibrate(str(two), data, str(tmp_path / "s2.json"))
     assert not (tmp_path / "s2.json").exists()
     ptq.calibrate(str(two), data, str(tmp_path / "s2.json"), entry="second")
+
+
+def test_quantize_model_is_the_whole_flow_in_one_call(tmp_path):
+    data = batches(40, 2)
+    out = tmp_path / "flow.mlir"
+    lines = []
+    rep = ptq.quantize_model(CNN, data, str(out), kind="mse",
+                             stats_path=str(tmp_path / "kept.json"), progress=lines.append)
+    # The same as the steps one by one.
+    stats = tmp_path / "s.json"
+    ptq.calibrate(CNN, data, str(stats), kind="mse")
+    assert json.load(open(stats))["observations"] == \
+        json.load(open(tmp_path / "kept.json"))["observations"]
+    steps = tmp_path / "steps.mlir"
+    by_steps = ptq.add_sqnr(ptq.quantize(CNN, str(stats), str(steps)), CNN, str(stats), data)
+    assert out.read_text() == steps.read_text()
+    assert rep["output_sqnr_db"] == by_steps["output_sqnr_db"]
+    assert [l.get("sqnr_db") for l in rep["layers"]] == [l.get("sqnr_db") for l in by_steps["layers"]]
+    assert any("calibrated (mse)" in l for l in lines)
+    # Out of reach: an error, and no output.
+    missing = tmp_path / "none.mlir"
+    with pytest.raises(ptq.PTQError, match="not reached"):
+        ptq.quantize_model(CNN, data, str(missing), target_sqnr_db=1000.0, max_float_layers=0)
+    assert not missing.exists()
+
+
+def test_quantize_model_imports_a_pytorch_model(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 4)).eval()
+    x = np.random.default_rng(1).standard_normal((60, 8)).astype(np.float32)
+    out = tmp_path / "mlp-int8.mlir"
+    lines = []
+    rep = ptq.quantize_model(model, x, str(out), batch_size=1, progress=lines.append)
+    assert "calibration batch 60, output batch 1" in lines[0]
+    assert [l["status"] for l in rep["layers"]] == ["quantized", "quantized"]
+    assert rep["output_sqnr_db"] > 30.0
+    # The written model takes one sample and stays close to PyTorch's.
+    fn = jit.compile(out.read_text())["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = np.concatenate([fn(x[i:i + 1]) for i in range(len(x))])
+    assert ptq.sqnr_db(ref, got) > 30.0
+    with pytest.raises(ptq.PTQError, match="one non-empty array of samples"):
+        ptq.quantize_model(model, [x[:10]], str(tmp_path / "bad.mlir"))
+    assert not (tmp_path / "bad.mlir").exists()
+
+
+def test_cli_run(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(40, 2)))
+    out = tmp_path / "q.mlir"
+    assert ptq.main(["run", CNN, "--data", str(tmp_path / "d.npz"), "-o", str(out),
+                     "--kind", "percentile", "--percentile", "99.9",
+                     "--report", str(tmp_path / "r.json")]) == 0
+    captured = capsys.readouterr()
+    assert "output SQNR vs float" in captured.out and "classifier" in captured.out
+    assert "calibrated (percentile)" in captured.err
+    assert json.load(open(tmp_path / "r.json"))["output_sqnr_db"] > 25.0
+    assert out.exists()
+    assert ptq.main(["run", CNN, "--data", str(tmp_path / "d.npz"), "-o",
+                     str(tmp_path / "x.mlir"), "--max-float-layers", "1"]) == 1
+    assert "needs target_sqnr_db" in capsys.readouterr().err
+    assert not (tmp_path / "x.mlir").exists()
 
 
 def test_cli_quantize_prints_the_report_and_output_sqnr(tmp_path, capsys):

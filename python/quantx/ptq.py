@@ -262,9 +262,12 @@ def _to_json_numbers(v):
 
 def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
               num_bins: int = 0, percentile: float = 0.0,
-              momentum: float = 0.0, entry: Optional[str] = None) -> dict:
+              momentum: float = 0.0, entry: Optional[str] = None,
+              progress=None, progress_seconds: float = 2.0) -> dict:
     """Calibrates `model` on `data` and writes the statistics file
-    (`entry`: the function, as for :func:`instrument`).
+    (`entry`: the function, as for :func:`instrument`). `progress`, if
+    given, is called with a line of text at most every `progress_seconds`
+    while batches run.
 
     Returns the statistics dictionary (the file's content)."""
     with tempfile.TemporaryDirectory(prefix="quantx-calib-") as tmp:
@@ -276,12 +279,17 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
         nres = manifest["num_all_results"]
         observers = {e["name"]: make_observer(e) for e in entries}
         count = 0
+        start = last = time.perf_counter()
         for count, batch in enumerate(_batches(data, arguments), start=1):
             batch = _check_batch(count - 1, batch, arguments)
             results = run_function(path, batch, nres, entry)
             for e in entries:
                 t = batch[e["argument"]] if "argument" in e else results[e["result"]]
                 observers[e["name"]].observe(np.ascontiguousarray(t, dtype=np.float32))
+            now = time.perf_counter()
+            if progress and now - last >= progress_seconds:
+                progress(f"calibrating: {count} batches in {now - start:.1f} s")
+                last = now
         if count == 0:
             raise PTQError("no calibration data")
     out = {"format": "quantx-calibration", "version": 1,
@@ -548,7 +556,8 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
         if mode == "static-int8":
             stats = stats_path or os.path.join(tmp, "stats.json")
             t0 = time.perf_counter()
-            info = calibrate(calib_model, data, stats, kind, entry=entry, **observer)
+            info = calibrate(calib_model, data, stats, kind, entry=entry,
+                             progress=progress, **observer)
             say(f"calibrated ({kind}) on {info['num_batches']} batches in "
                 f"{time.perf_counter() - t0:.1f} s")
         keep = list(keep_float)
@@ -724,7 +733,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.cmd == "calibrate":
             stats = calibrate(args.model, args.data, args.stats, args.kind,
                               args.num_bins, args.percentile, args.momentum,
-                              args.entry)
+                              args.entry, progress=lambda line: print(
+                                  line, file=sys.stderr, flush=True))
             print(f"{len(stats['observations'])} observations over "
                   f"{stats['num_batches']} batches -> {args.stats}")
         elif args.cmd == "quantize":

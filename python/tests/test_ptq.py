@@ -73,6 +73,15 @@ def test_min_max_statistics_match_numpy(tmp_path):
     assert obs["classifier.output"]["max"] == pytest.approx(float(outs.max()), rel=1e-5)
 
 
+def test_calibration_reports_progress(tmp_path):
+    lines = []
+    stats = ptq.calibrate(CNN, batches(3, 5), str(tmp_path / "s.json"),
+                          progress=lines.append, progress_seconds=0.0)
+    assert stats["num_batches"] == 5
+    assert lines == [f"calibrating: {i} batches in " + l.split(" in ")[1]
+                     for i, l in zip(range(1, 6), lines)]
+
+
 def test_npz_input_is_split_into_batches(tmp_path):
     data = np.concatenate(batches(1, 3))
     np.savez(tmp_path / "c.npz", x=data)

@@ -368,7 +368,7 @@ def quantize(model: str, stats: Optional[str], out_path: str,
         tmp_out = os.path.join(tmp, "out.mlir")
         args = _ptq_command(model, stats, f"report={rep}", mode, group_size,
                             keep_float)
-        _run(args + ["-canonicalize", "-o", tmp_out], "quantizing")
+        _run(args + ["-canonicalize", "-cse", "-o", tmp_out], "quantizing")
         with open(rep) as f:
             data = json.load(f)
         _copy_atomic(tmp_out, out_path)

@@ -394,6 +394,44 @@ def test_quantize_model_imports_a_pytorch_model(tmp_path):
     assert not (tmp_path / "bad.mlir").exists()
 
 
+def test_concatenated_layers_requantize_to_their_reader(tmp_path):
+    """torch.cat of two conv branches read by a third conv, then a flatten
+    into a Linear: every layer but the last writes uint8 with its reader's
+    input parameters, and the concatenation and the flatten run on the
+    integers (no dequantize is left)."""
+    torch = pytest.importorskip("torch")
+
+    class Branches(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.b = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.c = torch.nn.Conv2d(8, 4, 3, padding=1)
+            self.fc = torch.nn.Linear(4 * 8 * 8, 3)
+
+        def forward(self, x):
+            y = torch.cat([torch.relu(self.a(x)), torch.relu(self.b(x))], dim=1)
+            return self.fc(torch.relu(self.c(y)).flatten(1))
+
+    torch.manual_seed(0)
+    model = Branches().eval()
+    x = np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32)
+    out = tmp_path / "branches.mlir"
+    rep = ptq.quantize_model(model, x, str(out), batch_size=16)
+    assert [l["output"] for l in rep["layers"]] == [
+        "requantized to conv2d_2", "requantized to conv2d_2",
+        "requantized to matmul_3", "f32"]
+    text = out.read_text()
+    assert "quantx.dequantize" not in text
+    assert text.count("tensor.insert_slice") == 2 and "xi8> into tensor<16x8x8x8xi8>" in text
+    assert rep["output_sqnr_db"] > 30.0
+    fn = jit.compile(text)["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
+    assert ptq.sqnr_db(ref, got) > 30.0
+
+
 def test_cli_run(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=np.concatenate(batches(40, 2)))
     out = tmp_path / "q.mlir"

@@ -98,7 +98,8 @@ static UniformType activationType(MLIRContext *ctx, ActParams p) {
 }
 
 /// Values following `v` through ops that keep quantization parameters
-/// valid (observe, shape ops, max pooling), one use at a time.
+/// valid (observe, shape ops, max pooling, concatenation), one use at a
+/// time.
 static Value followParamPreserving(Value v, DenseSet<Value> &stops) {
   while (v.hasOneUse() && !stops.contains(v)) {
     Operation *user = *v.getUsers().begin();
@@ -106,11 +107,45 @@ static Value followParamPreserving(Value v, DenseSet<Value> &stops) {
             linalg::TransposeOp>(user) ||
         (isa<tensor::ReshapeOp>(user) && user->getOperand(0) == v) ||
         (isa<linalg::PoolingNchwMaxOp, linalg::PoolingNhwcMaxOp>(user) &&
-         user->getOperand(0) == v)) {
+         user->getOperand(0) == v) ||
+        // A concatenation (torch.cat as the importer emits it): a piece, or
+        // the pieces before it, inserted into the result.
+        isa<tensor::InsertSliceOp>(user)) {
       v = user->getResult(0);
       continue;
     }
     break;
+  }
+  return v;
+}
+
+/// Follows `v` up through single-use collapse/expand reshapes (a flatten),
+/// appending them to `reshapes` (last applied first); returns the value
+/// before them.
+static Value peelReshapes(Value v, SmallVectorImpl<Operation *> &reshapes) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(def) ||
+        !v.hasOneUse())
+      break;
+    reshapes.push_back(def);
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+/// Applies `reshapes` (as peelReshapes collected them) to `v`, a tensor of
+/// `storage` elements.
+static Value reapplyReshapes(OpBuilder &b, Location loc, Value v,
+                             ArrayRef<Operation *> reshapes, Type storage) {
+  for (Operation *reshape : llvm::reverse(reshapes)) {
+    auto type = cast<RankedTensorType>(reshape->getResult(0).getType());
+    if (auto c = dyn_cast<tensor::CollapseShapeOp>(reshape))
+      v = tensor::CollapseShapeOp::create(b, loc, type.clone(storage), v,
+                                          c.getReassociationIndices());
+    else
+      v = tensor::ExpandShapeOp::create(
+          b, loc, type.clone(storage), v,
+          cast<tensor::ExpandShapeOp>(reshape).getReassociationIndices());
   }
   return v;
 }
@@ -129,14 +164,7 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   // Reshapes between the pooling and the quantize (a flatten) move to the
   // storage tensor.
   SmallVector<Operation *> reshapes;
-  Value v = op.getInput();
-  while (Operation *def = v.getDefiningOp()) {
-    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(def) ||
-        !v.hasOneUse())
-      break;
-    reshapes.push_back(def);
-    v = def->getOperand(0);
-  }
+  Value v = peelReshapes(op.getInput(), reshapes);
   auto pool = v.getDefiningOp<linalg::PoolingNchwMaxOp>();
   if (!pool || !pool->hasOneUse())
     return;
@@ -198,16 +226,7 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
             linalg::YieldOp::create(nb, l, m);
           })
           .getResult(0);
-  for (Operation *reshape : llvm::reverse(reshapes)) {
-    auto type = cast<RankedTensorType>(reshape->getResult(0).getType());
-    if (auto c = dyn_cast<tensor::CollapseShapeOp>(reshape))
-      pooled = tensor::CollapseShapeOp::create(
-          b, loc, type.clone(storage), pooled, c.getReassociationIndices());
-    else
-      pooled = tensor::ExpandShapeOp::create(
-          b, loc, type.clone(storage), pooled,
-          cast<tensor::ExpandShapeOp>(reshape).getReassociationIndices());
-  }
+  pooled = reapplyReshapes(b, loc, pooled, reshapes, storage);
   Value result = StorageCastOp::create(b, loc, outType, pooled);
   op.getResult().replaceAllUsesWith(result);
   op.erase();
@@ -216,6 +235,116 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   pool->erase();
   if (fill->use_empty())
     fill->erase();
+  if (deq->use_empty())
+    deq->erase();
+}
+
+/// Rewrites `quantize(concat(dequantize(q1), dequantize(q2), ...))`, the
+/// concatenation as `tensor.insert_slice`s into a `tensor.empty`, whose
+/// quantize and dequantizes all have one static per-tensor type (what
+/// `rewrite` leaves when several layers requantize to the input of the
+/// layer that reads their concatenation) into a concatenation of the
+/// storage integers. Exact: quantizing a dequantized value with its own
+/// parameters gives it back. Reshapes after the concatenation move to the
+/// storage tensor, as for max pooling.
+static void foldQuantizedConcat(QuantizeOp op) {
+  if (op.getScale() || op.getOffset())
+    return;
+  auto outType = dyn_cast<RankedTensorType>(op.getType());
+  if (!outType || !outType.hasStaticShape())
+    return;
+  SmallVector<Operation *> reshapes;
+  Value v = peelReshapes(op.getInput(), reshapes);
+  // The chain, last insertion first.
+  SmallVector<tensor::InsertSliceOp> chain;
+  while (auto ins = v.getDefiningOp<tensor::InsertSliceOp>()) {
+    if (!v.hasOneUse())
+      return;
+    chain.push_back(ins);
+    v = ins.getDest();
+  }
+  auto empty = v.getDefiningOp<tensor::EmptyOp>();
+  if (chain.empty() || !empty || !v.hasOneUse() ||
+      !empty.getType().hasStaticShape())
+    return;
+  // Each piece is a dequantize, maybe reshaped (unsqueezed) before its
+  // insertion.
+  SmallVector<DequantizeOp> pieces;
+  SmallVector<SmallVector<Operation *>> pieceReshapes(chain.size());
+  for (auto [ins, reshaped] : llvm::zip(chain, pieceReshapes)) {
+    auto deq =
+        peelReshapes(ins.getSource(), reshaped).getDefiningOp<DequantizeOp>();
+    if (!deq || deq.getScale() || deq.getOffset() ||
+        cast<RankedTensorType>(deq.getInput().getType()).getElementType() !=
+            outType.getElementType())
+      return;
+    pieces.push_back(deq);
+  }
+  auto q = cast<UniformType>(outType.getElementType());
+  if (!q.isPerTensor())
+    return;
+
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto storage = IntegerType::get(b.getContext(), q.getStorageWidth());
+  Value dest =
+      tensor::EmptyOp::create(b, loc, empty.getType().getShape(), storage);
+  for (auto [ins, deq, reshaped] :
+       llvm::reverse(llvm::zip(chain, pieces, pieceReshapes))) {
+    auto pieceType = cast<RankedTensorType>(deq.getInput().getType());
+    Value piece =
+        StorageCastOp::create(b, loc, pieceType.clone(storage), deq.getInput());
+    piece = reapplyReshapes(b, loc, piece, reshaped, storage);
+    dest = tensor::InsertSliceOp::create(
+        b, loc, piece, dest, ins.getMixedOffsets(), ins.getMixedSizes(),
+        ins.getMixedStrides());
+  }
+  dest = reapplyReshapes(b, loc, dest, reshapes, storage);
+  op.getResult().replaceAllUsesWith(
+      StorageCastOp::create(b, loc, outType, dest));
+  op.erase();
+  for (Operation *reshape : reshapes)
+    reshape->erase();
+  for (auto [ins, reshaped] : llvm::zip(chain, pieceReshapes)) {
+    ins->erase();
+    for (Operation *reshape : reshaped)
+      reshape->erase();
+  }
+  empty->erase();
+  for (DequantizeOp deq : pieces)
+    if (deq->use_empty())
+      deq->erase();
+}
+
+/// Rewrites `quantize(reshape(dequantize(q)))` (collapse/expand reshapes, a
+/// flatten between a requantizing layer and the next) with one static
+/// per-tensor type into the reshape of the storage integers. Exact, as
+/// the other folds.
+static void foldQuantizedReshape(QuantizeOp op) {
+  if (op.getScale() || op.getOffset())
+    return;
+  SmallVector<Operation *> reshapes;
+  auto deq =
+      peelReshapes(op.getInput(), reshapes).getDefiningOp<DequantizeOp>();
+  if (reshapes.empty() || !deq || deq.getScale() || deq.getOffset())
+    return;
+  auto inType = cast<RankedTensorType>(deq.getInput().getType());
+  auto outType = dyn_cast<RankedTensorType>(op.getType());
+  if (!outType || inType.getElementType() != outType.getElementType() ||
+      !cast<UniformType>(inType.getElementType()).isPerTensor())
+    return;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto storage = IntegerType::get(
+      b.getContext(),
+      cast<UniformType>(inType.getElementType()).getStorageWidth());
+  Value x =
+      StorageCastOp::create(b, loc, inType.clone(storage), deq.getInput());
+  x = reapplyReshapes(b, loc, x, reshapes, storage);
+  op.getResult().replaceAllUsesWith(StorageCastOp::create(b, loc, outType, x));
+  op.erase();
+  for (Operation *reshape : reshapes)
+    reshape->erase();
   if (deq->use_empty())
     deq->erase();
 }
@@ -649,6 +778,8 @@ void PTQPass::runOnOperation() {
       op.erase();
     });
     func.walk([](QuantizeOp op) { foldQuantizedMaxPool(op); });
+    func.walk([](QuantizeOp op) { foldQuantizedConcat(op); });
+    func.walk([](QuantizeOp op) { foldQuantizedReshape(op); });
     func.walk([](QuantizeOp op) {
       auto deq = op.getInput().getDefiningOp<DequantizeOp>();
       if (deq && !op.getScale() && !deq.getScale() &&

@@ -401,11 +401,37 @@ def test_gemm_f32_512_bit_tiles_exact(m, k, n):
     np.testing.assert_array_equal(wide(af, bf), af @ bf)
 
 
-def test_grouped_int4_weights_in_the_gemm():
-    # Weight-only int4 with group scales at 16 rows: the GEMM packs the
-    # dequantized weights at run time. Sub-byte weights must be read one
-    # per byte (a vector load of i4 would read them packed: that bug once
-    # made the weight-int4 Fashion-MNIST models guess at random).
+def test_per_channel_int4_weights_in_the_gemm():
+    # Weight-only int4 with one scale per output feature at 16 rows: the
+    # GEMM packs the dequantized weights at run time (the weight-only
+    # kernels take weights grouped along K). Sub-byte weights must be read
+    # one per byte (a vector load of i4 would read them packed: that bug
+    # once made the weight-int4 Fashion-MNIST models guess at random).
+    rng = np.random.default_rng(7)
+    m, k, n = 16, 32, 24
+    q = rng.integers(-7, 8, (k, n))
+    scales = rng.uniform(0.01, 0.1, n)
+    wq = ", ".join("[" + ", ".join(str(int(v)) for v in row) + "]" for row in q)
+    ws = ", ".join(repr(float(v)) for v in scales)
+    w_type = (f"!quantx.uniform<i4<-7:7>:f32, axis = 1, "
+              f"scales = dense<[{ws}]> : tensor<{n}xf64>>")
+    text = f"""
+func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
+  %w = quantx.constant dense<[{wq}]> : tensor<{k}x{n}xi4> -> tensor<{k}x{n}x{w_type}>
+  %y = quantx.matmul %x, %w : tensor<{m}x{k}xf32>, tensor<{k}x{n}x{w_type}> -> tensor<{m}x{n}xf32>
+  return %y : tensor<{m}x{n}xf32>
+}}"""
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    y = jit.compile(text)["f"](x)
+    w = (q * scales[None, :]).astype(np.float32)
+    np.testing.assert_allclose(y, x @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_grouped_int4_weights_with_scales_in_the_type():
+    # What PTQ's weight-int4 mode emits (a quantx.constant whose group
+    # scales are in its type) at 16 rows runs through the weight-only
+    # kernels in two blocks of 8 rows; with f32 activations the products
+    # are exact f32 (docs/design/WeightOnlyGEMV.md).
     rng = np.random.default_rng(7)
     m, k, n, g = 16, 32, 24, 8
     q = rng.integers(-7, 8, (k, n))
@@ -421,6 +447,7 @@ func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
   return %y : tensor<{m}x{n}xf32>
 }}"""
     x = rng.standard_normal((m, k)).astype(np.float32)
-    y = jit.compile(text)["f"](x)
+    y = jit.compile(text, "builtin.module(quantx-cpu-pipeline{"
+                          "weight-only-activations=f32})")["f"](x)
     w = (q * np.repeat(scales, g, axis=0)).astype(np.float32)
     np.testing.assert_allclose(y, x @ w, rtol=1e-5, atol=1e-5)

@@ -188,6 +188,28 @@ def test_threaded_kernel_matches(tmp_path):
     check(y, *reference(x, q, s, o, 32, "none"))
 
 
+@pytest.mark.parametrize("m,min_bytes", [(9, 0), (20, 0), (64, 1 << 30)])
+@pytest.mark.parametrize("activations", ["f32", "int8"])
+def test_more_than_eight_rows_in_blocks(tmp_path, m, min_bytes, activations):
+    """Blocks of 8 rows and a rest: threads inside each kernel call
+    (min_bytes 0) or, with serial kernels, over the blocks (64 rows of a
+    256 x 128 matrix read 8 times)."""
+    rng = np.random.default_rng(m)
+    x, q, s, o = make_case(rng, m, 256, 128, 32)
+    y, text = run_packed(tmp_path, x, q, s, o, 32, 4, True, "none",
+                         threads=2, min_bytes=min_bytes,
+                         activations=activations)
+    assert "memref.subview" in text and "omp.wsloop" in text
+    ref, bound = reference(x, q, s, o, 32, "none")
+    if activations == "f32":
+        check(y, ref, bound)
+    else:
+        step = np.abs(x).reshape(m, -1, 32).max(axis=2) / 127
+        w = np.abs(np.repeat(s.astype(np.float64), 32, axis=1) * q)
+        err = np.abs(y - ref)
+        assert np.all(err <= 0.5 * np.repeat(step, 32, axis=1) @ w.T + 1e-4), err.max()
+
+
 def constant_weight_source(x, q, s, o, group, signed, offset):
     """A quantx.matmul of an argument x by 4-bit weights q (scales s, zero
     points o with offset="zero_point") written as constants."""
@@ -235,6 +257,45 @@ def test_constant_weights_packed_at_compile_time(tmp_path):
     fn = jit.compile(src, "builtin.module(quantx-cpu-pipeline{"
                           "weight-only-activations=f32})")["f"]
     check(fn(x), *reference(x, q, s, o, group, "zero_point"))
+
+
+@pytest.mark.parametrize("activations", ["f32", "int8"])
+def test_bias_and_relu_follow_the_kernel(tmp_path, activations):
+    """A bias and ReLU (as PTQ's weight-only modes emit them) no longer keep
+    the matmul off the packed kernel: they are applied to its result."""
+    rng = np.random.default_rng(5)
+    m, n, k, group = 3, 11, 64, 32
+    x, q, s, o = make_case(rng, m, n, k, group)
+    b = rng.standard_normal(n).astype(np.float32)
+    src = constant_weight_source(x, q, s, o, group, True, "none")
+    src = src.replace(
+        "  %y = quantx.matmul %x, %w rhs_scale",
+        f"  %b = arith.constant dense<{b.tolist()}> : tensor<{n}xf32>\n"
+        f"  %y = quantx.matmul %x, %w bias(%b : tensor<{n}xf32>) rhs_scale")
+    src = src.replace("{transpose_rhs}", "{relu, transpose_rhs}")
+    f = tmp_path / "c.mlir"
+    f.write_text(src)
+    lowered = subprocess.run(
+        [OPT, str(f), f"--quantx-pack-weight-only=activations={activations}"],
+        check=True, capture_output=True, text=True).stdout
+    assert "quantx.matmul" not in lowered and "dense_resource<quantx_wo_weights" in lowered
+    assert "arith.maximumf" in lowered
+    jit = pytest.importorskip("quantx.jit")
+    fn = jit.compile(src, "builtin.module(quantx-cpu-pipeline{"
+                          f"weight-only-activations={activations}}})")["f"]
+    y = fn(x)
+    ref, bound = reference(x, q, s, o, group, "none")
+    ref = np.maximum(ref + b, 0)
+    assert (ref == 0).any() and (ref > 0).any()
+    if activations == "f32":
+        check(y, ref, bound + np.abs(b))
+    else:
+        # int8 activations: the activation quantization error (half a step
+        # of max|x| / 127 per group) bounds the difference.
+        step = np.abs(x).reshape(m, -1, group).max(axis=2) / 127
+        w = np.abs(np.repeat(s.astype(np.float64), group, axis=1) * q)
+        err = np.abs(y - ref)
+        assert np.all(err <= 0.5 * np.repeat(step, group, axis=1) @ w.T + 1e-4), err.max()
 
 
 def test_packer_layout_by_hand():

@@ -155,8 +155,15 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     the f32 kernel; with `pack-arguments` they are an error instead, since
     the caller could not tell which layout to produce.
 
-    Matmuls the kernel does not cover (batched or larger M, static
-    parameters, quantized results, epilogues) are left to
+    A bias (f32 or f16, per output feature) and ReLU are applied to the
+    kernel's f32 result by an element-wise `linalg.generic`.
+
+    More than 8 rows of activations run in blocks of 8 (and the rest)
+    through a driver function, on threads when the kernel is not threaded
+    itself. Scales may be an operand or in the weight type.
+
+    Matmuls the kernel does not cover (batched, static offsets, quantized
+    results) are left to
     `convert-quantx-to-linalg`; with `pack-arguments`, such a matmul on a
     weight argument is an error, since its caller would be left without a
     packed layout.
@@ -196,6 +203,7 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::omp::OpenMPDialect",

@@ -18,6 +18,7 @@
 #include "quantx/Quant/WeightOnlyPacking.h"
 
 #include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -38,6 +39,9 @@ namespace {
 
 constexpr int64_t kTile = ::quantx::WeightOnlyLayout::kTile;
 constexpr int64_t kMaxRows = 8;
+/// Blocks of rows run on threads when together they read at least this
+/// many bytes of packed weights (and the kernel is not threaded itself).
+constexpr int64_t kRowParallelMinBytes = 64 * 1024;
 /// Default software-prefetch distance of the int8-activation kernels: on
 /// weights streamed from DRAM, 2-8 KiB ahead measured 10-30% faster than
 /// the hardware prefetchers alone on the reference AVX2 machine.
@@ -51,12 +55,16 @@ enum class Source { Constant, Argument };
 /// Everything the rewrite of one matmul needs.
 struct Plan {
   ::quantx::WeightOnlyLayout layout;
-  int64_t m = 0;
+  int64_t m = 0;      // rows of the kernel: all rows, or blocks of kMaxRows
+  int64_t rows = 0;   // rows of the activations
   bool nMajor = true; // rhs is [N, K] (transpose_rhs).
   Source source = Source::Constant;
   Type scaleElement; // f32 or f16
   Value weights;     // the quantized rhs
   Value scales, offsets;
+  DenseElementsAttr staticScales; // scales in the weight type (or null)
+  Value bias; // f32 or f16 [N], added after the product (or null)
+  bool relu = false;
 };
 
 /// The layout's offset kind for a uniform type.
@@ -99,19 +107,26 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
   if (lhsType.getRank() != 2 || !lhsType.hasStaticShape() ||
       !rhsType.hasStaticShape())
     return fail("activations must be a static [M, K] matrix");
-  if (lhsType.getDimSize(0) > kMaxRows)
-    return fail("more than " + Twine(kMaxRows) + " rows of activations");
   if (!resultType || !resultType.getElementType().isF32())
     return fail("the result must be f32");
-  if (op.getBias() || op.getRelu() || op.getResultScale() ||
-      op.getResultOffset())
-    return fail("epilogues (bias, relu, requantization) are not fused");
+  if (op.getResultScale() || op.getResultOffset())
+    return fail("a requantizing epilogue");
+  if (Value bias = op.getBias()) {
+    auto biasType = dyn_cast<RankedTensorType>(bias.getType());
+    if (!biasType || biasType.getRank() != 1 ||
+        !(biasType.getElementType().isF32() ||
+          biasType.getElementType().isF16()))
+      return fail("a bias that is not an f32 or f16 vector");
+  }
   auto q = cast<UniformType>(rhsType.getElementType());
   unsigned bits = q.getStorageWidth();
   if (bits != 4 && bits != 8)
     return fail("weights of " + Twine(bits) + " bits (4 and 8 are packed)");
-  if (q.hasStaticParams() || q.getOffsets())
-    return fail("static parameters in the weight type");
+  if (q.getOffsets())
+    return fail("static offsets in the weight type");
+  auto staticScales = dyn_cast_or_null<DenseElementsAttr>(q.getScales());
+  if (q.hasStaticParams() && !staticScales)
+    return fail("static scales that are not a dense elements attribute");
   if (q.hasQuantizedScales() || q.hasQuantizedOffsets())
     return fail("quantized scales or offsets");
   bool nMajor = op.getTransposeRhs();
@@ -127,17 +142,24 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
   }
   if (group == 0 || !llvm::is_contained(q.getAxes(), nAxis))
     return fail("weights not grouped along K per output feature");
-  if (!op.getRhsScale())
+  if (!staticScales && !op.getRhsScale())
     return fail("no rhs_scale operand");
-  auto scaleType = cast<RankedTensorType>(op.getRhsScale().getType());
-  Type se = scaleType.getElementType();
+  // Scales in the type (PTQ's weight-only modes) are packed from the
+  // attribute, in the scale type.
+  Type se =
+      staticScales
+          ? q.getScaleType()
+          : cast<RankedTensorType>(op.getRhsScale().getType()).getElementType();
   if (!se.isF32() && !se.isF16())
     return fail("scales must be f32 or f16");
   if (!q.isSymmetric() && !op.getRhsOffset())
     return fail("no rhs_offset operand");
 
   Plan p;
-  p.m = lhsType.getDimSize(0);
+  p.bias = op.getBias();
+  p.relu = op.getRelu();
+  p.rows = lhsType.getDimSize(0);
+  p.m = std::min(p.rows, kMaxRows);
   p.nMajor = nMajor;
   p.layout.bits = bits;
   p.layout.isSigned = q.getIsSigned();
@@ -161,15 +183,13 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
   p.scaleElement = se;
   p.weights = op.getRhs();
   p.scales = op.getRhsScale();
+  p.staticScales = staticScales;
   p.offsets = q.isSymmetric() ? Value() : op.getRhsOffset();
   return p;
 }
 
 /// Reads an integer or float elements attribute as floats.
-FailureOr<SmallVector<float>> floatsOf(Value v) {
-  DenseElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)))
-    return failure();
+FailureOr<SmallVector<float>> floatsOf(DenseElementsAttr attr) {
   SmallVector<float> out;
   if (auto f = dyn_cast<DenseFPElementsAttr>(attr)) {
     for (APFloat x : f.getValues<APFloat>()) {
@@ -187,14 +207,28 @@ FailureOr<SmallVector<float>> floatsOf(Value v) {
   return failure();
 }
 
-/// The integer constant behind quantized weights (through quantx.scast).
+/// Reads a constant integer or float tensor as floats.
+FailureOr<SmallVector<float>> floatsOf(Value v) {
+  DenseElementsAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)))
+    return failure();
+  return floatsOf(attr);
+}
+
+/// The integer constant behind quantized weights: a `quantx.scast` of an
+/// integer constant, or a `quantx.constant` with one integer per element.
 FailureOr<SmallVector<int32_t>> storageOf(Value weights, bool isSigned) {
-  auto cast = weights.getDefiningOp<StorageCastOp>();
-  if (!cast)
-    return failure();
   DenseIntElementsAttr attr;
-  if (!matchPattern(cast.getInput(), m_Constant(&attr)))
+  if (auto cast = weights.getDefiningOp<StorageCastOp>()) {
+    if (!matchPattern(cast.getInput(), m_Constant(&attr)))
+      return failure();
+  } else if (auto cst = weights.getDefiningOp<ConstantOp>()) {
+    attr = dyn_cast<DenseIntElementsAttr>(cst.getValue());
+    if (!attr || cst.isPacked())
+      return failure();
+  } else {
     return failure();
+  }
   SmallVector<int32_t> out;
   for (const APInt &x : attr.getValues<APInt>())
     out.push_back(isSigned ? int32_t(x.getSExtValue())
@@ -310,7 +344,7 @@ static KernelArgs createKernel(ModuleOp module, Location loc, const Plan &p,
                               anyLayout({L.paramCount()}, p.scaleElement)};
   if (L.hasOffsetTerms())
     inputs.push_back(anyLayout({L.paramCount()}, f32));
-  inputs.push_back(MemRefType::get({p.m, L.paddedN()}, f32));
+  inputs.push_back(anyLayout({p.m, L.paddedN()}, f32));
 
   OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
   KernelArgs a;
@@ -324,7 +358,7 @@ static KernelArgs createKernel(ModuleOp module, Location loc, const Plan &p,
   a.s = contiguous(b, entry->getArgument(2));
   if (L.hasOffsetTerms())
     a.c = contiguous(b, entry->getArgument(3));
-  a.out = entry->getArguments().back();
+  a.out = contiguous(b, entry->getArguments().back());
   return a;
 }
 
@@ -850,6 +884,43 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
   return func;
 }
 
+/// The matmul's epilogue on the kernel's f32 [M, N] result: `+ bias[n]`
+/// (f16 widened), then `max(., 0)` for ReLU, as `convert-quantx-to-linalg`
+/// computes it. Element-wise over M * N values, a small fraction of the
+/// product's work.
+static Value applyEpilogue(OpBuilder &b, Location loc, Value acc, Value bias,
+                           bool relu) {
+  auto type = cast<RankedTensorType>(acc.getType());
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  SmallVector<AffineMap> maps = {id};
+  SmallVector<Value> inputs = {acc};
+  if (bias) {
+    maps.push_back(AffineMap::get(2, 0, getAffineDimExpr(1, ctx)));
+    inputs.push_back(bias);
+  }
+  maps.push_back(id);
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), b.getF32Type());
+  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, inputs, ValueRange{init}, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value y = args[0];
+               if (bias) {
+                 Value v = args[1];
+                 if (!v.getType().isF32())
+                   v = arith::ExtFOp::create(nb, l, nb.getF32Type(), v);
+                 y = arith::AddFOp::create(nb, l, y, v);
+               }
+               if (relu)
+                 y = arith::MaximumFOp::create(
+                     nb, l, y,
+                     arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0)));
+               linalg::YieldOp::create(nb, l, y);
+             })
+      .getResult(0);
+}
+
 struct PackWeightOnlyPass
     : public mlir::quantx::impl::QuantXPackWeightOnlyBase<PackWeightOnlyPass> {
   using QuantXPackWeightOnlyBase::QuantXPackWeightOnlyBase;
@@ -899,8 +970,9 @@ struct PackWeightOnlyPass
       // is descheduled on a busy machine does not hold up the others.
       module.walk([](omp::WsloopOp loop) {
         auto func = loop->getParentOfType<func::FuncOp>();
-        if (!func || !func.getSymName().starts_with(kKernelPrefix))
-          return;
+        if (!func || !func.getSymName().starts_with(kKernelPrefix) ||
+            func.getSymName().ends_with("_rowblocks_par"))
+          return; // Blocks of rows: equal work, the static schedule.
         OpBuilder b(loop);
         Value chunk = arith::ConstantIndexOp::create(b, loop.getLoc(), 8);
         loop.setScheduleKindAttr(omp::ClauseScheduleKindAttr::get(
@@ -943,6 +1015,10 @@ struct PackWeightOnlyPass
     Value packedW, packedS, packedC;
 
     if (wantArgument) {
+      if (p.staticScales)
+        return op.emitOpError("cannot pack weight argument #")
+               << weightArg.getArgNumber()
+               << ": its scales are in its type, not arguments";
       p.source = Source::Argument;
       BlockArgument scaleArg = asFuncArgument(p.scales);
       BlockArgument offsetArg =
@@ -984,7 +1060,8 @@ struct PackWeightOnlyPass
       packedC = offsetArg;
     } else {
       FailureOr<SmallVector<int32_t>> q = storageOf(p.weights, L.isSigned);
-      FailureOr<SmallVector<float>> s = floatsOf(p.scales);
+      FailureOr<SmallVector<float>> s =
+          p.staticScales ? floatsOf(p.staticScales) : floatsOf(p.scales);
       FailureOr<SmallVector<float>> o =
           p.offsets ? floatsOf(p.offsets) : FailureOr<SmallVector<float>>();
       if (failed(q) || failed(s) || (p.offsets && failed(o)))
@@ -1012,43 +1089,134 @@ struct PackWeightOnlyPass
             64);
     }
 
-    // The kernel, generated once per shape.
+    // The kernels, generated once per shape: one of all rows, or one of
+    // kMaxRows rows for each full block of rows and one of the rest.
+    // Threads split the output features inside a kernel whose weights are
+    // large; otherwise, with several blocks, they split the blocks.
     bool parallel = parallelMinBytes >= 0 &&
                     L.weightBytes() >= parallelMinBytes && L.tiles() > 1;
+    const int64_t fullBlocks = p.rows / p.m, tailRows = p.rows % p.m;
+    bool rowParallel = !parallel && parallelMinBytes >= 0 && fullBlocks > 1 &&
+                       L.weightBytes() * fullBlocks >= kRowParallelMinBytes;
     auto module = getOperation();
-    std::string name = kernelName(p, parallel);
-    auto kernel = module.lookupSymbol<func::FuncOp>(name);
-    if (!kernel)
-      kernel = L.isN8K8()
-                   ? buildKernelInt8(module, module.getLoc(), p, parallel,
-                                     prefetchDistance < 0 ? kInt8Prefetch
-                                                          : prefetchDistance,
-                                     name)
-                   : buildKernel(module, module.getLoc(), p, parallel,
-                                 std::max<int64_t>(prefetchDistance, 0), name);
+    auto getKernel = [&](const Plan &kp) {
+      std::string name = kernelName(kp, parallel);
+      auto kernel = module.lookupSymbol<func::FuncOp>(name);
+      if (!kernel)
+        kernel =
+            L.isN8K8()
+                ? buildKernelInt8(module, module.getLoc(), kp, parallel,
+                                  prefetchDistance < 0 ? kInt8Prefetch
+                                                       : prefetchDistance,
+                                  name)
+                : buildKernel(module, module.getLoc(), kp, parallel,
+                              std::max<int64_t>(prefetchDistance, 0), name);
+      return kernel;
+    };
+    func::FuncOp kernel = getKernel(p);
+    func::FuncOp tailKernel;
+    if (tailRows) {
+      Plan tp = p;
+      tp.m = tailRows;
+      tailKernel = getKernel(tp);
+    }
 
-    // The call, between tensors and buffers.
+    // The calls, between tensors and buffers: each on a view of its rows
+    // of the activations and of the output.
     FunctionType ktype = kernel.getFunctionType();
     SmallVector<Value> args;
     SmallVector<Value> tensors = {op.getLhs(), packedW, packedS};
     if (packedC)
       tensors.push_back(packedC);
-    for (auto [t, type] : llvm::zip(tensors, ktype.getInputs())) {
+    for (auto [i, t] : llvm::enumerate(tensors)) {
+      Type type = i == 0 ? Type(anyLayout({p.rows, L.k}, b.getF32Type()))
+                         : ktype.getInput(i);
       auto toBuffer = bufferization::ToBufferOp::create(b, loc, type, t);
       toBuffer.setReadOnly(true);
       args.push_back(toBuffer);
     }
-    auto outType = cast<MemRefType>(ktype.getInputs().back());
+    auto outType = MemRefType::get({p.rows, L.paddedN()}, b.getF32Type());
     Value out = memref::AllocOp::create(b, loc, outType);
-    args.push_back(out);
-    func::CallOp::create(b, loc, kernel, args);
+    // A call of kernel `k` on `rows` rows from `row` of the activations
+    // `x` and the output `o` (all of them when `rows` is all rows).
+    auto callRows = [&](OpBuilder &cb, Location l, Value row, func::FuncOp k,
+                        int64_t rows, Value x, ValueRange wsc, Value o) {
+      auto view = [&](Value buffer, int64_t cols) -> Value {
+        auto type = anyLayout({rows, cols}, cb.getF32Type());
+        if (rows == p.rows) // all of it
+          return buffer.getType() == type
+                     ? buffer
+                     : Value(memref::CastOp::create(cb, l, type, buffer));
+        SmallVector<OpFoldResult> offsets = {row, cb.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {cb.getIndexAttr(rows),
+                                           cb.getIndexAttr(cols)};
+        SmallVector<OpFoldResult> strides = {cb.getIndexAttr(1),
+                                             cb.getIndexAttr(1)};
+        Value sub =
+            memref::SubViewOp::create(cb, l, buffer, offsets, sizes, strides);
+        return memref::CastOp::create(cb, l, type, sub);
+      };
+      SmallVector<Value> callArgs = {view(x, L.k)};
+      callArgs.append(wsc.begin(), wsc.end());
+      callArgs.push_back(view(o, L.paddedN()));
+      func::CallOp::create(cb, l, k, callArgs);
+    };
+    func::FuncOp entry = kernel;
+    if (fullBlocks > 1 || tailRows) {
+      // More rows than one kernel takes: a private driver, generated once
+      // per shape like the kernels, loops over the blocks of rows (on
+      // threads when `rowParallel`) and calls the kernels on views.
+      Plan all = p;
+      all.m = p.rows;
+      std::string name = kernelName(all, parallel) +
+                         (rowParallel ? "_rowblocks_par" : "_rowblocks");
+      entry = module.lookupSymbol<func::FuncOp>(name);
+      if (!entry) {
+        SmallVector<Type> inputs(kernel.getFunctionType().getInputs());
+        inputs.front() = anyLayout({p.rows, L.k}, b.getF32Type());
+        inputs.back() = anyLayout({p.rows, L.paddedN()}, b.getF32Type());
+        OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+        entry = func::FuncOp::create(
+            mb, loc, name, FunctionType::get(&getContext(), inputs, {}));
+        entry.setPrivate();
+        Block *body = entry.addEntryBlock();
+        ImplicitLocOpBuilder ib(loc, OpBuilder::atBlockBegin(body));
+        Value x = body->getArgument(0), o = body->getArguments().back();
+        ValueRange wsc = body->getArguments().slice(1, inputs.size() - 2);
+        Value c0 = arith::ConstantIndexOp::create(ib, 0);
+        Value step = arith::ConstantIndexOp::create(ib, p.m);
+        Value end = arith::ConstantIndexOp::create(ib, fullBlocks * p.m);
+        if (fullBlocks)
+          forEachTile(ib, rowParallel, c0, end, step,
+                      [&](OpBuilder &lb, Location l, Value row) {
+                        callRows(lb, l, row, kernel, p.m, x, wsc, o);
+                      });
+        if (tailRows)
+          callRows(ib, loc, end, tailKernel, tailRows, x, wsc, o);
+        func::ReturnOp::create(ib);
+      }
+    }
+    {
+      SmallVector<Value> wsc(args.begin() + 1, args.end());
+      Value x = args[0], o = out;
+      auto type = [&](int64_t cols) {
+        return anyLayout({p.rows, cols}, b.getF32Type());
+      };
+      SmallVector<Value> callArgs = {
+          x.getType() == type(L.k)
+              ? x
+              : Value(memref::CastOp::create(b, loc, type(L.k), x))};
+      callArgs.append(wsc.begin(), wsc.end());
+      callArgs.push_back(memref::CastOp::create(b, loc, type(L.paddedN()), o));
+      func::CallOp::create(b, loc, entry, callArgs);
+    }
     Value result = bufferization::ToTensorOp::create(
         b, loc, RankedTensorType::get(outType.getShape(), b.getF32Type()), out,
         /*restrict=*/true, /*writable=*/true);
     if (L.paddedN() != L.n) {
       SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
                                            b.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(p.m),
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(p.rows),
                                          b.getIndexAttr(L.n)};
       SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
                                            b.getIndexAttr(1)};
@@ -1056,12 +1224,18 @@ struct PackWeightOnlyPass
           b, loc, cast<RankedTensorType>(op.getType()), result, offsets, sizes,
           strides);
     }
+    if (p.bias || p.relu)
+      result = applyEpilogue(b, loc, result, p.bias, p.relu);
     op.replaceAllUsesWith(result);
     Operation *weightsDef = p.weights.getDefiningOp();
     op.erase();
-    // Drop the unpacked constant weights when nothing else uses them.
+    // Drop the unpacked constant weights when nothing else uses them (a
+    // quantx.scast of a constant, or a quantx.constant, which has no
+    // operand).
     if (weightsDef && weightsDef->use_empty()) {
-      Operation *cst = weightsDef->getOperand(0).getDefiningOp();
+      Operation *cst = weightsDef->getNumOperands()
+                           ? weightsDef->getOperand(0).getDefiningOp()
+                           : nullptr;
       weightsDef->erase();
       if (cst && cst->use_empty())
         cst->erase();
@@ -1070,7 +1244,7 @@ struct PackWeightOnlyPass
       if (Operation *d = v ? v.getDefiningOp() : nullptr)
         if (d->use_empty() && isa<arith::ConstantOp>(d))
           d->erase();
-    return parallel;
+    return parallel || rowParallel;
   }
 };
 

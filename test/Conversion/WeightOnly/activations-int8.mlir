@@ -33,7 +33,7 @@
 // CHECK-SAME: attributes {quantx.packed_arguments = array<i64: 1, 2>}
 // CHECK: call @__quantx_wo_gemv_m1_n16_k64_g32_i4_f16_a8(
 // CHECK-LABEL: func.func private @__quantx_wo_gemv_m1_n16_k64_g32_i4_f16_a8
-// CHECK-SAME: memref<1x16xf32>)
+// CHECK-SAME: memref<1x16xf32, strided<[?, ?], offset: ?>>)
 // CHECK: %[[XQ:.+]] = memref.alloc() : memref<1x16xi32>
 // CHECK: vector.reduction <maximumf>
 // CHECK: math.roundeven %{{.+}} : vector<8xf32>

@@ -1,15 +1,6 @@
 // RUN: quantx-opt %s -split-input-file -verify-diagnostics -quantx-pack-weight-only=pack-arguments=1
 
 !q = !quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 2}>
-func.func @too_many_rows(%x: tensor<16x4xf32>, %w: tensor<8x4x!q>, %s: tensor<8x2xf32>) -> tensor<16x8xf32> {
-  // expected-error @+1 {{cannot pack weight argument #1: more than 8 rows of activations}}
-  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<8x2xf32>) {transpose_rhs} : tensor<16x4xf32>, tensor<8x4x!q> -> tensor<16x8xf32>
-  return %y : tensor<16x8xf32>
-}
-
-// -----
-
-!q = !quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 2}>
 func.func @constant_scales(%x: tensor<1x4xf32>, %w: tensor<8x4x!q>) -> tensor<1x8xf32> {
   %s = arith.constant dense<1.0> : tensor<8x2xf32>
   // expected-error @+1 {{cannot pack weight argument #1: its scales and offsets must be function arguments too}}
@@ -26,11 +17,3 @@ func.func @shared_weights(%x: tensor<1x4xf32>, %w: tensor<8x4x!q>, %s: tensor<8x
   return %y, %w : tensor<1x8xf32>, tensor<8x4x!q>
 }
 
-// -----
-
-!q = !quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 2}>
-func.func @epilogue(%x: tensor<1x4xf32>, %w: tensor<8x4x!q>, %s: tensor<8x2xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{cannot pack weight argument #1: epilogues (bias, relu, requantization) are not fused}}
-  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<8x2xf32>) {relu, transpose_rhs} : tensor<1x4xf32>, tensor<8x4x!q> -> tensor<1x8xf32>
-  return %y : tensor<1x8xf32>
-}

@@ -401,6 +401,17 @@ def test_gemm_f32_512_bit_tiles_exact(m, k, n):
     np.testing.assert_array_equal(wide(af, bf), af @ bf)
 
 
+def int4_constant_matmul(m, k, n, q, w_type):
+    """@f: x [m, k] times the int4 constant q [k, n] of type w_type."""
+    wq = ", ".join("[" + ", ".join(str(int(v)) for v in row) + "]" for row in q)
+    return f"""
+func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
+  %w = quantx.constant dense<[{wq}]> : tensor<{k}x{n}xi4> -> tensor<{k}x{n}x{w_type}>
+  %y = quantx.matmul %x, %w : tensor<{m}x{k}xf32>, tensor<{k}x{n}x{w_type}> -> tensor<{m}x{n}xf32>
+  return %y : tensor<{m}x{n}xf32>
+}}"""
+
+
 def test_per_channel_int4_weights_in_the_gemm():
     # Weight-only int4 with one scale per output feature at 16 rows: the
     # GEMM packs the dequantized weights at run time (the weight-only
@@ -411,16 +422,10 @@ def test_per_channel_int4_weights_in_the_gemm():
     m, k, n = 16, 32, 24
     q = rng.integers(-7, 8, (k, n))
     scales = rng.uniform(0.01, 0.1, n)
-    wq = ", ".join("[" + ", ".join(str(int(v)) for v in row) + "]" for row in q)
     ws = ", ".join(repr(float(v)) for v in scales)
     w_type = (f"!quantx.uniform<i4<-7:7>:f32, axis = 1, "
               f"scales = dense<[{ws}]> : tensor<{n}xf64>>")
-    text = f"""
-func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
-  %w = quantx.constant dense<[{wq}]> : tensor<{k}x{n}xi4> -> tensor<{k}x{n}x{w_type}>
-  %y = quantx.matmul %x, %w : tensor<{m}x{k}xf32>, tensor<{k}x{n}x{w_type}> -> tensor<{m}x{n}xf32>
-  return %y : tensor<{m}x{n}xf32>
-}}"""
+    text = int4_constant_matmul(m, k, n, q, w_type)
     x = rng.standard_normal((m, k)).astype(np.float32)
     y = jit.compile(text)["f"](x)
     w = (q * scales[None, :]).astype(np.float32)
@@ -436,16 +441,10 @@ def test_grouped_int4_weights_with_scales_in_the_type():
     m, k, n, g = 16, 32, 24, 8
     q = rng.integers(-7, 8, (k, n))
     scales = rng.uniform(0.01, 0.1, (k // g, n))
-    wq = ", ".join("[" + ", ".join(str(int(v)) for v in row) + "]" for row in q)
     ws = ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in scales)
     w_type = (f"!quantx.uniform<i4<-7:7>:f32, blocks = {{0 : {g}, 1 : 1}}, "
               f"scales = dense<[{ws}]> : tensor<{k // g}x{n}xf64>>")
-    text = f"""
-func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
-  %w = quantx.constant dense<[{wq}]> : tensor<{k}x{n}xi4> -> tensor<{k}x{n}x{w_type}>
-  %y = quantx.matmul %x, %w : tensor<{m}x{k}xf32>, tensor<{k}x{n}x{w_type}> -> tensor<{m}x{n}xf32>
-  return %y : tensor<{m}x{n}xf32>
-}}"""
+    text = int4_constant_matmul(m, k, n, q, w_type)
     x = rng.standard_normal((m, k)).astype(np.float32)
     y = jit.compile(text, "builtin.module(quantx-cpu-pipeline{"
                           "weight-only-activations=f32})")["f"](x)

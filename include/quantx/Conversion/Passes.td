@@ -123,9 +123,10 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
   let summary = "Pack the weights of weight-only matmuls and generate their "
                 "GEMV / small-batch kernels";
   let description = [{
-    Rewrites each `quantx.matmul` with float activations `[M, K]` (M <= 8)
-    and 4-bit or 8-bit weights grouped along K (dynamic scales, optionally
-    zero points or mins) into a call of a kernel generated for its shape,
+    Rewrites each `quantx.matmul` with float activations `[M, K]` and
+    4-bit or 8-bit weights grouped along K (scales as an operand or in the
+    type, optionally zero points or mins) into a call of a kernel generated
+    for its shape (up to 8 rows; more in blocks of 8),
     over weights in the "n8" packed layout (tiles of 8 output rows, two
     4-bit values per byte, scales interleaved per tile; see
     `quantx/Quant/WeightOnlyPacking.h`). The layout is chosen at compile

@@ -412,38 +412,51 @@ func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
 }}"""
 
 
-def test_per_channel_int4_weights_in_the_gemm():
-    # Weight-only int4 with one scale per output feature at 16 rows: the
-    # GEMM packs the dequantized weights at run time (the weight-only
-    # kernels take weights grouped along K). Sub-byte weights must be read
-    # one per byte (a vector load of i4 would read them packed: that bug
-    # once made the weight-int4 Fashion-MNIST models guess at random).
+def test_asymmetric_int4_weights_in_the_gemm():
+    # Weight-only uint4 with one scale and zero point per output feature in
+    # the type at 16 rows: the GEMM packs the dequantized weights at run
+    # time (the weight-only kernels do not take zero points from the type).
+    # Sub-byte weights must be read one per byte (a vector load of i4 would
+    # read them packed: that bug once made the weight-int4 Fashion-MNIST
+    # models guess at random).
     rng = np.random.default_rng(7)
     m, k, n = 16, 32, 24
-    q = rng.integers(-7, 8, (k, n))
+    q = rng.integers(0, 16, (k, n))
     scales = rng.uniform(0.01, 0.1, n)
+    zps = rng.integers(0, 16, n)
     ws = ", ".join(repr(float(v)) for v in scales)
-    w_type = (f"!quantx.uniform<i4<-7:7>:f32, axis = 1, "
-              f"scales = dense<[{ws}]> : tensor<{n}xf64>>")
-    text = int4_constant_matmul(m, k, n, q, w_type)
+    zs = ", ".join(str(int(v)) for v in zps)
+    w_type = (f"!quantx.uniform<u4:f32, axis = 1, scales = dense<[{ws}]> : "
+              f"tensor<{n}xf64>, offsets = dense<[{zs}]> : tensor<{n}xi64>>")
+    # u4 values above 7 print as negative i4 constants.
+    text = int4_constant_matmul(m, k, n, np.where(q > 7, q - 16, q), w_type)
     x = rng.standard_normal((m, k)).astype(np.float32)
     y = jit.compile(text)["f"](x)
-    w = (q * scales[None, :]).astype(np.float32)
+    w = ((q - zps[None, :]) * scales[None, :]).astype(np.float32)
     np.testing.assert_allclose(y, x @ w, rtol=1e-5, atol=1e-5)
 
 
-def test_grouped_int4_weights_with_scales_in_the_type():
-    # What PTQ's weight-int4 mode emits (a quantx.constant whose group
-    # scales are in its type) at 16 rows runs through the weight-only
-    # kernels in two blocks of 8 rows; with f32 activations the products
-    # are exact f32 (docs/design/WeightOnlyGEMV.md).
+@pytest.mark.parametrize("g", [8, 0])
+def test_int4_weights_with_scales_in_the_type(g):
+    # What PTQ's weight-only modes emit (a quantx.constant whose group
+    # scales, or with g = 0 one scale per output feature, are in its type)
+    # at 16 rows runs through the weight-only kernels in two blocks of 8
+    # rows; with f32 activations the products are exact f32
+    # (docs/design/WeightOnlyGEMV.md).
     rng = np.random.default_rng(7)
-    m, k, n, g = 16, 32, 24, 8
+    m, k, n = 16, 32, 24
     q = rng.integers(-7, 8, (k, n))
-    scales = rng.uniform(0.01, 0.1, (k // g, n))
-    ws = ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in scales)
-    w_type = (f"!quantx.uniform<i4<-7:7>:f32, blocks = {{0 : {g}, 1 : 1}}, "
-              f"scales = dense<[{ws}]> : tensor<{k // g}x{n}xf64>>")
+    if g:
+        scales = rng.uniform(0.01, 0.1, (k // g, n))
+        ws = ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in scales)
+        w_type = (f"!quantx.uniform<i4<-7:7>:f32, blocks = {{0 : {g}, 1 : 1}}, "
+                  f"scales = dense<[{ws}]> : tensor<{k // g}x{n}xf64>>")
+    else:
+        g = k
+        scales = rng.uniform(0.01, 0.1, (1, n))
+        ws = ", ".join(repr(float(v)) for v in scales[0])
+        w_type = (f"!quantx.uniform<i4<-7:7>:f32, axis = 1, "
+                  f"scales = dense<[{ws}]> : tensor<{n}xf64>>")
     text = int4_constant_matmul(m, k, n, q, w_type)
     x = rng.standard_normal((m, k)).astype(np.float32)
     y = jit.compile(text, "builtin.module(quantx-cpu-pipeline{"

@@ -124,8 +124,9 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
                 "GEMV / small-batch kernels";
   let description = [{
     Rewrites each `quantx.matmul` with float activations `[M, K]` and
-    4-bit or 8-bit weights grouped along K (scales as an operand or in the
-    type, optionally zero points or mins) into a call of a kernel generated
+    4-bit or 8-bit weights grouped along K or scaled per output feature
+    (scales as an operand or in the type, optionally zero points or mins as
+    an operand) into a call of a kernel generated
     for its shape (up to 8 rows; more in blocks of 8),
     over weights in the "n8" packed layout (tiles of 8 output rows, two
     4-bit values per byte, scales interleaved per tile; see

@@ -131,17 +131,23 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
     return fail("quantized scales or offsets");
   bool nMajor = op.getTransposeRhs();
   int64_t kAxis = nMajor ? 1 : 0, nAxis = 1 - kAxis;
-  if (!q.isPerBlock())
-    return fail("weights not grouped along K");
   int64_t group = 0;
-  for (auto [axis, size] : llvm::zip(q.getAxes(), q.getBlockSizes())) {
-    if (axis == kAxis)
-      group = size;
-    else if (axis == nAxis && size != 1)
-      return fail("groups spanning several output features");
+  if (q.isPerAxis() && q.getAxes().size() == 1 && q.getAxes()[0] == nAxis) {
+    // One scale per output feature: a single group of all of K (the
+    // parameters have the same values in the same order as [N, 1]).
+    group = lhsType.getDimSize(1);
+  } else {
+    if (!q.isPerBlock())
+      return fail("weights neither grouped along K nor per output feature");
+    for (auto [axis, size] : llvm::zip(q.getAxes(), q.getBlockSizes())) {
+      if (axis == kAxis)
+        group = size;
+      else if (axis == nAxis && size != 1)
+        return fail("groups spanning several output features");
+    }
+    if (group == 0 || !llvm::is_contained(q.getAxes(), nAxis))
+      return fail("weights not grouped along K per output feature");
   }
-  if (group == 0 || !llvm::is_contained(q.getAxes(), nAxis))
-    return fail("weights not grouped along K per output feature");
   if (!staticScales && !op.getRhsScale())
     return fail("no rhs_scale operand");
   // Scales in the type (PTQ's weight-only modes) are packed from the

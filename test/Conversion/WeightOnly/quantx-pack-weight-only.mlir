@@ -94,17 +94,15 @@ func.func @shared(%x: tensor<1x16xf32>, %w0: tensor<8x16x!q>, %s0: tensor<8x1xf3
 
 // -----
 
-// negative_: weights with one scale per output feature (not grouped
-// along K) on a constant weight are left to convert-quantx-to-linalg.
-!q = !quantx.uniform<i4:f32, axis = 0>
-// CHECK-LABEL: func.func @negative_per_channel
+// negative_: zero points in the weight type (not packed from the type) on a
+// constant weight are left to convert-quantx-to-linalg.
+!q = !quantx.uniform<u4:f32, axis = 0, scales = dense<[0.5, 0.25]> : tensor<2xf64>, offsets = dense<[8, 7]> : tensor<2xi64>>
+// CHECK-LABEL: func.func @negative_static_offsets
 // CHECK: quantx.matmul
 // CHECK-NOT: __quantx_wo_gemv
-func.func @negative_per_channel(%x: tensor<9x4xf32>) -> tensor<9x2xf32> {
-  %wi = arith.constant dense<[[1, -2, 3, 0], [2, 2, -1, 4]]> : tensor<2x4xi4>
-  %w = quantx.scast %wi : tensor<2x4xi4> -> tensor<2x4x!q>
-  %s = arith.constant dense<[0.5, 0.25]> : tensor<2xf32>
-  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<2xf32>) {transpose_rhs} : tensor<9x4xf32>, tensor<2x4x!q> -> tensor<9x2xf32>
+func.func @negative_static_offsets(%x: tensor<9x4xf32>) -> tensor<9x2xf32> {
+  %w = quantx.constant dense<[[1, 2, 3, 0], [2, 2, 1, 4]]> : tensor<2x4xi4> -> tensor<2x4x!q>
+  %y = quantx.matmul %x, %w {transpose_rhs} : tensor<9x4xf32>, tensor<2x4x!q> -> tensor<9x2xf32>
   return %y : tensor<9x2xf32>
 }
 

@@ -7,6 +7,7 @@ integer paths and for float paths whose order of operations is the same.
 import gc
 import os
 import resource
+import sys
 
 import numpy as np
 import pytest
@@ -329,29 +330,31 @@ def test_gemm_with_runtime_rhs_exact(m, k, n):
         np.testing.assert_array_equal(fn(af, bf), af @ bf)
 
 
-GEMM_ZERO_POINTS = """
-#mx = affine_map<(m, n, k) -> (m, k)>
-#my = affine_map<(m, n, k) -> (k, n)>
-#mz = affine_map<(m, n, k) -> ()>
-#mo = affine_map<(m, n, k) -> (m, n)>
-func.func @f(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>, %za: tensor<i32>, %zb: tensor<i32>) -> tensor<{m}x{n}xi32> {{
-  %c0 = arith.constant 0 : i32
-  %e = tensor.empty() : tensor<{m}x{n}xi32>
-  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<{m}x{n}xi32>) -> tensor<{m}x{n}xi32>
-  %y = linalg.generic {{indexing_maps = [#mx, #my, #mz, #mz, #mo], iterator_types = ["parallel", "parallel", "reduction"]}}
-      ins(%a, %b, %za, %zb : tensor<{m}x{k}xi8>, tensor<{k}x{n}xi8>, tensor<i32>, tensor<i32>) outs(%i : tensor<{m}x{n}xi32>) {{
-  ^bb0(%x: i8, %w: i8, %p: i32, %q: i32, %acc: i32):
-    %xe = arith.extsi %x : i8 to i32
-    %we = arith.extsi %w : i8 to i32
-    {x_shift}
-    {w_shift}
-    %pr = arith.muli %xs, %ws : i32
-    %s = arith.addi %acc, %pr : i32
-    linalg.yield %s : i32
-  }} -> tensor<{m}x{n}xi32>
-  return %y : tensor<{m}x{n}xi32>
-}}
-"""
+def _bench_module(name):
+    """A module of bench/ (stdlib-only at import), for the MLIR sources the
+    benchmarks and these tests share."""
+    import importlib.util
+    source = os.environ.get("QUANTX_SOURCE_DIR", os.path.join(
+        os.path.dirname(__file__), "..", ".."))
+    bench = os.path.join(source, "bench")
+    sys.path.insert(0, bench)
+    try:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(bench, name + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(bench)
+    return module
+
+
+# The zero-point GEMM of bench/kernels_aot.py, its shifts of x and w made
+# optional.
+GEMM_ZERO_POINTS = (_bench_module("kernels_aot").ZP_TEMPLATE
+                    .replace("@{name}(", "@f(")
+                    .replace("%xs = arith.subi %xe, %p : i32", "{x_shift}")
+                    .replace("%ws = arith.subi %we, %q : i32", "{w_shift}"))
+assert "{x_shift}" in GEMM_ZERO_POINTS and "{w_shift}" in GEMM_ZERO_POINTS
 
 
 @pytest.mark.parametrize("m,k,n", [(13, 37, 21), (8, 16, 32), (6, 300, 16),

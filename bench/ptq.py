@@ -7,9 +7,10 @@ script, in one run:
 * imports the float model with quantx.importer and runs it through the JIT;
 * calibrates it (quantx.ptq.calibrate on the 1,000 calibration images of
   the fixed split; with --observer auto, the default, each observer kind is
-  tried and the one whose static int8 model is most accurate on 4,000
-  validation images of the training split is used, so the test images never
-  take part in a choice) and rewrites it: static int8, dynamic int8 and
+  tried and the one whose static int8 model is most accurate on the 4,000
+  images of the ``val`` split is used: training-set images the model was
+  never trained on, as new to it as the test images, which never take part
+  in a choice) and rewrites it: static int8, dynamic int8 and
   weight-only int4 (group 16: it divides every K, 784 included);
 * builds PyTorch's own quantized models on the same calibration images:
   torch.ao.quantization FX graph mode static PTQ (x86 oneDNN backend; this
@@ -27,9 +28,9 @@ script, in one run:
   the PTQ report's bytes; PyTorch: its serialized state dict).
 
 With --calibration-draws N, static int8 (quantx with the chosen observer,
-and PyTorch) is also calibrated on N further sets of 1,000 training images
-outside the validation set, and the spread of test accuracy over the draws
-is printed: how much of a difference between the two is the draw's.
+and PyTorch) is also calibrated on N further sets of 1,000 images of the
+``train`` split, and the spread of test accuracy over the draws is printed:
+how much of a difference between the two is the draw's.
 
 Prints a table and ends with one JSON line. Run against the built tree:
 
@@ -50,7 +51,6 @@ import numpy as np
 import torch
 
 EVAL_BATCH = 80  # divides the 10,000 test images
-VALIDATION_IMAGES = 4000  # from the training split (--observer auto)
 AUTO_OBSERVERS = ("min_max", "histogram", "percentile", "entropy", "mse")
 BACKEND = "onednn"
 
@@ -128,8 +128,8 @@ def quantx_variants(name, model, calib, tmp, modes, observer, validation):
 
     selection = None
     if observer == "auto":
-        # Static int8 with each observer kind, scored on validation images
-        # of the training split (never the test set); the best one is used.
+        # Static int8 with each observer kind, scored on the validation split
+        # (held out of training, never the test set); the best one is used.
         import quantx.jit
         src = os.path.join(tmp, f"{name}-val.mlir")
         with open(src, "w") as f:
@@ -251,8 +251,8 @@ def main():
     ap.add_argument("--observer", default="auto",
                     help="quantx.ptq observer kind for the activations, or "
                          "'auto': the kind whose static int8 model is most "
-                         f"accurate on {VALIDATION_IMAGES} validation images "
-                         "of the training split")
+                         "accurate on the validation split (images held out "
+                         "of training)")
     ap.add_argument("--calibration-draws", type=int, default=0,
                     help="also compare static int8 test accuracy, quantx and "
                          "PyTorch, over this many further calibration sets of "
@@ -274,16 +274,13 @@ def main():
     calib, _ = data.load_fashion_mnist("calib")
     test_x, test_y = data.load_fashion_mnist("test")
     test_x, test_y = test_x[:args.test_images], test_y[:args.test_images]
-    train_x, train_y = data.load_fashion_mnist("train")
-    pick = np.random.default_rng(2024).choice(len(train_x), VALIDATION_IMAGES,
-                                              replace=False)
-    validation = (train_x[pick], train_y[pick])
+    train_x, _ = data.load_fashion_mnist("train")
+    validation = data.load_fashion_mnist("val")
     load_before = os.getloadavg()[0]
     rows, figures, draw_rows = [], {}, []
-    # Further calibration sets, from training images outside the
-    # validation set: how much each PTQ's accuracy depends on the draw.
-    rest = np.setdiff1d(np.arange(len(train_x)), pick)
-    order = np.random.default_rng(2025).permutation(rest)
+    # Further calibration sets, from the training split: how much each
+    # PTQ's accuracy depends on the draw.
+    order = np.random.default_rng(2025).permutation(len(train_x))
     draws = [train_x[order[d * 1000:(d + 1) * 1000]]
              for d in range(args.calibration_draws)]
     modes = ["static-int8", "dynamic-int8", "weight-int4"]

@@ -12,16 +12,22 @@ OUT = os.path.join(ROOT, "python", "quantx", "models", "data", "splits.json")
 
 FASHION_TRAIN_SIZE = 60000
 FASHION_CALIB_SIZE = 1000
+FASHION_VAL_SIZE = 4000
 AUSTEN_CALIB_CHARS = 65536
 
 
 def main():
     rng = np.random.Generator(np.random.PCG64(20261128))
     calib = np.sort(rng.choice(FASHION_TRAIN_SIZE, FASHION_CALIB_SIZE, replace=False))
+    # Drawn after the calibration images, from the same stream, so that
+    # those stay what they were before this split existed.
+    rest = np.setdiff1d(np.arange(FASHION_TRAIN_SIZE), calib)
+    val = np.sort(rng.choice(rest, FASHION_VAL_SIZE, replace=False))
     data = {
         "fashion_mnist": {
             "seed": 20261128,
             "calib_indices": [int(i) for i in calib],
+            "val_indices": [int(i) for i in val],
         },
         "austen": {"calib_chars": AUSTEN_CALIB_CHARS, "test_book": "Persuasion"},
     }

@@ -27,7 +27,7 @@ needs_austen = pytest.mark.skipif(
     not HAVE_AUSTEN, reason="Jane Austen's novels absent: install r-cran-janeaustenr")
 
 # Sizes of the splits (docs/Models.md).
-FASHION_SIZES = {"train": 59000, "calib": 1000, "test": 10000}
+FASHION_SIZES = {"train": 55000, "calib": 1000, "val": 4000, "test": 10000}
 AUSTEN_SIZES = {"train": 3492646, "calib": 65536, "test": 466854}
 
 
@@ -49,36 +49,42 @@ def _threads():
 # Fashion-MNIST splits and loader
 # ----------------------------------------------------------------------------
 
-def test_fashion_calib_indices_well_formed():
-    calib = np.asarray(data.splits()["fashion_mnist"]["calib_indices"])
-    assert calib.shape == (FASHION_SIZES["calib"],)
-    assert np.all(np.diff(calib) > 0), "calibration indices sorted and unique"
-    assert calib.min() >= 0 and calib.max() < 60000
+@pytest.mark.parametrize("split", ["calib", "val"])
+def test_fashion_held_out_indices_well_formed(split):
+    idx = np.asarray(data.splits()["fashion_mnist"][f"{split}_indices"])
+    assert idx.shape == (FASHION_SIZES[split],)
+    assert np.all(np.diff(idx) > 0), f"{split} indices sorted and unique"
+    assert idx.min() >= 0 and idx.max() < 60000
+
+
+def test_fashion_calib_and_val_disjoint():
+    s = data.splits()["fashion_mnist"]
+    assert not set(s["calib_indices"]) & set(s["val_indices"])
 
 
 @needs_fashion
 def test_fashion_splits_disjoint_and_sized():
     raw_images, raw_labels = data._fashion_raw("train")
     assert raw_images.shape == (60000, 28, 28)
-    calib_idx = np.asarray(data.splits()["fashion_mnist"]["calib_indices"])
-    in_calib = np.zeros(60000, dtype=bool)
-    in_calib[calib_idx] = True
+    held_out = {}
+    for split in ("calib", "val"):
+        held_out[split] = np.zeros(60000, dtype=bool)
+        held_out[split][data.splits()["fashion_mnist"][f"{split}_indices"]] = True
+    in_train = ~(held_out["calib"] | held_out["val"])
 
-    x_train, y_train = data.load_fashion_mnist("train")
-    x_calib, y_calib = data.load_fashion_mnist("calib")
-    x_test, y_test = data.load_fashion_mnist("test")
-    for split, (x, y) in {"train": (x_train, y_train), "calib": (x_calib, y_calib),
-                          "test": (x_test, y_test)}.items():
+    loaded = {split: data.load_fashion_mnist(split) for split in FASHION_SIZES}
+    for split, (x, y) in loaded.items():
         n = FASHION_SIZES[split]
         assert x.shape == (n, 1, 28, 28) and x.dtype == np.float32, split
         assert y.shape == (n,) and y.dtype == np.int64, split
         assert set(np.unique(y)) == set(range(10)), split
-    # The training split is exactly the training images outside calibration,
-    # in their original order; calibration images are never trained on.
-    np.testing.assert_array_equal(x_train, data.normalize_fashion(raw_images[~in_calib]))
-    np.testing.assert_array_equal(y_train, raw_labels[~in_calib])
-    np.testing.assert_array_equal(x_calib, data.normalize_fashion(raw_images[in_calib]))
-    np.testing.assert_array_equal(y_calib, raw_labels[in_calib])
+    # The training split is exactly the training images outside calibration
+    # and validation, in their original order; those are never trained on.
+    for split, mask in [("train", in_train), ("calib", held_out["calib"]),
+                        ("val", held_out["val"])]:
+        x, y = loaded[split]
+        np.testing.assert_array_equal(x, data.normalize_fashion(raw_images[mask]))
+        np.testing.assert_array_equal(y, raw_labels[mask])
 
 
 def _write_idx(path, magic, dims, body):

@@ -12,8 +12,10 @@ Data come from Debian packages (no downloads):
 Splits (``data/splits.json``, made by ``scripts/make_splits.py``):
 
 * Fashion-MNIST: ``calib`` is 1,000 images of the 60,000-image training set
-  chosen with a fixed seed, ``train`` the other 59,000, ``test`` the 10,000
-  test images. Calibration images are never trained on.
+  chosen with a fixed seed, ``val`` 4,000 others, ``train`` the remaining
+  55,000, ``test`` the 10,000 test images. Calibration and validation images
+  are never trained on: choices made on ``val`` (an observer, say) see images
+  as new to the model as the test images, and leave the test set untouched.
 * Jane Austen: ``train`` is five novels, in package order, joined by blank
   lines, minus the last ``calib_chars`` characters, which form ``calib``;
   ``test`` is "Persuasion", never seen in training.
@@ -113,17 +115,19 @@ def normalize_fashion(images_u8):
 
 def load_fashion_mnist(split):
     """Returns (images float32 [N, 1, 28, 28], labels int64 [N]) of a split:
-    ``"train"``, ``"calib"`` or ``"test"``."""
+    ``"train"``, ``"calib"``, ``"val"`` or ``"test"``."""
     if split == "test":
         images, labels = _fashion_raw("test")
-    elif split in ("train", "calib"):
+    elif split in ("train", "calib", "val"):
         images, labels = _fashion_raw("train")
-        calib = np.asarray(splits()["fashion_mnist"]["calib_indices"], dtype=np.int64)
-        if split == "calib":
-            idx = calib
+        held_out = {k: np.asarray(splits()["fashion_mnist"][f"{k}_indices"], dtype=np.int64)
+                    for k in ("calib", "val")}
+        if split in held_out:
+            idx = held_out[split]
         else:
             keep = np.ones(images.shape[0], dtype=bool)
-            keep[calib] = False
+            for indices in held_out.values():
+                keep[indices] = False
             idx = np.nonzero(keep)[0]
         images, labels = images[idx], labels[idx]
     else:

@@ -128,6 +128,30 @@ def test_activation_functions(fn):
     check(Fn(fn, 1), rand(3, 17) * 3)
 
 
+@pytest.mark.parametrize("mod", [nn.ReLU6(), nn.Hardtanh(-2.0, 1.5), nn.LeakyReLU(),
+                                 nn.LeakyReLU(0.2), nn.Hardsigmoid(), nn.Hardswish(),
+                                 nn.Sigmoid()])
+def test_clamping_activation_modules(mod):
+    # Scaled so that every piece of each function is hit.
+    check(mod, rand(4, 33) * 5)
+
+
+@pytest.mark.parametrize("fn", [
+    F.relu6, F.hardtanh, lambda x: F.hardtanh(x, -0.5, 2.0), F.hardsigmoid, F.hardswish,
+    lambda x: F.leaky_relu(x, 0.1), lambda x: torch.clamp(x, -1.0, 2.0),
+    lambda x: torch.clamp(x, min=0.5), lambda x: x.clamp(max=1.0), lambda x: x.clamp(-3, 3),
+    lambda x: torch.clip(x, -1.0, 1.0), lambda x: x.clamp_min(0.25),
+    lambda x: torch.clamp_max(x, 0.75), lambda x: x.sigmoid()])
+def test_clamping_activation_functions(fn):
+    check(Fn(fn, 1), rand(3, 17) * 5)
+
+
+def test_clamp_keeps_nan():
+    x = torch.tensor([[float("nan"), -7.0, 0.5, 9.0]])
+    out, _ = run(Fn(lambda x: torch.clamp(x, -1.0, 1.0), 1), x)
+    assert np.isnan(out[0, 0]) and out[0, 1:].tolist() == [-1.0, 0.5, 1.0]
+
+
 def test_sqrt_rsqrt_pow():
     check(Fn(lambda x: torch.sqrt(x) + torch.rsqrt(x) + x.pow(2) + torch.pow(x, 1.5)),
           rand(5, 6).abs() + 0.1)
@@ -142,6 +166,38 @@ def test_maxpool(kw):
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
 def test_avgpool(kw):
     check(nn.AvgPool2d(**kw), rand(2, 3, 9, 9))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: F.max_pool2d(x, kernel_size=2),
+    lambda x: F.avg_pool2d(x, 3, stride=2, padding=1), lambda x: F.avg_pool2d(x, 2)])
+def test_functional_pooling(fn):
+    check(Fn(fn, 1), rand(2, 3, 9, 9))
+
+
+@pytest.mark.parametrize("mod", [nn.AdaptiveAvgPool2d(1), nn.AdaptiveAvgPool2d((2, 4)),
+                                 nn.AdaptiveAvgPool2d((None, 2)), nn.AdaptiveMaxPool2d(1),
+                                 nn.AdaptiveMaxPool2d((4, 2)),
+                                 Fn(lambda x: F.adaptive_avg_pool2d(x, (1, 1)), 1),
+                                 Fn(lambda x: F.adaptive_max_pool2d(x, 2), 1)])
+def test_adaptive_pooling(mod):
+    check(mod, rand(2, 3, 8, 12))
+
+
+def test_adaptive_pooling_to_a_size_that_does_not_divide_is_an_error():
+    with pytest.raises(UnsupportedOperationError,
+                       match=r"adaptive pooling of 7x7 to 3x3 \(only output sizes"):
+        importer.import_module(nn.AdaptiveAvgPool2d(3).eval(), (rand(1, 2, 7, 7),))
+
+
+def test_batchnorm1d():
+    bn = nn.BatchNorm1d(6)
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.randn(6))
+        bn.running_var.copy_(torch.rand(6) + 0.5)
+        bn.weight.copy_(torch.randn(6))
+    check(nn.Sequential(nn.Linear(5, 6), bn, nn.ReLU()), rand(4, 5))
+    check(bn, rand(4, 6, 3))
 
 
 def test_shapes():

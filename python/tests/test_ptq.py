@@ -432,6 +432,49 @@ def test_concatenated_layers_requantize_to_their_reader(tmp_path):
     assert ptq.sqnr_db(ref, got) > 30.0
 
 
+def test_residual_block_with_float_activations_between_layers(tmp_path):
+    """A ResNet-style block (a skip connection added to a conv's output),
+    ReLU6, hardswish, BatchNorm1d and global average pooling: every conv and
+    the Linear are quantized, the element-wise ops and the pooling between
+    them run in float on the layers' f32 outputs, and the model stays close
+    to PyTorch's."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(1, 8, 3, padding=1)
+            self.c1 = nn.Conv2d(8, 8, 3, padding=1)
+            self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.bn = nn.BatchNorm1d(8)
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x):
+            x = nn.functional.relu6(self.stem(x))
+            x = nn.functional.hardswish(x + self.c2(torch.relu(self.c1(x))))
+            return self.fc(self.bn(self.pool(x).flatten(1)))
+
+    torch.manual_seed(0)
+    model = Residual().eval()
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-0.5, 0.5)
+        model.bn.running_var.uniform_(0.5, 2.0)
+    x = np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32)
+    out = tmp_path / "residual.mlir"
+    rep = ptq.quantize_model(model, x, str(out), batch_size=16)
+    assert [l["status"] for l in rep["layers"]] == ["quantized"] * 4
+    text = out.read_text()
+    assert text.count("quantx.conv2d") == 3 and text.count("quantx.matmul") == 1
+    assert "linalg.pooling_nchw_sum" in text
+    fn = jit.compile(text)["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
+    assert ptq.sqnr_db(ref, got) > 30.0
+
+
 def test_cli_run(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=np.concatenate(batches(40, 2)))
     out = tmp_path / "q.mlir"

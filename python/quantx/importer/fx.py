@@ -153,6 +153,62 @@ class _Importer:
                     f"{r} = arith.maximumf {a}, {z} : {elem}"], r
         return self.unary(x, fn)
 
+    def clamp(self, x, lo=None, hi=None):
+        """min(max(x, lo), hi) with scalar bounds (either may be None); NaN
+        stays NaN, as in PyTorch."""
+        if lo is None and hi is None:
+            raise UnsupportedOperationError("clamp without bounds")
+        operands = [x] + [float(v) for v in (lo, hi) if v is not None]
+
+        def body(n):
+            r, lines, i = n[0], [], 1
+            for bound, op in ((lo, "arith.maximumf"), (hi, "arith.minimumf")):
+                if bound is None:
+                    continue
+                t = self.e.fresh("m")
+                lines.append(f"{t} = {op} {r}, {n[i]} : {x.elem}")
+                r, i = t, i + 1
+            return lines, r
+        return self.e.elementwise(operands, x.shape, x.dtype, body)
+
+    def leaky_relu(self, x, slope):
+        def body(n):
+            z, pos, m, r = (self.e.fresh(h) for h in ("z", "p", "m", "r"))
+            return [f"{z} = arith.constant 0.0 : {x.elem}",
+                    f"{pos} = arith.cmpf ogt, {n[0]}, {z} : {x.elem}",
+                    f"{m} = arith.mulf {n[0]}, {n[1]} : {x.elem}",
+                    f"{r} = arith.select {pos}, {n[0]}, {m} : {x.elem}"], r
+        return self.e.elementwise([x, float(slope)], x.shape, x.dtype, body)
+
+    def hard_sigmoid(self, x, times_x):
+        """PyTorch's relu6(x + 3) / 6, times x for hardswish."""
+        def body(n):
+            c3, c0, c6, t, lo, hi, r = (self.e.fresh(h) for h in "abcdefg")
+            lines = [f"{c3} = arith.constant 3.0 : {x.elem}",
+                     f"{c0} = arith.constant 0.0 : {x.elem}",
+                     f"{c6} = arith.constant 6.0 : {x.elem}",
+                     f"{t} = arith.addf {n[0]}, {c3} : {x.elem}",
+                     f"{lo} = arith.maximumf {t}, {c0} : {x.elem}",
+                     f"{hi} = arith.minimumf {lo}, {c6} : {x.elem}"]
+            if times_x:
+                p = self.e.fresh("p")
+                lines += [f"{p} = arith.mulf {n[0]}, {hi} : {x.elem}",
+                          f"{r} = arith.divf {p}, {c6} : {x.elem}"]
+            else:
+                lines.append(f"{r} = arith.divf {hi}, {c6} : {x.elem}")
+            return lines, r
+        return self.e.elementwise([x], x.shape, x.dtype, body)
+
+    def sigmoid(self, x):
+        def fn(a, elem):
+            one, neg, ex, den, r = (self.e.fresh(h) for h in "onedr")
+            return [f"{one} = arith.constant 1.0 : {elem}",
+                    f"{neg} = arith.negf {a} : {elem}",
+                    f"{ex} = math.exp {neg} : {elem}",
+                    f"{den} = arith.addf {one}, {ex} : {elem}",
+                    f"{r} = arith.divf {one}, {den} : {elem}"], r
+        return self.unary(x, fn)
+
     def silu(self, x):
         def fn(a, elem):
             one, neg, ex, den, r = (self.e.fresh(h) for h in "onedr")
@@ -318,6 +374,23 @@ class _Importer:
                 return [f"{r} = arith.mulf {nm[0]}, {nm[1]} : {x.elem}"], r
             y = self.e.elementwise([y, inv], y.shape, y.dtype, body)
         return y
+
+    def adaptive_pool2d(self, x, kind, output_size):
+        """Adaptive pooling where each output size divides the input's: a
+        plain pooling with kernel = stride = input / output."""
+        if x.rank != 4:
+            raise UnsupportedOperationError(f"adaptive pooling of a rank-{x.rank} tensor")
+        out = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+        if len(out) != 2:
+            raise UnsupportedOperationError(f"adaptive pooling to {output_size}")
+        h, w = x.shape[2:]
+        out = tuple(d if o is None else int(o) for o, d in zip(out, (h, w)))
+        if any(o <= 0 or d % o for o, d in zip(out, (h, w))):
+            raise UnsupportedOperationError(
+                f"adaptive pooling of {h}x{w} to {out[0]}x{out[1]} (only output "
+                "sizes that divide the input's)")
+        kernel = (h // out[0], w // out[1])
+        return self.pool2d(x, kind, kernel, kernel, 0, 1, False)
 
     # -- normalisation, softmax -------------------------------------------
     def mean(self, x, dims, keepdim):
@@ -543,10 +616,25 @@ class _Importer:
                 return y
             return self.conv2d(x, weight, bias, mod.stride, mod.padding, mod.dilation,
                                mod.groups, hint)
-        if isinstance(mod, nn.BatchNorm2d):
+        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
             return self.batch_norm(x, mod, hint)
         if isinstance(mod, nn.ReLU):
             return self.relu(x)
+        if isinstance(mod, nn.Hardtanh):  # nn.ReLU6 too
+            return self.clamp(x, mod.min_val, mod.max_val)
+        if isinstance(mod, nn.LeakyReLU):
+            return self.leaky_relu(x, mod.negative_slope)
+        if isinstance(mod, nn.Hardsigmoid):
+            return self.hard_sigmoid(x, times_x=False)
+        if isinstance(mod, nn.Hardswish):
+            return self.hard_sigmoid(x, times_x=True)
+        if isinstance(mod, nn.Sigmoid):
+            return self.sigmoid(x)
+        if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+            if getattr(mod, "return_indices", False):
+                raise UnsupportedOperationError("AdaptiveMaxPool2d(return_indices=True)")
+            kind = "avg" if isinstance(mod, nn.AdaptiveAvgPool2d) else "max"
+            return self.adaptive_pool2d(x, kind, mod.output_size)
         if isinstance(mod, nn.SiLU):
             return self.silu(x)
         if isinstance(mod, nn.GELU):
@@ -600,6 +688,50 @@ class _Importer:
             return self.matmul(node, args[0], args[1])
         if name == "relu":
             return self.relu(x)
+        if name in ("clamp", "clip", "clamp_min", "clamp_max", "hardtanh", "relu6"):
+            lo, hi = {"clamp_min": ("min", None), "clamp_max": (None, "max"),
+                      "hardtanh": ("min_val", "max_val")}.get(name, ("min", "max"))
+            defaults = {"hardtanh": (-1.0, 1.0), "relu6": (0.0, 6.0)}.get(name, (None, None))
+            bounds = []
+            for i, (key, default) in enumerate(zip((lo, hi), defaults)):
+                pos = 1 + i if name != "clamp_max" else 1
+                if key is None:
+                    bounds.append(None)
+                    continue
+                v = args[pos] if len(args) > pos else kwargs.get(key, default)
+                if isinstance(v, Value):
+                    raise UnsupportedOperationError(f"{name} with tensor bounds")
+                bounds.append(v)
+            return self.clamp(x, *bounds)
+        if name == "leaky_relu":
+            slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
+            return self.leaky_relu(x, slope)
+        if name in ("hardsigmoid", "hardswish"):
+            return self.hard_sigmoid(x, times_x=name == "hardswish")
+        if name in ("max_pool2d", "avg_pool2d"):
+            keys = (["kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                     "return_indices"] if name == "max_pool2d" else
+                    ["kernel_size", "stride", "padding", "ceil_mode",
+                     "count_include_pad", "divisor_override"])
+            defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
+                        "return_indices": False, "count_include_pad": True,
+                        "divisor_override": None}
+            p = {k: args[1 + i] if len(args) > 1 + i else kwargs.get(k, defaults.get(k))
+                 for i, k in enumerate(keys)}
+            if name == "max_pool2d":
+                if p["return_indices"]:
+                    raise UnsupportedOperationError("max_pool2d(return_indices=True)")
+                return self.pool2d(x, "max", p["kernel_size"], p["stride"], p["padding"],
+                                   p["dilation"], p["ceil_mode"])
+            return self.pool2d(x, "avg", p["kernel_size"], p["stride"], p["padding"], 1,
+                               p["ceil_mode"], p["count_include_pad"],
+                               p["divisor_override"])
+        if name in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
+            size = args[1] if len(args) > 1 else kwargs["output_size"]
+            if name == "adaptive_max_pool2d" and (
+                    args[2] if len(args) > 2 else kwargs.get("return_indices", False)):
+                raise UnsupportedOperationError("adaptive_max_pool2d(return_indices=True)")
+            return self.adaptive_pool2d(x, name.split("_")[1], size)
         if name == "silu":
             return self.silu(x)
         if name == "gelu":
@@ -626,14 +758,7 @@ class _Importer:
                             f"{r} = arith.divf {one}, {s} : {elem}"], r
                 return self.unary(x, fn)
             if name == "sigmoid":
-                def fn(a, elem):
-                    one, neg, ex, den, r = (self.e.fresh(h) for h in "onedr")
-                    return [f"{one} = arith.constant 1.0 : {elem}",
-                            f"{neg} = arith.negf {a} : {elem}",
-                            f"{ex} = math.exp {neg} : {elem}",
-                            f"{den} = arith.addf {one}, {ex} : {elem}",
-                            f"{r} = arith.divf {one}, {den} : {elem}"], r
-                return self.unary(x, fn)
+                return self.sigmoid(x)
             return self.unary(x, self._math(f"math.{name}"))
         if name == "pow":
             exponent = args[1] if len(args) > 1 else kwargs["exponent"]
@@ -748,6 +873,12 @@ _FUNCTIONS = {
     torch.reshape: "reshape", torch.permute: "permute", torch.transpose: "transpose",
     operator.getitem: "getitem", torch.cat: "cat", F.linear: "linear",
     F.layer_norm: "layer_norm",
+    torch.clamp: "clamp", torch.clip: "clip", torch.clamp_min: "clamp_min",
+    torch.clamp_max: "clamp_max", F.hardtanh: "hardtanh", F.relu6: "relu6",
+    F.leaky_relu: "leaky_relu", F.hardsigmoid: "hardsigmoid", F.hardswish: "hardswish",
+    F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
+    F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
+    F.adaptive_max_pool2d: "adaptive_max_pool2d",
 }
 
 

@@ -475,6 +475,56 @@ def test_residual_block_with_float_activations_between_layers(tmp_path):
     assert ptq.sqnr_db(ref, got) > 30.0
 
 
+@pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])
+def test_depthwise_and_grouped_convolutions(tmp_path, mode):
+    """A MobileNetV2-style inverted residual (1x1 expansion, depthwise 3x3,
+    1x1 projection, BatchNorm folded, ReLU6) and a strided conv of 2 groups:
+    every conv is one quantx.conv2d with its groups, and the model stays
+    close to PyTorch's."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def block(cin, cout, k=1, act=None, **kw):
+        layers = [nn.Conv2d(cin, cout, k, **kw), nn.BatchNorm2d(cout)]
+        return nn.Sequential(*layers, *([act] if act else []))
+
+    class InvertedResidual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = block(1, 8, 3, nn.ReLU6(), padding=1)
+            self.expand = block(8, 16, 1, nn.ReLU6())
+            self.dw = block(16, 16, 3, nn.ReLU(), padding=1, groups=16)
+            self.proj = block(16, 8)
+            self.grouped = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=2)
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = x + self.proj(self.dw(self.expand(x)))
+            x = torch.relu(self.grouped(x))
+            return self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    torch.manual_seed(0)
+    model = InvertedResidual().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+    x = np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32)
+    out = tmp_path / "mobile.mlir"
+    rep = ptq.quantize_model(model, x, str(out), batch_size=16, mode=mode)
+    assert [l["status"] for l in rep["layers"]] == ["quantized"] * 6
+    text = out.read_text()
+    assert text.count("quantx.conv2d") == 5 and "linalg.conv" not in text
+    assert "groups = 16 : i64" in text and "groups = 2 : i64" in text
+    fn = jit.compile(text)["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
+    assert ptq.sqnr_db(ref, got) > 30.0
+
+
 def test_cli_run(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=np.concatenate(batches(40, 2)))
     out = tmp_path / "q.mlir"

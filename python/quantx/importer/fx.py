@@ -334,10 +334,12 @@ class _Importer:
         else:
             g = groups
             wv = self.e.constant(wnp.reshape(g, f // g, cg, kh, kw), hint + "_weight")
-            xg = self.e.reshape(xp, (n, g, c // g) + xp.shape[2:])
+            # Channels split into groups and merged back by reshapes of
+            # dimension 1 alone, the form quantx-ptq reads as one grouped conv.
+            xg = self.e.expand(xp, [[0], [1, 2], [3], [4]], (n, g, c // g) + xp.shape[2:])
             y = self.e.named("linalg.conv_2d_ngchw_gfchw", [xg, wv], (n, g, f // g, oh, ow),
                              x.dtype, attrs)
-            y = self.e.reshape(y, (n, f, oh, ow))
+            y = self.e.collapse(y, [[0], [1, 2], [3], [4]], (n, f, oh, ow))
         if bias is not None:
             b = self.e.constant(bias.detach().cpu().numpy().reshape(f, 1, 1), hint + "_bias")
             y = self._add(y, b)

@@ -160,6 +160,8 @@ static LogicalResult matchInit(Layer &layer) {
       return success();
   if (isZeroFloat(init))
     return success();
+  if (layer.groups > 1)
+    return failure(); // A bias there would be [G, F/G]: not matched.
   if (DenseElementsAttr bias = matchBiasBroadcast(init, layer.channelAxis())) {
     layer.bias = bias;
     layer.biasInit = true;
@@ -206,20 +208,63 @@ static void classifyMatmul(Layer &layer) {
   layer.kind = LayerKind::Matmul;
 }
 
-/// Classifies a convolution: linalg.conv_2d_nchw_fchw, with an optional
-/// zero tensor.pad of the spatial dimensions of its input.
+/// Whether `indices` splits (or merges) dimension 1 of a 4-D NCHW tensor
+/// into two: [[0], [1, 2], [3], [4]].
+static bool isGroupReassociation(ArrayRef<ReassociationIndices> indices) {
+  return indices.size() == 4 && indices[0] == ReassociationIndices{0} &&
+         indices[1] == ReassociationIndices{1, 2} &&
+         indices[2] == ReassociationIndices{3} &&
+         indices[3] == ReassociationIndices{4};
+}
+
+/// Matches a grouped convolution: linalg.conv_2d_ngchw_gfchw whose input
+/// is an NCHW tensor split into groups by a tensor.expand_shape, whose
+/// result is read only as NCHW through a tensor.collapse_shape, and whose
+/// filter is a constant. Returns the reason when it is not one.
+static std::optional<std::string> matchGroupedConv(Layer &layer) {
+  auto conv = dyn_cast<linalg::Conv2DNgchwGfchwOp>(layer.op.getOperation());
+  if (!conv)
+    return std::string("only linalg.conv_2d_nchw_fchw convolutions and "
+                       "grouped linalg.conv_2d_ngchw_gfchw ones are "
+                       "supported");
+  auto expand =
+      conv.getDpsInputOperand(0)->get().getDefiningOp<tensor::ExpandShapeOp>();
+  Value result = conv->getResult(0);
+  auto collapse =
+      result.hasOneUse()
+          ? dyn_cast<tensor::CollapseShapeOp>(*result.getUsers().begin())
+          : tensor::CollapseShapeOp();
+  if (!expand || !isGroupReassociation(expand.getReassociationIndices()) ||
+      !collapse || !isGroupReassociation(collapse.getReassociationIndices()))
+    return std::string(
+        "a grouped convolution must read an NCHW input split by "
+        "tensor.expand_shape [[0], [1, 2], [3], [4]] and be read only "
+        "through the matching tensor.collapse_shape");
+  if (!getConstantElements(conv.getDpsInputOperand(1)->get()))
+    return std::string("a grouped convolution's filter must be a constant");
+  layer.groups = cast<RankedTensorType>(result.getType()).getDimSize(1);
+  layer.groupExpand = expand;
+  layer.groupCollapse = collapse;
+  return std::nullopt;
+}
+
+/// Classifies a convolution: linalg.conv_2d_nchw_fchw, or a grouped one
+/// (see matchGroupedConv), with an optional zero tensor.pad of the spatial
+/// dimensions of its NCHW input.
 static void classifyConv(Layer &layer) {
-  auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation());
-  if (!conv) {
-    layer.kind = LayerKind::Unsupported;
-    layer.unsupportedReason =
-        "only linalg.conv_2d_nchw_fchw convolutions are supported";
-    return;
+  if (!isa<linalg::Conv2DNchwFchwOp>(layer.op.getOperation())) {
+    if (std::optional<std::string> reason = matchGroupedConv(layer)) {
+      layer.kind = LayerKind::Unsupported;
+      layer.unsupportedReason = *reason;
+      return;
+    }
   }
   layer.kind = LayerKind::Conv2D;
-  layer.activationOperand = conv.getDpsInputOperand(0);
-  layer.weightOperand = conv.getDpsInputOperand(1);
-  auto pad = layer.activationOperand->get().getDefiningOp<tensor::PadOp>();
+  layer.activationOperand = layer.op.getDpsInputOperand(0);
+  layer.weightOperand = layer.op.getDpsInputOperand(1);
+  Value nchw = layer.groupExpand ? layer.groupExpand.getSrc()
+                                 : layer.activationOperand->get();
+  auto pad = nchw.getDefiningOp<tensor::PadOp>();
   if (!pad)
     return;
   Value padValue = pad.getConstantPaddingValue();
@@ -236,7 +281,7 @@ static void classifyConv(Layer &layer) {
 
 /// Follows the element-wise bias addition and ReLU after the layer.
 static void matchEpilogue(Layer &layer) {
-  Value v = layer.op->getResult(0);
+  Value v = layer.product();
   int64_t channel = layer.channelAxis();
   auto singleUser = [](Value v) -> Operation * {
     return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
@@ -328,7 +373,7 @@ SmallVector<Layer> mlir::quantx::findLayers(func::FuncOp func) {
       }
     }
     if (!layer.output)
-      layer.output = op->getResult(0);
+      layer.output = layer.product();
     layers.push_back(std::move(layer));
   });
   return layers;

@@ -22,7 +22,7 @@ namespace mlir::quantx {
 /// What a layer computes.
 enum class LayerKind {
   Matmul,      ///< [M, K] x [K, N] (or [N, K]) -> [M, N].
-  Conv2D,      ///< NCHW input, FCHW filter.
+  Conv2D,      ///< NCHW input, FCHW filter (grouped: see `groups`).
   Unsupported, ///< A contraction or convolution of another form.
 };
 
@@ -40,6 +40,14 @@ struct Layer {
   SmallVector<int64_t, 4> padding = {0, 0, 0, 0};
   /// The weight operand of `op`.
   OpOperand *weightOperand = nullptr;
+  /// A grouped convolution (linalg.conv_2d_ngchw_gfchw) reads its NCHW
+  /// input through `groupExpand` ([N, C, H, W] -> [N, G, C/G, H, W]) and
+  /// its [N, G, F/G, OH, OW] result is read as NCHW through
+  /// `groupCollapse`; its filter is [G, F/G, C/G, KH, KW], the same
+  /// elements as the [F, C/G, KH, KW] filter of quantx.conv2d.
+  int64_t groups = 1;
+  tensor::ExpandShapeOp groupExpand;
+  tensor::CollapseShapeOp groupCollapse;
   /// Matmul: the weight is [N, K] (a PyTorch Linear weight).
   bool transposeRhs = false;
   /// Why `kind` is Unsupported.
@@ -56,9 +64,16 @@ struct Layer {
   /// The last value of the layer (after bias and ReLU).
   Value output;
 
-  /// The activation the layer reads, looking through the folded pad.
+  /// The activation the layer reads, looking through the folded pad and
+  /// the group expansion.
   Value activation() {
-    return pad ? pad.getSource() : activationOperand->get();
+    if (pad)
+      return pad.getSource();
+    return groupExpand ? groupExpand.getSrc() : activationOperand->get();
+  }
+  /// The layer's product before bias and ReLU, as NCHW for a grouped conv.
+  Value product() {
+    return groupCollapse ? Value(groupCollapse.getResult()) : op->getResult(0);
   }
   /// The output channel axis of `output`.
   int64_t channelAxis() const;

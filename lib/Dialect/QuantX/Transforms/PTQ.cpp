@@ -410,6 +410,13 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
     return fail("its weight is not f32");
   auto wType = cast<RankedTensorType>(weight.getType());
   std::vector<int64_t> dims(wType.getShape().begin(), wType.getShape().end());
+  if (layer.groups > 1) {
+    // [G, F/G, C/G, KH, KW] -> quantx.conv2d's [F, C/G, KH, KW]: the same
+    // elements in the same order.
+    dims.erase(dims.begin());
+    dims[0] *= layer.groups;
+    wType = wType.clone(dims);
+  }
   std::vector<float> values(weight.getValues<float>().begin(),
                             weight.getValues<float>().end());
   for (float v : values)
@@ -608,13 +615,16 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
                               layer.transposeRhs, layer.reluOp != nullptr,
                               RoundingMode::half_to_even);
   } else {
-    auto conv = cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation());
-    SmallVector<int64_t> strides(conv.getStrides().getValues<int64_t>());
-    SmallVector<int64_t> dilations(conv.getDilations().getValues<int64_t>());
-    result = Conv2DOp::create(
-        b, loc, resultType, lhs, weight, bias, lhsScale, lhsOffset, Value(),
-        Value(), Value(), Value(), strides, layer.padding, dilations, 1,
-        layer.reluOp != nullptr, RoundingMode::half_to_even);
+    auto conv = cast<linalg::ConvolutionOpInterface>(layer.op.getOperation());
+    auto ints = [&](StringRef name) {
+      return SmallVector<int64_t>(
+          cast<DenseIntElementsAttr>(conv->getAttr(name)).getValues<int64_t>());
+    };
+    result = Conv2DOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
+                              lhsOffset, Value(), Value(), Value(), Value(),
+                              ints("strides"), layer.padding, ints("dilations"),
+                              layer.groups, layer.reluOp != nullptr,
+                              RoundingMode::half_to_even);
   }
   if (consumerType)
     result = DequantizeOp::create(b, loc, outType, result, Value(), Value());
@@ -625,7 +635,11 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
     dead.push_back(layer.reluOp);
   if (layer.biasOp)
     dead.push_back(layer.biasOp);
+  if (layer.groupCollapse)
+    dead.push_back(layer.groupCollapse);
   dead.push_back(layer.op);
+  if (layer.groupExpand)
+    dead.push_back(layer.groupExpand);
   if (layer.pad)
     dead.push_back(layer.pad);
   for (Operation *op : dead)

@@ -18,7 +18,8 @@ def InsertObservers : Pass<"quantx-insert-observers", "ModuleOp"> {
     variants, `linalg.generic` contractions) and 2-D convolutions
     (`ConvolutionOpInterface`). For each layer it inserts a
     `quantx.observe` on its activation input (looking through a
-    zero-`tensor.pad`) named `<layer>.input` and one on its output
+    zero-`tensor.pad`, and through the group split of a grouped
+    `linalg.conv_2d_ngchw_gfchw`) named `<layer>.input` and one on its output
     named `<layer>.output`. The output is taken after the element-wise
     epilogue PTQ fuses: a bias addition with a constant and a ReLU
     (`arith.maximumf` with 0), each with a single use.
@@ -123,7 +124,10 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
       followed by a `quantx.dequantize`, which the consumer's `quantize`
       cancels exactly); otherwise it produces f32.
     Zero `tensor.pad` of a convolution's spatial dimensions becomes the
-    convolution's padding (padding with the zero point).
+    convolution's padding (padding with the zero point). A grouped
+    `linalg.conv_2d_ngchw_gfchw` between `tensor.expand_shape` and
+    `tensor.collapse_shape` of the channel dimension (the importer's form)
+    becomes one `quantx.conv2d` with `groups`.
 
     `mode=dynamic-int8`: int8 per-channel weights as above; activations are
     quantized per tensor at run time (min/max reduction, asymmetric uint8

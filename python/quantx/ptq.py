@@ -490,15 +490,17 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
     return rep
 
 
-def _import_torch(model, batch: int, sample_shape, path: str) -> str:
+def _import_torch(model, batch: int, sample_shape, dtype, path: str) -> str:
     """Writes `model` (a torch.nn.Module) imported for inputs of
-    [batch, *sample_shape] to `path`."""
+    [batch, *sample_shape] of numpy `dtype` (token ids of a language model
+    are integers) to `path`."""
     import torch
 
     from . import importer
+    example = torch.from_numpy(np.zeros((batch, *sample_shape), dtype=dtype))
     try:
-        text = importer.import_module(model.eval(), (torch.zeros(batch, *sample_shape),))
-    except (importer.UnsupportedOperationError, TypeError, ValueError) as e:
+        text = importer.import_module(model.eval(), (example,))
+    except (importer.UnsupportedOperationError, TypeError, ValueError, RuntimeError) as e:
         raise PTQError(f"importing the PyTorch model failed: {e}") from None
     with open(path, "w") as f:
         f.write(text)
@@ -542,13 +544,13 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                                "one non-empty array of samples")
             n = len(data)
             batch = max(d for d in range(1, min(calibration_batch, n) + 1) if n % d == 0)
-            calib_model = _import_torch(model, batch, data.shape[1:],
+            calib_model = _import_torch(model, batch, data.shape[1:], data.dtype,
                                         os.path.join(tmp, "calibration.mlir"))
             out_model = calib_model
             if batch_size is not None and batch_size != batch:
                 if batch_size < 1:
                     raise PTQError("batch_size must be >= 1")
-                out_model = _import_torch(model, batch_size, data.shape[1:],
+                out_model = _import_torch(model, batch_size, data.shape[1:], data.dtype,
                                           os.path.join(tmp, "model.mlir"))
             say(f"imported the PyTorch model (calibration batch {batch}, "
                 f"output batch {batch_size or batch})")
@@ -659,7 +661,14 @@ def format_report(report: dict) -> str:
                      f"{l['bytes_before']} -> {l['bytes_after']}",
                      f"{l['sqnr_db']:.2f}" if "sqnr_db" in l else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    # Why layers stay float, once per reason (keep-float is asked for).
+    why: Dict[str, List[str]] = {}
+    for l in report["layers"]:
+        if l["status"] == "float" and l.get("reason", "keep-float") != "keep-float":
+            why.setdefault(l["reason"], []).append(l["name"])
+    lines += [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
+    return "\n".join(lines)
 
 
 def _print_report(rep: dict) -> None:

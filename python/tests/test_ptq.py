@@ -418,9 +418,10 @@ def test_concatenated_layers_requantize_to_their_reader(tmp_path):
     x = np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32)
     out = tmp_path / "branches.mlir"
     rep = ptq.quantize_model(model, x, str(out), batch_size=16)
-    assert [l["output"] for l in rep["layers"]] == [
-        "requantized to conv2d_2", "requantized to conv2d_2",
-        "requantized to matmul_3", "f32"]
+    # Layers are named after their modules.
+    assert [(l["name"], l["output"]) for l in rep["layers"]] == [
+        ("a", "requantized to c"), ("b", "requantized to c"),
+        ("c", "requantized to fc"), ("fc", "f32")]
     text = out.read_text()
     assert "quantx.dequantize" not in text
     assert text.count("tensor.insert_slice") == 2 and "xi8> into tensor<16x8x8x8xi8>" in text
@@ -522,6 +523,53 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
     got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
+    assert ptq.sqnr_db(ref, got) > 30.0
+
+
+@pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])
+def test_attention_products_stay_float(tmp_path, mode):
+    """A causal self-attention block on token ids: the projections are
+    quantized and named after their modules, the two products of
+    activations (Q K^T and P V) stay float with the reason in the report,
+    and the model stays close to PyTorch's."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Attention(nn.Module):
+        def __init__(self, vocab=20, dim=16, heads=2):
+            super().__init__()
+            self.heads, self.hd = heads, dim // heads
+            self.embed = nn.Embedding(vocab, dim)
+            self.q_proj, self.k_proj, self.v_proj, self.o_proj = (
+                nn.Linear(dim, dim, bias=False) for _ in range(4))
+            self.head = nn.Linear(dim, vocab)
+            self.register_buffer("mask", torch.full((12, 12), float("-inf")).triu(1))
+
+        def forward(self, ids):
+            x = self.embed(ids)
+            b, t, d = x.shape[0], x.shape[1], x.shape[2]
+            q, k, v = (p(x).reshape(b, t, self.heads, self.hd).transpose(1, 2)
+                       for p in (self.q_proj, self.k_proj, self.v_proj))
+            att = torch.softmax(q @ k.transpose(-2, -1) / self.hd ** 0.5 + self.mask[:t, :t],
+                                dim=-1)
+            y = (att @ v).transpose(1, 2).reshape(b, t, d)
+            return self.head(x + self.o_proj(y))
+
+    torch.manual_seed(0)
+    model = Attention().eval()
+    ids = np.random.default_rng(0).integers(0, 20, (32, 12)).astype(np.int64)
+    out = tmp_path / "attention.mlir"
+    rep = ptq.quantize_model(model, ids, str(out), batch_size=8, mode=mode)
+    status = {l["name"]: (l["status"], l.get("reason")) for l in rep["layers"]}
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj", "head"):
+        assert status.pop(name) == ("quantized", None)
+    assert list(status.values()) == [
+        ("float", "no constant operand (both are computed at run time): not quantized")] * 2
+    assert "no constant operand" in ptq.format_report(rep)
+    fn = jit.compile(out.read_text())["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(ids)).numpy()
+    got = np.concatenate([fn(ids[i:i + 8]) for i in range(0, 32, 8)])
     assert ptq.sqnr_db(ref, got) > 30.0
 
 

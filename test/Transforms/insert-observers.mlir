@@ -54,29 +54,46 @@ func.func @linear(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
 
 // Two chained matmuls without names: deterministic names in walk order;
 // the second layer's input is the first one's observed output, not
-// observed twice. A weight that is not a constant is observed per output
-// channel (axis 1 of a [K, N] weight) with min/max.
+// observed twice. A weight that is not a constant (here the right operand
+// of W @ x, W constant) is observed per output channel (axis 1 of a
+// [K, N] weight) with min/max.
 // CHECK-LABEL: func.func @chain
-// CHECK-SAME: (%[[X:.*]]: tensor<4x8xf32>, %[[W:.*]]: tensor<8x3xf32>)
-// CHECK-DAG: %[[OX:.*]] = quantx.observe %[[X]] {kind = #quantx.observer<min_max>, name = "matmul_0.input"}
-// CHECK-DAG: %[[OW:.*]] = quantx.observe %[[W]] {axis = 1 : i64, kind = #quantx.observer<min_max>, name = "matmul_0.weight"}
-// CHECK: %[[M0:.*]] = linalg.matmul ins(%[[OX]], %[[OW]] :
+// CHECK-SAME: (%[[X:.*]]: tensor<8x3xf32>)
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<5.000000e-01> : tensor<4x8xf32>
+// CHECK-DAG: %[[OW:.*]] = quantx.observe %[[W]] {kind = #quantx.observer<min_max>, name = "matmul_0.input"}
+// CHECK-DAG: %[[OX:.*]] = quantx.observe %[[X]] {axis = 1 : i64, kind = #quantx.observer<min_max>, name = "matmul_0.weight"}
+// CHECK: %[[M0:.*]] = linalg.matmul ins(%[[OW]], %[[OX]] :
 // CHECK: %[[O0:.*]] = quantx.observe %[[M0]] {kind = #quantx.observer<min_max>, name = "matmul_0.output"}
 // CHECK: %[[M1:.*]] = linalg.matmul ins(%[[O0]], %{{.*}} :
 // CHECK: quantx.observe %[[M1]] {kind = #quantx.observer<min_max>, name = "matmul_1.output"}
 // CHECK-NOT: quantx.observe
 // PCT-LABEL: func.func @chain
 // PCT-DAG: quantx.observe %{{.*}} {axis = 1 : i64, kind = #quantx.observer<min_max>, name = "matmul_0.weight"}
-func.func @chain(%x: tensor<4x8xf32>, %w: tensor<8x3xf32>) -> tensor<4x2xf32> {
+func.func @chain(%x: tensor<8x3xf32>) -> tensor<4x2xf32> {
   %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<0.5> : tensor<4x8xf32>
   %w1 = arith.constant dense<0.25> : tensor<3x2xf32>
   %e0 = tensor.empty() : tensor<4x3xf32>
   %f0 = linalg.fill ins(%zero : f32) outs(%e0 : tensor<4x3xf32>) -> tensor<4x3xf32>
-  %m0 = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x3xf32>) outs(%f0 : tensor<4x3xf32>) -> tensor<4x3xf32>
+  %m0 = linalg.matmul ins(%w, %x : tensor<4x8xf32>, tensor<8x3xf32>) outs(%f0 : tensor<4x3xf32>) -> tensor<4x3xf32>
   %e1 = tensor.empty() : tensor<4x2xf32>
   %f1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<4x2xf32>) -> tensor<4x2xf32>
   %m1 = linalg.matmul ins(%m0, %w1 : tensor<4x3xf32>, tensor<3x2xf32>) outs(%f1 : tensor<4x2xf32>) -> tensor<4x2xf32>
   return %m1 : tensor<4x2xf32>
+}
+
+// -----
+
+// A product of two tensors computed at run time (attention's Q K^T) has no
+// weights to quantize: nothing is observed.
+// CHECK-LABEL: func.func @activation_product
+// CHECK-NOT: quantx.observe
+func.func @activation_product(%q: tensor<4x8xf32>, %k: tensor<8x4xf32>) -> tensor<4x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x4xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %s = linalg.matmul ins(%q, %k : tensor<4x8xf32>, tensor<8x4xf32>) outs(%f : tensor<4x4xf32>) -> tensor<4x4xf32>
+  return %s : tensor<4x4xf32>
 }
 
 // -----

@@ -7,6 +7,7 @@ collects constants for the module's ``dialect_resources`` section.
 """
 
 import dataclasses
+import json
 import math
 import struct
 
@@ -89,6 +90,11 @@ class Emitter:
     def __init__(self):
         self.lines = []
         self.counter = 0
+        # While a PyTorch module is lowered: its qualified name, given to
+        # the named linalg ops it emits as their location (loc("fc1")), so
+        # that passes name layers after the modules (quantx-ptq's report,
+        # keep-float patterns).
+        self.module_name = None
         self.resources = {}  # name -> bytes (with alignment prefix)
         self.resource_names = set()
 
@@ -346,9 +352,10 @@ class Emitter:
             init = self.filled(out_shape, dtype, 0.0)
         v = Value(self.fresh("n"), tuple(out_shape), np.dtype(dtype))
         attrs = f" {attrs}" if attrs else ""
+        loc = f" loc({json.dumps(self.module_name)})" if self.module_name else ""
         self.emit(f"{v.name} = {op}{attrs} ins({', '.join(i.name for i in inputs)} : "
                   f"{', '.join(i.type for i in inputs)}) outs({init.name} : {init.type}) "
-                  f"-> {v.type}")
+                  f"-> {v.type}{loc}")
         return v
 
     # -- module ------------------------------------------------------------

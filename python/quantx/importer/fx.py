@@ -71,6 +71,7 @@ class _Importer:
         self.e = Emitter()
         self.values = {}  # fx node -> concrete value (tensor or Python value)
         self.ssa = {}  # fx node -> Value
+        self.wrapper_prefix = ""  # of submodule targets when import_module wraps a bare layer
         self._record(example_inputs)
 
     # -- evaluation --------------------------------------------------------
@@ -586,7 +587,12 @@ class _Importer:
 
     def lower(self, node, folded_bn):
         if node.op == "call_module":
-            return self.lower_module(node, self.gm.get_submodule(node.target), folded_bn)
+            # The user's name of the submodule (without the _Root wrapper's).
+            self.e.module_name = node.target[len(self.wrapper_prefix):]
+            try:
+                return self.lower_module(node, self.gm.get_submodule(node.target), folded_bn)
+            finally:
+                self.e.module_name = None
         args = [self.val(a) for a in node.args]
         kwargs = {k: self.val(v) for k, v in node.kwargs.items()}
         target = node.target
@@ -920,4 +926,6 @@ def import_module(module, example_inputs, *, func_name="forward"):
         module = _Root(module)
     graph = _Tracer().trace(module)
     gm = torch.fx.GraphModule(module, graph)
-    return _Importer(gm, example_inputs, func_name).run()
+    importer = _Importer(gm, example_inputs, func_name)
+    importer.wrapper_prefix = "inner." if isinstance(module, _Root) else ""
+    return importer.run()

@@ -18,20 +18,3 @@ func.func @grouped_5d_result(%x: tensor<1x4x4x4xf32>) -> tensor<1x2x2x4x4xf32> {
 }
 // KEEP-LABEL: func.func @grouped_5d_result
 // KEEP: linalg.conv_2d_ngchw_gfchw
-
-// -----
-
-// A grouped convolution's filter must be a constant.
-func.func @grouped_dynamic_filter(%x: tensor<1x4x4x4xf32>, %w: tensor<2x2x2x1x1xf32>) -> tensor<1x4x4x4xf32> {
-  %zero = arith.constant 0.0 : f32
-  %0 = quantx.observe %x {kind = #quantx.observer<min_max>, name = "conv2d_0.input", stats = {min = -1.0 : f64, max = 1.0 : f64}} : tensor<1x4x4x4xf32>
-  %g = tensor.expand_shape %0 [[0], [1, 2], [3], [4]] output_shape [1, 2, 2, 4, 4] : tensor<1x4x4x4xf32> into tensor<1x2x2x4x4xf32>
-  %e = tensor.empty() : tensor<1x2x2x4x4xf32>
-  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x2x4x4xf32>) -> tensor<1x2x2x4x4xf32>
-  // expected-error @below {{a grouped convolution's filter must be a constant}}
-  %y = linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%g, %w : tensor<1x2x2x4x4xf32>, tensor<2x2x2x1x1xf32>) outs(%f : tensor<1x2x2x4x4xf32>) -> tensor<1x2x2x4x4xf32>
-  %r = tensor.collapse_shape %y [[0], [1, 2], [3], [4]] : tensor<1x2x2x4x4xf32> into tensor<1x4x4x4xf32>
-  return %r : tensor<1x4x4x4xf32>
-}
-// KEEP-LABEL: func.func @grouped_dynamic_filter
-// KEEP: linalg.conv_2d_ngchw_gfchw

@@ -48,19 +48,6 @@ func.func @no_observe(%x: tensor<4x8xf32>) -> tensor<4x3xf32> {
 
 // -----
 
-// A weight that is not a constant cannot be quantized at compile time.
-func.func @dynamic_weight(%x: tensor<4x8xf32>, %w: tensor<8x3xf32>) -> tensor<4x3xf32> {
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : tensor<4x3xf32>
-  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x3xf32>) -> tensor<4x3xf32>
-  %0 = quantx.observe %x {kind = #quantx.observer<min_max>, name = "matmul_0.input", stats = {min = -1.0 : f64, max = 1.0 : f64}} : tensor<4x8xf32>
-  // expected-error @below {{cannot quantize layer 'matmul_0' (linalg.matmul): its weight is not a constant}}
-  %y = linalg.matmul ins(%0, %w : tensor<4x8xf32>, tensor<8x3xf32>) outs(%f : tensor<4x3xf32>) -> tensor<4x3xf32>
-  return %y : tensor<4x3xf32>
-}
-
-// -----
-
 // An accumulator that does not start at zero (or a bias) is not matched.
 func.func @nonzero_init(%x: tensor<4x8xf32>, %init: tensor<4x3xf32>) -> tensor<4x3xf32> {
   %w = arith.constant dense<0.5> : tensor<8x3xf32>

@@ -359,6 +359,10 @@ SmallVector<Layer> mlir::quantx::findLayers(func::FuncOp func) {
     if (layer.name.empty())
       layer.name = prefix + "_" + std::to_string(counter);
     ++counter;
+    layer.hasConstantInput =
+        llvm::any_of(op.getDpsInputOperands(), [](OpOperand *in) {
+          return bool(getConstantElements(in->get()));
+        });
     if (isContraction)
       classifyMatmul(layer);
     else

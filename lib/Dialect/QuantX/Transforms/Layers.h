@@ -52,6 +52,10 @@ struct Layer {
   bool transposeRhs = false;
   /// Why `kind` is Unsupported.
   std::string unsupportedReason;
+  /// Whether an input of `op` is a constant. Without one (attention's
+  /// activation x activation products) the op has no weights to quantize:
+  /// PTQ keeps it in float and calibration does not observe it.
+  bool hasConstantInput = false;
 
   /// Bias: a 1-D constant over the output channels, added by `biasOp` (an
   /// element-wise generic) or used as the broadcast initial value of the

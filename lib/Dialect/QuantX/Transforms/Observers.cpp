@@ -92,8 +92,8 @@ private:
       return func.emitError() << "momentum must be in (0, 1], got " << momentum;
     OpBuilder b(func.getContext());
     for (Layer &layer : findLayers(func)) {
-      if (layer.kind == LayerKind::Unsupported)
-        continue; // quantx-ptq reports it (or keeps it float).
+      if (layer.kind == LayerKind::Unsupported || !layer.hasConstantInput)
+        continue; // quantx-ptq reports it or keeps it float.
       Value act = layer.activation();
       if (!act.getDefiningOp<ObserveOp>())
         observe(b, act, layer.name + ".input", std::nullopt);

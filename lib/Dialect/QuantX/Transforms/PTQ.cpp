@@ -53,6 +53,8 @@ struct ActParams {
 struct Plan {
   Layer layer;
   bool keepFloat = false;
+  /// Why the layer stays float (the report's "reason").
+  std::string floatReason;
   ActParams input;
   /// Consumer layer whose input parameters the output requantizes to.
   int consumer = -1;
@@ -381,6 +383,7 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
       modeValue == Mode::WeightInt8 || modeValue == Mode::WeightInt4;
   if (weightOnly && layer.kind == LayerKind::Conv2D) {
     plan.keepFloat = true; // Documented: convolutions stay float.
+    plan.floatReason = "weight-only modes keep convolutions in float";
     return success();
   }
   auto elemType = [](Value v) { return getElementTypeOrSelf(v.getType()); };
@@ -710,8 +713,17 @@ void PTQPass::runOnOperation() {
       Plan plan;
       plan.layer = layer;
       for (llvm::Regex &re : keepPatterns)
-        if (re.match(layer.name))
+        if (re.match(layer.name)) {
           plan.keepFloat = true;
+          plan.floatReason = "keep-float";
+        }
+      if (!plan.keepFloat && !layer.hasConstantInput) {
+        // An activation x activation product (attention's Q K^T, P V) has
+        // no weights: it stays float, as in PyTorch's PTQ.
+        plan.keepFloat = true;
+        plan.floatReason = "no constant operand (both are computed at run "
+                           "time): not quantized";
+      }
       if (!plan.keepFloat && failed(planLayer(plan)))
         failedAny = true;
       plans.push_back(std::move(plan));
@@ -752,6 +764,7 @@ void PTQPass::runOnOperation() {
       entry["bytes_before"] = floatBytes;
       if (plan.keepFloat) {
         entry["status"] = "float";
+        entry["reason"] = plan.floatReason;
         entry["bytes_after"] = floatBytes;
         layersJson.push_back(std::move(entry));
         continue;

@@ -26,7 +26,9 @@ def InsertObservers : Pass<"quantx-insert-observers", "ModuleOp"> {
 
     Weights that are constants are never observed (PTQ quantizes them from
     their values). A weight that is not a constant is observed as
-    `<layer>.weight`, per channel along its output-channel axis.
+    `<layer>.weight`, per channel along its output-channel axis. A product
+    with no constant operand (attention's activation x activation
+    products) is not a weight layer and is not observed.
 
     Layer names come from the op's location: a `NameLoc` (the module path
     the PyTorch importer records, e.g. `features.0`), or a `FileLineColLoc`
@@ -149,7 +151,8 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     A layer that cannot be quantized (an op outside the supported forms,
     e.g. a batched matmul or an NHWC convolution, or a weight that is not a
     constant) is an error naming the layer and op, unless `keep-float`
-    matches it.
+    matches it. A product with no constant operand (activation x
+    activation) stays float; the report gives the reason.
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"static-int8\"",

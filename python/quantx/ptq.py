@@ -250,6 +250,11 @@ def _check_batch(index: int, batch: List[np.ndarray], arguments) -> List[np.ndar
         if dtype is None or a.dtype != dtype:
             raise PTQError(f"calibration batch {index}, argument {i}: dtype "
                            f"{a.dtype}, the model expects {arg.get('element_type')}")
+        if a.dtype.kind == "f":
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+            if bad:
+                raise PTQError(f"calibration batch {index}, argument {i}: {bad} NaN or "
+                               "infinite values (calibration data must be finite)")
         out.append(np.ascontiguousarray(a))
     return out
 
@@ -285,7 +290,12 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
             results = run_function(path, batch, nres, entry)
             for e in entries:
                 t = batch[e["argument"]] if "argument" in e else results[e["result"]]
-                observers[e["name"]].observe(np.ascontiguousarray(t, dtype=np.float32))
+                t = np.ascontiguousarray(t, dtype=np.float32)
+                if not np.all(np.isfinite(t)):
+                    raise PTQError(f"calibration batch {count - 1}: '{e['name']}' has NaN "
+                                   "or infinite values (the float model overflows on "
+                                   "this data)")
+                observers[e["name"]].observe(t)
             now = time.perf_counter()
             if progress and now - last >= progress_seconds:
                 progress(f"calibrating: {count} batches in {now - start:.1f} s")

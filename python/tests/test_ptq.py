@@ -149,6 +149,35 @@ def test_wrong_shape_or_dtype_is_an_error_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_data_is_an_error_and_writes_nothing(tmp_path, bad):
+    out = tmp_path / "s.json"
+    data = batches(2, 2)
+    data[1][1, 0, 3, 4] = bad
+    with pytest.raises(ptq.PTQError, match=r"calibration batch 1, argument 0: 1 NaN or "
+                                           r"infinite values"):
+        ptq.calibrate(CNN, data, str(out))
+    assert not out.exists()
+    # The same check guards the SQNR measurement of the whole flow.
+    q = tmp_path / "q.mlir"
+    with pytest.raises(ptq.PTQError, match="NaN or infinite"):
+        ptq.quantize_model(CNN, data, str(q), mode="dynamic-int8")
+    assert not q.exists()
+
+
+def test_a_model_that_overflows_on_the_data_is_an_error(tmp_path):
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)).eval()
+    with torch.no_grad():
+        model[0].weight.fill_(3e38)  # finite weights, infinite products
+    x = np.ones((8, 4), np.float32)
+    out = tmp_path / "q.mlir"
+    with pytest.raises(ptq.PTQError, match=r"calibration batch 0: '.*' has NaN or "
+                                           r"infinite values \(the float model overflows"):
+        ptq.quantize_model(model, x, str(out))
+    assert not out.exists()
+
+
 def test_missing_statistics_is_an_error_and_writes_nothing(tmp_path, capsys):
     stats = json.load(open(STATS))
     del stats["observations"]["classifier.input"]

@@ -545,6 +545,12 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
     out = tmp_path / "mobile.mlir"
     rep = ptq.quantize_model(model, x, str(out), batch_size=16, mode=mode)
     assert [l["status"] for l in rep["layers"]] == ["quantized"] * 6
+    if mode == "static-int8":
+        # The expansion's ReLU6 is the saturation of its uint8 output,
+        # requantized to the depthwise conv that reads it.
+        expand = rep["layers"][1]
+        assert (expand["name"], expand["clamp_fused"], expand["output"]) == (
+            "expand.0", True, "requantized to dw.0")
     text = out.read_text()
     assert text.count("quantx.conv2d") == 5 and "linalg.conv" not in text
     assert "groups = 16 : i64" in text and "groups = 2 : i64" in text

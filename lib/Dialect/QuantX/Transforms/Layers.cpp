@@ -13,6 +13,9 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 
+#include <cmath>
+#include <optional>
+
 using namespace mlir;
 using namespace mlir::quantx;
 
@@ -279,6 +282,40 @@ static void classifyConv(Layer &layer) {
   layer.padding = {low[2], low[3], high[2], high[3]};
 }
 
+/// The upper bound of an element-wise generic computing min(max(x, 0), hi)
+/// for a constant hi > 0 (ReLU6, clamp(x, 0, hi)), with its operand as x.
+static std::optional<double> matchClampFromZero(linalg::GenericOp generic) {
+  if (!generic.getMatchingIndexingMap(generic.getDpsInputOperand(0))
+           .isIdentity())
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  SmallVector<Operation *> ops;
+  for (Operation &op : body.without_terminator())
+    if (!isa<arith::ConstantOp>(op))
+      ops.push_back(&op);
+  if (ops.size() != 2 || body.getTerminator()->getNumOperands() != 1 ||
+      body.getTerminator()->getOperand(0) != ops[1]->getResult(0))
+    return std::nullopt;
+  auto max = dyn_cast<arith::MaximumFOp>(ops[0]);
+  auto min = dyn_cast<arith::MinimumFOp>(ops[1]);
+  if (!max || !min)
+    return std::nullopt;
+  Value x = body.getArgument(0);
+  if (!((max.getLhs() == x && isZeroFloat(max.getRhs())) ||
+        (max.getRhs() == x && isZeroFloat(max.getLhs()))))
+    return std::nullopt;
+  Value bound = min.getLhs() == max.getResult() ? min.getRhs() : min.getLhs();
+  if (min.getLhs() != max.getResult() && min.getRhs() != max.getResult())
+    return std::nullopt;
+  APFloat hi(0.0);
+  if (!matchPattern(bound, m_ConstantFloat(&hi)))
+    return std::nullopt;
+  double value = hi.convertToDouble();
+  if (!(value > 0.0) || !std::isfinite(value))
+    return std::nullopt;
+  return value;
+}
+
 /// Follows the element-wise bias addition and ReLU after the layer.
 static void matchEpilogue(Layer &layer) {
   Value v = layer.product();
@@ -329,6 +366,18 @@ static void matchEpilogue(Layer &layer) {
       if ((a == body.getArgument(0) && isZeroFloat(b)) ||
           (b == body.getArgument(0) && isZeroFloat(a))) {
         layer.reluOp = generic;
+        v = generic->getResult(0);
+      }
+    }
+  }
+  // Clamp to [0, hi], hi > 0 (ReLU6): out = min(max(v, 0), hi).
+  if (!layer.reluOp) {
+    Operation *user = singleUser(v);
+    if (isElementwiseGeneric(user, 1)) {
+      auto generic = cast<linalg::GenericOp>(user);
+      if (std::optional<double> hi = matchClampFromZero(generic)) {
+        layer.clampOp = generic;
+        layer.clampMax = *hi;
         v = generic->getResult(0);
       }
     }

@@ -65,6 +65,10 @@ struct Layer {
   bool biasInit = false;
   /// The ReLU generic that follows, if any.
   Operation *reluOp = nullptr;
+  /// Or a clamp to [0, clampMax] (ReLU6 is clampMax = 6): a generic of
+  /// max(x, 0) then min(., clampMax).
+  Operation *clampOp = nullptr;
+  double clampMax = 0.0;
   /// The last value of the layer (after bias and ReLU).
   Value output;
 

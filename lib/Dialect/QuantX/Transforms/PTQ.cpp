@@ -55,6 +55,9 @@ struct Plan {
   bool keepFloat = false;
   /// Why the layer stays float (the report's "reason").
   std::string floatReason;
+  /// The layer's clamp to [0, clampMax] is done by the saturation of its
+  /// requantized uint8 output (see the consumer search).
+  bool fuseClamp = false;
   ActParams input;
   /// Consumer layer whose input parameters the output requantizes to.
   int consumer = -1;
@@ -560,9 +563,13 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
   Layer &layer = plan.layer;
   MLIRContext *ctx = layer.op->getContext();
   Location loc = layer.op->getLoc();
+  // The value the quantized layer replaces: its output, or the input of a
+  // clamp that stays a float op after it.
+  bool floatClamp = layer.clampOp && !plan.fuseClamp;
+  Value replaced = floatClamp ? layer.clampOp->getOperand(0) : layer.output;
   OpBuilder b(layer.op);
-  b.setInsertionPointAfter(layer.output.getDefiningOp());
-  auto outType = cast<RankedTensorType>(layer.output.getType());
+  b.setInsertionPointAfter(replaced.getDefiningOp());
+  auto outType = cast<RankedTensorType>(replaced.getType());
   int64_t channels = outType.getDimSize(layer.channelAxis());
 
   Value weight = ConstantOp::create(
@@ -611,12 +618,15 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
                                         getElementTypeOrSelf(bias.getType())))
     bias = {};
 
+  // ReLU, or a clamp to [0, hi] whose upper bound the requantized output's
+  // saturation applies.
+  bool relu = layer.reluOp || plan.fuseClamp;
   Value result;
   if (layer.kind == LayerKind::Matmul) {
-    result = MatmulOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
-                              lhsOffset, Value(), Value(), Value(), Value(),
-                              layer.transposeRhs, layer.reluOp != nullptr,
-                              RoundingMode::half_to_even);
+    result =
+        MatmulOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
+                         lhsOffset, Value(), Value(), Value(), Value(),
+                         layer.transposeRhs, relu, RoundingMode::half_to_even);
   } else {
     auto conv = cast<linalg::ConvolutionOpInterface>(layer.op.getOperation());
     auto ints = [&](StringRef name) {
@@ -626,16 +636,17 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
     result = Conv2DOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
                               lhsOffset, Value(), Value(), Value(), Value(),
                               ints("strides"), layer.padding, ints("dilations"),
-                              layer.groups, layer.reluOp != nullptr,
-                              RoundingMode::half_to_even);
+                              layer.groups, relu, RoundingMode::half_to_even);
   }
   if (consumerType)
     result = DequantizeOp::create(b, loc, outType, result, Value(), Value());
-  layer.output.replaceAllUsesWith(result);
+  replaced.replaceAllUsesWith(result);
   // The float ops are now dead; erase the chain from its end.
   SmallVector<Operation *> dead;
   if (layer.reluOp)
     dead.push_back(layer.reluOp);
+  if (plan.fuseClamp)
+    dead.push_back(layer.clampOp);
   if (layer.biasOp)
     dead.push_back(layer.biasOp);
   if (layer.groupCollapse)
@@ -751,6 +762,19 @@ void PTQPass::runOnOperation() {
         auto it = byActivation.find(end);
         if (it != byActivation.end() && end.hasOneUse())
           plan.consumer = it->second;
+        if (plan.layer.clampOp) {
+          // A clamp to [0, hi] is the saturation of a uint8 output whose
+          // real range is [0, m], m <= hi: the reader's input parameters,
+          // observed after the clamp, are such a range. Otherwise (an f32
+          // output) the clamp stays a float op after the layer.
+          const ActParams *in =
+              plan.consumer >= 0 ? &plans[plan.consumer].input : nullptr;
+          plan.fuseClamp =
+              in && in->zeroPoint == 0 &&
+              double(in->scale) * 255.0 <= plan.layer.clampMax * (1.0 + 1e-6);
+          if (!plan.fuseClamp)
+            plan.consumer = -1;
+        }
       }
     for (Plan &plan : plans) {
       llvm::json::Object entry;
@@ -788,6 +812,8 @@ void PTQPass::runOnOperation() {
                 : std::string("f32");
       }
       entry["relu_fused"] = plan.layer.reluOp != nullptr;
+      if (plan.layer.clampOp)
+        entry["clamp_fused"] = plan.fuseClamp;
       entry["bias"] = bool(plan.layer.bias);
       layersJson.push_back(std::move(entry));
     }

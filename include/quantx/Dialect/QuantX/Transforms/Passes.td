@@ -22,7 +22,8 @@ def InsertObservers : Pass<"quantx-insert-observers", "ModuleOp"> {
     `linalg.conv_2d_ngchw_gfchw`) named `<layer>.input` and one on its output
     named `<layer>.output`. The output is taken after the element-wise
     epilogue PTQ fuses: a bias addition with a constant and a ReLU
-    (`arith.maximumf` with 0), each with a single use.
+    (`arith.maximumf` with 0) or a clamp to `[0, hi]` (ReLU6), each with a
+    single use.
 
     Weights that are constants are never observed (PTQ quantizes them from
     their values). A weight that is not a constant is observed as

@@ -279,7 +279,7 @@ static void classifyConv(Layer &layer) {
       !pad.getResult().hasOneUse())
     return; // Not foldable: the padded tensor is the activation.
   layer.pad = pad;
-  layer.padding = {low[2], low[3], high[2], high[3]};
+  layer.padding = {low[2], high[2], low[3], high[3]};
 }
 
 /// The upper bound of an element-wise generic computing min(max(x, 0), hi)

@@ -35,7 +35,7 @@ struct Layer {
   /// The activation operand of `op` (the padded tensor for a padded conv).
   OpOperand *activationOperand = nullptr;
   /// Zero padding of a conv's spatial dimensions folded from a tensor.pad
-  /// (top, left, bottom, right), and the pad op itself.
+  /// (top, bottom, left, right), as quantx.conv2d takes it, and the pad op.
   tensor::PadOp pad;
   SmallVector<int64_t, 4> padding = {0, 0, 0, 0};
   /// The weight operand of `op`.

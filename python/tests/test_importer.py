@@ -190,6 +190,29 @@ def test_adaptive_pooling_to_a_size_that_does_not_divide_is_an_error():
         importer.import_module(nn.AdaptiveAvgPool2d(3).eval(), (rand(1, 2, 7, 7),))
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=3), dict(kernel_size=3, padding=1, stride=2),
+                                dict(kernel_size=2, dilation=2, bias=False),
+                                dict(kernel_size=3, padding=1, groups=3)])
+def test_conv1d(kw):
+    check(nn.Conv1d(3, 6, **kw), rand(2, 3, 11))
+
+
+def test_conv1d_batchnorm_folded():
+    m = nn.Sequential(nn.Conv1d(3, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU())
+    with torch.no_grad():
+        m[1].running_mean.copy_(torch.randn(4))
+        m[1].running_var.copy_(torch.rand(4) + 0.5)
+    text = check(m, rand(2, 3, 9))
+    assert text.count("linalg.conv_2d_nchw_fchw") == 1 and "arith.mulf" not in text
+
+
+@pytest.mark.parametrize("mod", [nn.MaxPool1d(2), nn.MaxPool1d(3, stride=2, padding=1),
+                                 nn.AvgPool1d(3, stride=2, padding=1), nn.AvgPool1d(2),
+                                 nn.AdaptiveAvgPool1d(1), nn.AdaptiveMaxPool1d(4)])
+def test_pool1d(mod):
+    check(mod, rand(2, 3, 12))
+
+
 def test_batchnorm1d():
     bn = nn.BatchNorm1d(6)
     with torch.no_grad():

@@ -561,6 +561,33 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
     assert ptq.sqnr_db(ref, got) > 30.0
 
 
+def test_one_dimensional_cnn(tmp_path):
+    """Conv1d (with BatchNorm1d folded), MaxPool1d and global average
+    pooling, as the 2-D ops on [N, C, 1, L]: every conv is quantized."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv1d(2, 8, 5, padding=2), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(8, 8, 3, padding=1, groups=2), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(), nn.Linear(8, 3)).eval()
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-0.3, 0.3)
+        model[1].running_var.uniform_(0.5, 2.0)
+    x = np.random.default_rng(0).standard_normal((64, 2, 32)).astype(np.float32)
+    out = tmp_path / "cnn1d.mlir"
+    rep = ptq.quantize_model(model, x, str(out), batch_size=16)
+    assert [(l["name"], l["status"]) for l in rep["layers"]] == [
+        ("0", "quantized"), ("4", "quantized"), ("8", "quantized")]
+    text = out.read_text()
+    assert text.count("quantx.conv2d") == 2 and "linalg.conv" not in text
+    fn = jit.compile(text)["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
+    assert ptq.sqnr_db(ref, got) > 30.0
+
+
 @pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])
 def test_attention_products_stay_float(tmp_path, mode):
     """A causal self-attention block on token ids: the projections are

@@ -346,6 +346,35 @@ class _Importer:
             y = self._add(y, b)
         return y
 
+    # 1-D convolution and pooling: the 2-D ops on [N, C, 1, L].
+    def _as_2d(self, x):
+        if x.rank != 3:
+            raise UnsupportedOperationError(f"1-D convolution or pooling of a rank-{x.rank} "
+                                            "tensor (expected [N, C, L])")
+        n, c, length = x.shape
+        return self.e.expand(x, [[0], [1], [2, 3]], (n, c, 1, length))
+
+    def _from_2d(self, y):
+        n, c, _, length = y.shape
+        return self.e.collapse(y, [[0], [1], [2, 3]], (n, c, length))
+
+    def conv1d(self, x, weight, bias, stride, padding, dilation, groups, hint):
+        if isinstance(padding, str):
+            raise UnsupportedOperationError(f"Conv1d padding={padding!r}")
+        one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+        w = weight.detach().reshape(weight.shape[0], weight.shape[1], 1, weight.shape[2])
+        y = self.conv2d(self._as_2d(x), w, bias, (1, one(stride)), (0, one(padding)),
+                        (1, one(dilation)), groups, hint)
+        return self._from_2d(y)
+
+    def pool1d(self, x, kind, kernel, stride, padding, dilation, ceil_mode,
+               count_include_pad=True):
+        one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+        stride = kernel if stride in (None, []) else stride
+        y = self.pool2d(self._as_2d(x), kind, (1, one(kernel)), (1, one(stride)),
+                        (0, one(padding)), (1, one(dilation)), ceil_mode, count_include_pad)
+        return self._from_2d(y)
+
     def pool2d(self, x, kind, kernel, stride, padding, dilation, ceil_mode,
                count_include_pad=True, divisor_override=None):
         pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
@@ -608,22 +637,39 @@ class _Importer:
         hint = node.target.replace(".", "_")
         if isinstance(mod, nn.Linear):
             return self.linear(x, mod.weight, mod.bias, hint)
-        if isinstance(mod, nn.Conv2d):
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            kind = type(mod).__name__
             if mod.padding_mode != "zeros":
-                raise UnsupportedOperationError(f"Conv2d padding_mode={mod.padding_mode!r}")
+                raise UnsupportedOperationError(f"{kind} padding_mode={mod.padding_mode!r}")
+            conv = self.conv1d if isinstance(mod, nn.Conv1d) else self.conv2d
+            bn_type = nn.BatchNorm1d if isinstance(mod, nn.Conv1d) else nn.BatchNorm2d
             weight, bias = mod.weight, mod.bias
             users = list(node.users)
             if len(users) == 1 and users[0].op == "call_module" and isinstance(
-                    self.gm.get_submodule(users[0].target), nn.BatchNorm2d):
+                    self.gm.get_submodule(users[0].target), bn_type):
                 bn_node = users[0]
                 weight, bias = _fold_bn(mod, self.gm.get_submodule(bn_node.target))
                 folded_bn.add(bn_node)
-                y = self.conv2d(x, weight, bias, mod.stride, mod.padding, mod.dilation,
-                                mod.groups, hint)
+                y = conv(x, weight, bias, mod.stride, mod.padding, mod.dilation,
+                         mod.groups, hint)
                 self.ssa[bn_node] = y
                 return y
-            return self.conv2d(x, weight, bias, mod.stride, mod.padding, mod.dilation,
-                               mod.groups, hint)
+            return conv(x, weight, bias, mod.stride, mod.padding, mod.dilation,
+                        mod.groups, hint)
+        if isinstance(mod, nn.MaxPool1d):
+            if mod.return_indices:
+                raise UnsupportedOperationError("MaxPool1d(return_indices=True)")
+            return self.pool1d(x, "max", mod.kernel_size, mod.stride, mod.padding,
+                               mod.dilation, mod.ceil_mode)
+        if isinstance(mod, nn.AvgPool1d):
+            return self.pool1d(x, "avg", mod.kernel_size, mod.stride, mod.padding, 1,
+                               mod.ceil_mode, mod.count_include_pad)
+        if isinstance(mod, (nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d)):
+            if getattr(mod, "return_indices", False):
+                raise UnsupportedOperationError("AdaptiveMaxPool1d(return_indices=True)")
+            kind = "avg" if isinstance(mod, nn.AdaptiveAvgPool1d) else "max"
+            size = mod.output_size[0] if isinstance(mod.output_size, tuple) else mod.output_size
+            return self._from_2d(self.adaptive_pool2d(self._as_2d(x), kind, (1, size)))
         if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
             return self.batch_norm(x, mod, hint)
         if isinstance(mod, nn.ReLU):
@@ -844,7 +890,8 @@ class _Importer:
 
 def _bn_affine(bn):
     if bn.training:
-        raise UnsupportedOperationError("BatchNorm2d in training mode (call model.eval())")
+        raise UnsupportedOperationError(
+            f"{type(bn).__name__} in training mode (call model.eval())")
     var = bn.running_var.detach().double()
     mean = bn.running_mean.detach().double()
     gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(var)
@@ -857,13 +904,15 @@ def _bn_affine(bn):
 def _fold_bn(conv, bn):
     """Conv weights/bias with an eval-mode BatchNorm folded in (in fp64)."""
     if bn.training:
-        raise UnsupportedOperationError("BatchNorm2d in training mode (call model.eval())")
+        raise UnsupportedOperationError(
+            f"{type(bn).__name__} in training mode (call model.eval())")
     var = bn.running_var.detach().double()
     mean = bn.running_mean.detach().double()
     gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(var)
     beta = bn.bias.detach().double() if bn.affine else torch.zeros_like(var)
     scale = gamma / torch.sqrt(var + bn.eps)
-    w = conv.weight.detach().double() * scale.reshape(-1, 1, 1, 1)
+    w = conv.weight.detach().double()
+    w = w * scale.reshape((-1,) + (1,) * (w.dim() - 1))
     b = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(var)
     b = (b - mean) * scale + beta
     return w.float(), b.float()

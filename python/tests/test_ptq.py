@@ -561,6 +561,36 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
     assert ptq.sqnr_db(ref, got) > 30.0
 
 
+@pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])
+@pytest.mark.parametrize("kernel,stride,padding,dilation,groups,bias", [
+    ((3, 3), (1, 1), (1, 1), (1, 1), 1, True),
+    ((1, 5), (1, 1), (0, 2), (1, 1), 1, True),
+    ((3, 2), (2, 1), (1, 0), (1, 1), 2, False),
+    ((3, 3), (2, 2), (0, 2), (2, 1), 4, True),
+    ((1, 1), (2, 2), (0, 0), (1, 1), 1, False)])
+def test_convolution_forms_match_pytorch(tmp_path, mode, kernel, stride, padding, dilation,
+                                         groups, bias):
+    """Kernels, strides, paddings (different per dimension), dilations and
+    groups of a conv + ReLU read by a second conv: the quantized model
+    stays close to PyTorch's."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, kernel, stride=stride, padding=padding, dilation=dilation,
+                  groups=groups, bias=bias),
+        nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1)).eval()
+    x = np.random.default_rng(1).standard_normal((8, 4, 11, 13)).astype(np.float32)
+    out = tmp_path / "conv.mlir"
+    rep = ptq.quantize_model(model, x, str(out), batch_size=4, mode=mode)
+    assert [l["status"] for l in rep["layers"]] == ["quantized"] * 2
+    fn = jit.compile(out.read_text())["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = np.concatenate([fn(x[i:i + 4]) for i in range(0, 8, 4)])
+    assert ptq.sqnr_db(ref, got) > 30.0
+
+
 def test_one_dimensional_cnn(tmp_path):
     """Conv1d (with BatchNorm1d folded), MaxPool1d and global average
     pooling, as the 2-D ops on [N, C, 1, L]: every conv is quantized."""

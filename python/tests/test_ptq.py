@@ -413,14 +413,21 @@ def test_quantize_model_imports_a_pytorch_model(tmp_path):
     assert [l["status"] for l in rep["layers"]] == ["quantized", "quantized"]
     assert rep["output_sqnr_db"] > 30.0
     # The written model takes one sample and stays close to PyTorch's.
-    fn = jit.compile(out.read_text())["forward"]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
-    got = np.concatenate([fn(x[i:i + 1]) for i in range(len(x))])
-    assert ptq.sqnr_db(ref, got) > 30.0
+    assert sqnr_against_torch(model, out.read_text(), x, 1) > 30.0
     with pytest.raises(ptq.PTQError, match="one non-empty array of samples"):
         ptq.quantize_model(model, [x[:10]], str(tmp_path / "bad.mlir"))
     assert not (tmp_path / "bad.mlir").exists()
+
+
+def sqnr_against_torch(model, text, x, batch):
+    """SQNR (dB) of the quantized module `text`, run through the JIT in
+    batches of `batch` samples of `x`, against the PyTorch `model`."""
+    import torch
+    fn = jit.compile(text)["forward"]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = np.concatenate([fn(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return ptq.sqnr_db(ref, got)
 
 
 def test_concatenated_layers_requantize_to_their_reader(tmp_path):
@@ -455,11 +462,7 @@ def test_concatenated_layers_requantize_to_their_reader(tmp_path):
     assert "quantx.dequantize" not in text
     assert text.count("tensor.insert_slice") == 2 and "xi8> into tensor<16x8x8x8xi8>" in text
     assert rep["output_sqnr_db"] > 30.0
-    fn = jit.compile(text)["forward"]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
-    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
-    assert ptq.sqnr_db(ref, got) > 30.0
+    assert sqnr_against_torch(model, text, x, 16) > 30.0
 
 
 def test_residual_block_with_float_activations_between_layers(tmp_path):
@@ -498,11 +501,7 @@ def test_residual_block_with_float_activations_between_layers(tmp_path):
     text = out.read_text()
     assert text.count("quantx.conv2d") == 3 and text.count("quantx.matmul") == 1
     assert "linalg.pooling_nchw_sum" in text
-    fn = jit.compile(text)["forward"]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
-    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
-    assert ptq.sqnr_db(ref, got) > 30.0
+    assert sqnr_against_torch(model, text, x, 16) > 30.0
 
 
 @pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])
@@ -554,11 +553,7 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
     text = out.read_text()
     assert text.count("quantx.conv2d") == 5 and "linalg.conv" not in text
     assert "groups = 16 : i64" in text and "groups = 2 : i64" in text
-    fn = jit.compile(text)["forward"]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
-    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
-    assert ptq.sqnr_db(ref, got) > 30.0
+    assert sqnr_against_torch(model, text, x, 16) > 30.0
 
 
 @pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])
@@ -584,11 +579,7 @@ def test_convolution_forms_match_pytorch(tmp_path, mode, kernel, stride, padding
     out = tmp_path / "conv.mlir"
     rep = ptq.quantize_model(model, x, str(out), batch_size=4, mode=mode)
     assert [l["status"] for l in rep["layers"]] == ["quantized"] * 2
-    fn = jit.compile(out.read_text())["forward"]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
-    got = np.concatenate([fn(x[i:i + 4]) for i in range(0, 8, 4)])
-    assert ptq.sqnr_db(ref, got) > 30.0
+    assert sqnr_against_torch(model, out.read_text(), x, 4) > 30.0
 
 
 def test_one_dimensional_cnn(tmp_path):
@@ -611,11 +602,7 @@ def test_one_dimensional_cnn(tmp_path):
         ("0", "quantized"), ("4", "quantized"), ("8", "quantized")]
     text = out.read_text()
     assert text.count("quantx.conv2d") == 2 and "linalg.conv" not in text
-    fn = jit.compile(text)["forward"]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
-    got = np.concatenate([fn(x[i:i + 16]) for i in range(0, 64, 16)])
-    assert ptq.sqnr_db(ref, got) > 30.0
+    assert sqnr_against_torch(model, text, x, 16) > 30.0
 
 
 @pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])
@@ -658,11 +645,7 @@ def test_attention_products_stay_float(tmp_path, mode):
     assert list(status.values()) == [
         ("float", "no constant operand (both are computed at run time): not quantized")] * 2
     assert "no constant operand" in ptq.format_report(rep)
-    fn = jit.compile(out.read_text())["forward"]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(ids)).numpy()
-    got = np.concatenate([fn(ids[i:i + 8]) for i in range(0, 32, 8)])
-    assert ptq.sqnr_db(ref, got) > 30.0
+    assert sqnr_against_torch(model, out.read_text(), ids, 8) > 30.0
 
 
 def test_cli_run(tmp_path, capsys):

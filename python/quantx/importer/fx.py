@@ -200,25 +200,23 @@ class _Importer:
             return lines, r
         return self.e.elementwise([x], x.shape, x.dtype, body)
 
-    def sigmoid(self, x):
+    def _over_one_plus_exp_neg(self, numerator):
+        """x -> numerator(x) / (1 + exp(-x)): sigmoid (1) and SiLU (x)."""
         def fn(a, elem):
             one, neg, ex, den, r = (self.e.fresh(h) for h in "onedr")
+            num = one if numerator == "one" else a
             return [f"{one} = arith.constant 1.0 : {elem}",
                     f"{neg} = arith.negf {a} : {elem}",
                     f"{ex} = math.exp {neg} : {elem}",
                     f"{den} = arith.addf {one}, {ex} : {elem}",
-                    f"{r} = arith.divf {one}, {den} : {elem}"], r
-        return self.unary(x, fn)
+                    f"{r} = arith.divf {num}, {den} : {elem}"], r
+        return fn
+
+    def sigmoid(self, x):
+        return self.unary(x, self._over_one_plus_exp_neg("one"))
 
     def silu(self, x):
-        def fn(a, elem):
-            one, neg, ex, den, r = (self.e.fresh(h) for h in "onedr")
-            return [f"{one} = arith.constant 1.0 : {elem}",
-                    f"{neg} = arith.negf {a} : {elem}",
-                    f"{ex} = math.exp {neg} : {elem}",
-                    f"{den} = arith.addf {one}, {ex} : {elem}",
-                    f"{r} = arith.divf {a}, {den} : {elem}"], r
-        return self.unary(x, fn)
+        return self.unary(x, self._over_one_plus_exp_neg("x"))
 
     def gelu(self, x, approximate):
         if approximate not in ("none", "tanh"):
@@ -374,6 +372,29 @@ class _Importer:
         y = self.pool2d(self._as_2d(x), kind, (1, one(kernel)), (1, one(stride)),
                         (0, one(padding)), (1, one(dilation)), ceil_mode, count_include_pad)
         return self._from_2d(y)
+
+    def pool_module(self, x, mod):
+        """nn.{Max,Avg}Pool{1,2}d and their adaptive forms."""
+        name = type(mod).__name__
+        if getattr(mod, "return_indices", False):
+            raise UnsupportedOperationError(f"{name}(return_indices=True)")
+        kind = "max" if "Max" in name else "avg"
+        one_d = name.endswith("1d")
+        if name.startswith("Adaptive"):
+            if not one_d:
+                return self.adaptive_pool2d(x, kind, mod.output_size)
+            size = mod.output_size
+            size = size[0] if isinstance(size, tuple) else size
+            return self._from_2d(self.adaptive_pool2d(self._as_2d(x), kind, (1, size)))
+        dilation = mod.dilation if kind == "max" else 1
+        avg = () if kind == "max" else (mod.count_include_pad,)
+        if one_d:
+            return self.pool1d(x, kind, mod.kernel_size, mod.stride, mod.padding, dilation,
+                               mod.ceil_mode, *avg)
+        if kind == "avg":
+            avg += (mod.divisor_override,)
+        return self.pool2d(x, kind, mod.kernel_size, mod.stride, mod.padding, dilation,
+                           mod.ceil_mode, *avg)
 
     def pool2d(self, x, kind, kernel, stride, padding, dilation, ceil_mode,
                count_include_pad=True, divisor_override=None):
@@ -656,20 +677,8 @@ class _Importer:
                 return y
             return conv(x, weight, bias, mod.stride, mod.padding, mod.dilation,
                         mod.groups, hint)
-        if isinstance(mod, nn.MaxPool1d):
-            if mod.return_indices:
-                raise UnsupportedOperationError("MaxPool1d(return_indices=True)")
-            return self.pool1d(x, "max", mod.kernel_size, mod.stride, mod.padding,
-                               mod.dilation, mod.ceil_mode)
-        if isinstance(mod, nn.AvgPool1d):
-            return self.pool1d(x, "avg", mod.kernel_size, mod.stride, mod.padding, 1,
-                               mod.ceil_mode, mod.count_include_pad)
-        if isinstance(mod, (nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d)):
-            if getattr(mod, "return_indices", False):
-                raise UnsupportedOperationError("AdaptiveMaxPool1d(return_indices=True)")
-            kind = "avg" if isinstance(mod, nn.AdaptiveAvgPool1d) else "max"
-            size = mod.output_size[0] if isinstance(mod.output_size, tuple) else mod.output_size
-            return self._from_2d(self.adaptive_pool2d(self._as_2d(x), kind, (1, size)))
+        if isinstance(mod, _POOLS):
+            return self.pool_module(x, mod)
         if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
             return self.batch_norm(x, mod, hint)
         if isinstance(mod, nn.ReLU):
@@ -684,23 +693,10 @@ class _Importer:
             return self.hard_sigmoid(x, times_x=True)
         if isinstance(mod, nn.Sigmoid):
             return self.sigmoid(x)
-        if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-            if getattr(mod, "return_indices", False):
-                raise UnsupportedOperationError("AdaptiveMaxPool2d(return_indices=True)")
-            kind = "avg" if isinstance(mod, nn.AdaptiveAvgPool2d) else "max"
-            return self.adaptive_pool2d(x, kind, mod.output_size)
         if isinstance(mod, nn.SiLU):
             return self.silu(x)
         if isinstance(mod, nn.GELU):
             return self.gelu(x, mod.approximate)
-        if isinstance(mod, nn.MaxPool2d):
-            if mod.return_indices:
-                raise UnsupportedOperationError("MaxPool2d(return_indices=True)")
-            return self.pool2d(x, "max", mod.kernel_size, mod.stride, mod.padding,
-                               mod.dilation, mod.ceil_mode)
-        if isinstance(mod, nn.AvgPool2d):
-            return self.pool2d(x, "avg", mod.kernel_size, mod.stride, mod.padding, 1,
-                               mod.ceil_mode, mod.count_include_pad, mod.divisor_override)
         if isinstance(mod, nn.Flatten):
             return self.e.reshape(x, tuple(self.values[node].shape))
         if isinstance(mod, (nn.Dropout, nn.Identity)):
@@ -937,6 +933,10 @@ _FUNCTIONS = {
     F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
     F.adaptive_max_pool2d: "adaptive_max_pool2d",
 }
+
+
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
+          nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 
 
 class _Root(nn.Module):

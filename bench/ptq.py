@@ -23,7 +23,9 @@ script, in one run:
   batch 64 (median of repeated calls, both called from Python the same way:
   a numpy array in, a numpy array out; quantx and PyTorch timed in
   alternating rounds, 2 threads each; quantx's OpenMP workers sleep 1 ms
-  after a parallel region instead of spinning into PyTorch's turn) and the
+  after a parallel region instead of spinning into PyTorch's turn, and
+  each round starts after a 30 ms sleep, by which the workers of the
+  side before, PyTorch's too, have stopped spinning) and the
   size of the weights (quantx:
   the PTQ report's bytes; PyTorch: its serialized state dict).
 
@@ -89,17 +91,48 @@ def mcnemar_p(a, b):
     return min(1.0, 2.0 * tail), only_a, only_b
 
 
+SETTLE_SECONDS = 0.03
+
+
+def settle(seconds=SETTLE_SECONDS):
+    """Sleeps `seconds`: long enough for the OpenMP workers of whichever
+    side ran last to stop spinning and sleep (PyTorch's libgomp spins some
+    milliseconds after each parallel region, quantx's libomp 1 ms). A sleep,
+    not a busy wait: after a busy wait of this thread, PyTorch's float
+    convolutions at batch 1 ran at 4 ms a call instead of 0.4 ms."""
+    time.sleep(seconds)
+
+
+def warm_up(fn, x, min_calls=50, min_seconds=0.5, max_seconds=3.0):
+    """Calls fn(x) at least `min_calls` times for at least `min_seconds`
+    (at most `max_seconds`). PyTorch's float convolutions at batch 1 run
+    about 7x slower for their first ~30 calls (4 ms, then 0.6 ms on the
+    CNN), so a few warm-up calls would time its start, not its steady
+    state."""
+    start = time.perf_counter()
+    calls = 0
+    while True:
+        fn(x)
+        calls += 1
+        spent = time.perf_counter() - start
+        if (calls >= min_calls and spent >= min_seconds) or spent >= max_seconds:
+            return
+
+
 def interleaved_latency(peers, x, repetitions, rounds=5):
     """Median seconds per call of each callable in `peers`, timed in
     `rounds` alternating rounds (after a warm-up of each), so that a change
-    in the machine's load affects all of them alike."""
+    in the machine's load affects all of them alike. Each round starts
+    after settle(), so that no side's spinning workers take the cores from
+    the next one."""
     import quantx.jit
     times = {k: [] for k in peers}
     for fn in peers.values():
-        quantx.jit.benchmark(fn, x, warmup=3, repetitions=1)
+        warm_up(fn, x)
     per_round = max(1, repetitions // rounds)
     for _ in range(rounds):
         for k, fn in peers.items():
+            settle()
             times[k] += quantx.jit.benchmark(fn, x, warmup=1,
                                              repetitions=per_round).times
     return {k: statistics.median(v) for k, v in times.items()}

@@ -197,6 +197,16 @@ def test_conv1d(kw):
     check(nn.Conv1d(3, 6, **kw), rand(2, 3, 11))
 
 
+@pytest.mark.parametrize("mod", [
+    nn.Conv2d(3, 4, 3, padding="same"), nn.Conv2d(3, 4, (2, 4), padding="same"),
+    nn.Conv2d(3, 4, 3, padding="same", dilation=2), nn.Conv2d(3, 4, 3, padding="valid"),
+    nn.Conv1d(3, 4, 4, padding="same"), nn.Conv1d(3, 4, 3, padding="valid")])
+def test_string_padding(mod):
+    # "same" with an even kernel pads one more at the end, as PyTorch does.
+    x = rand(2, 3, 7, 9) if isinstance(mod, nn.Conv2d) else rand(2, 3, 9)
+    check(mod, x)
+
+
 def test_conv1d_batchnorm_folded():
     m = nn.Sequential(nn.Conv1d(3, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU())
     with torch.no_grad():

@@ -562,7 +562,8 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
     ((1, 5), (1, 1), (0, 2), (1, 1), 1, True),
     ((3, 2), (2, 1), (1, 0), (1, 1), 2, False),
     ((3, 3), (2, 2), (0, 2), (2, 1), 4, True),
-    ((1, 1), (2, 2), (0, 0), (1, 1), 1, False)])
+    ((1, 1), (2, 2), (0, 0), (1, 1), 1, False),
+    ((2, 4), (1, 1), "same", (1, 1), 1, True)])  # padded unevenly
 def test_convolution_forms_match_pytorch(tmp_path, mode, kernel, stride, padding, dilation,
                                          groups, bias):
     """Kernels, strides, paddings (different per dimension), dilations and

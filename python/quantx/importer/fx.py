@@ -313,17 +313,32 @@ class _Importer:
             return [f"{r} = arith.addf {n[0]}, {n[1]} : {a.elem}"], r
         return self.e.elementwise([a, b], a.shape, a.dtype, body)
 
+    @staticmethod
+    def _string_padding(padding, kernel, stride, dilation):
+        """PyTorch's padding="valid" / "same" as per-dimension (low, high)
+        pairs: "same" pads dilation * (kernel - 1) in all, the odd one at the
+        end, as ATen does (stride 1 only, as PyTorch requires)."""
+        if padding == "valid":
+            return [(0, 0)] * len(kernel)
+        if padding != "same":
+            raise UnsupportedOperationError(f"convolution padding={padding!r}")
+        if any(s != 1 for s in stride):
+            raise UnsupportedOperationError('padding="same" with a stride other than 1')
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return [(t // 2, t - t // 2) for t in total]
+
     def conv2d(self, x, weight, bias, stride, padding, dilation, groups, hint):
-        if isinstance(padding, str):
-            raise UnsupportedOperationError(f"Conv2d padding={padding!r}")
         sh, sw = stride
-        ph, pw = padding
         dh, dw = dilation
         n, c, h, w = x.shape
         f, cg, kh, kw = weight.shape
-        oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-        ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        xp = self.e.pad(x, [0, 0, ph, pw], [0, 0, ph, pw], 0.0)
+        if isinstance(padding, str):
+            (pt, pb), (pl, pr) = self._string_padding(padding, (kh, kw), stride, dilation)
+        else:
+            (pt, pl), (pb, pr) = padding, padding
+        oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+        xp = self.e.pad(x, [0, 0, pt, pl], [0, 0, pb, pr], 0.0)
         attrs = (f"{{dilations = dense<[{dh}, {dw}]> : tensor<2xi64>, "
                  f"strides = dense<[{sh}, {sw}]> : tensor<2xi64>}}")
         wnp = weight.detach().cpu().numpy()
@@ -357,11 +372,10 @@ class _Importer:
         return self.e.collapse(y, [[0], [1], [2, 3]], (n, c, length))
 
     def conv1d(self, x, weight, bias, stride, padding, dilation, groups, hint):
-        if isinstance(padding, str):
-            raise UnsupportedOperationError(f"Conv1d padding={padding!r}")
         one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
         w = weight.detach().reshape(weight.shape[0], weight.shape[1], 1, weight.shape[2])
-        y = self.conv2d(self._as_2d(x), w, bias, (1, one(stride)), (0, one(padding)),
+        padding = padding if isinstance(padding, str) else (0, one(padding))
+        y = self.conv2d(self._as_2d(x), w, bias, (1, one(stride)), padding,
                         (1, one(dilation)), groups, hint)
         return self._from_2d(y)
 

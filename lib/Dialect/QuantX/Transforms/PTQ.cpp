@@ -628,15 +628,23 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
                          lhsOffset, Value(), Value(), Value(), Value(),
                          layer.transposeRhs, relu, RoundingMode::half_to_even);
   } else {
-    auto conv = cast<linalg::ConvolutionOpInterface>(layer.op.getOperation());
-    auto ints = [&](StringRef name) {
-      return SmallVector<int64_t>(
-          cast<DenseIntElementsAttr>(conv->getAttr(name)).getValues<int64_t>());
-    };
+    // The accessors give the defaults of absent strides and dilations.
+    DenseIntElementsAttr stridesAttr, dilationsAttr;
+    if (auto conv =
+            dyn_cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation())) {
+      stridesAttr = conv.getStrides();
+      dilationsAttr = conv.getDilations();
+    } else {
+      auto grouped = cast<linalg::Conv2DNgchwGfchwOp>(layer.op.getOperation());
+      stridesAttr = grouped.getStrides();
+      dilationsAttr = grouped.getDilations();
+    }
+    SmallVector<int64_t> strides(stridesAttr.getValues<int64_t>());
+    SmallVector<int64_t> dilations(dilationsAttr.getValues<int64_t>());
     result = Conv2DOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
                               lhsOffset, Value(), Value(), Value(), Value(),
-                              ints("strides"), layer.padding, ints("dilations"),
-                              layer.groups, relu, RoundingMode::half_to_even);
+                              strides, layer.padding, dilations, layer.groups,
+                              relu, RoundingMode::half_to_even);
   }
   if (consumerType)
     result = DequantizeOp::create(b, loc, outType, result, Value(), Value());

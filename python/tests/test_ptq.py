@@ -430,6 +430,26 @@ def sqnr_against_torch(model, text, x, batch):
     return ptq.sqnr_db(ref, got)
 
 
+def test_layers_are_named_after_their_modules(tmp_path):
+    """The importer gives each module's ops its qualified name as their
+    location (non-ASCII names too), which the report uses."""
+    torch = pytest.importorskip("torch")
+
+    class Named(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU())
+            setattr(self, "tête", torch.nn.Linear(8, 2))
+
+        def forward(self, x):
+            return getattr(self, "tête")(self.encoder(x))
+
+    torch.manual_seed(0)
+    x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    rep = ptq.quantize_model(Named().eval(), x, str(tmp_path / "named.mlir"))
+    assert [l["name"] for l in rep["layers"]] == ["encoder.0", "tête"]
+
+
 def test_concatenated_layers_requantize_to_their_reader(tmp_path):
     """torch.cat of two conv branches read by a third conv, then a flatten
     into a Linear: every layer but the last writes uint8 with its reader's

@@ -7,7 +7,6 @@ collects constants for the module's ``dialect_resources`` section.
 """
 
 import dataclasses
-import json
 import math
 import struct
 
@@ -84,6 +83,21 @@ def affine_map(n, results):
     return f"affine_map<({_dims(n)}) -> ({', '.join(results)})>"
 
 
+def mlir_string(text):
+    """`text` as an MLIR string literal: printable ASCII as is, `"` and `\\`
+    escaped, every other byte of its UTF-8 as `\\XX`."""
+    out = []
+    for byte in text.encode("utf-8"):
+        ch = chr(byte)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:02X}")
+    return '"' + "".join(out) + '"'
+
+
 class Emitter:
     """Builds one ``func.func`` and the resource blobs it references."""
 
@@ -108,7 +122,8 @@ class Emitter:
 
     # -- constants ---------------------------------------------------------
     def resource_name(self, hint):
-        base = "".join(c if c.isalnum() or c == "_" else "_" for c in hint) or "cst"
+        base = "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_"
+                       for c in hint) or "cst"
         if base[0].isdigit():
             base = "_" + base
         name, i = base, 0
@@ -352,7 +367,7 @@ class Emitter:
             init = self.filled(out_shape, dtype, 0.0)
         v = Value(self.fresh("n"), tuple(out_shape), np.dtype(dtype))
         attrs = f" {attrs}" if attrs else ""
-        loc = f" loc({json.dumps(self.module_name)})" if self.module_name else ""
+        loc = f" loc({mlir_string(self.module_name)})" if self.module_name else ""
         self.emit(f"{v.name} = {op}{attrs} ins({', '.join(i.name for i in inputs)} : "
                   f"{', '.join(i.type for i in inputs)}) outs({init.name} : {init.type}) "
                   f"-> {v.type}{loc}")

@@ -372,19 +372,17 @@ class _Importer:
         return self.e.collapse(y, [[0], [1], [2, 3]], (n, c, length))
 
     def conv1d(self, x, weight, bias, stride, padding, dilation, groups, hint):
-        one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
         w = weight.detach().reshape(weight.shape[0], weight.shape[1], 1, weight.shape[2])
-        padding = padding if isinstance(padding, str) else (0, one(padding))
-        y = self.conv2d(self._as_2d(x), w, bias, (1, one(stride)), padding,
-                        (1, one(dilation)), groups, hint)
+        padding = padding if isinstance(padding, str) else (0, _first(padding))
+        y = self.conv2d(self._as_2d(x), w, bias, (1, _first(stride)), padding,
+                        (1, _first(dilation)), groups, hint)
         return self._from_2d(y)
 
     def pool1d(self, x, kind, kernel, stride, padding, dilation, ceil_mode,
                count_include_pad=True):
-        one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
         stride = kernel if stride in (None, []) else stride
-        y = self.pool2d(self._as_2d(x), kind, (1, one(kernel)), (1, one(stride)),
-                        (0, one(padding)), (1, one(dilation)), ceil_mode, count_include_pad)
+        y = self.pool2d(self._as_2d(x), kind, (1, _first(kernel)), (1, _first(stride)),
+                        (0, _first(padding)), (1, _first(dilation)), ceil_mode, count_include_pad)
         return self._from_2d(y)
 
     def pool_module(self, x, mod):
@@ -753,20 +751,15 @@ class _Importer:
         if name == "relu":
             return self.relu(x)
         if name in ("clamp", "clip", "clamp_min", "clamp_max", "hardtanh", "relu6"):
+            if name == "relu6":
+                return self.clamp(x, 0.0, 6.0)
             lo, hi = {"clamp_min": ("min", None), "clamp_max": (None, "max"),
                       "hardtanh": ("min_val", "max_val")}.get(name, ("min", "max"))
-            defaults = {"hardtanh": (-1.0, 1.0), "relu6": (0.0, 6.0)}.get(name, (None, None))
-            bounds = []
-            for i, (key, default) in enumerate(zip((lo, hi), defaults)):
-                pos = 1 + i if name != "clamp_max" else 1
-                if key is None:
-                    bounds.append(None)
-                    continue
-                v = args[pos] if len(args) > pos else kwargs.get(key, default)
-                if isinstance(v, Value):
-                    raise UnsupportedOperationError(f"{name} with tensor bounds")
-                bounds.append(v)
-            return self.clamp(x, *bounds)
+            given = _call_params(args, kwargs, [k for k in (lo, hi) if k],
+                                 {"min_val": -1.0, "max_val": 1.0})
+            if any(isinstance(v, Value) for v in given.values()):
+                raise UnsupportedOperationError(f"{name} with tensor bounds")
+            return self.clamp(x, given.get(lo), given.get(hi))
         if name == "leaky_relu":
             slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
             return self.leaky_relu(x, slope)
@@ -777,11 +770,9 @@ class _Importer:
                      "return_indices"] if name == "max_pool2d" else
                     ["kernel_size", "stride", "padding", "ceil_mode",
                      "count_include_pad", "divisor_override"])
-            defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
-                        "return_indices": False, "count_include_pad": True,
-                        "divisor_override": None}
-            p = {k: args[1 + i] if len(args) > 1 + i else kwargs.get(k, defaults.get(k))
-                 for i, k in enumerate(keys)}
+            p = _call_params(args, kwargs, keys,
+                             {"padding": 0, "dilation": 1, "ceil_mode": False,
+                              "return_indices": False, "count_include_pad": True})
             if name == "max_pool2d":
                 if p["return_indices"]:
                     raise UnsupportedOperationError("max_pool2d(return_indices=True)")
@@ -898,7 +889,20 @@ class _Importer:
         return self.e.reshape(y, lead + (wt.shape[1],))
 
 
-def _bn_affine(bn):
+def _first(v):
+    """A 1-D size given as an int or a 1-tuple."""
+    return v[0] if isinstance(v, (tuple, list)) else v
+
+
+def _call_params(args, kwargs, keys, defaults):
+    """{key: value} of a call's parameters after its input (args[0]), by
+    position or keyword, else from `defaults` (None when absent)."""
+    return {k: args[1 + i] if len(args) > 1 + i else kwargs.get(k, defaults.get(k))
+            for i, k in enumerate(keys)}
+
+
+def _bn_affine64(bn):
+    """The per-channel (scale, shift) of an eval-mode BatchNorm, in fp64."""
     if bn.training:
         raise UnsupportedOperationError(
             f"{type(bn).__name__} in training mode (call model.eval())")
@@ -907,25 +911,21 @@ def _bn_affine(bn):
     gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(var)
     beta = bn.bias.detach().double() if bn.affine else torch.zeros_like(var)
     scale = gamma / torch.sqrt(var + bn.eps)
-    shift = beta - mean * scale
+    return scale, beta - mean * scale
+
+
+def _bn_affine(bn):
+    scale, shift = _bn_affine64(bn)
     return scale.float(), shift.float()
 
 
 def _fold_bn(conv, bn):
     """Conv weights/bias with an eval-mode BatchNorm folded in (in fp64)."""
-    if bn.training:
-        raise UnsupportedOperationError(
-            f"{type(bn).__name__} in training mode (call model.eval())")
-    var = bn.running_var.detach().double()
-    mean = bn.running_mean.detach().double()
-    gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(var)
-    beta = bn.bias.detach().double() if bn.affine else torch.zeros_like(var)
-    scale = gamma / torch.sqrt(var + bn.eps)
+    scale, shift = _bn_affine64(bn)
     w = conv.weight.detach().double()
     w = w * scale.reshape((-1,) + (1,) * (w.dim() - 1))
-    b = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(var)
-    b = (b - mean) * scale + beta
-    return w.float(), b.float()
+    b = conv.bias.detach().double() * scale if conv.bias is not None else torch.zeros_like(scale)
+    return w.float(), (b + shift).float()
 
 
 _FUNCTIONS = {

@@ -13,6 +13,14 @@ func.func @print_i8(%t: tensor<?xi8>) {
   return
 }
 
+func.func @print_u8(%t: tensor<?xi8>) {
+  %w = arith.extui %t : tensor<?xi8> to tensor<?xi32>
+  %m = bufferization.to_buffer %w : tensor<?xi32> to memref<?xi32>
+  %u = memref.cast %m : memref<?xi32> to memref<*xi32>
+  call @printMemrefI32(%u) : (memref<*xi32>) -> ()
+  return
+}
+
 func.func @print_f32(%t: tensor<?xf32>) {
   %m = bufferization.to_buffer %t : tensor<?xf32> to memref<?xf32>
   %u = memref.cast %m : memref<?xf32> to memref<*xf32>
@@ -56,5 +64,21 @@ func.func @main() {
   %dd = tensor.cast %d : tensor<6xf32> to tensor<?xf32>
   // CHECK: [0,  1,  -1,  63.5,  -64,  0]
   call @print_f32(%dd) : (tensor<?xf32>) -> ()
+
+  // quantx.add: a = 0.5 * (qa - 128) = [1, 0, 36, 63.5, -64, 1],
+  // b = 0.25 * (qb - 10) = [0, 0.5, 1, 61.25, -2.5, 0.25]; the sum
+  // [1, 0.5, 37, 124.75, -66.5, 1.25] / 0.5 = [2, 1, 74, 249.5, -133, 2.5]
+  // rounds half to even to [2, 1, 74, 250, -133, 2]; + 120 and saturated:
+  // [122, 121, 194, 255, 0, 122].
+  %qa0 = arith.constant dense<[130, 128, 200, 255, 0, 130]> : tensor<6xi8>
+  %qb0 = arith.constant dense<[10, 12, 14, 255, 0, 11]> : tensor<6xi8>
+  %qa = quantx.scast %qa0 : tensor<6xi8> -> tensor<6x!u8>
+  %qb = quantx.scast %qb0 : tensor<6xi8> -> tensor<6x!quantx.uniform<u8:f32, scale = 0.25, zero_point = 10>>
+  %sum = quantx.add %qa, %qb : tensor<6x!u8>, tensor<6x!quantx.uniform<u8:f32, scale = 0.25, zero_point = 10>>
+      -> tensor<6x!quantx.uniform<u8:f32, scale = 0.5, zero_point = 120>>
+  %si = quantx.scast %sum : tensor<6x!quantx.uniform<u8:f32, scale = 0.5, zero_point = 120>> -> tensor<6xi8>
+  %sd = tensor.cast %si : tensor<6xi8> to tensor<?xi8>
+  // CHECK: [122,  121,  194,  255,  0,  122]
+  call @print_u8(%sd) : (tensor<?xi8>) -> ()
   return
 }

@@ -60,8 +60,9 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
   let summary = "Lower quantx element-wise ops to linalg, arith and math";
   let description = [{
     Lowers `quantx.quantize`, `quantx.dequantize`, `quantx.requantize`,
-    `quantx.fake_quant`, `quantx.scast`, unpacked `quantx.constant` and
-    `quantx.observe` (to its input: inference semantics) on ranked tensors
+    `quantx.add`, `quantx.fake_quant`, `quantx.scast`, unpacked
+    `quantx.constant` and `quantx.observe` (to its input: inference
+    semantics) on ranked tensors
     to `linalg.generic` ops over the integer storage, following the
     dialect's numerics exactly: the division in the expressed type, the op's
     rounding mode (`math.roundeven`, `math.round`, `math.trunc`,

@@ -492,6 +492,63 @@ struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
   }
 };
 
+/// quantx.add: one element-wise generic over both storage tensors,
+/// dequantizing each element with its operand's parameters, adding in the
+/// expressed type and quantizing the sum with the result's.
+struct AddLowering : OpConversionPattern<AddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    auto elem = [](Value v) {
+      return cast<UniformType>(
+          cast<RankedTensorType>(v.getType()).getElementType());
+    };
+    UniformType lhsQ = elem(op.getLhs()), rhsQ = elem(op.getRhs()),
+                outQ = elem(op.getResult());
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    int64_t rank = type.getRank();
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    // Inputs: lhs, rhs, then the parameter tables.
+    GenericInputs inputs;
+    inputs.add(adaptor.getLhs(), identity);
+    inputs.add(adaptor.getRhs(), identity);
+    ParamRef ls, lo, rs, ro, os, oo;
+    if (failed(collectParams(rewriter, loc, lhsQ, rank, Value(), Value(),
+                             inputs, ls, lo)) ||
+        failed(collectParams(rewriter, loc, rhsQ, rank, Value(), Value(),
+                             inputs, rs, ro)) ||
+        failed(collectParams(rewriter, loc, outQ, rank, Value(), Value(),
+                             inputs, os, oo)))
+      return rewriter.notifyMatchFailure(op, "unsupported parameters");
+    Value init =
+        emptyLike(rewriter, loc, adaptor.getLhs(), getSignlessStorage(outQ));
+    SmallVector<AffineMap> maps(inputs.maps);
+    maps.push_back(identity);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    RoundingMode rounding = op.getRounding();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()}, inputs.values,
+        ValueRange{init}, maps, iterators,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value x =
+              emitDequantize(b, l, lhsQ, args[0], ls.get(args), lo.get(args));
+          Value y =
+              emitDequantize(b, l, rhsQ, args[1], rs.get(args), ro.get(args));
+          Value sum = arith::AddFOp::create(b, l, x, y);
+          Value r = emitQuantizeFloat(b, l, outQ, sum, os.get(args),
+                                      oo.get(args), rounding,
+                                      /*saturate=*/true);
+          linalg::YieldOp::create(b, l, floatToStorage(b, l, outQ, r));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 struct StorageCastLowering : OpConversionPattern<StorageCastOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1174,8 +1231,8 @@ void mlir::quantx::populateQuantXToLinalgPatterns(
     const TypeConverter &converter, RewritePatternSet &patterns,
     bool convIm2col) {
   patterns.add<QuantizeLowering, DequantizeLowering, RequantizeLowering,
-               FakeQuantLowering, StorageCastLowering, ObserveLowering,
-               ConstantLowering, MatmulLowering>(converter,
-                                                 patterns.getContext());
+               AddLowering, FakeQuantLowering, StorageCastLowering,
+               ObserveLowering, ConstantLowering, MatmulLowering>(
+      converter, patterns.getContext());
   patterns.add<Conv2DLowering>(converter, patterns.getContext(), convIm2col);
 }

@@ -23,6 +23,38 @@ func.func @quantize_per_tensor(%x: tensor<4xf32>) -> tensor<4x!quantx.uniform<u8
 
 // -----
 
+// quantx.add: one generic over both storage tensors; each operand is
+// dequantized with its own parameters, the f32 sum quantized with the
+// result's.
+// CHECK-LABEL: func.func @add
+// CHECK-SAME: (%[[A:.*]]: tensor<4xi8>, %[[B:.*]]: tensor<4xi8>) -> tensor<4xi8>
+// CHECK-DAG: %[[SA:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK-DAG: %[[ZA:.*]] = arith.constant 3 : i64
+// CHECK-DAG: %[[SB:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK-DAG: %[[SR:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[A]], %[[B]] : tensor<4xi8>, tensor<4xi8>) outs(%{{.*}} : tensor<4xi8>)
+// CHECK: ^bb0(%[[IA:.*]]: i8, %[[IB:.*]]: i8, %{{.*}}: i8):
+// CHECK: %[[EA:.*]] = arith.extui %[[IA]] : i8 to i64
+// CHECK: %[[DA:.*]] = arith.subi %[[EA]], %[[ZA]] : i64
+// CHECK: %[[FA:.*]] = arith.sitofp %[[DA]] : i64 to f32
+// CHECK: %[[XA:.*]] = arith.mulf %[[SA]], %[[FA]] : f32
+// CHECK: %[[EB:.*]] = arith.extsi %[[IB]] : i8 to i64
+// CHECK: %[[FB:.*]] = arith.sitofp %[[EB]] : i64 to f32
+// CHECK: %[[XB:.*]] = arith.mulf %[[SB]], %[[FB]] : f32
+// CHECK: %[[SUM:.*]] = arith.addf %[[XA]], %[[XB]] : f32
+// CHECK: arith.divf %{{.*}}, %[[SR]] : f32
+// CHECK: math.roundeven
+// CHECK: arith.maximumf
+// CHECK: arith.minimumf
+// CHECK: arith.trunci %{{.*}} : i64 to i8
+func.func @add(%a: tensor<4x!quantx.uniform<u8:f32, scale = 0.5, zero_point = 3>>, %b: tensor<4x!quantx.uniform<i8:f32, scale = 0.25>>) -> tensor<4x!quantx.uniform<u8:f32, scale = 1.0, zero_point = 7>> {
+  %r = quantx.add %a, %b : tensor<4x!quantx.uniform<u8:f32, scale = 0.5, zero_point = 3>>, tensor<4x!quantx.uniform<i8:f32, scale = 0.25>> -> tensor<4x!quantx.uniform<u8:f32, scale = 1.0, zero_point = 7>>
+  return %r : tensor<4x!quantx.uniform<u8:f32, scale = 1.0, zero_point = 7>>
+}
+
+// -----
+
 // Per-block dynamic scales are read through a floordiv indexing map.
 // CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-DAG: #[[$BLK:.*]] = affine_map<(d0, d1) -> (d0, d1 floordiv 32)>

@@ -109,6 +109,42 @@ func.func @f(%q: tensor<4x!quantx.uniform<i8:f32, scale = 0.5>>) {
 
 // -----
 
+// quantx.add does not broadcast.
+func.func @f(%a: tensor<4x!quantx.uniform<u8:f32, scale = 0.5>>, %b: tensor<1x!quantx.uniform<u8:f32, scale = 0.5>>) {
+  // expected-error @+1 {{'quantx.add' op rhs shape [1] differs from the result shape [4] (no broadcasting)}}
+  %r = quantx.add %a, %b : tensor<4x!quantx.uniform<u8:f32, scale = 0.5>>, tensor<1x!quantx.uniform<u8:f32, scale = 0.5>> -> tensor<4x!quantx.uniform<u8:f32, scale = 0.5>>
+  return
+}
+
+// -----
+
+// quantx.add keeps the expressed type.
+func.func @f(%a: tensor<4x!quantx.uniform<u8:f16, scale = 0.5>>, %b: tensor<4x!quantx.uniform<u8:f32, scale = 0.5>>) {
+  // expected-error @+1 {{'quantx.add' op lhs and result expressed types differ ('f16' vs 'f32')}}
+  %r = quantx.add %a, %b : tensor<4x!quantx.uniform<u8:f16, scale = 0.5>>, tensor<4x!quantx.uniform<u8:f32, scale = 0.5>> -> tensor<4x!quantx.uniform<u8:f32, scale = 0.5>>
+  return
+}
+
+// -----
+
+// quantx.add takes static parameters only.
+func.func @f(%a: tensor<4x!quantx.uniform<u8:f32>>, %b: tensor<4x!quantx.uniform<u8:f32, scale = 0.5>>) {
+  // expected-error @+1 {{'quantx.add' op lhs type '!quantx.uniform<u8:f32>' has dynamic parameters; quantx.add takes static ones}}
+  %r = quantx.add %a, %b : tensor<4x!quantx.uniform<u8:f32>>, tensor<4x!quantx.uniform<u8:f32, scale = 0.5>> -> tensor<4x!quantx.uniform<u8:f32, scale = 0.5>>
+  return
+}
+
+// -----
+
+// quantx.add: a per-axis table of the wrong length.
+func.func @f(%a: tensor<2x4x!quantx.uniform<u8:f32, scale = 0.5>>, %b: tensor<2x4x!quantx.uniform<i8:f32, axis = 1, scales = dense<[0.1, 0.2]> : tensor<2xf64>>>) {
+  // expected-error @+1 {{'quantx.add' op rhs static scales have shape [2] but the parameter shape of the data is [4]}}
+  %r = quantx.add %a, %b : tensor<2x4x!quantx.uniform<u8:f32, scale = 0.5>>, tensor<2x4x!quantx.uniform<i8:f32, axis = 1, scales = dense<[0.1, 0.2]> : tensor<2xf64>>> -> tensor<2x4x!quantx.uniform<u8:f32, scale = 0.5>>
+  return
+}
+
+// -----
+
 // Requantize shapes differ.
 func.func @f(%q: tensor<4x!quantx.uniform<i8:f32, scale = 0.5>>) {
   // expected-error @+1 {{'quantx.requantize' op input and result shapes differ}}

@@ -74,6 +74,22 @@ func.func @requantize(%a: tensor<16x!quantx.uniform<i32:f32, scale = 1.0e-3>>, %
   return %0, %1 : tensor<16x!s8>, tensor<16x!quantx.uniform<i4:f32>>
 }
 
+// CHECK-LABEL: func @add
+// CHECK: quantx.add %{{.*}}, %{{.*}} : tensor<2x8x!quantx.uniform<u8:f32, scale = 2.000000e-02, zero_point = 3>>, tensor<2x8x!quantx.uniform<i8:f32, axis = 1, scales = {{.*}}>> -> tensor<2x8x!quantx.uniform<u8:f32, scale = 3.000000e-02, zero_point = 2>>
+// CHECK: quantx.add %{{.*}}, %{{.*}} {rounding = #quantx.rounding<half_away_from_zero>} : tensor<?x!quantx.uniform<u8:f32, scale = 2.000000e-02, zero_point = 3>>
+func.func @add(%a: tensor<2x8x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>,
+               %b: tensor<2x8x!quantx.uniform<i8:f32, axis = 1, scales = dense<[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]> : tensor<8xf64>>>,
+               %c: tensor<?x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>)
+    -> (tensor<2x8x!quantx.uniform<u8:f32, scale = 0.03, zero_point = 2>>, tensor<?x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>) {
+  %0 = quantx.add %a, %b : tensor<2x8x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>,
+                           tensor<2x8x!quantx.uniform<i8:f32, axis = 1, scales = dense<[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]> : tensor<8xf64>>>
+                        -> tensor<2x8x!quantx.uniform<u8:f32, scale = 0.03, zero_point = 2>>
+  %1 = quantx.add %c, %c {rounding = #quantx.rounding<half_away_from_zero>}
+      : tensor<?x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>, tensor<?x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>
+     -> tensor<?x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>
+  return %0, %1 : tensor<2x8x!quantx.uniform<u8:f32, scale = 0.03, zero_point = 2>>, tensor<?x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>
+}
+
 // CHECK-LABEL: func @scast
 // CHECK: quantx.scast %{{.*}} : tensor<8x!quantx.uniform<u4:f32, scale = 1.000000e+00>> -> tensor<8xi4>
 // CHECK: quantx.scast %{{.*}} : tensor<8xui8> -> tensor<8x!quantx.uniform<ui8:f32>>

@@ -306,6 +306,40 @@ OpFoldResult RequantizeOp::fold(FoldAdaptor) {
 }
 
 //===----------------------------------------------------------------------===//
+// AddOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddOp::verify() {
+  auto resultType = cast<RankedTensorType>(getResult().getType());
+  UniformType out = getQuantElement(getResult());
+  for (auto [role, value] : {std::pair("lhs", getLhs()), {"rhs", getRhs()}}) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (failed(verifyCompatibleShape(type.getShape(), resultType.getShape())))
+      return emitOpError() << role << " shape " << shapeString(type.getShape())
+                           << " differs from the result shape "
+                           << shapeString(resultType.getShape())
+                           << " (no broadcasting)";
+    UniformType q = getQuantElement(value);
+    if (q.getExpressedType() != out.getExpressedType())
+      return emitOpError() << role << " and result expressed types differ ("
+                           << q.getExpressedType() << " vs "
+                           << out.getExpressedType() << ")";
+  }
+  for (auto [role, value] : {std::pair("lhs", getLhs()),
+                             {"rhs", getRhs()},
+                             {"result", getResult()}}) {
+    UniformType q = getQuantElement(value);
+    if (!q.hasStaticParams())
+      return emitOpError() << role << " type " << q
+                           << " has dynamic parameters; quantx.add takes "
+                              "static ones";
+    if (failed(verifyParams(*this, role, q, value.getType(), Value(), Value())))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // StorageCastOp
 //===----------------------------------------------------------------------===//
 

@@ -156,6 +156,42 @@ def QuantX_StorageCastOp : QuantX_Op<"scast", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// add
+//===----------------------------------------------------------------------===//
+
+def QuantX_AddOp : QuantX_Op<"add", [Pure]> {
+  let summary = "Element-wise sum of two quantized tensors, requantized";
+  let description = [{
+    Equivalent, bit for bit, to
+    `quantize(dequantize(lhs) + dequantize(rhs))` with the result type's
+    parameters: each operand is dequantized with its own parameters, the
+    sum is one addition in the expressed type, and it is quantized with the
+    result's `rounding`, saturating to the storage range. The operands and
+    the result have one shape (no broadcasting), static parameters (any
+    granularity) and one expressed type.
+
+    This is the residual connection of a quantized network (ResNet's
+    `x + f(x)`): post-training quantization emits it so that a skip
+    connection stays in 8-bit storage between quantized layers. A ReLU
+    after the sum is the saturation of a result with zero point 0.
+
+    ```mlir
+    %s = quantx.add %a, %b : tensor<2x8x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 3>>,
+                             tensor<2x8x!quantx.uniform<u8:f32, scale = 0.01, zero_point = 0>>
+                          -> tensor<2x8x!quantx.uniform<u8:f32, scale = 0.03, zero_point = 2>>
+    ```
+  }];
+  let arguments = (ins QuantX_QuantizedTensor:$lhs,
+                       QuantX_QuantizedTensor:$rhs,
+                       QuantX_DefaultRounding:$rounding);
+  let results = (outs QuantX_QuantizedTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // fake_quant
 //===----------------------------------------------------------------------===//
 

@@ -632,6 +632,10 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
         key = layer["name"] + ".output"
         if key in ref and key in got:
             layer["sqnr_db"] = sqnr_db(ref[key], got[key])
+    for add in report.get("adds", []):
+        key = add.get("observation")
+        if key in ref and key in got:
+            add["sqnr_db"] = sqnr_db(ref[key], got[key])
     report["output_sqnr_db"] = sqnr_db(ref[""], got[""])
     return report
 
@@ -678,6 +682,24 @@ def format_report(report: dict) -> str:
         if l["status"] == "float" and l.get("reason", "keep-float") != "keep-float":
             why.setdefault(l["reason"], []).append(l["name"])
     lines += [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
+    adds = report.get("adds", [])
+    if adds:
+        rows = [("addition", "status", "lhs scale", "rhs scale", "out scale", "out zp",
+                 "SQNR dB")]
+        for a in adds:
+            rows.append((a["name"], a["status"] + (" +relu" if a.get("relu_fused") else ""),
+                         *(f"{a[k + '_scale']:.6g}" if k + "_scale" in a else "-"
+                           for k in ("lhs", "rhs", "output")),
+                         str(a.get("output_zero_point", "-")),
+                         f"{a['sqnr_db']:.2f}" if "sqnr_db" in a else "-"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines += [""] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                         for r in rows]
+        why = {}
+        for a in adds:
+            if a["status"] == "float" and a.get("reason") != "keep-float":
+                why.setdefault(a["reason"], []).append(a["name"])
+        lines += [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
     return "\n".join(lines)
 
 

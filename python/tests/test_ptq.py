@@ -518,9 +518,12 @@ def test_residual_block_with_float_activations_between_layers(tmp_path):
     out = tmp_path / "residual.mlir"
     rep = ptq.quantize_model(model, x, str(out), batch_size=16)
     assert [l["status"] for l in rep["layers"]] == ["quantized"] * 4
+    # The sum goes to a float hardswish: an int8 result would only round.
+    assert [(a["name"], a["status"], a["reason"]) for a in rep["adds"]] == [
+        ("add", "float", "no reader of its result is quantized")]
     text = out.read_text()
     assert text.count("quantx.conv2d") == 3 and text.count("quantx.matmul") == 1
-    assert "linalg.pooling_nchw_sum" in text
+    assert "quantx.add" not in text and "linalg.pooling_nchw_sum" in text
     assert sqnr_against_torch(model, text, x, 16) > 30.0
 
 
@@ -566,14 +569,90 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
     assert [l["status"] for l in rep["layers"]] == ["quantized"] * 6
     if mode == "static-int8":
         # The expansion's ReLU6 is the saturation of its uint8 output,
-        # requantized to the depthwise conv that reads it.
-        expand = rep["layers"][1]
+        # requantized to the depthwise conv that reads it; the stem's is
+        # read by the expansion and the skip connection, the projection's
+        # by the addition, whose uint8 sum the grouped conv reads.
+        stem, expand, proj = rep["layers"][0], rep["layers"][1], rep["layers"][3]
         assert (expand["name"], expand["clamp_fused"], expand["output"]) == (
             "expand.0", True, "requantized to dw.0")
+        assert (stem["clamp_fused"], stem["output"]) == (True, "requantized to expand.0, add")
+        assert proj["output"] == "requantized to add"
+        assert [(a["name"], a["status"], a["output"]) for a in rep["adds"]] == [
+            ("add", "quantized", "requantized to grouped")]
+    else:
+        assert [(a["name"], a["status"]) for a in rep["adds"]] == [("add", "float")]
     text = out.read_text()
     assert text.count("quantx.conv2d") == 5 and "linalg.conv" not in text
     assert "groups = 16 : i64" in text and "groups = 2 : i64" in text
     assert sqnr_against_torch(model, text, x, 16) > 30.0
+
+
+def test_residual_additions_stay_in_uint8(tmp_path):
+    """ResNet basic blocks, relu(x + c2(relu(c1(x)))), one with a strided
+    projection shortcut: each addition read by quantized layers becomes a
+    quantx.add of the uint8 its operands' layers write, with the ReLU as
+    the saturation of its output, and the model stays close to PyTorch's.
+    The last sum goes to float average pooling and stays float. Keeping an
+    addition float by name keeps the values it reads in f32 too."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride=1):
+            super().__init__()
+            self.c1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
+            self.c2 = nn.Conv2d(cout, cout, 3, padding=1)
+            self.down = nn.Conv2d(cin, cout, 1, stride=stride) if stride > 1 else None
+
+        def forward(self, x):
+            skip = self.down(x) if self.down is not None else x
+            return torch.relu(skip + self.c2(torch.relu(self.c1(x))))
+
+    class ResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(1, 8, 3, padding=1)
+            self.b1, self.b2, self.b3 = Block(8, 8), Block(8, 16, 2), Block(16, 16)
+            self.fc = nn.Linear(16, 5)
+
+        def forward(self, x):
+            x = self.b3(self.b2(self.b1(torch.relu(self.stem(x)))))
+            return self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    torch.manual_seed(0)
+    model = ResNet().eval()
+    x = np.random.default_rng(0).standard_normal((64, 1, 12, 12)).astype(np.float32)
+    out = tmp_path / "resnet.mlir"
+    rep = ptq.quantize_model(model, x, str(out), batch_size=16)
+    assert all(l["status"] == "quantized" for l in rep["layers"])
+    adds = {a["name"]: a for a in rep["adds"]}
+    assert [(n, a["status"]) for n, a in adds.items()] == [
+        ("add", "quantized"), ("add_1", "quantized"), ("add_2", "float")]
+    assert adds["add"]["relu_fused"] and adds["add"]["output_zero_point"] == 0
+    assert adds["add"]["output"] == "requantized to b2.down, b2.c1"
+    assert adds["add_1"]["output"] == "requantized to b3.c1"
+    assert adds["add_2"]["reason"] == "no reader of its result is quantized"
+    layers = {l["name"]: l for l in rep["layers"]}
+    assert layers["stem"]["output"] == "requantized to b1.c1, add"
+    assert layers["b1.c2"]["output"] == "requantized to add"
+    assert layers["b2.down"]["output"] == "requantized to add_1"
+    assert layers["b3.c2"]["output"] == "f32"
+    text = out.read_text()
+    assert text.count("quantx.add") == 2
+    # uint8 from the stem to the last block; the last sum (its skip operand
+    # is add_1's sum, dequantized) and the pooling are float.
+    assert text.count("quantx.dequantize") == 1
+    assert sqnr_against_torch(model, text, x, 16) > 30.0
+
+    kept = tmp_path / "kept.mlir"
+    rep = ptq.quantize_model(model, x, str(kept), batch_size=16, keep_float=["^add_1$"])
+    adds = {a["name"]: a for a in rep["adds"]}
+    assert [a["status"] for a in adds.values()] == ["quantized", "float", "float"]
+    assert adds["add_1"]["reason"] == "keep-float"
+    layers = {l["name"]: l for l in rep["layers"]}
+    assert layers["b2.c2"]["output"] == "f32" and layers["b2.down"]["output"] == "f32"
+    assert layers["b1.c2"]["output"] == "requantized to add"
+    assert sqnr_against_torch(model, kept.read_text(), x, 16) > 30.0
 
 
 @pytest.mark.parametrize("mode", ["static-int8", "dynamic-int8"])

@@ -175,10 +175,12 @@ class Emitter:
                   f"{init.type}) -> {v.type}")
         return v
 
-    def generic(self, inputs, maps, out_shape, out_dtype, iterators, body, init=None):
+    def generic(self, inputs, maps, out_shape, out_dtype, iterators, body, init=None,
+                loc=None):
         """linalg.generic. ``inputs`` are Values with their affine maps
         (strings) in ``maps`` (the output map last); ``body(args, out)`` gets
-        the block argument names and returns (lines, result name)."""
+        the block argument names and returns (lines, result name); ``loc``
+        names the op (its location)."""
         if init is None:
             init = self.empty(out_shape, out_dtype)
         args = [self.fresh("a") for _ in inputs]
@@ -198,7 +200,7 @@ class Emitter:
         for line in lines:
             self.emit("  " + line)
         self.emit(f"  linalg.yield {result} : {init.elem}")
-        self.emit(f"}} -> {v.type}")
+        self.emit(f"}} -> {v.type}" + (f" loc({mlir_string(loc)})" if loc else ""))
         return v
 
     def collapse(self, x, groups, shape):
@@ -277,10 +279,11 @@ class Emitter:
         results = [f"d{lead + i}" for i in kept]
         return x, affine_map(n, results)
 
-    def elementwise(self, operands, out_shape, out_dtype, body):
+    def elementwise(self, operands, out_shape, out_dtype, body, loc=None):
         """Element-wise op over Values (broadcast to ``out_shape``) and
         Python scalars (materialised in the body). ``body(names)`` gets one
-        SSA name per operand and returns (lines, result)."""
+        SSA name per operand and returns (lines, result); ``loc`` names the
+        op."""
         out_shape = tuple(out_shape)
         n = len(out_shape)
         inputs, maps, slots = [], [], []
@@ -309,7 +312,8 @@ class Emitter:
             more, result = body(names)
             return lines + more, result
 
-        return self.generic(inputs, maps, out_shape, out_dtype, ["parallel"] * n, gen)
+        return self.generic(inputs, maps, out_shape, out_dtype, ["parallel"] * n, gen,
+                            loc=loc)
 
     def reduce(self, x, dims, kind, keepdim):
         """Sum or max over ``dims`` (sorted, non-negative)."""

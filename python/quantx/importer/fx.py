@@ -135,7 +135,9 @@ class _Importer:
             if isinstance(x, Value) and x.dtype != dtype:
                 raise UnsupportedOperationError(
                     f"mixed dtypes ({x.dtype} vs {dtype}) in {_describe(node, self.gm)}")
-        return self.e.elementwise([a, b], tuple(out.shape), dtype, body)
+        # Named after the FX node ("add", "add_1"): quantx-ptq names residual
+        # additions after their op's location.
+        return self.e.elementwise([a, b], tuple(out.shape), dtype, body, loc=node.name)
 
     def unary(self, x, fn):
         """``fn(name, elem) -> (lines, result)``."""

@@ -6,6 +6,8 @@
 
 #include "Layers.h"
 
+#include "quantx/Dialect/QuantX/IR/QuantX.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -65,6 +67,11 @@ DenseElementsAttr mlir::quantx::getConstantElements(Value v) {
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr))
     return fromResource(resource);
   return {};
+}
+
+ObserveOp mlir::quantx::getObserver(Value v) {
+  return v.hasOneUse() ? dyn_cast<ObserveOp>(*v.getUsers().begin())
+                       : ObserveOp();
 }
 
 /// A name from a location: a NameLoc's name, or the file name of a
@@ -316,6 +323,29 @@ static std::optional<double> matchClampFromZero(linalg::GenericOp generic) {
   return value;
 }
 
+/// The ReLU generic (out = max(v, 0)) that is the only reader of `v`, if
+/// any.
+static Operation *matchRelu(Value v) {
+  if (!v.hasOneUse())
+    return nullptr;
+  Operation *user = *v.getUsers().begin();
+  if (!isElementwiseGeneric(user, 1))
+    return nullptr;
+  auto generic = cast<linalg::GenericOp>(user);
+  Block &body = generic.getRegion().front();
+  Operation *max = getSingleBodyOp<arith::MaximumFOp>(generic);
+  if (!max)
+    max = getSingleBodyOp<arith::MaxNumFOp>(generic);
+  if (!max || !generic.getMatchingIndexingMap(generic.getDpsInputOperand(0))
+                   .isIdentity())
+    return nullptr;
+  Value a = max->getOperand(0), b = max->getOperand(1);
+  if ((a == body.getArgument(0) && isZeroFloat(b)) ||
+      (b == body.getArgument(0) && isZeroFloat(a)))
+    return generic;
+  return nullptr;
+}
+
 /// Follows the element-wise bias addition and ReLU after the layer.
 static void matchEpilogue(Layer &layer) {
   Value v = layer.product();
@@ -352,24 +382,8 @@ static void matchEpilogue(Layer &layer) {
       }
     }
   }
-  // ReLU: out = max(v, 0).
-  Operation *user = singleUser(v);
-  if (isElementwiseGeneric(user, 1)) {
-    auto generic = cast<linalg::GenericOp>(user);
-    Block &body = generic.getRegion().front();
-    Operation *max = getSingleBodyOp<arith::MaximumFOp>(generic);
-    if (!max)
-      max = getSingleBodyOp<arith::MaxNumFOp>(generic);
-    if (max && generic.getMatchingIndexingMap(generic.getDpsInputOperand(0))
-                   .isIdentity()) {
-      Value a = max->getOperand(0), b = max->getOperand(1);
-      if ((a == body.getArgument(0) && isZeroFloat(b)) ||
-          (b == body.getArgument(0) && isZeroFloat(a))) {
-        layer.reluOp = generic;
-        v = generic->getResult(0);
-      }
-    }
-  }
+  if ((layer.reluOp = matchRelu(v)))
+    v = layer.reluOp->getResult(0);
   // Clamp to [0, hi], hi > 0 (ReLU6): out = min(max(v, 0), hi).
   if (!layer.reluOp) {
     Operation *user = singleUser(v);
@@ -430,4 +444,41 @@ SmallVector<Layer> mlir::quantx::findLayers(func::FuncOp func) {
     layers.push_back(std::move(layer));
   });
   return layers;
+}
+
+SmallVector<ResidualAdd> mlir::quantx::findResidualAdds(func::FuncOp func) {
+  SmallVector<ResidualAdd> adds;
+  unsigned counter = 0;
+  func.walk([&](linalg::GenericOp generic) {
+    if (!isElementwiseGeneric(generic, 2))
+      return;
+    auto add = getSingleBodyOp<arith::AddFOp>(generic);
+    if (!add)
+      return;
+    Block &body = generic.getRegion().front();
+    if (!((add.getLhs() == body.getArgument(0) &&
+           add.getRhs() == body.getArgument(1)) ||
+          (add.getLhs() == body.getArgument(1) &&
+           add.getRhs() == body.getArgument(0))))
+      return;
+    Type resultType = generic->getResult(0).getType();
+    if (!getElementTypeOrSelf(resultType).isF32())
+      return;
+    for (OpOperand *in : generic.getDpsInputOperands())
+      if (in->get().getType() != resultType ||
+          !generic.getMatchingIndexingMap(in).isIdentity() ||
+          getConstantElements(in->get()))
+        return;
+    ResidualAdd r;
+    r.op = generic;
+    r.name = nameFromLoc(generic->getLoc());
+    if (r.name.empty())
+      r.name = "add_" + std::to_string(counter);
+    ++counter;
+    r.output = generic->getResult(0);
+    if ((r.reluOp = matchRelu(r.output)))
+      r.output = r.reluOp->getResult(0);
+    adds.push_back(std::move(r));
+  });
+  return adds;
 }

@@ -19,6 +19,8 @@
 
 namespace mlir::quantx {
 
+class ObserveOp;
+
 /// What a layer computes.
 enum class LayerKind {
   Matmul,      ///< [M, K] x [K, N] (or [N, K]) -> [M, N].
@@ -87,10 +89,36 @@ struct Layer {
   int64_t channelAxis() const;
 };
 
+/// An element-wise sum of two computed tensors of one shape (a residual
+/// connection, `x + f(x)`) and the ReLU that may follow it. Static PTQ
+/// turns it into a quantx.add when every reader of its result is quantized.
+struct ResidualAdd {
+  /// The linalg.generic adding its two inputs.
+  linalg::GenericOp op;
+  /// From the op's location, else `add_<n>`.
+  std::string name;
+  /// The ReLU generic that follows, if any.
+  Operation *reluOp = nullptr;
+  /// The sum, or the ReLU's result.
+  Value output;
+
+  Value lhs() { return op.getDpsInputOperand(0)->get(); }
+  Value rhs() { return op.getDpsInputOperand(1)->get(); }
+};
+
+/// Finds the residual additions of `func` in walk order: generics whose
+/// body adds their two f32 inputs, all indexing maps the identity, no
+/// input a constant (a bias addition is part of its layer).
+SmallVector<ResidualAdd> findResidualAdds(func::FuncOp func);
+
 /// Finds the layers of `func` in walk order. Layers whose op is a
 /// contraction or convolution but not one of the supported forms get
 /// LayerKind::Unsupported with a reason.
 SmallVector<Layer> findLayers(func::FuncOp func);
+
+/// The quantx.observe that is the only reader of `v` (what
+/// quantx-insert-observers leaves on an observed value), if any.
+ObserveOp getObserver(Value v);
 
 /// The constant value of `v` (through arith.constant), if any.
 DenseElementsAttr getConstantElements(Value v);

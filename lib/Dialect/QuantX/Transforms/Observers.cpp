@@ -104,6 +104,16 @@ private:
       if (observeOutputs)
         observe(b, layer.output, layer.name + ".output", std::nullopt);
     }
+    // Residual additions: both operands and the result (after its ReLU),
+    // unless a layer's observation already covers them.
+    for (ResidualAdd &add : findResidualAdds(func)) {
+      for (auto [operand, role] :
+           {std::pair(add.lhs(), ".lhs"), std::pair(add.rhs(), ".rhs")})
+        if (!operand.getDefiningOp<ObserveOp>())
+          observe(b, operand, add.name + role, std::nullopt);
+      if (!getObserver(add.output))
+        observe(b, add.output, add.name + ".output", std::nullopt);
+    }
     return success();
   }
 };

@@ -59,13 +59,28 @@ struct Plan {
   /// requantized uint8 output (see the consumer search).
   bool fuseClamp = false;
   ActParams input;
-  /// Consumer layer whose input parameters the output requantizes to.
-  int consumer = -1;
+  /// The parameters the output is requantized to: those observed on the
+  /// value its readers (quantized layers and additions) all read, named in
+  /// `readers`.
+  std::optional<ActParams> output;
+  std::string readers;
   UniformType weightType;
   DenseElementsAttr weightCodes;
   ::quantx::QuantParams weightParams;
   int64_t weightElements = 0;
   unsigned weightBits = 8;
+};
+
+/// A residual addition and how static int8 rewrites it.
+struct AddPlan {
+  ResidualAdd add;
+  /// Becomes a quantx.add (else it stays a float op, for `floatReason`).
+  bool quantized = false;
+  std::string floatReason;
+  ActParams lhs, rhs, output;
+  ObserveOp outputObserve;
+  /// The quantized readers of the result.
+  std::string readers;
 };
 
 /// The stats {min, max} of an observe op as a Range, or failure.
@@ -91,6 +106,19 @@ static ::quantx::QuantScheme activationScheme() {
   s.bits = 8;
   s.isSigned = false;
   return s;
+}
+
+/// The activation parameters of the observation `op` from its statistics.
+static FailureOr<ActParams> getObservedParams(ObserveOp op) {
+  if (!op)
+    return failure();
+  FailureOr<::quantx::Range> range = getStatsRange(op);
+  if (failed(range))
+    return failure();
+  ActParams p;
+  ::quantx::computeScaleZeroPoint(*range, activationScheme(), p.scale,
+                                  p.zeroPoint);
+  return p;
 }
 
 static UniformType activationType(MLIRContext *ctx, ActParams p) {
@@ -363,7 +391,8 @@ private:
   Mode modeValue = Mode::StaticInt8;
 
   LogicalResult planLayer(Plan &plan);
-  void rewrite(std::vector<Plan> &plans, Plan &plan);
+  void rewrite(Plan &plan);
+  void rewriteAdd(AddPlan &plan);
   Value buildDynamicQuantize(OpBuilder &b, Location loc, Value x, Value &scale,
                              Value &offset);
 };
@@ -559,7 +588,7 @@ Value PTQPass::buildDynamicQuantize(OpBuilder &b, Location loc, Value x,
                             RoundingMode::half_to_even, true);
 }
 
-void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
+void PTQPass::rewrite(Plan &plan) {
   Layer &layer = plan.layer;
   MLIRContext *ctx = layer.op->getContext();
   Location loc = layer.op->getLoc();
@@ -600,8 +629,8 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
           DenseElementsAttr::get(
               RankedTensorType::get({channels}, b.getI32Type()), ArrayRef(q)));
     }
-    if (plan.consumer >= 0) {
-      consumerType = activationType(ctx, plans[plan.consumer].input);
+    if (plan.output) {
+      consumerType = activationType(ctx, *plan.output);
       resultType = outType.clone(consumerType);
     }
   } else {
@@ -669,6 +698,40 @@ void PTQPass::rewrite(std::vector<Plan> &plans, Plan &plan) {
       op->erase();
 }
 
+/// Replaces the addition by quantize(lhs), quantize(rhs), quantx.add and a
+/// dequantize of the sum for its readers (whose quantize folds it away).
+/// A ReLU after the sum is the saturation of the result's uint8 storage at
+/// its zero point 0.
+void PTQPass::rewriteAdd(AddPlan &plan) {
+  ResidualAdd &add = plan.add;
+  MLIRContext *ctx = add.op->getContext();
+  Location loc = add.op->getLoc();
+  OpBuilder b(plan.outputObserve);
+  auto type = cast<RankedTensorType>(add.output.getType());
+  auto quantize = [&](Value v, ActParams p) -> Value {
+    return QuantizeOp::create(b, loc, type.clone(activationType(ctx, p)), v,
+                              Value(), Value(), RoundingMode::half_to_even,
+                              true);
+  };
+  Value lhs = quantize(add.lhs(), plan.lhs);
+  Value rhs = quantize(add.rhs(), plan.rhs);
+  Value sum =
+      AddOp::create(b, loc, type.clone(activationType(ctx, plan.output)), lhs,
+                    rhs, RoundingMode::half_to_even);
+  Value result = DequantizeOp::create(b, loc, type, sum, Value(), Value());
+  if (keepOutputObservers) {
+    // The observation of the result stays (for per-layer SQNR), on the
+    // quantized sum.
+    plan.outputObserve->setOperand(0, result);
+  } else {
+    plan.outputObserve.getResult().replaceAllUsesWith(result);
+    plan.outputObserve.erase();
+  }
+  if (add.reluOp)
+    add.reluOp->erase();
+  add.op->erase();
+}
+
 /// Writes `value` as JSON to `path` through a temporary file.
 static LogicalResult writeJson(Operation *anchor, StringRef path,
                                llvm::json::Value value) {
@@ -724,18 +787,26 @@ void PTQPass::runOnOperation() {
 
   // Plan every layer of every function first: errors leave the module as
   // it was.
-  std::vector<std::pair<func::FuncOp, std::vector<Plan>>> funcs;
+  struct FuncPlan {
+    func::FuncOp func;
+    std::vector<Plan> plans;
+    std::vector<AddPlan> adds;
+  };
+  std::vector<FuncPlan> funcs;
   bool failedAny = false;
+  auto keptByPattern = [&](StringRef name) {
+    return llvm::any_of(keepPatterns,
+                        [&](llvm::Regex &re) { return re.match(name); });
+  };
   for (auto func : module.getOps<func::FuncOp>()) {
     std::vector<Plan> plans;
     for (Layer &layer : findLayers(func)) {
       Plan plan;
       plan.layer = layer;
-      for (llvm::Regex &re : keepPatterns)
-        if (re.match(layer.name)) {
-          plan.keepFloat = true;
-          plan.floatReason = "keep-float";
-        }
+      if (keptByPattern(layer.name)) {
+        plan.keepFloat = true;
+        plan.floatReason = "keep-float";
+      }
       if (!plan.keepFloat && !layer.hasConstantInput) {
         // An activation x activation product (attention's Q K^T, P V) has
         // no weights: it stays float, as in PyTorch's PTQ.
@@ -747,41 +818,133 @@ void PTQPass::runOnOperation() {
         failedAny = true;
       plans.push_back(std::move(plan));
     }
-    funcs.push_back({func, std::move(plans)});
+    std::vector<AddPlan> adds;
+    for (ResidualAdd &add : findResidualAdds(func)) {
+      AddPlan plan;
+      plan.add = add;
+      plan.outputObserve = getObserver(add.output);
+      if (modeValue != Mode::StaticInt8) {
+        plan.floatReason = "only static int8 quantizes additions";
+      } else if (keptByPattern(add.name)) {
+        plan.floatReason = "keep-float";
+      } else {
+        FailureOr<ActParams> lhs =
+            getObservedParams(add.lhs().getDefiningOp<ObserveOp>());
+        FailureOr<ActParams> rhs =
+            getObservedParams(add.rhs().getDefiningOp<ObserveOp>());
+        FailureOr<ActParams> out = getObservedParams(plan.outputObserve);
+        if (failed(lhs) || failed(rhs) || failed(out)) {
+          plan.floatReason = "its operands and result have no {min, max} "
+                             "statistics (calibrate with this version's "
+                             "quantx-insert-observers)";
+        } else if (add.reluOp && out->zeroPoint != 0) {
+          plan.floatReason = "the range observed after its ReLU does not "
+                             "start at 0";
+        } else {
+          plan.quantized = true;
+          plan.lhs = *lhs;
+          plan.rhs = *rhs;
+          plan.output = *out;
+        }
+      }
+      adds.push_back(std::move(plan));
+    }
+    funcs.push_back({func, std::move(plans), std::move(adds)});
   }
   if (failedAny)
     return signalPassFailure();
 
-  llvm::json::Array layersJson;
-  for (auto &[func, plans] : funcs) {
-    // Requantizing epilogues: which quantized layer reads each output.
-    DenseMap<Value, int> byActivation;
+  llvm::json::Array layersJson, addsJson;
+  for (auto &[func, plans, adds] : funcs) {
+    // Requantizing epilogues: a value is kept in uint8 when every reader is
+    // a quantized layer reading it as its activation or a quantized
+    // addition, all of them through one observation.
+    DenseMap<Operation *, int> layerEntries, addOps;
     DenseSet<Value> stops;
     for (auto [i, plan] : llvm::enumerate(plans))
       if (!plan.keepFloat) {
-        byActivation[plan.layer.activation()] = i;
-        stops.insert(plan.layer.activation());
+        Layer &layer = plan.layer;
+        Operation *entry = layer.pad ? layer.pad.getOperation()
+                           : layer.groupExpand
+                               ? layer.groupExpand.getOperation()
+                               : layer.op.getOperation();
+        layerEntries[entry] = i;
+        stops.insert(layer.activation());
       }
+    for (auto [i, plan] : llvm::enumerate(adds))
+      addOps[plan.add.op] = i;
+    // The quantized readers of `v` (layers reading it as their activation,
+    // quantized additions), named in `names`; sets `all` when every reader
+    // is one.
+    auto quantizedReaders = [&](Value v, std::string &names, bool &all) {
+      names.clear();
+      all = !v.use_empty();
+      unsigned count = 0;
+      // In program order (the use list is in reverse).
+      SmallVector<Operation *> users(v.getUsers());
+      if (llvm::all_equal(llvm::map_range(
+              users, [](Operation *op) { return op->getBlock(); })))
+        llvm::sort(users, [](Operation *a, Operation *b) {
+          return a->isBeforeInBlock(b);
+        });
+      for (Operation *user : users) {
+        std::string name;
+        if (auto it = layerEntries.find(user);
+            it != layerEntries.end() &&
+            plans[it->second].layer.activation() == v)
+          name = plans[it->second].layer.name;
+        else if (auto it = addOps.find(user);
+                 it != addOps.end() && adds[it->second].quantized)
+          name = adds[it->second].add.name;
+        if (name.empty()) {
+          all = false;
+          continue;
+        }
+        ++count;
+        if (!llvm::is_contained(llvm::split(names, ", "), name))
+          names += (names.empty() ? "" : ", ") + name;
+      }
+      return count;
+    };
+    // An addition none of whose readers is quantized stays float (an int8
+    // result would only add a rounding); that may in turn leave an
+    // addition reading it without a quantized reader. Float readers of a
+    // quantized sum read its dequantized value, as in PyTorch's PTQ.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (AddPlan &plan : adds) {
+        if (!plan.quantized)
+          continue;
+        Value end =
+            followParamPreserving(plan.outputObserve.getResult(), stops);
+        bool all;
+        if (!quantizedReaders(end, plan.readers, all)) {
+          plan.quantized = false;
+          plan.floatReason = "no reader of its result is quantized";
+          changed = true;
+        }
+      }
+    }
     if (modeValue == Mode::StaticInt8)
       for (Plan &plan : plans) {
         if (plan.keepFloat)
           continue;
         Value end = followParamPreserving(plan.layer.output, stops);
-        auto it = byActivation.find(end);
-        if (it != byActivation.end() && end.hasOneUse())
-          plan.consumer = it->second;
+        FailureOr<ActParams> out =
+            getObservedParams(end.getDefiningOp<ObserveOp>());
+        bool all;
+        if (succeeded(out) && quantizedReaders(end, plan.readers, all) && all)
+          plan.output = *out;
         if (plan.layer.clampOp) {
           // A clamp to [0, hi] is the saturation of a uint8 output whose
-          // real range is [0, m], m <= hi: the reader's input parameters,
-          // observed after the clamp, are such a range. Otherwise (an f32
-          // output) the clamp stays a float op after the layer.
-          const ActParams *in =
-              plan.consumer >= 0 ? &plans[plan.consumer].input : nullptr;
-          plan.fuseClamp =
-              in && in->zeroPoint == 0 &&
-              double(in->scale) * 255.0 <= plan.layer.clampMax * (1.0 + 1e-6);
+          // real range is [0, m], m <= hi: the readers' parameters, observed
+          // after the clamp, are such a range. Otherwise (an f32 output)
+          // the clamp stays a float op after the layer.
+          plan.fuseClamp = plan.output && plan.output->zeroPoint == 0 &&
+                           double(plan.output->scale) * 255.0 <=
+                               plan.layer.clampMax * (1.0 + 1e-6);
           if (!plan.fuseClamp)
-            plan.consumer = -1;
+            plan.output.reset();
         }
       }
     for (Plan &plan : plans) {
@@ -815,9 +978,7 @@ void PTQPass::runOnOperation() {
         entry["input_scale"] = double(plan.input.scale);
         entry["input_zero_point"] = int64_t(plan.input.zeroPoint);
         entry["output"] =
-            plan.consumer >= 0
-                ? "requantized to " + plans[plan.consumer].layer.name
-                : std::string("f32");
+            plan.output ? "requantized to " + plan.readers : std::string("f32");
       }
       entry["relu_fused"] = plan.layer.reluOp != nullptr;
       if (plan.layer.clampOp)
@@ -825,13 +986,45 @@ void PTQPass::runOnOperation() {
       entry["bias"] = bool(plan.layer.bias);
       layersJson.push_back(std::move(entry));
     }
+    for (AddPlan &plan : adds) {
+      llvm::json::Object entry;
+      entry["name"] = plan.add.name;
+      if (plan.outputObserve)
+        entry["observation"] = plan.outputObserve.getName();
+      entry["relu_fused"] = plan.quantized && plan.add.reluOp;
+      if (!plan.quantized) {
+        entry["status"] = "float";
+        entry["reason"] = plan.floatReason;
+        addsJson.push_back(std::move(entry));
+        continue;
+      }
+      entry["status"] = "quantized";
+      for (auto [key, p] :
+           {std::pair("lhs", plan.lhs), std::pair("rhs", plan.rhs),
+            std::pair("output", plan.output)}) {
+        entry[std::string(key) + "_scale"] = double(p.scale);
+        entry[std::string(key) + "_zero_point"] = int64_t(p.zeroPoint);
+      }
+      entry["output"] = "requantized to " + plan.readers;
+      addsJson.push_back(std::move(entry));
+    }
     for (Plan &plan : plans)
       if (!plan.keepFloat)
-        rewrite(plans, plan);
+        rewrite(plan);
+    for (AddPlan &plan : adds)
+      if (plan.quantized)
+        rewriteAdd(plan);
     // Remove the observation points; a quantize of a dequantize with the
-    // same type is the identity.
+    // same type is the identity. With keep-output-observers, those of layer
+    // and addition results stay.
+    DenseSet<Operation *> addResults;
+    if (keepOutputObservers)
+      for (AddPlan &plan : adds)
+        if (plan.outputObserve)
+          addResults.insert(plan.outputObserve);
     func.walk([&](ObserveOp op) {
-      if (keepOutputObservers && op.getName().ends_with(".output")) {
+      if (keepOutputObservers &&
+          (op.getName().ends_with(".output") || addResults.contains(op))) {
         op.removeStatsAttr();
         return;
       }
@@ -858,6 +1051,7 @@ void PTQPass::runOnOperation() {
     root["version"] = 1;
     root["mode"] = mode;
     root["layers"] = std::move(layersJson);
+    root["adds"] = std::move(addsJson);
     if (failed(writeJson(module, report, std::move(root))))
       return signalPassFailure();
   }

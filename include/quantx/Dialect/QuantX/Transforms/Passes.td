@@ -122,10 +122,18 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     * a following ReLU is fused (`relu`);
     * epilogue: when the layer's output reaches, through shape ops
       (`tensor.collapse_shape`, `expand_shape`, `reshape`, `linalg.transpose`)
-      and max pooling, the activation input of another quantized layer, the
-      layer requantizes to that layer's input parameters (a quantized result
-      followed by a `quantx.dequantize`, which the consumer's `quantize`
-      cancels exactly); otherwise it produces f32.
+      and max pooling, an observed value whose readers are all quantized
+      (layers reading it as their activation, quantized additions), the
+      layer requantizes to that observation's parameters (a quantized
+      result followed by a `quantx.dequantize`, which the readers'
+      `quantize` cancels exactly); otherwise it produces f32;
+    * residual additions (an element-wise sum of two computed tensors of
+      one shape, `x + f(x)`, and a ReLU after it) read by at least one
+      quantized layer or addition become `quantx.add` with each operand's
+      and the result's observed parameters, so that skip connections stay
+      in uint8 (float readers read the dequantized sum, as in PyTorch's
+      PTQ); the ReLU is the saturation of the result at its zero point 0.
+      Others stay float, with the reason in the report.
     Zero `tensor.pad` of a convolution's spatial dimensions becomes the
     convolution's padding (padding with the zero point). A grouped
     `linalg.conv_2d_ngchw_gfchw` between `tensor.expand_shape` and
@@ -143,11 +151,13 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     float lhs). Convolutions stay float in weight-only modes.
 
     `keep-float` is a comma-separated list of regular expressions: a layer
-    whose name matches one stays float. `report=<path>` writes a JSON
-    per-layer report (name, op, scales, zero points, bytes of the weights
-    before and after); the calibration driver adds SQNR figures, per
-    layer with `keep-output-observers` (the quantized model's layer outputs
-    are then exposed and compared with the float model's).
+    or addition whose name matches one stays float. `report=<path>` writes
+    a JSON report: per layer (name, op, scales, zero points, bytes of the
+    weights before and after) and per addition (`adds`: operand and result
+    parameters, the observation of its result); the calibration driver adds
+    SQNR figures, per layer and addition with `keep-output-observers` (the
+    quantized model's layer and addition results are then exposed and
+    compared with the float model's).
 
     A layer that cannot be quantized (an op outside the supported forms,
     e.g. a batched matmul or an NHWC convolution, or a weight that is not a
@@ -166,8 +176,9 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
            "Write a JSON per-layer report to this path">,
     Option<"keepOutputObservers", "keep-output-observers", "bool",
            /*default=*/"false",
-           "Keep the `<layer>.output` observe ops (on the float or "
-           "dequantized layer outputs) so that quantx-expose-observations "
+           "Keep the `<layer>.output` observe ops and those of addition "
+           "results (on the float or dequantized values) so that "
+           "quantx-expose-observations "
            "can expose them for per-layer error measurements">,
   ];
   let dependentDialects = ["::mlir::quantx::QuantXDialect",

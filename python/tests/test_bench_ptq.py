@@ -1,6 +1,7 @@
-"""bench/ptq.py on a small slice: the script runs end to end against the
-built tree (the MLP, 80 test images, one further calibration draw) and its
-JSON line carries the figures docs/PTQ.md quotes, with values in range."""
+"""bench/ptq.py and bench/residual.py on a small slice: the scripts run
+end to end against the built tree (the MLP, 80 test images, one further
+calibration draw; the MobileNet-style model) and their JSON lines carry
+the figures docs/PTQ.md quotes, with values in range."""
 
 import json
 import os
@@ -38,3 +39,19 @@ def test_bench_ptq_small_run():
     assert 30.0 < figures[f"{key}_logit_sqnr_db"] < 80.0
     assert figures[f"{key}_size_ratio"] > 3.5
     assert any("calibration sets" in l for l in lines)
+
+
+def test_bench_residual_small_run():
+    """bench/residual.py on the MobileNet-style model, few repetitions: its
+    additions are quantized and its JSON line has the figures, in range."""
+    script = os.path.join(SOURCE, "bench", "residual.py")
+    r = subprocess.run([sys.executable, script, "--models", "mobilenet",
+                        "--repetitions", "5"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    figures = json.loads(r.stdout.strip().splitlines()[-1])
+    assert figures["mobilenet_additions_quantized"] is True
+    for key in ("sqnr_db", "float_add_sqnr_db", "torch_sqnr_db"):
+        assert 20.0 < figures[f"mobilenet_{key}"] < 80.0, key
+    assert figures["mobilenet_error_ratio"] > 0.0
+    assert figures["mobilenet_speedup"] > 0.0 and figures["mobilenet_int8_add_speedup"] > 0.0

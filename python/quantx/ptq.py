@@ -682,23 +682,29 @@ def format_report(report: dict) -> str:
         if l["status"] == "float" and l.get("reason", "keep-float") != "keep-float":
             why.setdefault(l["reason"], []).append(l["name"])
     lines += [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
-    adds = report.get("adds", [])
-    if adds:
-        rows = [("addition", "status", "lhs scale", "rhs scale", "out scale", "out zp",
+    # Residual additions and average poolings: their parameters, and why
+    # those left float are.
+    for key, title, operands in (("adds", "addition", ("lhs", "rhs", "output")),
+                                 ("pools", "avg pooling", ("input", "output"))):
+        entries = report.get(key, [])
+        if not entries:
+            continue
+        short = {"output": "out", "input": "in"}
+        rows = [(title, "status", *(f"{short.get(k, k)} scale" for k in operands), "out zp",
                  "SQNR dB")]
-        for a in adds:
-            rows.append((a["name"], a["status"] + (" +relu" if a.get("relu_fused") else ""),
-                         *(f"{a[k + '_scale']:.6g}" if k + "_scale" in a else "-"
-                           for k in ("lhs", "rhs", "output")),
-                         str(a.get("output_zero_point", "-")),
-                         f"{a['sqnr_db']:.2f}" if "sqnr_db" in a else "-"))
+        for e in entries:
+            rows.append((e["name"], e["status"] + (" +relu" if e.get("relu_fused") else ""),
+                         *(f"{e[k + '_scale']:.6g}" if k + "_scale" in e else "-"
+                           for k in operands),
+                         str(e.get("output_zero_point", "-")),
+                         f"{e['sqnr_db']:.2f}" if "sqnr_db" in e else "-"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines += [""] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
                          for r in rows]
         why = {}
-        for a in adds:
-            if a["status"] == "float" and a.get("reason") != "keep-float":
-                why.setdefault(a["reason"], []).append(a["name"])
+        for e in entries:
+            if e["status"] == "float" and e.get("reason") != "keep-float":
+                why.setdefault(e["reason"], []).append(e["name"])
         lines += [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
     return "\n".join(lines)
 

@@ -521,6 +521,8 @@ def test_residual_block_with_float_activations_between_layers(tmp_path):
     # The sum goes to a float hardswish: an int8 result would only round.
     assert [(a["name"], a["status"], a["reason"]) for a in rep["adds"]] == [
         ("add", "float", "no reader of its result is quantized")]
+    # So does the pooling: its result goes to the float BatchNorm.
+    assert [(p["name"], p["status"]) for p in rep["pools"]] == [("pool", "float")]
     text = out.read_text()
     assert text.count("quantx.conv2d") == 3 and text.count("quantx.matmul") == 1
     assert "quantx.add" not in text and "linalg.pooling_nchw_sum" in text
@@ -579,8 +581,11 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
         assert proj["output"] == "requantized to add"
         assert [(a["name"], a["status"], a["output"]) for a in rep["adds"]] == [
             ("add", "quantized", "requantized to grouped")]
+        assert [(p["status"], p["output"]) for p in rep["pools"]] == [
+            ("quantized", "requantized to fc")]
     else:
         assert [(a["name"], a["status"]) for a in rep["adds"]] == [("add", "float")]
+        assert [p["status"] for p in rep["pools"]] == ["float"]
     text = out.read_text()
     assert text.count("quantx.conv2d") == 5 and "linalg.conv" not in text
     assert "groups = 16 : i64" in text and "groups = 2 : i64" in text
@@ -589,11 +594,12 @@ def test_depthwise_and_grouped_convolutions(tmp_path, mode):
 
 def test_residual_additions_stay_in_uint8(tmp_path):
     """ResNet basic blocks, relu(x + c2(relu(c1(x)))), one with a strided
-    projection shortcut: each addition read by quantized layers becomes a
-    quantx.add of the uint8 its operands' layers write, with the ReLU as
-    the saturation of its output, and the model stays close to PyTorch's.
-    The last sum goes to float average pooling and stays float. Keeping an
-    addition float by name keeps the values it reads in f32 too."""
+    projection shortcut, global average pooling and a Linear: each addition
+    becomes a quantx.add of the uint8 its operands' layers write, with the
+    ReLU as the saturation of its output, the pooling sums the uint8 of the
+    last one, nothing is dequantized before the Linear's f32 result, and
+    the model stays close to PyTorch's. Keeping an addition float by name
+    keeps the values it reads in f32 too."""
     torch = pytest.importorskip("torch")
     nn = torch.nn
 
@@ -627,27 +633,27 @@ def test_residual_additions_stay_in_uint8(tmp_path):
     assert all(l["status"] == "quantized" for l in rep["layers"])
     adds = {a["name"]: a for a in rep["adds"]}
     assert [(n, a["status"]) for n, a in adds.items()] == [
-        ("add", "quantized"), ("add_1", "quantized"), ("add_2", "float")]
+        ("add", "quantized"), ("add_1", "quantized"), ("add_2", "quantized")]
     assert adds["add"]["relu_fused"] and adds["add"]["output_zero_point"] == 0
     assert adds["add"]["output"] == "requantized to b2.down, b2.c1"
-    assert adds["add_1"]["output"] == "requantized to b3.c1"
-    assert adds["add_2"]["reason"] == "no reader of its result is quantized"
+    assert adds["add_1"]["output"] == "requantized to b3.c1, add_2"
+    assert adds["add_2"]["output"] == "requantized to avgpool_0"
+    assert [(p["name"], p["status"], p["output"]) for p in rep["pools"]] == [
+        ("avgpool_0", "quantized", "requantized to fc")]
     layers = {l["name"]: l for l in rep["layers"]}
     assert layers["stem"]["output"] == "requantized to b1.c1, add"
     assert layers["b1.c2"]["output"] == "requantized to add"
     assert layers["b2.down"]["output"] == "requantized to add_1"
-    assert layers["b3.c2"]["output"] == "f32"
+    assert layers["b3.c2"]["output"] == "requantized to add_2"
     text = out.read_text()
-    assert text.count("quantx.add") == 2
-    # uint8 from the stem to the last block; the last sum (its skip operand
-    # is add_1's sum, dequantized) and the pooling are float.
-    assert text.count("quantx.dequantize") == 1
+    assert text.count("quantx.add") == 3
+    assert "quantx.dequantize" not in text and "linalg.pooling" not in text
     assert sqnr_against_torch(model, text, x, 16) > 30.0
 
     kept = tmp_path / "kept.mlir"
     rep = ptq.quantize_model(model, x, str(kept), batch_size=16, keep_float=["^add_1$"])
     adds = {a["name"]: a for a in rep["adds"]}
-    assert [a["status"] for a in adds.values()] == ["quantized", "float", "float"]
+    assert [a["status"] for a in adds.values()] == ["quantized", "float", "quantized"]
     assert adds["add_1"]["reason"] == "keep-float"
     layers = {l["name"]: l for l in rep["layers"]}
     assert layers["b2.c2"]["output"] == "f32" and layers["b2.down"]["output"] == "f32"

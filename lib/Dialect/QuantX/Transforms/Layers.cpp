@@ -482,3 +482,41 @@ SmallVector<ResidualAdd> mlir::quantx::findResidualAdds(func::FuncOp func) {
   });
   return adds;
 }
+
+SmallVector<AveragePool> mlir::quantx::findAveragePools(func::FuncOp func) {
+  SmallVector<AveragePool> pools;
+  unsigned counter = 0;
+  func.walk([&](linalg::PoolingNchwSumOp pool) {
+    if (!getElementTypeOrSelf(pool.getInputs()[0].getType()).isF32() ||
+        !pool->getResult(0).hasOneUse())
+      return;
+    auto fill = pool.getOutputs()[0].getDefiningOp<linalg::FillOp>();
+    if (!fill || !isZeroFloat(fill.getInputs()[0]))
+      return;
+    Operation *user = *pool->getResult(0).getUsers().begin();
+    if (!isElementwiseGeneric(user, 1))
+      return;
+    auto scale = cast<linalg::GenericOp>(user);
+    auto mul = getSingleBodyOp<arith::MulFOp>(scale);
+    if (!mul ||
+        !scale.getMatchingIndexingMap(scale.getDpsInputOperand(0)).isIdentity())
+      return;
+    Value arg = scale.getRegion().front().getArgument(0);
+    Value other = mul.getLhs() == arg   ? mul.getRhs()
+                  : mul.getRhs() == arg ? mul.getLhs()
+                                        : Value();
+    FloatAttr multiplier;
+    if (!other || !matchPattern(other, m_Constant(&multiplier)))
+      return;
+    AveragePool p;
+    p.pool = pool;
+    p.scaleOp = scale;
+    p.multiplier = multiplier.getValueAsDouble();
+    p.name = nameFromLoc(pool->getLoc());
+    if (p.name.empty())
+      p.name = "avgpool_" + std::to_string(counter);
+    ++counter;
+    pools.push_back(std::move(p));
+  });
+  return pools;
+}

@@ -111,6 +111,25 @@ struct ResidualAdd {
 /// input a constant (a bias addition is part of its layer).
 SmallVector<ResidualAdd> findResidualAdds(func::FuncOp func);
 
+/// Average pooling: a linalg.pooling_nchw_sum from zero, scaled by a
+/// constant (1 / window size) in the element-wise generic that is its only
+/// reader, as the importer writes avg_pool2d and adaptive_avg_pool2d.
+/// Static PTQ pools the uint8 storage when a quantized op reads the result.
+struct AveragePool {
+  linalg::PoolingNchwSumOp pool;
+  linalg::GenericOp scaleOp;
+  /// The constant the window sums are multiplied by.
+  double multiplier = 0.0;
+  /// From the pool's location, else `avgpool_<n>`.
+  std::string name;
+
+  Value input() { return pool.getInputs()[0]; }
+  Value output() { return scaleOp->getResult(0); }
+};
+
+/// Finds the average poolings of `func` in walk order.
+SmallVector<AveragePool> findAveragePools(func::FuncOp func);
+
 /// Finds the layers of `func` in walk order. Layers whose op is a
 /// contraction or convolution but not one of the supported forms get
 /// LayerKind::Unsupported with a reason.

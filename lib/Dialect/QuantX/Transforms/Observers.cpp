@@ -114,6 +114,10 @@ private:
       if (!getObserver(add.output))
         observe(b, add.output, add.name + ".output", std::nullopt);
     }
+    // Average pooling reads uint8 at its input's parameters.
+    for (AveragePool &pool : findAveragePools(func))
+      if (!pool.input().getDefiningOp<ObserveOp>())
+        observe(b, pool.input(), pool.name + ".input", std::nullopt);
     return success();
   }
 };

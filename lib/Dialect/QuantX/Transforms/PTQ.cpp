@@ -83,6 +83,17 @@ struct AddPlan {
   std::string readers;
 };
 
+/// An average pooling and how static int8 rewrites it.
+struct PoolPlan {
+  AveragePool pool;
+  /// Pools the uint8 storage (else it stays a float op, for `floatReason`).
+  bool quantized = false;
+  std::string floatReason;
+  ActParams input, output;
+  /// The quantized readers of the result.
+  std::string readers;
+};
+
 /// The stats {min, max} of an observe op as a Range, or failure.
 static FailureOr<::quantx::Range> getStatsRange(ObserveOp op) {
   DictionaryAttr stats = op.getStatsAttr();
@@ -183,6 +194,51 @@ static Value reapplyReshapes(OpBuilder &b, Location loc, Value v,
   return v;
 }
 
+/// The strides and dilations of a pooling op (the accessors give the
+/// defaults of absent attributes).
+template <typename PoolOp>
+static std::pair<SmallVector<int64_t>, SmallVector<int64_t>>
+getPoolingWindows(PoolOp pool) {
+  return {
+      SmallVector<int64_t>(pool.getStrides().template getValues<int64_t>()),
+      SmallVector<int64_t>(pool.getDilations().template getValues<int64_t>())};
+}
+
+/// A pooling of the storage integers `x` over the windows of `pool` (a
+/// linalg.pooling_nchw_max or _sum: its kernel, strides and dilations)
+/// into a tensor of `init`'s type filled with `init`: one generic whose
+/// body folds each element into the accumulator with `combine(in, acc)`.
+template <typename PoolOp>
+static Value buildStoragePooling(
+    OpBuilder &b, Location loc, PoolOp pool, Value x, Value init,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  MLIRContext *ctx = b.getContext();
+  auto poolType = cast<RankedTensorType>(pool->getResult(0).getType());
+  Value empty =
+      tensor::EmptyOp::create(b, loc, poolType.getShape(), init.getType());
+  Value filled = linalg::FillOp::create(b, loc, init, empty).getResult(0);
+  auto [strides, dilations] = getPoolingWindows(pool);
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  // Loops (n, c, oh, ow, kh, kw), as the named op's.
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(6, 0,
+                     {d(0), d(1), d(2) * strides[0] + d(4) * dilations[0],
+                      d(3) * strides[1] + d(5) * dilations[1]},
+                     ctx),
+      AffineMap::get(6, 0, {d(4), d(5)}, ctx),
+      AffineMap::get(6, 0, {d(0), d(1), d(2), d(3)}, ctx)};
+  SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+  iters.append(2, utils::IteratorType::reduction);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{filled.getType()},
+             ValueRange{x, pool.getInputs()[1]}, ValueRange{filled}, maps,
+             iters,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, combine(nb, l, args[0], args[2]));
+             })
+      .getResult(0);
+}
+
 /// Rewrites `quantize(pooling_nchw_max(dequantize(q)))` whose quantize and
 /// dequantize share one static per-tensor type (what `rewrite` leaves
 /// between a requantizing layer and the next layer's input) into max
@@ -229,36 +285,16 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   auto storage = IntegerType::get(ctx, q.getStorageWidth());
   Value x =
       StorageCastOp::create(b, loc, inType.clone(storage), deq.getInput());
-  Value empty = tensor::EmptyOp::create(b, loc, poolType.getShape(), storage);
   Value minimum = arith::ConstantOp::create(
       b, loc, storage, b.getIntegerAttr(storage, q.getStorageMin()));
-  Value filled = linalg::FillOp::create(b, loc, minimum, empty).getResult(0);
-  SmallVector<int64_t> strides(pool.getStrides().getValues<int64_t>());
-  SmallVector<int64_t> dilations(pool.getDilations().getValues<int64_t>());
-  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-  // Loops (n, c, oh, ow, kh, kw), as the named op's.
-  SmallVector<AffineMap> maps = {
-      AffineMap::get(6, 0,
-                     {d(0), d(1), d(2) * strides[0] + d(4) * dilations[0],
-                      d(3) * strides[1] + d(5) * dilations[1]},
-                     ctx),
-      AffineMap::get(6, 0, {d(4), d(5)}, ctx),
-      AffineMap::get(6, 0, {d(0), d(1), d(2), d(3)}, ctx)};
-  SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
-  iters.append(2, utils::IteratorType::reduction);
   bool isSigned = q.getIsSigned();
-  Value pooled =
-      linalg::GenericOp::create(
-          b, loc, TypeRange{filled.getType()},
-          ValueRange{x, pool.getInputs()[1]}, ValueRange{filled}, maps, iters,
-          [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value m =
-                isSigned
-                    ? Value(arith::MaxSIOp::create(nb, l, args[0], args[2]))
-                    : Value(arith::MaxUIOp::create(nb, l, args[0], args[2]));
-            linalg::YieldOp::create(nb, l, m);
-          })
-          .getResult(0);
+  Value pooled = buildStoragePooling(
+      b, loc, pool, x, minimum,
+      [&](OpBuilder &nb, Location l, Value in, Value acc) -> Value {
+        if (isSigned)
+          return arith::MaxSIOp::create(nb, l, in, acc);
+        return arith::MaxUIOp::create(nb, l, in, acc);
+      });
   pooled = reapplyReshapes(b, loc, pooled, reshapes, storage);
   Value result = StorageCastOp::create(b, loc, outType, pooled);
   op.getResult().replaceAllUsesWith(result);
@@ -393,6 +429,7 @@ private:
   LogicalResult planLayer(Plan &plan);
   void rewrite(Plan &plan);
   void rewriteAdd(AddPlan &plan);
+  void rewritePool(PoolPlan &plan);
   Value buildDynamicQuantize(OpBuilder &b, Location loc, Value x, Value &scale,
                              Value &offset);
 };
@@ -732,6 +769,54 @@ void PTQPass::rewriteAdd(AddPlan &plan) {
   add.op->erase();
 }
 
+/// Replaces the average pooling by a pooling of the uint8 storage: the
+/// window sums of the storage integers in i32 (exact), read as a quantized
+/// i32 tensor of scale `s_in * multiplier` and zero point
+/// `window * z_in` (the real value of the scaled sum), requantized to the
+/// readers' parameters; a dequantize for the readers, whose quantize folds
+/// it away.
+void PTQPass::rewritePool(PoolPlan &plan) {
+  AveragePool &avg = plan.pool;
+  MLIRContext *ctx = avg.pool->getContext();
+  Location loc = avg.pool->getLoc();
+  OpBuilder b(avg.scaleOp);
+  auto inType = cast<RankedTensorType>(avg.input().getType());
+  auto outType = cast<RankedTensorType>(avg.output().getType());
+  Value q = QuantizeOp::create(
+      b, loc, inType.clone(activationType(ctx, plan.input)), avg.input(),
+      Value(), Value(), RoundingMode::half_to_even, true);
+  IntegerType i8 = b.getIntegerType(8), i32 = b.getI32Type();
+  Value storage = StorageCastOp::create(b, loc, inType.clone(i8), q);
+  Value zero = arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0));
+  Value sums = buildStoragePooling(
+      b, loc, avg.pool, storage, zero,
+      [&](OpBuilder &nb, Location l, Value in, Value acc) -> Value {
+        Value wide = arith::ExtUIOp::create(nb, l, acc.getType(), in);
+        return arith::AddIOp::create(nb, l, acc, wide);
+      });
+  auto kernel = cast<RankedTensorType>(avg.pool.getInputs()[1].getType());
+  int64_t window = kernel.getNumElements();
+  auto sumType = UniformType::get(
+      i32, /*isSigned=*/true, std::numeric_limits<int32_t>::min(),
+      std::numeric_limits<int32_t>::max(), Float32Type::get(ctx),
+      Granularity::per_tensor, {}, {}, OffsetKind::zero_point,
+      Float32Type::get(ctx), i32,
+      b.getF64FloatAttr(double(plan.input.scale) * avg.multiplier),
+      b.getI64IntegerAttr(window * plan.input.zeroPoint));
+  Value sum = StorageCastOp::create(b, loc, outType.clone(sumType), sums);
+  Value pooled = RequantizeOp::create(
+      b, loc, outType.clone(activationType(ctx, plan.output)), sum, Value(),
+      Value(), Value(), Value(), RoundingMode::half_to_even, true);
+  Value result =
+      DequantizeOp::create(b, loc, outType, pooled, Value(), Value());
+  avg.output().replaceAllUsesWith(result);
+  Operation *fill = avg.pool.getOutputs()[0].getDefiningOp();
+  avg.scaleOp->erase();
+  avg.pool->erase();
+  if (fill && fill->use_empty())
+    fill->erase();
+}
+
 /// Writes `value` as JSON to `path` through a temporary file.
 static LogicalResult writeJson(Operation *anchor, StringRef path,
                                llvm::json::Value value) {
@@ -791,6 +876,7 @@ void PTQPass::runOnOperation() {
     func::FuncOp func;
     std::vector<Plan> plans;
     std::vector<AddPlan> adds;
+    std::vector<PoolPlan> pools;
   };
   std::vector<FuncPlan> funcs;
   bool failedAny = false;
@@ -849,17 +935,36 @@ void PTQPass::runOnOperation() {
       }
       adds.push_back(std::move(plan));
     }
-    funcs.push_back({func, std::move(plans), std::move(adds)});
+    std::vector<PoolPlan> pools;
+    for (AveragePool &pool : findAveragePools(func)) {
+      PoolPlan plan;
+      plan.pool = pool;
+      FailureOr<ActParams> in;
+      if (modeValue != Mode::StaticInt8)
+        plan.floatReason = "only static int8 quantizes pooling";
+      else if (keptByPattern(pool.name))
+        plan.floatReason = "keep-float";
+      else if (failed(in = getObservedParams(
+                          pool.input().getDefiningOp<ObserveOp>())))
+        plan.floatReason = "its input has no {min, max} statistics";
+      else {
+        plan.quantized = true;
+        plan.input = *in;
+      }
+      pools.push_back(std::move(plan));
+    }
+    funcs.push_back(
+        {func, std::move(plans), std::move(adds), std::move(pools)});
   }
   if (failedAny)
     return signalPassFailure();
 
-  llvm::json::Array layersJson, addsJson;
-  for (auto &[func, plans, adds] : funcs) {
+  llvm::json::Array layersJson, addsJson, poolsJson;
+  for (auto &[func, plans, adds, pools] : funcs) {
     // Requantizing epilogues: a value is kept in uint8 when every reader is
-    // a quantized layer reading it as its activation or a quantized
-    // addition, all of them through one observation.
-    DenseMap<Operation *, int> layerEntries, addOps;
+    // a quantized layer reading it as its activation, a quantized addition
+    // or pooling, all of them through one observation.
+    DenseMap<Operation *, int> layerEntries, addOps, poolOps;
     DenseSet<Value> stops;
     for (auto [i, plan] : llvm::enumerate(plans))
       if (!plan.keepFloat) {
@@ -873,6 +978,8 @@ void PTQPass::runOnOperation() {
       }
     for (auto [i, plan] : llvm::enumerate(adds))
       addOps[plan.add.op] = i;
+    for (auto [i, plan] : llvm::enumerate(pools))
+      poolOps[plan.pool.pool] = i;
     // The quantized readers of `v` (layers reading it as their activation,
     // quantized additions), named in `names`; sets `all` when every reader
     // is one.
@@ -896,6 +1003,10 @@ void PTQPass::runOnOperation() {
         else if (auto it = addOps.find(user);
                  it != addOps.end() && adds[it->second].quantized)
           name = adds[it->second].add.name;
+        else if (auto it = poolOps.find(user);
+                 it != poolOps.end() && pools[it->second].quantized &&
+                 pools[it->second].pool.input() == v)
+          name = pools[it->second].pool.name;
         if (name.empty()) {
           all = false;
           continue;
@@ -906,10 +1017,10 @@ void PTQPass::runOnOperation() {
       }
       return count;
     };
-    // An addition none of whose readers is quantized stays float (an int8
-    // result would only add a rounding); that may in turn leave an
-    // addition reading it without a quantized reader. Float readers of a
-    // quantized sum read its dequantized value, as in PyTorch's PTQ.
+    // An addition or pooling none of whose readers is quantized stays
+    // float (an int8 result would only add a rounding); that may in turn
+    // leave one reading it without a quantized reader. Float readers of a
+    // quantized result read its dequantized value, as in PyTorch's PTQ.
     for (bool changed = true; changed;) {
       changed = false;
       for (AddPlan &plan : adds) {
@@ -922,6 +1033,22 @@ void PTQPass::runOnOperation() {
           plan.quantized = false;
           plan.floatReason = "no reader of its result is quantized";
           changed = true;
+        }
+      }
+      for (PoolPlan &plan : pools) {
+        if (!plan.quantized)
+          continue;
+        // The result's parameters are those observed where it is read.
+        Value end = followParamPreserving(plan.pool.output(), stops);
+        FailureOr<ActParams> out =
+            getObservedParams(end.getDefiningOp<ObserveOp>());
+        bool all;
+        if (failed(out) || !quantizedReaders(end, plan.readers, all)) {
+          plan.quantized = false;
+          plan.floatReason = "no reader of its result is quantized";
+          changed = true;
+        } else {
+          plan.output = *out;
         }
       }
     }
@@ -1008,12 +1135,33 @@ void PTQPass::runOnOperation() {
       entry["output"] = "requantized to " + plan.readers;
       addsJson.push_back(std::move(entry));
     }
+    for (PoolPlan &plan : pools) {
+      llvm::json::Object entry;
+      entry["name"] = plan.pool.name;
+      if (!plan.quantized) {
+        entry["status"] = "float";
+        entry["reason"] = plan.floatReason;
+        poolsJson.push_back(std::move(entry));
+        continue;
+      }
+      entry["status"] = "quantized";
+      for (auto [key, p] :
+           {std::pair("input", plan.input), std::pair("output", plan.output)}) {
+        entry[std::string(key) + "_scale"] = double(p.scale);
+        entry[std::string(key) + "_zero_point"] = int64_t(p.zeroPoint);
+      }
+      entry["output"] = "requantized to " + plan.readers;
+      poolsJson.push_back(std::move(entry));
+    }
     for (Plan &plan : plans)
       if (!plan.keepFloat)
         rewrite(plan);
     for (AddPlan &plan : adds)
       if (plan.quantized)
         rewriteAdd(plan);
+    for (PoolPlan &plan : pools)
+      if (plan.quantized)
+        rewritePool(plan);
     // Remove the observation points; a quantize of a dequantize with the
     // same type is the identity. With keep-output-observers, those of layer
     // and addition results stay.
@@ -1052,6 +1200,7 @@ void PTQPass::runOnOperation() {
     root["mode"] = mode;
     root["layers"] = std::move(layersJson);
     root["adds"] = std::move(addsJson);
+    root["pools"] = std::move(poolsJson);
     if (failed(writeJson(module, report, std::move(root))))
       return signalPassFailure();
   }

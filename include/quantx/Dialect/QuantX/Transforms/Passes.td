@@ -133,7 +133,13 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
       and the result's observed parameters, so that skip connections stay
       in uint8 (float readers read the dequantized sum, as in PyTorch's
       PTQ); the ReLU is the saturation of the result at its zero point 0.
-      Others stay float, with the reason in the report.
+      Others stay float, with the reason in the report;
+    * average pooling (`linalg.pooling_nchw_sum` from zero scaled by a
+      constant, as the importer writes `avg_pool2d` and
+      `adaptive_avg_pool2d`) read by a quantized op pools the uint8
+      storage: exact i32 window sums, read as an i32 quantized tensor of
+      scale `s_in * c` and zero point `window * z_in`, requantized to its
+      readers' parameters (`quantx.requantize`).
     Zero `tensor.pad` of a convolution's spatial dimensions becomes the
     convolution's padding (padding with the zero point). A grouped
     `linalg.conv_2d_ngchw_gfchw` between `tensor.expand_shape` and
@@ -150,14 +156,15 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     reduction dimension; activations stay f32 (`quantx.matmul` with a
     float lhs). Convolutions stay float in weight-only modes.
 
-    `keep-float` is a comma-separated list of regular expressions: a layer
-    or addition whose name matches one stays float. `report=<path>` writes
-    a JSON report: per layer (name, op, scales, zero points, bytes of the
-    weights before and after) and per addition (`adds`: operand and result
-    parameters, the observation of its result); the calibration driver adds
-    SQNR figures, per layer and addition with `keep-output-observers` (the
-    quantized model's layer and addition results are then exposed and
-    compared with the float model's).
+    `keep-float` is a comma-separated list of regular expressions: a
+    layer, addition or average pooling whose name matches one stays float.
+    `report=<path>` writes a JSON report: per layer (name, op, scales, zero
+    points, bytes of the weights before and after), per addition (`adds`:
+    operand and result parameters, the observation of its result) and per
+    average pooling (`pools`); the calibration driver adds SQNR figures,
+    per layer and addition with `keep-output-observers` (the quantized
+    model's layer and addition results are then exposed and compared with
+    the float model's).
 
     A layer that cannot be quantized (an op outside the supported forms,
     e.g. a batched matmul or an NHWC convolution, or a weight that is not a

@@ -817,6 +817,29 @@ void PTQPass::rewritePool(PoolPlan &plan) {
     fill->erase();
 }
 
+/// The report entry of an addition or pooling: when quantized, its
+/// `<role>_scale`/`<role>_zero_point` parameters and quantized readers;
+/// else the reason it stays float.
+static llvm::json::Object
+describeRequantizing(StringRef name, bool quantized, StringRef floatReason,
+                     ArrayRef<std::pair<const char *, ActParams>> params,
+                     StringRef readers) {
+  llvm::json::Object entry;
+  entry["name"] = name;
+  if (!quantized) {
+    entry["status"] = "float";
+    entry["reason"] = floatReason;
+    return entry;
+  }
+  entry["status"] = "quantized";
+  for (auto [role, p] : params) {
+    entry[std::string(role) + "_scale"] = double(p.scale);
+    entry[std::string(role) + "_zero_point"] = int64_t(p.zeroPoint);
+  }
+  entry["output"] = ("requantized to " + readers).str();
+  return entry;
+}
+
 /// Writes `value` as JSON to `path` through a temporary file.
 static LogicalResult writeJson(Operation *anchor, StringRef path,
                                llvm::json::Value value) {
@@ -1114,45 +1137,19 @@ void PTQPass::runOnOperation() {
       layersJson.push_back(std::move(entry));
     }
     for (AddPlan &plan : adds) {
-      llvm::json::Object entry;
-      entry["name"] = plan.add.name;
+      llvm::json::Object entry = describeRequantizing(
+          plan.add.name, plan.quantized, plan.floatReason,
+          {{"lhs", plan.lhs}, {"rhs", plan.rhs}, {"output", plan.output}},
+          plan.readers);
       if (plan.outputObserve)
         entry["observation"] = plan.outputObserve.getName();
       entry["relu_fused"] = plan.quantized && plan.add.reluOp;
-      if (!plan.quantized) {
-        entry["status"] = "float";
-        entry["reason"] = plan.floatReason;
-        addsJson.push_back(std::move(entry));
-        continue;
-      }
-      entry["status"] = "quantized";
-      for (auto [key, p] :
-           {std::pair("lhs", plan.lhs), std::pair("rhs", plan.rhs),
-            std::pair("output", plan.output)}) {
-        entry[std::string(key) + "_scale"] = double(p.scale);
-        entry[std::string(key) + "_zero_point"] = int64_t(p.zeroPoint);
-      }
-      entry["output"] = "requantized to " + plan.readers;
       addsJson.push_back(std::move(entry));
     }
-    for (PoolPlan &plan : pools) {
-      llvm::json::Object entry;
-      entry["name"] = plan.pool.name;
-      if (!plan.quantized) {
-        entry["status"] = "float";
-        entry["reason"] = plan.floatReason;
-        poolsJson.push_back(std::move(entry));
-        continue;
-      }
-      entry["status"] = "quantized";
-      for (auto [key, p] :
-           {std::pair("input", plan.input), std::pair("output", plan.output)}) {
-        entry[std::string(key) + "_scale"] = double(p.scale);
-        entry[std::string(key) + "_zero_point"] = int64_t(p.zeroPoint);
-      }
-      entry["output"] = "requantized to " + plan.readers;
-      poolsJson.push_back(std::move(entry));
-    }
+    for (PoolPlan &plan : pools)
+      poolsJson.push_back(describeRequantizing(
+          plan.pool.name, plan.quantized, plan.floatReason,
+          {{"input", plan.input}, {"output", plan.output}}, plan.readers));
     for (Plan &plan : plans)
       if (!plan.keepFloat)
         rewrite(plan);

@@ -690,7 +690,10 @@ def test_convolution_forms_match_pytorch(tmp_path, mode, kernel, stride, padding
 
 def test_one_dimensional_cnn(tmp_path):
     """Conv1d (with BatchNorm1d folded), MaxPool1d and global average
-    pooling, as the 2-D ops on [N, C, 1, L]: every conv is quantized."""
+    pooling, as the 2-D ops on [N, C, 1, L]: every conv is quantized with
+    its bias and the ReLU that reads it back as [N, C, L] fused, the
+    layers and poolings pass uint8 to each other, and the model stays close
+    to PyTorch's."""
     torch = pytest.importorskip("torch")
     nn = torch.nn
     torch.manual_seed(0)
@@ -706,8 +709,12 @@ def test_one_dimensional_cnn(tmp_path):
     rep = ptq.quantize_model(model, x, str(out), batch_size=16)
     assert [(l["name"], l["status"]) for l in rep["layers"]] == [
         ("0", "quantized"), ("4", "quantized"), ("8", "quantized")]
+    assert [(l["bias"], l["relu_fused"], l["output"]) for l in rep["layers"][:2]] == [
+        (True, True, "requantized to 4"), (True, True, "requantized to 6")]
+    assert [(p["name"], p["status"]) for p in rep["pools"]] == [("6", "quantized")]
     text = out.read_text()
     assert text.count("quantx.conv2d") == 2 and "linalg.conv" not in text
+    assert "quantx.dequantize" not in text and "arith.addf" not in text
     assert sqnr_against_torch(model, text, x, 16) > 30.0
 
 

@@ -132,6 +132,27 @@ static bool isChannelMap(AffineMap map, int64_t channel) {
          map.getResult(0) == getAffineDimExpr(channel, map.getContext());
 }
 
+/// `bias` as a 1-D constant over `channel` when `map` reads it along the
+/// channel dimension and, for its other dimensions (all of size 1), only
+/// output dimensions of size 1 (the [C, 1] bias of a Conv1d the importer
+/// runs as a 2-D convolution on [N, C, 1, L]); else null.
+static DenseElementsAttr asChannelBias(DenseElementsAttr bias, AffineMap map,
+                                       int64_t channel,
+                                       ArrayRef<int64_t> outShape) {
+  if (!bias || map.getNumResults() != bias.getType().getRank() ||
+      map.getNumResults() == 0 ||
+      map.getResult(0) != getAffineDimExpr(channel, map.getContext()))
+    return {};
+  for (unsigned i = 1; i < map.getNumResults(); ++i) {
+    auto dim = dyn_cast<AffineDimExpr>(map.getResult(i));
+    if (!dim || bias.getType().getDimSize(i) != 1 ||
+        outShape[dim.getPosition()] != 1)
+      return {};
+  }
+  return bias.reshape(RankedTensorType::get({bias.getType().getDimSize(0)},
+                                            bias.getElementType()));
+}
+
 /// A 1-D constant broadcast along `channel` of an output of rank `rank`,
 /// through linalg.broadcast or an element-wise generic copy.
 static DenseElementsAttr matchBiasBroadcast(Value v, int64_t channel) {
@@ -366,13 +387,15 @@ static void matchEpilogue(Layer &layer) {
           if (self->get() != v ||
               !generic.getMatchingIndexingMap(self).isIdentity())
             continue;
-          DenseElementsAttr bias = getConstantElements(other->get());
+          DenseElementsAttr bias =
+              asChannelBias(getConstantElements(other->get()),
+                            generic.getMatchingIndexingMap(other), channel,
+                            cast<RankedTensorType>(v.getType()).getShape());
           bool argsOk = (add.getLhs() == body.getArgument(0) &&
                          add.getRhs() == body.getArgument(1)) ||
                         (add.getLhs() == body.getArgument(1) &&
                          add.getRhs() == body.getArgument(0));
-          if (bias && bias.getType().getRank() == 1 && argsOk &&
-              isChannelMap(generic.getMatchingIndexingMap(other), channel)) {
+          if (bias && argsOk) {
             layer.bias = bias;
             layer.biasOp = generic;
             v = generic->getResult(0);
@@ -382,25 +405,39 @@ static void matchEpilogue(Layer &layer) {
       }
     }
   }
-  if ((layer.reluOp = matchRelu(v)))
-    v = layer.reluOp->getResult(0);
   // Clamp to [0, hi], hi > 0 (ReLU6): out = min(max(v, 0), hi).
-  if (!layer.reluOp) {
-    Operation *user = singleUser(v);
-    if (isElementwiseGeneric(user, 1)) {
-      auto generic = cast<linalg::GenericOp>(user);
+  auto matchClamp = [&](Value v) -> linalg::GenericOp {
+    auto generic = dyn_cast_or_null<linalg::GenericOp>(singleUser(v));
+    if (generic && isElementwiseGeneric(generic, 1))
       if (std::optional<double> hi = matchClampFromZero(generic)) {
-        layer.clampOp = generic;
         layer.clampMax = *hi;
-        v = generic->getResult(0);
+        return generic;
       }
+    return {};
+  };
+  // A 1-D convolution (a 2-D one on [N, C, 1, L]) is read back as
+  // [N, C, L]: its ReLU or clamp follows that collapse.
+  if (auto collapse =
+          dyn_cast_or_null<tensor::CollapseShapeOp>(singleUser(v))) {
+    auto type = cast<RankedTensorType>(v.getType());
+    SmallVector<ReassociationIndices> oneD = {{0}, {1}, {2, 3}};
+    Value c = collapse.getResult();
+    if (layer.kind == LayerKind::Conv2D && type.getRank() == 4 &&
+        type.getDimSize(2) == 1 && collapse.getReassociationIndices() == oneD &&
+        (matchRelu(c) || matchClamp(c))) {
+      layer.collapse1d = collapse;
+      v = c;
     }
   }
+  if ((layer.reluOp = matchRelu(v)))
+    v = layer.reluOp->getResult(0);
+  else if ((layer.clampOp = matchClamp(v)))
+    v = layer.clampOp->getResult(0);
   layer.output = v;
 }
 
-SmallVector<Layer> mlir::quantx::findLayers(func::FuncOp func) {
-  SmallVector<Layer> layers;
+SmallVector<Layer, 4> mlir::quantx::findLayers(func::FuncOp func) {
+  SmallVector<Layer, 4> layers;
   unsigned counter = 0;
   func.walk([&](linalg::LinalgOp op) {
     bool isContraction = linalg::isaContractionOpInterface(op);

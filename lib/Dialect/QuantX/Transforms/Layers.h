@@ -65,6 +65,9 @@ struct Layer {
   DenseElementsAttr bias;
   Operation *biasOp = nullptr;
   bool biasInit = false;
+  /// A 1-D convolution (the importer's 2-D one on [N, C, 1, L]) whose
+  /// ReLU or clamp reads it back as [N, C, L]: that collapse.
+  tensor::CollapseShapeOp collapse1d;
   /// The ReLU generic that follows, if any.
   Operation *reluOp = nullptr;
   /// Or a clamp to [0, clampMax] (ReLU6 is clampMax = 6): a generic of
@@ -133,7 +136,7 @@ SmallVector<AveragePool> findAveragePools(func::FuncOp func);
 /// Finds the layers of `func` in walk order. Layers whose op is a
 /// contraction or convolution but not one of the supported forms get
 /// LayerKind::Unsupported with a reason.
-SmallVector<Layer> findLayers(func::FuncOp func);
+SmallVector<Layer, 4> findLayers(func::FuncOp func);
 
 /// The quantx.observe that is the only reader of `v` (what
 /// quantx-insert-observers leaves on an observed value), if any.

@@ -257,7 +257,11 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   auto pool = v.getDefiningOp<linalg::PoolingNchwMaxOp>();
   if (!pool || !pool->hasOneUse())
     return;
-  auto deq = pool.getInputs()[0].getDefiningOp<DequantizeOp>();
+  // So do reshapes between the dequantize and the pooling (a 1-D pooling's
+  // [N, C, L] -> [N, C, 1, L]).
+  SmallVector<Operation *> inReshapes;
+  auto deq = peelReshapes(pool.getInputs()[0], inReshapes)
+                 .getDefiningOp<DequantizeOp>();
   if (!deq || deq.getScale() || deq.getOffset())
     return;
   auto inType = cast<RankedTensorType>(deq.getInput().getType());
@@ -285,6 +289,7 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   auto storage = IntegerType::get(ctx, q.getStorageWidth());
   Value x =
       StorageCastOp::create(b, loc, inType.clone(storage), deq.getInput());
+  x = reapplyReshapes(b, loc, x, inReshapes, storage);
   Value minimum = arith::ConstantOp::create(
       b, loc, storage, b.getIntegerAttr(storage, q.getStorageMin()));
   bool isSigned = q.getIsSigned();
@@ -304,6 +309,8 @@ static void foldQuantizedMaxPool(QuantizeOp op) {
   pool->erase();
   if (fill->use_empty())
     fill->erase();
+  for (Operation *reshape : inReshapes)
+    reshape->erase();
   if (deq->use_empty())
     deq->erase();
 }
@@ -635,7 +642,10 @@ void PTQPass::rewrite(Plan &plan) {
   Value replaced = floatClamp ? layer.clampOp->getOperand(0) : layer.output;
   OpBuilder b(layer.op);
   b.setInsertionPointAfter(replaced.getDefiningOp());
-  auto outType = cast<RankedTensorType>(replaced.getType());
+  // The quantized op's result, in the product's shape: a 1-D convolution's
+  // [N, C, 1, L], collapsed to `replaced`'s [N, C, L] after it.
+  auto outType = cast<RankedTensorType>(
+      layer.collapse1d ? layer.collapse1d.getSrcType() : replaced.getType());
   int64_t channels = outType.getDimSize(layer.channelAxis());
 
   Value weight = ConstantOp::create(
@@ -714,6 +724,10 @@ void PTQPass::rewrite(Plan &plan) {
   }
   if (consumerType)
     result = DequantizeOp::create(b, loc, outType, result, Value(), Value());
+  if (layer.collapse1d)
+    result = tensor::CollapseShapeOp::create(
+        b, loc, cast<RankedTensorType>(replaced.getType()), result,
+        layer.collapse1d.getReassociationIndices());
   replaced.replaceAllUsesWith(result);
   // The float ops are now dead; erase the chain from its end.
   SmallVector<Operation *> dead;
@@ -721,6 +735,8 @@ void PTQPass::rewrite(Plan &plan) {
     dead.push_back(layer.reluOp);
   if (plan.fuseClamp)
     dead.push_back(layer.clampOp);
+  if (layer.collapse1d)
+    dead.push_back(layer.collapse1d);
   if (layer.biasOp)
     dead.push_back(layer.biasOp);
   if (layer.groupCollapse)

@@ -663,8 +663,28 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     return 10.0 * np.log10(float(np.sum(ref * ref)) / noise)
 
 
+def _table(rows) -> List[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def _float_reasons(entries) -> List[str]:
+    """Why entries stay float, once per reason (keep-float is asked for)."""
+    why: Dict[str, List[str]] = {}
+    for e in entries:
+        if e["status"] == "float" and e.get("reason", "keep-float") != "keep-float":
+            why.setdefault(e["reason"], []).append(e["name"])
+    return [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
+
+
+def _sqnr_cell(entry) -> str:
+    return f"{entry['sqnr_db']:.2f}" if "sqnr_db" in entry else "-"
+
+
 def format_report(report: dict) -> str:
-    """A readable table of a quantx-ptq report."""
+    """Readable tables of a quantx-ptq report: the layers, then the residual
+    additions and average poolings, each followed by why those left float
+    are."""
     rows = [("layer", "status", "in scale", "in zp", "w scale max", "bytes", "SQNR dB")]
     for l in report["layers"]:
         ws = l.get("weight_scales") or []
@@ -673,39 +693,22 @@ def format_report(report: dict) -> str:
                      str(l.get("input_zero_point", "-")),
                      f"{max(ws):.6g}" if ws else "-",
                      f"{l['bytes_before']} -> {l['bytes_after']}",
-                     f"{l['sqnr_db']:.2f}" if "sqnr_db" in l else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    # Why layers stay float, once per reason (keep-float is asked for).
-    why: Dict[str, List[str]] = {}
-    for l in report["layers"]:
-        if l["status"] == "float" and l.get("reason", "keep-float") != "keep-float":
-            why.setdefault(l["reason"], []).append(l["name"])
-    lines += [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
-    # Residual additions and average poolings: their parameters, and why
-    # those left float are.
+                     _sqnr_cell(l)))
+    lines = _table(rows) + _float_reasons(report["layers"])
+    short = {"output": "out", "input": "in"}
     for key, title, operands in (("adds", "addition", ("lhs", "rhs", "output")),
                                  ("pools", "avg pooling", ("input", "output"))):
         entries = report.get(key, [])
         if not entries:
             continue
-        short = {"output": "out", "input": "in"}
         rows = [(title, "status", *(f"{short.get(k, k)} scale" for k in operands), "out zp",
                  "SQNR dB")]
         for e in entries:
             rows.append((e["name"], e["status"] + (" +relu" if e.get("relu_fused") else ""),
                          *(f"{e[k + '_scale']:.6g}" if k + "_scale" in e else "-"
                            for k in operands),
-                         str(e.get("output_zero_point", "-")),
-                         f"{e['sqnr_db']:.2f}" if "sqnr_db" in e else "-"))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines += [""] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-                         for r in rows]
-        why = {}
-        for e in entries:
-            if e["status"] == "float" and e.get("reason") != "keep-float":
-                why.setdefault(e["reason"], []).append(e["name"])
-        lines += [f"float: {', '.join(names)}: {reason}" for reason, names in why.items()]
+                         str(e.get("output_zero_point", "-")), _sqnr_cell(e)))
+        lines += [""] + _table(rows) + _float_reasons(entries)
     return "\n".join(lines)
 
 

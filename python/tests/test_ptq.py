@@ -638,6 +638,8 @@ def test_residual_additions_stay_in_uint8(tmp_path):
     assert adds["add"]["output"] == "requantized to b2.down, b2.c1"
     assert adds["add_1"]["output"] == "requantized to b3.c1, add_2"
     assert adds["add_2"]["output"] == "requantized to avgpool_0"
+    # Each sum's SQNR against the float model's, from its kept observation.
+    assert all(a["sqnr_db"] > 30.0 for a in adds.values())
     assert [(p["name"], p["status"], p["output"]) for p in rep["pools"]] == [
         ("avgpool_0", "quantized", "requantized to fc")]
     layers = {l["name"]: l for l in rep["layers"]}
@@ -835,3 +837,27 @@ def test_run_function_compiles_each_file_once_and_matches_quantx_run(tmp_path, m
     with pytest.raises(ptq.PTQError, match="running the model failed"):
         monkeypatch.undo()
         ptq.run_function(str(out), [x[:1]], 1)
+
+
+def test_format_report_lists_additions_and_poolings():
+    """The report table has one table per kind, with each float entry's
+    reason once (keep-float is asked for, so not repeated)."""
+    rep = {"layers": [{"name": "fc", "status": "quantized", "input_scale": 0.1,
+                       "input_zero_point": 3, "weight_scales": [0.01, 0.02],
+                       "bytes_before": 8, "bytes_after": 2, "sqnr_db": 40.0}],
+           "adds": [{"name": "add", "status": "quantized", "relu_fused": True,
+                     "lhs_scale": 0.1, "rhs_scale": 0.2, "output_scale": 0.3,
+                     "output_zero_point": 0, "sqnr_db": 33.25},
+                    {"name": "add_1", "status": "float",
+                     "reason": "no reader of its result is quantized"},
+                    {"name": "add_2", "status": "float", "reason": "keep-float"}],
+           "pools": [{"name": "pool", "status": "quantized", "input_scale": 0.1,
+                      "output_scale": 0.05, "output_zero_point": 7}]}
+    lines = ptq.format_report(rep).splitlines()
+    assert lines[1].split() == ["fc", "quantized", "0.1", "3", "0.02", "8", "->", "2", "40.00"]
+    assert lines[3].split()[:2] == ["addition", "status"]
+    assert lines[4].split() == ["add", "quantized", "+relu", "0.1", "0.2", "0.3", "0", "33.25"]
+    assert "float: add_1: no reader of its result is quantized" in lines
+    assert not any("add_2:" in l for l in lines)
+    assert lines[-2].split()[:2] == ["avg", "pooling"]
+    assert lines[-1].split() == ["pool", "quantized", "0.1", "0.05", "7", "-"]

@@ -422,13 +422,18 @@ def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8
     """Ranks layers by the error each adds alone: for every layer, the model
     with only that layer quantized is run on `data` and compared with the
     float model (SQNR of the first result, in dB; lower is more sensitive).
-    Layers that `keep_float` keeps in float are not ranked.
+    Layers that `keep_float` keeps in float are not ranked. Residual
+    additions and average poolings, which static int8 quantizes where a
+    quantized layer reads them, stay float in these runs, so that each
+    figure is the layer's own error.
 
     Returns [{"name", "sqnr_db"}] sorted from most to least sensitive."""
     with tempfile.TemporaryDirectory(prefix="quantx-sens-") as tmp:
         full = quantize(model, stats, os.path.join(tmp, "all.mlir"), mode, group_size,
                         keep_float)
         names = [l["name"] for l in full["layers"] if l["status"] == "quantized"]
+        others = [e["name"] for key in ("adds", "pools") for e in full.get(key, [])]
+        keep_float = list(keep_float) + _keep_exactly(others)
         batches, _, manifest = _model_batches(model, data, tmp, entry)
         entry = manifest["function"]
         ref = _first_result(model, batches, entry)
@@ -452,6 +457,10 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
     fewest layers, most sensitive first (:func:`sensitivity` on `data`),
     for the output SQNR against the float model on `data` to reach
     `target_sqnr_db`.
+
+    Residual additions and average poolings follow their readers (static
+    int8 quantizes one that a quantized layer reads), and each step's
+    output SQNR includes them.
 
     `keep_float` patterns are kept in float in any case; at most
     `max_float_layers` more are (unlimited when None). A target that cannot

@@ -289,6 +289,32 @@ def test_sensitivity_ranks_layers_by_the_error_each_adds_alone(tmp_path):
         assert 20.0 < e["sqnr_db"] < 200.0
 
 
+def test_sensitivity_keeps_residual_additions_float(tmp_path):
+    """In the per-layer runs of the ranking the residual addition stays
+    float (static int8 would quantize it with fc3, which reads it): each
+    figure is the SQNR with only that layer quantized, nothing else."""
+    model = os.path.join(SRC, "test", "Transforms", "PTQ", "residual-add.mlir")
+    stats = os.path.join(SRC, "test", "Transforms", "PTQ", "Inputs",
+                         "residual-add-stats.json")
+    rng = np.random.default_rng(0)
+    data = [rng.uniform(-1, 1, (2, 4)).astype(np.float32) for _ in range(6)]
+    ranking = ptq.sensitivity(model, stats, data, entry="residual")
+    # tail is @float_reader's layer: quantizing it alone leaves @residual
+    # as it is.
+    names = ["fc1", "fc2", "fc3", "tail"]
+    assert sorted(e["name"] for e in ranking) == names
+    assert ranking[-1] == {"name": "tail", "sqnr_db": float("inf")}
+    ref = np.concatenate([ptq.run_function(model, [x], 1, "residual")[0].reshape(-1)
+                          for x in data])
+    for e in ranking:
+        out = tmp_path / "one.mlir"
+        keep = ["^" + n + "$" for n in names if n != e["name"]] + ["^add$"]
+        ptq.quantize(model, stats, str(out), keep_float=keep)
+        got = np.concatenate([ptq.run_function(str(out), [x], 1, "residual")[0].reshape(-1)
+                              for x in data])
+        assert e["sqnr_db"] == pytest.approx(ptq.sqnr_db(ref, got), abs=1e-6)
+
+
 def test_mixed_precision_keeps_the_fewest_most_sensitive_layers(tmp_path):
     data = batches(40, 1)
     ranking = ptq.sensitivity(CNN, STATS, data)

@@ -1,7 +1,8 @@
-"""bench/ptq.py and bench/residual.py on a small slice: the scripts run
-end to end against the built tree (the MLP, 80 test images, one further
-calibration draw; the MobileNet-style model) and their JSON lines carry
-the figures docs/PTQ.md quotes, with values in range."""
+"""bench/ptq.py, bench/residual.py and bench/grouped_conv.py on a small
+slice: the scripts run end to end against the built tree (the MLP, 80
+test images, one further calibration draw; the MobileNet-style model; 2
+groups) and their JSON lines carry the figures the docs quote, with values
+in range."""
 
 import json
 import os
@@ -55,3 +56,15 @@ def test_bench_residual_small_run():
         assert 20.0 < figures[f"mobilenet_{key}"] < 80.0, key
     assert figures["mobilenet_error_ratio"] > 0.0
     assert figures["mobilenet_speedup"] > 0.0 and figures["mobilenet_int8_add_speedup"] > 0.0
+
+
+def test_bench_grouped_conv_small_run():
+    """bench/grouped_conv.py with 2 groups, few repetitions: quantx's
+    per-group lowering agrees bit for bit with the direct form."""
+    script = os.path.join(SOURCE, "bench", "grouped_conv.py")
+    r = subprocess.run([sys.executable, script, "--groups", "2", "--repetitions", "5"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    figures = json.loads(r.stdout.strip().splitlines()[-1])
+    assert figures["g2_bit_exact"] is True
+    assert figures["g2_speedup"] > 0.0 and figures["g2_lowering_speedup"] > 0.0

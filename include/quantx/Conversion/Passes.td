@@ -86,10 +86,13 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
     the filter is collapsed to `[F, C*KH*KW]`, the reduction generic runs
     over loops `(f, j, k)`, which `quantx-cpu-gemm` recognises, and the
     epilogue reads the `[F, N*OH*OW]` accumulator through a map that writes
-    the NCHW result directly. Grouped convolutions and filter zero points
-    known only at run time (which `quantx-cpu-gemm` cannot bound) stay one
-    contraction over (c, kh, kw), as every convolution does with
-    `conv-im2col=false`. With `conv-im2col`, float
+    the NCHW result directly. A grouped convolution with 3 or more input
+    channels per group becomes one such product per group, on the group's
+    slices of the input, filter, per-channel parameters and bias, each
+    inserted into its channels of the result. Depthwise convolutions (1 or
+    2 channels per group) and filter zero points known only at run time
+    (which `quantx-cpu-gemm` cannot bound) stay one contraction over
+    (c, kh, kw), as every convolution does with `conv-im2col=false`. With `conv-im2col`, float
     `linalg.conv_2d_nchw_fchw` ops with static shapes (the importer's float
     layers) take the same im2col form, and a `tensor.pad` of the spatial
     dimensions of a static 4-d tensor becomes a fill and an interior copy.
@@ -109,9 +112,10 @@ def ConvertQuantXToLinalg : Pass<"convert-quantx-to-linalg", "ModuleOp"> {
   }];
   let options = [
     Option<"convIm2col", "conv-im2col", "bool", "true",
-           "Lower ungrouped quantx.conv2d (and float "
-           "linalg.conv_2d_nchw_fchw) as im2col and a matrix product "
-           "(false: one contraction over (c, kh, kw), the reference form)">,
+           "Lower quantx.conv2d (per group when grouped, except "
+           "depthwise; and float linalg.conv_2d_nchw_fchw) as im2col and "
+           "a matrix product (false: one contraction over (c, kh, kw), the "
+           "reference form)">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",

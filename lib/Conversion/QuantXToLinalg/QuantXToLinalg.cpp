@@ -916,6 +916,30 @@ static bool supportsIm2col(UniformType lhsQ, UniformType rhsQ) {
   return rhsQ.isPerAxis() && rhsQ.getAxes()[0] == 0;
 }
 
+/// `q` for the filters [first, first + count) of a convolution: a per-axis
+/// (axis 0) type keeps those entries of its static tables; a per-tensor type
+/// is the same. Null for other granularities or dynamic parameters.
+static UniformType sliceFilterType(UniformType q, int64_t first,
+                                   int64_t count) {
+  if (q.isPerTensor())
+    return q;
+  if (!q.isPerAxis() || q.getAxes()[0] != 0 || !q.hasStaticParams())
+    return {};
+  auto slice = [&](Attribute table) -> Attribute {
+    auto dense = dyn_cast_or_null<DenseElementsAttr>(table);
+    if (!dense)
+      return table; // Absent (symmetric), or a scalar.
+    auto type = RankedTensorType::get({count}, dense.getElementType());
+    SmallVector<Attribute> values(dense.getValues<Attribute>());
+    return DenseElementsAttr::get(type, ArrayRef(values).slice(first, count));
+  };
+  return UniformType::get(
+      q.getStorageType(), q.getIsSigned(), q.getStorageMin(), q.getStorageMax(),
+      q.getExpressedType(), q.getGranularity(), q.getAxes(), q.getBlockSizes(),
+      q.getOffsetKind(), q.getScaleType(), q.getOffsetType(),
+      slice(q.getScales()), slice(q.getOffsets()));
+}
+
 /// Gathers the patches of the (padded) NCHW `input` into
 /// `[C * KH * KW, N * OH * OW]`: rows are the reduction index (c, kh, kw),
 /// columns the output pixels (n, oh, ow), so each row is a contiguous run of
@@ -1137,29 +1161,94 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     // run-time input zero point is fine: the GEMM packs the raw patches and
     // subtracts z times the filter's row sums.)
     bool dynamicZeroPoint = static_cast<bool>(c.rhsOffset);
-    if (im2col && groups == 1 && !dynamicZeroPoint &&
-        supportsIm2col(c.lhsQ, c.rhsQ)) {
-      ArrayRef<int64_t> fShape = fType.getShape();
-      ArrayRef<int64_t> outShape = c.resultType.getShape();
-      int64_t numF = fShape[0];
+    // The im2col form of `g` (a copy of `c` for `filter`, a [F, C, KH, KW]
+    // filter, reading the NCHW `in`).
+    auto im2colContraction = [&](Contraction g, Value in, Value filter,
+                                 ArrayRef<int64_t> fShape) {
+      ArrayRef<int64_t> outShape = g.resultType.getShape();
       int64_t pixels = outShape[2] * outShape[3];
       // Loops: f, j (output pixel n * OH * OW + oh * OW + ow), k.
-      c.numLoops = 3;
-      c.numReduction = 1;
-      c.lhs = gatherPatches(rewriter, loc, input, fShape, outShape, st, dil);
-      c.rhs = tensor::CollapseShapeOp::create(
-          rewriter, loc, adaptor.getFilter(),
+      g.numLoops = 3;
+      g.numReduction = 1;
+      g.lhs = gatherPatches(rewriter, loc, in, fShape, outShape, st, dil);
+      g.rhs = tensor::CollapseShapeOp::create(
+          rewriter, loc, filter,
           SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
-      c.lhsMap = AffineMap::get(3, 0, {d(2), d(1)}, ctx);
-      c.rhsMap = AffineMap::get(3, 0, {d(0), d(2)}, ctx);
-      c.lhsRank = 2;
-      c.rhsRank = 2;
-      c.outSizes = {rewriter.getIndexAttr(numF),
+      g.lhsMap = AffineMap::get(3, 0, {d(2), d(1)}, ctx);
+      g.rhsMap = AffineMap::get(3, 0, {d(0), d(2)}, ctx);
+      g.lhsRank = 2;
+      g.rhsRank = 2;
+      g.outSizes = {rewriter.getIndexAttr(fShape[0]),
                     rewriter.getIndexAttr(outShape[0] * pixels)};
       // The epilogue writes NCHW: (n, f, oh, ow) reads [f, n*OH*OW + ...].
-      c.accMap = AffineMap::get(
+      g.accMap = AffineMap::get(
           4, 0, {d(1), d(0) * pixels + d(2) * outShape[3] + d(3)}, ctx);
-      return replaceWithContraction(rewriter, op, c, *getTypeConverter());
+      return buildContraction(rewriter, loc, *getTypeConverter(), g);
+    };
+    if (im2col && groups == 1 && !dynamicZeroPoint &&
+        supportsIm2col(c.lhsQ, c.rhsQ)) {
+      FailureOr<Value> result =
+          im2colContraction(c, input, adaptor.getFilter(), fType.getShape());
+      if (failed(result))
+        return rewriter.notifyMatchFailure(op, "unsupported parameters");
+      rewriter.replaceOp(op, *result);
+      return success();
+    }
+    // A grouped convolution with at least 3 input channels per group: one
+    // im2col product per group, on the group's slices of the input, filter,
+    // parameters and bias, each written into its channels of the result.
+    // With 1 or 2 (depthwise convolutions), the direct form below is faster
+    // (3x3 filters, 32 channels at 28x28, batch 16: 2 per group 5.6 ms
+    // direct against 6.8 ms im2col; 4 per group 12.9 against 7.4 ms).
+    auto resultQ = dyn_cast<UniformType>(c.resultType.getElementType());
+    if (im2col && groups > 1 && fType.getShape()[1] > 2 && !dynamicZeroPoint &&
+        supportsIm2col(c.lhsQ, c.rhsQ) && (!resultQ || resultQ.isPerTensor())) {
+      ArrayRef<int64_t> fShape = fType.getShape();
+      int64_t numF = fShape[0] / groups, numC = fShape[1];
+      auto paddedType = cast<RankedTensorType>(input.getType());
+      auto resultType =
+          cast<RankedTensorType>(getTypeConverter()->convertType(op.getType()));
+      Value out = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
+                                          resultType.getElementType());
+      auto idx = [&](int64_t v) -> OpFoldResult {
+        return rewriter.getIndexAttr(v);
+      };
+      auto slice = [&](Value v, ArrayRef<int64_t> shape, int64_t dim,
+                       int64_t offset, int64_t size) -> Value {
+        SmallVector<OpFoldResult> offsets(shape.size(), idx(0)), sizes,
+            strides(shape.size(), idx(1));
+        for (int64_t d : shape)
+          sizes.push_back(idx(d));
+        offsets[dim] = idx(offset);
+        sizes[dim] = idx(size);
+        return tensor::ExtractSliceOp::create(rewriter, loc, v, offsets, sizes,
+                                              strides);
+      };
+      for (int64_t g = 0; g < groups; ++g) {
+        Contraction part = c;
+        part.rhsQ = sliceFilterType(c.rhsQ, g * numF, numF);
+        if (!part.rhsQ)
+          return rewriter.notifyMatchFailure(op, "filter parameters");
+        if (c.bias)
+          part.bias = slice(c.bias, {fShape[0]}, 0, g * numF, numF);
+        SmallVector<int64_t> partShape(c.resultType.getShape());
+        partShape[1] = numF;
+        part.resultType = c.resultType.clone(partShape);
+        FailureOr<Value> r = im2colContraction(
+            part, slice(input, paddedType.getShape(), 1, g * numC, numC),
+            slice(adaptor.getFilter(), fShape, 0, g * numF, numF),
+            {numF, numC, fShape[2], fShape[3]});
+        if (failed(r))
+          return rewriter.notifyMatchFailure(op, "unsupported parameters");
+        SmallVector<OpFoldResult> offsets(4, idx(0)), sizes, strides(4, idx(1));
+        for (int64_t size : partShape)
+          sizes.push_back(idx(size));
+        offsets[1] = idx(g * numF);
+        out = tensor::InsertSliceOp::create(rewriter, loc, *r, out, offsets,
+                                            sizes, strides);
+      }
+      rewriter.replaceOp(op, out);
+      return success();
     }
 
     // Loops: n, f, oh, ow, c, kh, kw.

@@ -89,7 +89,36 @@ func.func @conv2d_weight_only(%x: tensor<1x2x4x4xf32>, %w: tensor<5x2x3x3x!w>) -
 
 // -----
 
-// Grouped convolutions keep the contraction over (c, kh, kw).
+// A grouped convolution with 3 or more input channels per group: one
+// im2col product per group, on its slices of the input, filter, per-channel
+// scales and bias, inserted into its channels of the result.
+// CHECK-LABEL: func.func @conv2d_grouped_im2col
+// CHECK-SAME: (%[[X:.*]]: tensor<1x6x5x5xi8>, %[[W:.*]]: tensor<4x3x3x3xi8>, %[[B:.*]]: tensor<4xi32>)
+// CHECK: %[[B0:.*]] = tensor.extract_slice %[[B]][0] [2] [1]
+// CHECK: %[[X0:.*]] = tensor.extract_slice %[[X]][0, 0, 0, 0] [1, 3, 5, 5] [1, 1, 1, 1]
+// CHECK: %[[W0:.*]] = tensor.extract_slice %[[W]][0, 0, 0, 0] [2, 3, 3, 3] [1, 1, 1, 1]
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<3x3x3x1x3x3xi8> into tensor<27x9xi8>
+// CHECK: tensor.collapse_shape %[[W0]] {{\[}}[0], [1, 2, 3]] : tensor<2x3x3x3xi8> into tensor<2x27xi8>
+// CHECK: arith.constant dense<[1.000000e-01, 2.000000e-01]> : tensor<2xf32>
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: %[[Y0:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[B0]], %{{.*}} : tensor<2x9xi32>, tensor<2xi32>, tensor<2xf32>)
+// CHECK: %[[O0:.*]] = tensor.insert_slice %[[Y0]] into %{{.*}}[0, 0, 0, 0] [1, 2, 3, 3]
+// CHECK: tensor.extract_slice %[[X]][0, 3, 0, 0] [1, 3, 5, 5]
+// CHECK: tensor.extract_slice %[[W]][2, 0, 0, 0] [2, 3, 3, 3]
+// CHECK: arith.constant dense<[3.000000e-01, 4.000000e-01]> : tensor<2xf32>
+// CHECK: %[[O1:.*]] = tensor.insert_slice %{{.*}} into %[[O0]][0, 2, 0, 0] [1, 2, 3, 3]
+// CHECK: return %[[O1]]
+!x = !quantx.uniform<u8:f32, scale = 0.5, zero_point = 3>
+!w = !quantx.uniform<i8<-127:127>:f32, axis = 0, scales = dense<[0.1, 0.2, 0.3, 0.4]> : tensor<4xf64>>
+func.func @conv2d_grouped_im2col(%x: tensor<1x6x5x5x!x>, %w: tensor<4x3x3x3x!w>, %b: tensor<4xi32>) -> tensor<1x4x3x3xf32> {
+  %y = quantx.conv2d %x, %w bias(%b : tensor<4xi32>) {groups = 2 : i64} : tensor<1x6x5x5x!x>, tensor<4x3x3x3x!w> -> tensor<1x4x3x3xf32>
+  return %y : tensor<1x4x3x3xf32>
+}
+
+// -----
+
+// Grouped convolutions with 1 or 2 channels per group keep the direct
+// contraction over (c, kh, kw).
 // CHECK-LABEL: func.func @negative_conv2d_grouped
 // CHECK-NOT: tensor.collapse_shape
 // CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]

@@ -508,43 +508,34 @@ struct AddLowering : OpConversionPattern<AddOp> {
     UniformType lhsQ = elem(op.getLhs()), rhsQ = elem(op.getRhs()),
                 outQ = elem(op.getResult());
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     int64_t rank = type.getRank();
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    // Inputs: lhs, rhs, then the parameter tables.
-    GenericInputs inputs;
-    inputs.add(adaptor.getLhs(), identity);
-    inputs.add(adaptor.getRhs(), identity);
+    // Inputs: lhs (the data), rhs, then the parameter tables.
+    GenericInputs params;
+    int rhsIndex = params.add(
+        adaptor.getRhs(),
+        AffineMap::getMultiDimIdentityMap(rank, rewriter.getContext()));
     ParamRef ls, lo, rs, ro, os, oo;
     if (failed(collectParams(rewriter, loc, lhsQ, rank, Value(), Value(),
-                             inputs, ls, lo)) ||
+                             params, ls, lo)) ||
         failed(collectParams(rewriter, loc, rhsQ, rank, Value(), Value(),
-                             inputs, rs, ro)) ||
+                             params, rs, ro)) ||
         failed(collectParams(rewriter, loc, outQ, rank, Value(), Value(),
-                             inputs, os, oo)))
+                             params, os, oo)))
       return rewriter.notifyMatchFailure(op, "unsupported parameters");
-    Value init =
-        emptyLike(rewriter, loc, adaptor.getLhs(), getSignlessStorage(outQ));
-    SmallVector<AffineMap> maps(inputs.maps);
-    maps.push_back(identity);
-    SmallVector<utils::IteratorType> iterators(rank,
-                                               utils::IteratorType::parallel);
     RoundingMode rounding = op.getRounding();
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{init.getType()}, inputs.values,
-        ValueRange{init}, maps, iterators,
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value x =
-              emitDequantize(b, l, lhsQ, args[0], ls.get(args), lo.get(args));
+    Value result = buildGeneric(
+        rewriter, loc, adaptor.getLhs(), params, getSignlessStorage(outQ),
+        [&](OpBuilder &b, Location l, ValueRange p) {
+          Value lhs = b.getInsertionBlock()->getArgument(0);
+          Value x = emitDequantize(b, l, lhsQ, lhs, ls.get(p), lo.get(p));
           Value y =
-              emitDequantize(b, l, rhsQ, args[1], rs.get(args), ro.get(args));
+              emitDequantize(b, l, rhsQ, p[rhsIndex], rs.get(p), ro.get(p));
           Value sum = arith::AddFOp::create(b, l, x, y);
-          Value r = emitQuantizeFloat(b, l, outQ, sum, os.get(args),
-                                      oo.get(args), rounding,
-                                      /*saturate=*/true);
-          linalg::YieldOp::create(b, l, floatToStorage(b, l, outQ, r));
+          Value r = emitQuantizeFloat(b, l, outQ, sum, os.get(p), oo.get(p),
+                                      rounding, /*saturate=*/true);
+          return floatToStorage(b, l, outQ, r);
         });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, result);
     return success();
   }
 };

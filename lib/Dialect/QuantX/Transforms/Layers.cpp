@@ -92,6 +92,17 @@ static std::string nameFromLoc(Location loc) {
   return {};
 }
 
+/// The name of the op at `loc` (nameFromLoc), else `<prefix>_<counter>`;
+/// counts the op either way, so that numbers follow walk order.
+static std::string nameOrNumbered(Location loc, StringRef prefix,
+                                  unsigned &counter) {
+  std::string name = nameFromLoc(loc);
+  if (name.empty())
+    name = (prefix + "_" + Twine(counter)).str();
+  ++counter;
+  return name;
+}
+
 /// True when `v` is the float constant 0 (through arith.constant).
 static bool isZeroFloat(Value v) { return matchPattern(v, m_AnyZeroFloat()); }
 
@@ -455,10 +466,7 @@ SmallVector<Layer, 4> mlir::quantx::findLayers(func::FuncOp func) {
     Layer layer;
     layer.op = op;
     std::string prefix = isContraction ? "matmul" : "conv2d";
-    layer.name = nameFromLoc(op->getLoc());
-    if (layer.name.empty())
-      layer.name = prefix + "_" + std::to_string(counter);
-    ++counter;
+    layer.name = nameOrNumbered(op->getLoc(), prefix, counter);
     layer.hasConstantInput =
         llvm::any_of(op.getDpsInputOperands(), [](OpOperand *in) {
           return bool(getConstantElements(in->get()));
@@ -508,10 +516,7 @@ SmallVector<ResidualAdd> mlir::quantx::findResidualAdds(func::FuncOp func) {
         return;
     ResidualAdd r;
     r.op = generic;
-    r.name = nameFromLoc(generic->getLoc());
-    if (r.name.empty())
-      r.name = "add_" + std::to_string(counter);
-    ++counter;
+    r.name = nameOrNumbered(generic->getLoc(), "add", counter);
     r.output = generic->getResult(0);
     if ((r.reluOp = matchRelu(r.output)))
       r.output = r.reluOp->getResult(0);
@@ -549,10 +554,7 @@ SmallVector<AveragePool> mlir::quantx::findAveragePools(func::FuncOp func) {
     p.pool = pool;
     p.scaleOp = scale;
     p.multiplier = multiplier.getValueAsDouble();
-    p.name = nameFromLoc(pool->getLoc());
-    if (p.name.empty())
-      p.name = "avgpool_" + std::to_string(counter);
-    ++counter;
+    p.name = nameOrNumbered(pool->getLoc(), "avgpool", counter);
     pools.push_back(std::move(p));
   });
   return pools;

@@ -132,13 +132,23 @@ static FailureOr<ActParams> getObservedParams(ObserveOp op) {
   return p;
 }
 
-static UniformType activationType(MLIRContext *ctx, ActParams p) {
+/// A static per-tensor f32 type with a zero point, over the full range of
+/// `bits`-bit storage.
+static UniformType perTensorType(MLIRContext *ctx, unsigned bits, bool isSigned,
+                                 double scale, int64_t zeroPoint) {
   Builder b(ctx);
-  return UniformType::get(IntegerType::get(ctx, 8), /*isSigned=*/false, 0, 255,
+  int64_t min = isSigned ? -(int64_t(1) << (bits - 1)) : 0;
+  int64_t max =
+      isSigned ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
+  return UniformType::get(IntegerType::get(ctx, bits), isSigned, min, max,
                           Float32Type::get(ctx), Granularity::per_tensor, {},
                           {}, OffsetKind::zero_point, Float32Type::get(ctx),
-                          IntegerType::get(ctx, 32), b.getF64FloatAttr(p.scale),
-                          b.getI64IntegerAttr(p.zeroPoint));
+                          IntegerType::get(ctx, 32), b.getF64FloatAttr(scale),
+                          b.getI64IntegerAttr(zeroPoint));
+}
+
+static UniformType activationType(MLIRContext *ctx, ActParams p) {
+  return perTensorType(ctx, 8, /*isSigned=*/false, p.scale, p.zeroPoint);
 }
 
 /// Values following `v` through ops that keep quantization parameters
@@ -812,13 +822,9 @@ void PTQPass::rewritePool(PoolPlan &plan) {
       });
   auto kernel = cast<RankedTensorType>(avg.pool.getInputs()[1].getType());
   int64_t window = kernel.getNumElements();
-  auto sumType = UniformType::get(
-      i32, /*isSigned=*/true, std::numeric_limits<int32_t>::min(),
-      std::numeric_limits<int32_t>::max(), Float32Type::get(ctx),
-      Granularity::per_tensor, {}, {}, OffsetKind::zero_point,
-      Float32Type::get(ctx), i32,
-      b.getF64FloatAttr(double(plan.input.scale) * avg.multiplier),
-      b.getI64IntegerAttr(window * plan.input.zeroPoint));
+  UniformType sumType = perTensorType(ctx, 32, /*isSigned=*/true,
+                                      double(plan.input.scale) * avg.multiplier,
+                                      window * plan.input.zeroPoint);
   Value sum = StorageCastOp::create(b, loc, outType.clone(sumType), sums);
   Value pooled = RequantizeOp::create(
       b, loc, outType.clone(activationType(ctx, plan.output)), sum, Value(),

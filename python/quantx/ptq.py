@@ -283,6 +283,10 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
         arguments = manifest["arguments"]
         nres = manifest["num_all_results"]
         observers = {e["name"]: make_observer(e) for e in entries}
+        # Per-channel sums of the layers' inputs (bias correction).
+        sums = {e["name"]: np.zeros(e["shape"][e["mean_axis"]]) for e in entries
+                if "mean_axis" in e}
+        counts = dict.fromkeys(sums, 0)
         count = 0
         start = last = time.perf_counter()
         for count, batch in enumerate(_batches(data, arguments), start=1):
@@ -296,6 +300,11 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
                                    "or infinite values (the float model overflows on "
                                    "this data)")
                 observers[e["name"]].observe(t)
+                if e["name"] in sums:
+                    axis = e["mean_axis"]
+                    others = tuple(a for a in range(t.ndim) if a != axis)
+                    sums[e["name"]] += t.sum(axis=others, dtype=np.float64)
+                    counts[e["name"]] += t.size // t.shape[axis]
             now = time.perf_counter()
             if progress and now - last >= progress_seconds:
                 progress(f"calibrating: {count} batches in {now - start:.1f} s")
@@ -313,6 +322,9 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
         for key in ("axis", "num_bins", "percentile", "momentum"):
             if key in e:
                 rec[key] = e[key]
+        if e["name"] in sums:
+            rec["mean_axis"] = e["mean_axis"]
+            rec["channel_mean"] = _to_json_numbers(sums[e["name"]] / counts[e["name"]])
         if "axis" not in e:
             scheme = _core.QuantScheme(bits=8, signed=False)
             scales, zps = obs.compute_params(scheme)
@@ -349,13 +361,16 @@ def _observer_options(stats: Optional[str]) -> str:
 
 
 def _ptq_command(model: str, stats: Optional[str], opts: str, mode: str,
-                 group_size: int, keep_float: Sequence[str]) -> List[str]:
+                 group_size: int, keep_float: Sequence[str],
+                 bias_correction: bool = False) -> List[str]:
     """quantx-opt arguments up to and including -quantx-ptq: observers as
     the statistics were collected, the calibration, the rewrite with `opts`
     added to the mode options."""
     opts = f"mode={mode} {opts}".strip()
     if group_size:
         opts += f" group-size={group_size}"
+    if bias_correction:
+        opts += " bias-correction=true"
     if keep_float:
         opts += " keep-float=" + ",".join(keep_float)
     args = [_tool("quantx-opt"), model,
@@ -367,17 +382,23 @@ def _ptq_command(model: str, stats: Optional[str], opts: str, mode: str,
 
 def quantize(model: str, stats: Optional[str], out_path: str,
              mode: str = "static-int8", group_size: int = 0,
-             keep_float: Sequence[str] = (), report: Optional[str] = None) -> Optional[dict]:
-    """Rewrites `model` with quantx-ptq; returns the report if asked for."""
+             keep_float: Sequence[str] = (), report: Optional[str] = None,
+             bias_correction: bool = False) -> Optional[dict]:
+    """Rewrites `model` with quantx-ptq; returns the report. With
+    `bias_correction`, each layer's bias is corrected for the mean error of
+    its quantized weights on the calibration data (any mode; needs
+    `stats`)."""
     if mode not in MODES:
         raise PTQError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
     if mode == "static-int8" and not stats:
         raise PTQError("static-int8 needs a statistics file (calibrate first)")
+    if bias_correction and not stats:
+        raise PTQError("bias correction needs a statistics file (calibrate first)")
     with tempfile.TemporaryDirectory(prefix="quantx-ptq-") as tmp:
         rep = os.path.join(tmp, "report.json")
         tmp_out = os.path.join(tmp, "out.mlir")
         args = _ptq_command(model, stats, f"report={rep}", mode, group_size,
-                            keep_float)
+                            keep_float, bias_correction)
         _run(args + ["-canonicalize", "-cse", "-o", tmp_out], "quantizing")
         with open(rep) as f:
             data = json.load(f)
@@ -418,7 +439,8 @@ def _keep_exactly(names: Sequence[str]) -> List[str]:
 
 def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8",
                 group_size: int = 0, keep_float: Sequence[str] = (),
-                entry: Optional[str] = None) -> List[dict]:
+                entry: Optional[str] = None,
+                bias_correction: bool = False) -> List[dict]:
     """Ranks layers by the error each adds alone: for every layer, the model
     with only that layer quantized is run on `data` and compared with the
     float model (SQNR of the first result, in dB; lower is more sensitive).
@@ -430,7 +452,7 @@ def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8
     Returns [{"name", "sqnr_db"}] sorted from most to least sensitive."""
     with tempfile.TemporaryDirectory(prefix="quantx-sens-") as tmp:
         full = quantize(model, stats, os.path.join(tmp, "all.mlir"), mode, group_size,
-                        keep_float)
+                        keep_float, bias_correction=bias_correction)
         names = [l["name"] for l in full["layers"] if l["status"] == "quantized"]
         others = [e["name"] for key in ("adds", "pools") for e in full.get(key, [])]
         keep_float = list(keep_float) + _keep_exactly(others)
@@ -441,7 +463,8 @@ def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8
         for name in names:
             path = os.path.join(tmp, "one.mlir")
             quantize(model, stats, path, mode, group_size,
-                     list(keep_float) + _keep_exactly([n for n in names if n != name]))
+                     list(keep_float) + _keep_exactly([n for n in names if n != name]),
+                     bias_correction=bias_correction)
             out.append({"name": name,
                         "sqnr_db": sqnr_db(ref, _first_result(path, batches, entry))})
     return sorted(out, key=lambda e: e["sqnr_db"])
@@ -452,7 +475,8 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
                     group_size: int = 0, keep_float: Sequence[str] = (),
                     max_float_layers: Optional[int] = None,
                     report: Optional[str] = None, progress=None,
-                    entry: Optional[str] = None) -> dict:
+                    entry: Optional[str] = None,
+                    bias_correction: bool = False) -> dict:
     """Automatic mixed precision: quantizes `model`, keeping in float the
     fewest layers, most sensitive first (:func:`sensitivity` on `data`),
     for the output SQNR against the float model on `data` to reach
@@ -474,7 +498,8 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
     if max_float_layers is not None and max_float_layers < 0:
         raise PTQError("max_float_layers must be >= 0")
     say = progress or (lambda line: None)
-    ranking = sensitivity(model, stats, data, mode, group_size, keep_float, entry)
+    ranking = sensitivity(model, stats, data, mode, group_size, keep_float, entry,
+                          bias_correction)
     say("sensitivity (SQNR with only that layer quantized, most sensitive first): " +
         ", ".join(f"{e['name']} {e['sqnr_db']:.2f} dB" for e in ranking))
     limit = len(ranking) if max_float_layers is None else min(max_float_layers, len(ranking))
@@ -487,7 +512,8 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
         for count in range(limit + 1):
             kept = [e["name"] for e in ranking[:count]]
             rep = quantize(model, stats, path, mode, group_size,
-                           list(keep_float) + _keep_exactly(kept))
+                           list(keep_float) + _keep_exactly(kept),
+                           bias_correction=bias_correction)
             sqnr = sqnr_db(ref, _first_result(path, batches, entry))
             steps.append({"float_layers": kept, "output_sqnr_db": sqnr})
             say(f"{count} layer(s) kept in float{': ' + ', '.join(kept) if kept else ''}"
@@ -533,7 +559,8 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                    max_float_layers: Optional[int] = None,
                    report: Optional[str] = None, stats_path: Optional[str] = None,
                    entry: Optional[str] = None, batch_size: Optional[int] = None,
-                   calibration_batch: int = 100, progress=None, **observer) -> dict:
+                   calibration_batch: int = 100, progress=None,
+                   bias_correction: bool = False, **observer) -> dict:
     """The whole PTQ flow in one call: calibrate `model` on `data` (static
     int8), rewrite it in `mode`, with `keep_float` layers and, given
     `target_sqnr_db`, the automatic mixed precision of
@@ -548,7 +575,10 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
     sample count below it), and for the output in batches of `batch_size`
     (default: the calibration batch). `data` is what :func:`calibrate`
     takes; for a PyTorch model, one array of samples. `observer` passes
-    `num_bins`, `percentile` or `momentum` to the observers."""
+    `num_bins`, `percentile` or `momentum` to the observers.
+    `bias_correction` corrects each layer's bias for the mean error of its
+    quantized weights (:func:`quantize`); other modes than static int8 are
+    then calibrated too."""
     if mode not in MODES:
         raise PTQError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
     say = progress or (lambda line: None)
@@ -574,7 +604,7 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
             say(f"imported the PyTorch model (calibration batch {batch}, "
                 f"output batch {batch_size or batch})")
         stats = None
-        if mode == "static-int8":
+        if mode == "static-int8" or bias_correction:
             stats = stats_path or os.path.join(tmp, "stats.json")
             t0 = time.perf_counter()
             info = calibrate(calib_model, data, stats, kind, entry=entry,
@@ -585,15 +615,18 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
         if target_sqnr_db is not None:
             mixed = mixed_precision(calib_model, stats, data, os.path.join(tmp, "mixed.mlir"),
                                     target_sqnr_db, mode, group_size, keep,
-                                    max_float_layers, progress=progress, entry=entry)
+                                    max_float_layers, progress=progress, entry=entry,
+                                    bias_correction=bias_correction)
             keep += _keep_exactly(mixed["mixed_precision"]["float_layers"])
         elif max_float_layers is not None:
             raise PTQError("max_float_layers needs target_sqnr_db")
         staged = os.path.join(tmp, "quantized.mlir")
-        rep = quantize(out_model, stats, staged, mode, group_size, keep)
+        rep = quantize(out_model, stats, staged, mode, group_size, keep,
+                       bias_correction=bias_correction)
         if target_sqnr_db is not None:
             rep["mixed_precision"] = mixed["mixed_precision"]
-        add_sqnr(rep, calib_model, stats, data, mode, group_size, keep, entry)
+        add_sqnr(rep, calib_model, stats, data, mode, group_size, keep, entry,
+                 bias_correction)
         say(f"quantized ({mode}): output SQNR {rep['output_sqnr_db']:.2f} dB against float")
         _copy_atomic(staged, out_path)
     if report:
@@ -618,7 +651,8 @@ def _observed_outputs(path: str, manifest: dict, batches) -> Dict[str, np.ndarra
 
 def add_sqnr(report: dict, model: str, stats: Optional[str], data,
              mode: str = "static-int8", group_size: int = 0,
-             keep_float: Sequence[str] = (), entry: Optional[str] = None) -> dict:
+             keep_float: Sequence[str] = (), entry: Optional[str] = None,
+             bias_correction: bool = False) -> dict:
     """Adds SQNR figures (dB, quantized against float on `data`) to a
     quantx-ptq report: `sqnr_db` of each layer's output (the tensor after
     its bias and ReLU) and `output_sqnr_db` of the model's first result."""
@@ -627,7 +661,7 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
         qpath = os.path.join(tmp, "quantized.mlir")
         qman_path = os.path.join(tmp, "quantized-observations.json")
         args = _ptq_command(model, stats, "keep-output-observers=true", mode,
-                            group_size, keep_float)
+                            group_size, keep_float, bias_correction)
         args += [f"-quantx-expose-observations=manifest={qman_path}", "-o", qpath]
         _run(args, "quantizing with layer outputs exposed")
         with open(qman_path) as f:
@@ -754,6 +788,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     q.add_argument("-o", "--output", required=True)
     q.add_argument("--mode", default="static-int8", choices=MODES)
     q.add_argument("--group-size", type=int, default=0)
+    q.add_argument("--bias-correction", action="store_true",
+                   help="correct each layer's bias for the mean error of its "
+                        "quantized weights on the calibration data")
     q.add_argument("--keep-float", action="append", default=[])
     q.add_argument("--report")
     q.add_argument("--data", help=".npz data to measure SQNR figures on")
@@ -774,6 +811,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r.add_argument("--percentile", type=float, default=0.0)
     r.add_argument("--momentum", type=float, default=0.0)
     r.add_argument("--group-size", type=int, default=0)
+    r.add_argument("--bias-correction", action="store_true",
+                   help="correct each layer's bias for the mean error of its "
+                        "quantized weights on the calibration data")
     r.add_argument("--keep-float", action="append", default=[])
     r.add_argument("--target-sqnr", type=float, metavar="DB")
     r.add_argument("--max-float-layers", type=int, metavar="N")
@@ -805,16 +845,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     args.model, args.stats, args.data, args.output, args.target_sqnr,
                     args.mode, args.group_size, keep, args.max_float_layers,
                     progress=lambda line: print(line, file=sys.stderr, flush=True),
-                    entry=args.entry)
+                    entry=args.entry, bias_correction=args.bias_correction)
                 keep += _keep_exactly(rep["mixed_precision"]["float_layers"])
             elif args.max_float_layers is not None:
                 raise PTQError("--max-float-layers needs --target-sqnr")
             else:
                 rep = quantize(args.model, args.stats, args.output, args.mode,
-                               args.group_size, keep)
+                               args.group_size, keep,
+                               bias_correction=args.bias_correction)
             if args.data:
                 add_sqnr(rep, args.model, args.stats, args.data, args.mode,
-                         args.group_size, keep, args.entry)
+                         args.group_size, keep, args.entry, args.bias_correction)
             if args.report:
                 _write_json_atomic(args.report, rep)
             _print_report(rep)
@@ -824,7 +865,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.group_size, args.keep_float, args.target_sqnr,
                 args.max_float_layers, args.report, args.stats, args.entry,
                 progress=lambda line: print(line, file=sys.stderr, flush=True),
-                num_bins=args.num_bins, percentile=args.percentile,
+                bias_correction=args.bias_correction, num_bins=args.num_bins, percentile=args.percentile,
                 momentum=args.momentum)
             _print_report(rep)
         else:

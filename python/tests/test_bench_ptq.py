@@ -68,3 +68,21 @@ def test_bench_grouped_conv_small_run():
     figures = json.loads(r.stdout.strip().splitlines()[-1])
     assert figures["g2_bit_exact"] is True
     assert figures["g2_speedup"] > 0.0 and figures["g2_lowering_speedup"] > 0.0
+
+
+def test_bench_bias_correction_small_run():
+    """bench/bias_correction.py on the MLP and 500 images: the correction
+    brings every mode's logits closer to float, and the JSON line has the
+    figures, in range."""
+    script = os.path.join(SOURCE, "bench", "bias_correction.py")
+    r = subprocess.run([sys.executable, script, "--models", "fashion_mlp",
+                        "--images", "500"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    figures = json.loads(r.stdout.strip().splitlines()[-1])
+    assert figures["bench"] == "bias_correction"
+    for mode in ("static_int8", "dynamic_int8", "weight_int4"):
+        key = f"fashion_mlp_{mode}"
+        assert figures[f"{key}_bc_sqnr_db"] > figures[f"{key}_sqnr_db"] > 25.0, mode
+        assert 0.0 < figures[f"{key}_bc_error_ratio"] < 0.5, mode
+        assert 0.0 <= figures[f"{key}_bc_accuracy"] <= 1.0, mode
+    assert figures["fashion_mlp_static_int8_torch_sqnr_db"] > 20.0

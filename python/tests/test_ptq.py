@@ -918,3 +918,107 @@ def test_format_report_lists_additions_and_poolings():
     assert not any("add_2:" in l for l in lines)
     assert lines[-2].split()[:2] == ["avg", "pooling"]
     assert lines[-1].split() == ["pool", "quantized", "0.1", "0.05", "7", "-"]
+
+
+def test_calibration_records_the_channel_means_of_layer_inputs(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.Flatten(), torch.nn.Linear(4 * 5 * 5, 6)).eval()
+    x = (np.random.default_rng(2).standard_normal((20, 3, 5, 5)) +
+         np.array([0.5, -1.0, 2.0]).reshape(1, 3, 1, 1)).astype(np.float32)
+    path = tmp_path / "m.mlir"
+    from quantx import importer
+    path.write_text(importer.import_module(model, (torch.from_numpy(x[:10]),)))
+    stats = ptq.calibrate(str(path), [x[:10], x[10:]], str(tmp_path / "s.json"))
+    obs = stats["observations"]
+    conv_in = next(v for k, v in obs.items() if k.endswith(".input") and len(v.get("channel_mean", [])) == 3)
+    assert conv_in["mean_axis"] == 1
+    np.testing.assert_allclose(conv_in["channel_mean"], x.mean(axis=(0, 2, 3)), rtol=1e-6)
+    with torch.no_grad():
+        hidden = model[:3](torch.from_numpy(x)).numpy()
+    fc_in = next(v for k, v in obs.items() if len(v.get("channel_mean", [])) == 100)
+    assert fc_in["mean_axis"] == 1
+    np.testing.assert_allclose(fc_in["channel_mean"], hidden.mean(axis=0), rtol=1e-5, atol=1e-6)
+    # Layer outputs have no means.
+    assert all("channel_mean" not in v for k, v in obs.items() if k.endswith(".output"))
+
+
+def output_mean_error(model, text, x):
+    """Per output channel, the mean over every other axis of the quantized
+    module's output less PyTorch's, on `x` (one batch)."""
+    import torch
+    got = jit.compile(text)["forward"](x)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    axes = tuple(a for a in range(ref.ndim) if a != 1)
+    return (got.astype(np.float64) - ref).mean(axis=axes)
+
+
+def test_bias_correction_cancels_the_mean_error_of_quantized_weights(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    # Inputs are integers in [0, 255] with both ends in the batch, so that
+    # dynamic int8's run-time quantization is exact (scale 1, zero point 0)
+    # and only the weights err: on the calibration data, the corrected
+    # layer's mean error is then 0 up to float rounding. The features' means
+    # differ (and are far from 0).
+    rng = np.random.default_rng(3)
+    x = np.clip(rng.normal(np.linspace(20, 230, 64), 20, (128, 64)).round(), 0, 255)
+    x[0, 0], x[1, 0] = 0, 255
+    x = x.astype(np.float32)
+    linear = torch.nn.Linear(64, 8).eval()
+    err = {}
+    for bc in (False, True):
+        out = tmp_path / f"linear-{bc}.mlir"
+        rep = ptq.quantize_model(linear, x, str(out), mode="dynamic-int8",
+                                 calibration_batch=128, bias_correction=bc)
+        assert ("bias_correction" in rep["layers"][0]) == bc
+        err[bc] = np.abs(output_mean_error(linear, out.read_text(), x))
+    assert err[False].max() > 1e-2
+    assert err[True].max() < 1e-3 * err[False].max()
+
+    # A grouped, strided, padded convolution without bias. Each channel is
+    # constant over the image, so its mean is the same at every position
+    # and the padding-weighted column means are exact.
+    conv = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, bias=False).eval()
+    v = rng.integers(0, 256, (64, 4)).astype(np.float32)
+    v[0], v[1] = 0.0, 255.0
+    img = np.ascontiguousarray(np.broadcast_to(v[:, :, None, None], (64, 4, 7, 7)))
+    for bc in (False, True):
+        out = tmp_path / f"conv-{bc}.mlir"
+        ptq.quantize_model(conv, img, str(out), mode="dynamic-int8",
+                           calibration_batch=64, bias_correction=bc)
+        err[bc] = np.abs(output_mean_error(conv, out.read_text(), img))
+    assert err[False].max() > 1e-2
+    assert err[True].max() < 1e-3 * err[False].max()
+
+    # Weight-only int4 in groups of 16 (a scale per group). Its kernels
+    # quantize the activations to int8 per group of 16, which leaves a
+    # small mean error of their own (measured: 190x below the weights').
+    xf = (rng.standard_normal((128, 64)) * 0.5 + np.linspace(-2, 3, 64)).astype(np.float32)
+    for bc in (False, True):
+        out = tmp_path / f"int4-{bc}.mlir"
+        ptq.quantize_model(linear, xf, str(out), mode="weight-int4", group_size=16,
+                           calibration_batch=128, bias_correction=bc)
+        err[bc] = np.abs(output_mean_error(linear, out.read_text(), xf))
+    assert err[False].max() > 1e-2
+    assert err[True].max() < 0.02 * err[False].max()
+
+
+def test_bias_correction_needs_statistics_with_channel_means(tmp_path, capsys):
+    with pytest.raises(ptq.PTQError, match="bias correction needs a statistics file"):
+        ptq.quantize(CNN, None, str(tmp_path / "q.mlir"), mode="dynamic-int8",
+                     bias_correction=True)
+    # The committed statistics predate the means: a clear error, no file.
+    assert ptq.main(["quantize", CNN, "--stats", STATS, "-o", str(tmp_path / "q.mlir"),
+                     "--bias-correction"]) == 1
+    assert "needs the per-channel means of its input observation" in capsys.readouterr().err
+    assert not (tmp_path / "q.mlir").exists()
+    # With this version's calibration, the CLI corrects the bias.
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(40, 2)))
+    assert ptq.main(["run", CNN, "--data", str(tmp_path / "d.npz"), "-o",
+                     str(tmp_path / "q.mlir"), "--bias-correction",
+                     "--report", str(tmp_path / "r.json")]) == 0
+    layers = json.load(open(tmp_path / "r.json"))["layers"]
+    assert all(l["bias_correction"] > 0 for l in layers)

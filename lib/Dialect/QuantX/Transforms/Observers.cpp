@@ -14,9 +14,12 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
 
 namespace mlir::quantx {
 #define GEN_PASS_DEF_INSERTOBSERVERS
@@ -127,10 +130,30 @@ private:
 // quantx-expose-observations
 //===----------------------------------------------------------------------===//
 
+/// The channel axis of each observation that a layer reads as its
+/// activation: axis 1 of a convolution's NCHW input, the last axis of a
+/// matmul's. Calibration records per-channel means along it (bias
+/// correction).
+static llvm::DenseMap<Operation *, int64_t>
+activationMeanAxes(func::FuncOp func) {
+  llvm::DenseMap<Operation *, int64_t> axes;
+  for (Layer &layer : findLayers(func)) {
+    if (layer.kind == LayerKind::Unsupported || !layer.hasConstantInput)
+      continue;
+    auto observe = layer.activation().getDefiningOp<ObserveOp>();
+    if (!observe || observe.getAxis())
+      continue;
+    int64_t rank = cast<RankedTensorType>(observe.getType()).getRank();
+    axes.try_emplace(observe, layer.kind == LayerKind::Conv2D ? 1 : rank - 1);
+  }
+  return axes;
+}
+
 /// The observer parameters of `op` as a dictionary (for the function
 /// attribute) and a JSON object (for the manifest).
 static void describe(ObserveOp op, std::optional<unsigned> resultIndex,
-                     Builder &b, SmallVectorImpl<NamedAttribute> &attrs,
+                     std::optional<int64_t> meanAxis, Builder &b,
+                     SmallVectorImpl<NamedAttribute> &attrs,
                      llvm::json::Object &json) {
   auto add = [&](StringRef key, Attribute attr, llvm::json::Value value) {
     attrs.push_back(b.getNamedAttr(key, attr));
@@ -151,6 +174,8 @@ static void describe(ObserveOp op, std::optional<unsigned> resultIndex,
   if (auto m = op.getMomentum())
     add("momentum", b.getF64FloatAttr(m->convertToDouble()),
         m->convertToDouble());
+  if (meanAxis)
+    add("mean_axis", b.getI64IntegerAttr(*meanAxis), *meanAxis);
   auto type = cast<RankedTensorType>(op.getInput().getType());
   llvm::json::Array shape;
   for (int64_t d : type.getShape())
@@ -195,6 +220,13 @@ struct ExposeObservationsPass
         results.push_back(v);
       }
       SmallVector<Type> resultTypes(func.getResultTypes());
+      llvm::DenseMap<Operation *, int64_t> meanAxes = activationMeanAxes(func);
+      auto meanAxis = [&](ObserveOp op) -> std::optional<int64_t> {
+        auto it = meanAxes.find(op);
+        if (it == meanAxes.end())
+          return std::nullopt;
+        return it->second;
+      };
       SmallVector<Attribute> descriptions;
       llvm::json::Array observations;
       for (ObserveOp op : observes) {
@@ -206,7 +238,7 @@ struct ExposeObservationsPass
         llvm::json::Object json;
         if (auto arg = dyn_cast<BlockArgument>(v);
             arg && arg.getOwner() == &func.getBody().front()) {
-          describe(op, std::nullopt, b, attrs, json);
+          describe(op, std::nullopt, meanAxis(op), b, attrs, json);
           attrs.push_back(b.getNamedAttr(
               "argument", b.getI64IntegerAttr(arg.getArgNumber())));
           json["argument"] = int64_t(arg.getArgNumber());
@@ -220,7 +252,7 @@ struct ExposeObservationsPass
           results.push_back(v);
           resultTypes.push_back(v.getType());
         }
-        describe(op, index, b, attrs, json);
+        describe(op, index, meanAxis(op), b, attrs, json);
         descriptions.push_back(b.getDictionaryAttr(attrs));
         observations.push_back(std::move(json));
       }
@@ -419,6 +451,44 @@ struct ApplyCalibrationPass
                          << " channels, which does not match the op";
           return WalkResult::interrupt();
         }
+      }
+      // Per-channel means of an activation (for bias correction): an
+      // array along `mean_axis`, as long as that dimension.
+      const llvm::json::Value *meanAxisJson = entry->get("mean_axis");
+      const llvm::json::Value *meanJson = entry->get("channel_mean");
+      if (meanAxisJson || meanJson) {
+        auto type = cast<RankedTensorType>(op.getInput().getType());
+        std::optional<int64_t> meanAxis =
+            meanAxisJson ? meanAxisJson->getAsInteger() : std::nullopt;
+        std::string error;
+        FailureOr<Attribute> mean =
+            jsonNumbers(*entry, "channel_mean", b, /*asInt=*/false, error);
+        auto meanArray = succeeded(mean)
+                             ? dyn_cast_or_null<DenseElementsAttr>(*mean)
+                             : DenseElementsAttr();
+        if (!meanAxisJson)
+          error = "'channel_mean' needs its 'mean_axis'";
+        else if (!meanAxis || *meanAxis < 0 || *meanAxis >= type.getRank())
+          error = "'mean_axis' must be an axis of the observed tensor";
+        else if (!meanArray)
+          error = error.empty() ? "'channel_mean' must be an array" : error;
+        else if (meanArray.getNumElements() != type.getDimSize(*meanAxis))
+          error = llvm::formatv("'channel_mean' has {0} values, dimension "
+                                "{1} of the observed tensor has {2}",
+                                meanArray.getNumElements(), *meanAxis,
+                                type.getDimSize(*meanAxis))
+                      .str();
+        else if (llvm::any_of(meanArray.getValues<double>(),
+                              [](double v) { return !std::isfinite(v); }))
+          error = "'channel_mean' has a NaN or infinite value";
+        if (!error.empty()) {
+          op.emitError() << "bad statistics for '" << op.getName()
+                         << "': " << error;
+          return WalkResult::interrupt();
+        }
+        attrs.push_back(b.getNamedAttr("channel_mean", meanArray));
+        attrs.push_back(
+            b.getNamedAttr("mean_axis", b.getI64IntegerAttr(*meanAxis)));
       }
       updates.push_back({op, b.getDictionaryAttr(attrs)});
       return WalkResult::advance();

@@ -69,6 +69,11 @@ struct Plan {
   ::quantx::QuantParams weightParams;
   int64_t weightElements = 0;
   unsigned weightBits = 8;
+  /// With bias-correction: the float bias less the expected error of the
+  /// quantized weights, one value per output channel, and the largest
+  /// shift.
+  std::optional<std::vector<float>> correctedBias;
+  double biasShift = 0.0;
 };
 
 /// A residual addition and how static int8 rewrites it.
@@ -204,11 +209,11 @@ static Value reapplyReshapes(OpBuilder &b, Location loc, Value v,
   return v;
 }
 
-/// The strides and dilations of a pooling op (the accessors give the
-/// defaults of absent attributes).
+/// The strides and dilations of a pooling or convolution op (the accessors
+/// give the defaults of absent attributes).
 template <typename PoolOp>
 static std::pair<SmallVector<int64_t>, SmallVector<int64_t>>
-getPoolingWindows(PoolOp pool) {
+getStridesAndDilations(PoolOp pool) {
   return {
       SmallVector<int64_t>(pool.getStrides().template getValues<int64_t>()),
       SmallVector<int64_t>(pool.getDilations().template getValues<int64_t>())};
@@ -227,7 +232,7 @@ static Value buildStoragePooling(
   Value empty =
       tensor::EmptyOp::create(b, loc, poolType.getShape(), init.getType());
   Value filled = linalg::FillOp::create(b, loc, init, empty).getResult(0);
-  auto [strides, dilations] = getPoolingWindows(pool);
+  auto [strides, dilations] = getStridesAndDilations(pool);
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   // Loops (n, c, oh, ow, kh, kw), as the named op's.
   SmallVector<AffineMap> maps = {
@@ -453,6 +458,127 @@ private:
 
 } // namespace
 
+/// The strides and dilations of a convolution layer.
+static std::pair<SmallVector<int64_t>, SmallVector<int64_t>>
+getConvWindows(Layer &layer) {
+  if (auto conv = dyn_cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation()))
+    return getStridesAndDilations(conv);
+  return getStridesAndDilations(
+      cast<linalg::Conv2DNgchwGfchwOp>(layer.op.getOperation()));
+}
+
+/// The share of the `outSize` output positions at which filter tap `k`
+/// reads the input of size `inSize` rather than its zero padding.
+static double tapCoverage(int64_t k, int64_t inSize, int64_t outSize,
+                          int64_t stride, int64_t dilation, int64_t padLow) {
+  int64_t inside = 0;
+  for (int64_t o = 0; o < outSize; ++o) {
+    int64_t i = o * stride + k * dilation - padLow;
+    inside += i >= 0 && i < inSize;
+  }
+  return outSize ? double(inside) / double(outSize) : 0.0;
+}
+
+/// Bias correction: per output channel, the float bias (0 without one)
+/// less E[(w_q - w) . x], the mean error the quantized weights `deq` (of
+/// the float weights `w`, laid out as `dims`) add on the calibration data.
+/// E[x] comes from the `channel_mean` statistics of the layer's input
+/// observation; for a convolution, the mean of column (c, kh, kw) is the
+/// channel's mean times the share of output positions at which that tap
+/// reads the input (exact when each channel's mean is the same at every
+/// position). Sets `plan.correctedBias` and `plan.biasShift`.
+static LogicalResult planBiasCorrection(Plan &plan, ArrayRef<float> w,
+                                        ArrayRef<float> deq,
+                                        ArrayRef<int64_t> dims,
+                                        std::string &error) {
+  Layer &layer = plan.layer;
+  auto observe = layer.activation().getDefiningOp<ObserveOp>();
+  auto actType = cast<RankedTensorType>(layer.activation().getType());
+  int64_t axis = layer.kind == LayerKind::Conv2D ? 1 : actType.getRank() - 1;
+  DictionaryAttr stats = observe ? observe.getStatsAttr() : DictionaryAttr();
+  auto means =
+      stats ? dyn_cast_or_null<DenseElementsAttr>(stats.get("channel_mean"))
+            : DenseElementsAttr();
+  auto meanAxis =
+      stats ? dyn_cast_or_null<IntegerAttr>(stats.get("mean_axis")) : nullptr;
+  if (!means || !meanAxis || meanAxis.getInt() != axis ||
+      means.getNumElements() != actType.getDimSize(axis)) {
+    error = "bias-correction needs the per-channel means of its input " +
+            (observe ? "observation '" + observe.getName().str() + "'"
+                     : std::string("(it has no quantx.observe)")) +
+            " along axis " + std::to_string(axis) +
+            " (calibrate with this version's quantx.ptq.calibrate)";
+    return failure();
+  }
+  SmallVector<double> mean(means.getValues<double>());
+
+  // E[x] of every weight element of one output channel, and the channel
+  // of each weight element: [N, K] / [K, N] matmul weights, or a
+  // convolution's [F, C/G, KH, KW].
+  int64_t channels, perChannel;
+  SmallVector<double> columnMean;
+  auto channelOf = [&](int64_t i) -> int64_t {
+    if (layer.kind == LayerKind::Matmul && !layer.transposeRhs)
+      return i % dims[1];
+    return i / perChannel;
+  };
+  auto columnOf = [&](int64_t i) -> int64_t {
+    if (layer.kind == LayerKind::Matmul && !layer.transposeRhs)
+      return i / dims[1];
+    return i % perChannel;
+  };
+  if (layer.kind == LayerKind::Matmul) {
+    channels = layer.transposeRhs ? dims[0] : dims[1];
+    perChannel = layer.transposeRhs ? dims[1] : dims[0];
+    columnMean = mean;
+  } else {
+    auto outType = cast<RankedTensorType>(layer.product().getType());
+    auto [strides, dilations] = getConvWindows(layer);
+    int64_t groupChannels = dims[1], kh = dims[2], kw = dims[3];
+    channels = dims[0];
+    perChannel = groupChannels * kh * kw;
+    // One set of columns per group; the channel means of group g are
+    // mean[g * C/G ...].
+    for (int64_t g = 0; g < layer.groups; ++g)
+      for (int64_t c = 0; c < groupChannels; ++c)
+        for (int64_t i = 0; i < kh; ++i)
+          for (int64_t j = 0; j < kw; ++j)
+            columnMean.push_back(
+                mean[g * groupChannels + c] *
+                tapCoverage(i, actType.getDimSize(2), outType.getDimSize(2),
+                            strides[0], dilations[0], layer.padding[0]) *
+                tapCoverage(j, actType.getDimSize(3), outType.getDimSize(3),
+                            strides[1], dilations[1], layer.padding[2]));
+  }
+  int64_t filtersPerGroup = channels / layer.groups;
+  std::vector<double> shift(channels, 0.0);
+  for (int64_t i = 0, e = w.size(); i < e; ++i) {
+    int64_t c = channelOf(i);
+    int64_t column = columnOf(i);
+    if (layer.kind == LayerKind::Conv2D)
+      column += (c / filtersPerGroup) * perChannel;
+    shift[c] += (double(deq[i]) - double(w[i])) * columnMean[column];
+  }
+  std::vector<float> bias(channels, 0.0f);
+  if (layer.bias) {
+    if (layer.bias.getNumElements() != channels) {
+      error = "bias-correction: its bias has " +
+              std::to_string(layer.bias.getNumElements()) + " values for " +
+              std::to_string(channels) + " output channels";
+      return failure();
+    }
+    bias.assign(layer.bias.getValues<float>().begin(),
+                layer.bias.getValues<float>().end());
+  }
+  plan.biasShift = 0.0;
+  for (int64_t c = 0; c < channels; ++c) {
+    bias[c] = float(double(bias[c]) - shift[c]);
+    plan.biasShift = std::max(plan.biasShift, std::abs(shift[c]));
+  }
+  plan.correctedBias = std::move(bias);
+  return success();
+}
+
 LogicalResult PTQPass::planLayer(Plan &plan) {
   Layer &layer = plan.layer;
   MLIRContext *ctx = layer.op->getContext();
@@ -548,6 +674,14 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
     codeInts.push_back(APInt(scheme.bits, int64_t(c), /*isSigned=*/true));
   plan.weightCodes =
       DenseElementsAttr::get(wType.clone(storage), ArrayRef(codeInts));
+  if (biasCorrection) {
+    std::vector<float> deq(values.size());
+    ::quantx::dequantize(codes.data(), dims, scheme, plan.weightParams,
+                         deq.data());
+    std::string error;
+    if (failed(planBiasCorrection(plan, values, deq, dims, error)))
+      return fail(error);
+  }
   std::vector<double> scales(plan.weightParams.scales.begin(),
                              plan.weightParams.scales.end());
   SmallVector<int64_t> pshape(plan.weightParams.shape.begin(),
@@ -663,6 +797,12 @@ void PTQPass::rewrite(Plan &plan) {
       plan.weightCodes);
 
   Value lhs, lhsScale, lhsOffset, bias;
+  std::vector<float> floatBias;
+  if (plan.correctedBias)
+    floatBias = *plan.correctedBias;
+  else if (layer.bias)
+    floatBias.assign(layer.bias.getValues<float>().begin(),
+                     layer.bias.getValues<float>().end());
   Type resultType = outType;
   UniformType consumerType;
   if (modeValue == Mode::StaticInt8) {
@@ -671,11 +811,11 @@ void PTQPass::rewrite(Plan &plan) {
     lhs =
         QuantizeOp::create(b, loc, actType.clone(inType), layer.activation(),
                            Value(), Value(), RoundingMode::half_to_even, true);
-    if (layer.bias) {
+    if (!floatBias.empty()) {
       // int32 bias at scale s_in * s_w[c].
       SmallVector<int32_t> q;
       int64_t i = 0;
-      for (float v : layer.bias.getValues<float>()) {
+      for (float v : floatBias) {
         float s = plan.input.scale * plan.weightParams.scales[i++];
         double r = std::nearbyint(double(v / s));
         r = std::min(std::max(r, -2147483647.0), 2147483647.0);
@@ -691,7 +831,13 @@ void PTQPass::rewrite(Plan &plan) {
       resultType = outType.clone(consumerType);
     }
   } else {
-    if (layer.bias)
+    if (plan.correctedBias)
+      bias = arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(
+              RankedTensorType::get({channels}, b.getF32Type()),
+              ArrayRef(*plan.correctedBias)));
+    else if (layer.bias)
       bias = arith::ConstantOp::create(b, loc, layer.bias);
     if (modeValue == Mode::DynamicInt8)
       lhs =
@@ -714,19 +860,7 @@ void PTQPass::rewrite(Plan &plan) {
                          lhsOffset, Value(), Value(), Value(), Value(),
                          layer.transposeRhs, relu, RoundingMode::half_to_even);
   } else {
-    // The accessors give the defaults of absent strides and dilations.
-    DenseIntElementsAttr stridesAttr, dilationsAttr;
-    if (auto conv =
-            dyn_cast<linalg::Conv2DNchwFchwOp>(layer.op.getOperation())) {
-      stridesAttr = conv.getStrides();
-      dilationsAttr = conv.getDilations();
-    } else {
-      auto grouped = cast<linalg::Conv2DNgchwGfchwOp>(layer.op.getOperation());
-      stridesAttr = grouped.getStrides();
-      dilationsAttr = grouped.getDilations();
-    }
-    SmallVector<int64_t> strides(stridesAttr.getValues<int64_t>());
-    SmallVector<int64_t> dilations(dilationsAttr.getValues<int64_t>());
+    auto [strides, dilations] = getConvWindows(layer);
     result = Conv2DOp::create(b, loc, resultType, lhs, weight, bias, lhsScale,
                               lhsOffset, Value(), Value(), Value(), Value(),
                               strides, layer.padding, dilations, layer.groups,
@@ -1156,6 +1290,8 @@ void PTQPass::runOnOperation() {
       if (plan.layer.clampOp)
         entry["clamp_fused"] = plan.fuseClamp;
       entry["bias"] = bool(plan.layer.bias);
+      if (plan.correctedBias)
+        entry["bias_correction"] = plan.biasShift;
       layersJson.push_back(std::move(entry));
     }
     for (AddPlan &plan : adds) {

@@ -72,8 +72,10 @@ def ExposeObservations : Pass<"quantx-expose-observations", "ModuleOp"> {
     argument is not returned at all: the caller has it. The function gets
     a `quantx.observations` attribute: an array with one dictionary per
     observation (`name`, `kind`, `result` (the result index) or
-    `argument` (the argument index), and the observer parameters that
-    were set). With `manifest=<path>` the same
+    `argument` (the argument index), the observer parameters that were
+    set, and `mean_axis` on an observation that a layer reads as its
+    activation: its channel axis, along which calibration also records
+    the mean, for `quantx-ptq`'s `bias-correction`). With `manifest=<path>` the same
     information is also written as JSON, which the calibration driver
     (`python/quantx/ptq.py`) reads to feed each result to its observer.
 
@@ -94,7 +96,8 @@ def ApplyCalibration : Pass<"quantx-apply-calibration", "ModuleOp"> {
     "observations": {name: {"kind", "min", "max", ...}}}`) and sets the
     `stats` attribute of every `quantx.observe` to `{min, max}` (f64, or
     dense f64 arrays for per-channel observers), plus `scale`/`zero_point`
-    when the file has them. An observe op whose name is not in the file, an
+    and the per-channel means `channel_mean` (a dense f64 array along
+    `mean_axis`) when the file has them. An observe op whose name is not in the file, an
     entry whose kind differs from the op's, or a malformed file is an error
     that names it; nothing is changed then.
   }];
@@ -156,6 +159,15 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     reduction dimension; activations stay f32 (`quantx.matmul` with a
     float lhs). Convolutions stay float in weight-only modes.
 
+    `bias-correction` (any mode; needs statistics from this version's
+    calibration) corrects the bias for the expected error of the quantized
+    weights: each output channel's bias gets `- sum_k (w_q - w)[c, k] *
+    E[x_k]`, with `E[x_k]` from the calibration means of the layer's
+    input (`channel_mean`; a convolution's column means are the channel
+    means weighted by the share of output positions at which each filter
+    tap reads the input rather than the zero padding). A layer without a
+    bias gets one. The report gives each corrected layer's largest shift.
+
     `keep-float` is a comma-separated list of regular expressions: a
     layer, addition or average pooling whose name matches one stays float.
     `report=<path>` writes a JSON report: per layer (name, op, scales, zero
@@ -181,6 +193,9 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
                "Regular expressions of layer names to keep in float">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write a JSON per-layer report to this path">,
+    Option<"biasCorrection", "bias-correction", "bool", /*default=*/"false",
+           "Correct each layer's bias for the mean error of its quantized "
+           "weights on the calibration data">,
     Option<"keepOutputObservers", "keep-output-observers", "bool",
            /*default=*/"false",
            "Keep the `<layer>.output` observe ops and those of addition "

@@ -758,9 +758,10 @@ bool GemmEmitter::canVectorize(bool isX) {
     auto type = dyn_cast<MemRefType>(operand->get().getType());
     if (!type)
       continue; // A scalar, broadcast.
-    // Whole bytes only: a vector of sub-byte integers is loaded packed,
-    // while a memref stores one per byte.
-    if (!type.getLayout().isIdentity() || !arg.getType().isIntOrFloat() ||
+    // Unit innermost stride (a batch element's view qualifies), and whole
+    // bytes only: a vector of sub-byte integers is loaded packed, while a
+    // memref stores one per byte.
+    if (!type.isLastDimUnitStride() || !arg.getType().isIntOrFloat() ||
         arg.getType().getIntOrFloatBitWidth() % 8 != 0)
       return false;
     AffineMap am = m.op.getMatchingIndexingMap(operand);
@@ -1585,6 +1586,114 @@ static int64_t l2CacheBytes(int64_t option) {
   return 512 * 1024;
 }
 
+/// A batched matrix product: a bufferized generic with iterators
+/// [parallel, parallel, parallel, reduction], output map (b, m, n) and every
+/// memref operand indexed by the batch dimension b in its first dimension
+/// only (linalg.batch_matmul generalized, attention's Q K^T and P V).
+static bool isBatchedProduct(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 4)
+    return false;
+  auto iters = op.getIteratorTypesArray();
+  if (iters[0] != utils::IteratorType::parallel ||
+      iters[1] != utils::IteratorType::parallel ||
+      iters[2] != utils::IteratorType::parallel ||
+      iters[3] != utils::IteratorType::reduction)
+    return false;
+  MLIRContext *ctx = op.getContext();
+  OpOperand *out = op.getDpsInitOperand(0);
+  if (op.getMatchingIndexingMap(out) !=
+      AffineMap::getMultiDimIdentityMap(4, ctx).getMajorSubMap(3))
+    return false;
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type)
+      continue; // A scalar input.
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    if (type.getRank() < 2 || map.getNumResults() == 0 ||
+        map.getResult(0) != getAffineDimExpr(0, ctx))
+      return false;
+    for (AffineExpr e : map.getResults().drop_front())
+      if (e.isFunctionOfDim(0))
+        return false;
+  }
+  return true;
+}
+
+/// Rewrites a batched product into a loop over the batch of the 2-D
+/// product on each batch element's rank-reduced views, which matchGemm then
+/// recognises. The loop is an scf.parallel (OpenMP) when each product is
+/// too small (fewer than `minParallelWork` multiply-adds) to run in
+/// parallel itself, else an scf.for around the parallel products. Returns
+/// the inner generic.
+static linalg::GenericOp unbatchProduct(linalg::GenericOp op,
+                                        int64_t minParallelWork) {
+  MLIRContext *ctx = op.getContext();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  SmallVector<int64_t, 4> ranges = op.getStaticLoopRanges();
+  bool innerParallel = llvm::any_of(ranges, ShapedType::isDynamic) ||
+                       ranges[1] * ranges[2] * ranges[3] >= minParallelWork;
+  SmallVector<Range> loops =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value batch = getValueOrCreateConstantIndexOp(b, loc, loops[0].size);
+  linalg::GenericOp inner;
+  auto body = [&](OpBuilder &lb, Location l, Value i) {
+    SmallVector<Value> views;
+    SmallVector<AffineMap> maps;
+    for (OpOperand &operand : op->getOpOperands()) {
+      Value v = operand.get();
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      // The map without the batch dimension: results 1.., dims 1.. -> 0..
+      SmallVector<AffineExpr> results;
+      for (AffineExpr e :
+           map.getResults().drop_front(isa<MemRefType>(v.getType()) ? 1 : 0))
+        results.push_back(e.shiftDims(4, -1, 1));
+      maps.push_back(AffineMap::get(3, 0, results, ctx));
+      auto type = dyn_cast<MemRefType>(v.getType());
+      if (!type) {
+        views.push_back(v);
+        continue;
+      }
+      int64_t rank = type.getRank();
+      SmallVector<OpFoldResult> offsets(rank, lb.getIndexAttr(0));
+      offsets[0] = i;
+      SmallVector<OpFoldResult> sizes = memref::getMixedSizes(lb, l, v);
+      sizes[0] = lb.getIndexAttr(1);
+      SmallVector<OpFoldResult> strides(rank, lb.getIndexAttr(1));
+      SmallVector<int64_t> shape(type.getShape().drop_front());
+      auto viewType = memref::SubViewOp::inferRankReducedResultType(
+          shape, type, offsets, sizes, strides);
+      views.push_back(memref::SubViewOp::create(
+          lb, l, cast<MemRefType>(viewType), v, offsets, sizes, strides));
+    }
+    unsigned numInputs = op.getNumDpsInputs();
+    inner = linalg::GenericOp::create(
+        lb, l, TypeRange{}, ArrayRef(views).take_front(numInputs),
+        ArrayRef(views).drop_front(numInputs), maps,
+        ArrayRef(op.getIteratorTypesArray()).drop_front());
+    IRMapping mapping;
+    op.getRegion().cloneInto(&inner.getRegion(), mapping);
+  };
+  if (innerParallel) {
+    scf::ForOp::create(b, loc, zero, batch, one, {},
+                       [&](OpBuilder &fb, Location l, Value i, ValueRange) {
+                         body(fb, l, i);
+                         scf::YieldOp::create(fb, l);
+                       });
+  } else {
+    scf::ParallelOp::create(b, loc, ValueRange{zero}, ValueRange{batch},
+                            ValueRange{one},
+                            [&](OpBuilder &pb, Location l, ValueRange ivs) {
+                              body(pb, l, ivs[0]);
+                            });
+  }
+  op->erase();
+  return inner;
+}
+
 struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
   using CPUGemmBase::CPUGemmBase;
 
@@ -1618,6 +1727,10 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
     SymbolTable symbols(getOperation());
     SmallVector<linalg::GenericOp> ops;
     getOperation().walk([&](linalg::GenericOp op) { ops.push_back(op); });
+    // Batched products become loops of 2-D products first.
+    for (linalg::GenericOp &op : ops)
+      if (isBatchedProduct(op))
+        op = unbatchProduct(op, minParallelWork);
     for (linalg::GenericOp op : ops) {
       std::optional<GemmMatch> match = matchGemm(op);
       if (!match)

@@ -330,6 +330,68 @@ def test_gemm_with_runtime_rhs_exact(m, k, n):
         np.testing.assert_array_equal(fn(af, bf), af @ bf)
 
 
+BATCH_MATMUL = """
+func.func @f(%a: tensor<{b}x{m}x{k}x{t}>, %w: tensor<{b}x{k}x{n}x{t}>) -> tensor<{b}x{m}x{n}x{acc}> {{
+  %z = arith.constant 0{dot} : {acc}
+  %e = tensor.empty() : tensor<{b}x{m}x{n}x{acc}>
+  %i = linalg.fill ins(%z : {acc}) outs(%e : tensor<{b}x{m}x{n}x{acc}>) -> tensor<{b}x{m}x{n}x{acc}>
+  %y = linalg.batch_matmul ins(%a, %w : tensor<{b}x{m}x{k}x{t}>, tensor<{b}x{k}x{n}x{t}>) outs(%i : tensor<{b}x{m}x{n}x{acc}>) -> tensor<{b}x{m}x{n}x{acc}>
+  return %y : tensor<{b}x{m}x{n}x{acc}>
+}}
+"""
+
+# Attention's Q K^T: the rhs read transposed, (b, n, k).
+BATCH_MATMUL_T = """
+#q = affine_map<(b, m, n, k) -> (b, m, k)>
+#kt = affine_map<(b, m, n, k) -> (b, n, k)>
+#o = affine_map<(b, m, n, k) -> (b, m, n)>
+func.func @f(%a: tensor<{b}x{m}x{k}xf32>, %w: tensor<{b}x{n}x{k}xf32>) -> tensor<{b}x{m}x{n}xf32> {{
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{b}x{m}x{n}xf32>
+  %i = linalg.fill ins(%z : f32) outs(%e : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  %y = linalg.generic {{indexing_maps = [#q, #kt, #o], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}}
+      ins(%a, %w : tensor<{b}x{m}x{k}xf32>, tensor<{b}x{n}x{k}xf32>) outs(%i : tensor<{b}x{m}x{n}xf32>) {{
+  ^bb0(%x: f32, %v: f32, %acc: f32):
+    %p = arith.mulf %x, %v : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }} -> tensor<{b}x{m}x{n}xf32>
+  return %y : tensor<{b}x{m}x{n}xf32>
+}}
+"""
+
+
+@pytest.mark.parametrize("b,m,k,n", [(4, 255, 64, 255), (3, 13, 37, 21), (2, 1, 40, 24),
+                                     (5, 64, 255, 64), (1, 16, 8, 32)])
+def test_batched_products_run_as_gemms_exact(b, m, k, n):
+    # Batched products (linalg.batch_matmul, attention's Q K^T with the rhs
+    # read transposed) are a loop of GEMMs over the batch, on views of each
+    # batch element: parallel over the batch when each product is small,
+    # else around parallel products (the first shape is large enough with
+    # a threshold of 0). Exact for f32 on integer values and for int8, on
+    # every element of the batch.
+    rng = np.random.default_rng(b * m * k + n)
+    af = rng.integers(-64, 64, (b, m, k)).astype(np.float32)
+    wf = rng.integers(-64, 64, (b, k, n)).astype(np.float32)
+    want = np.einsum("bmk,bkn->bmn", af, wf)
+    for pipeline in (None, "quantx-cpu-pipeline{gemm-min-parallel-work=0}"):
+        fn = jit.compile(BATCH_MATMUL.format(b=b, m=m, k=k, n=n, t="f32", acc="f32",
+                                             dot=".0"), pipeline)["f"]
+        for _ in range(2):  # buffers are reused: no stale values
+            np.testing.assert_array_equal(fn(af, wf), want)
+    wt = np.ascontiguousarray(wf.transpose(0, 2, 1))
+    fn = jit.compile(BATCH_MATMUL_T.format(b=b, m=m, k=k, n=n))["f"]
+    np.testing.assert_array_equal(fn(af, wt), want)
+    ai = rng.integers(-128, 128, (b, m, k)).astype(np.int8)
+    wi = rng.integers(-128, 128, (b, k, n)).astype(np.int8)
+    text = (BATCH_MATMUL.format(b=b, m=m, k=k, n=n, t="i8", acc="i32", dot="")
+            .replace("linalg.batch_matmul ins", "linalg.batch_matmul "
+                     "{cast = #linalg.type_fn<cast_signed>} ins"))
+    np.testing.assert_array_equal(
+        jit.compile(text)["f"](ai, wi),
+        np.einsum("bmk,bkn->bmn", ai.astype(np.int32), wi.astype(np.int32)))
+
+
 def _bench_module(name):
     """A module of bench/ (stdlib-only at import), for the MLIR sources the
     benchmarks and these tests share."""

@@ -56,6 +56,14 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
     multiply-adds are emitted as sequential loops (no OpenMP region); the
     others get at least two output tiles when the shape allows.
 
+    A batched product (iterators `[parallel, parallel, parallel,
+    reduction]`, output map `(b, m, n)`, every memref operand indexed by
+    `b` in its first dimension and nowhere else: `linalg.batch_matmul`)
+    first becomes a loop over `b` of the 2-D product on rank-reduced
+    `memref.subview`s of each batch element, generated as above: an
+    `scf.parallel` over the batch when each product is below
+    `min-parallel-work` (so runs sequentially), else an `scf.for`.
+
     On targets with AVX-512 the f32 tiles (and the vpdpbusd tiles, with
     `avx512vnni` and `avx512bw`) are 8 x 32 of 512-bit vectors (16 accumulators
     of the 32 registers) instead of 6 x 16 of 256-bit ones (`vector-bits` chooses). The instruction form

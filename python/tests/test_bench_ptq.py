@@ -86,3 +86,20 @@ def test_bench_bias_correction_small_run():
         assert 0.0 < figures[f"{key}_bc_error_ratio"] < 0.5, mode
         assert 0.0 <= figures[f"{key}_bc_accuracy"] <= 1.0, mode
     assert figures["fashion_mlp_static_int8_torch_sqnr_db"] > 20.0
+
+
+def test_bench_ptq_lm_small_run():
+    """bench/ptq_lm.py on 16 windows and one mode: the language model
+    quantizes, its perplexity stays near float's, and the JSON line has the
+    figures."""
+    script = os.path.join(SOURCE, "bench", "ptq_lm.py")
+    r = subprocess.run([sys.executable, script, "--windows", "16", "--modes",
+                        "dynamic-int8", "--repetitions", "2"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    figures = json.loads(r.stdout.strip().splitlines()[-1])
+    assert figures["bench"] == "ptq_lm" and figures["windows"] == 16
+    assert abs(figures["float_ppl"] / figures["torch_float_ppl"] - 1) < 1e-4
+    assert 1.0 < figures["dynamic_int8_ppl"] / figures["float_ppl"] < 1.02
+    assert figures["dynamic_int8_bytes"] * 3.5 < figures["float_bytes"]
+    assert figures["dynamic_int8_speedup_b1"] > 0 and figures["dynamic_int8_speedup_b16"] > 0

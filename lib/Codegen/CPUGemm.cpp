@@ -1587,12 +1587,23 @@ static int64_t l2CacheBytes(int64_t option) {
 }
 
 /// A batched matrix product: a bufferized generic with iterators
-/// [parallel, parallel, parallel, reduction], output map (b, m, n) and every
-/// memref operand indexed by the batch dimension b in its first dimension
-/// only (linalg.batch_matmul generalized, attention's Q K^T and P V).
+/// [parallel, parallel, parallel, reduction], output map (b, m, n), a body
+/// that adds a product to the accumulator, and every memref operand
+/// indexed by the batch dimension b in its first dimension only
+/// (linalg.batch_matmul generalized, attention's Q K^T and P V). matchGemm
+/// checks the body in full on each batch element's product.
 static bool isBatchedProduct(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
       op.getNumLoops() != 4)
+    return false;
+  Block *body = op.getBody();
+  Operation *add = body->getTerminator()->getNumOperands() == 1
+                       ? body->getTerminator()->getOperand(0).getDefiningOp()
+                       : nullptr;
+  if (!add || !isa<arith::AddFOp, arith::AddIOp>(add) ||
+      !llvm::any_of(add->getOperands(), [](Value v) {
+        return isa_and_nonnull<arith::MulFOp, arith::MulIOp>(v.getDefiningOp());
+      }))
     return false;
   auto iters = op.getIteratorTypesArray();
   if (iters[0] != utils::IteratorType::parallel ||

@@ -49,3 +49,19 @@ func.func @not_batched(%q: memref<4x13x37xf32>, %k: memref<21x4x37xf32>, %s: mem
   }
   return
 }
+
+// A batched reduction that is not a product (softmax's row maximum) is
+// left alone.
+// SMALL-LABEL: func.func @row_maximum
+// SMALL: linalg.generic
+// SMALL-NOT: memref.subview
+// LARGE-LABEL: func.func @row_maximum
+func.func @row_maximum(%x: memref<2x4x13x21xf32>, %m: memref<2x4x13xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, h, r, k) -> (b, h, r, k)>, affine_map<(b, h, r, k) -> (b, h, r)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : memref<2x4x13x21xf32>) outs(%m : memref<2x4x13xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %a = arith.maximumf %acc, %v : f32
+    linalg.yield %a : f32
+  }
+  return
+}

@@ -33,7 +33,6 @@ quantx's static int8 against PyTorch's dynamic).
 """
 
 import argparse
-import io
 import json
 import math
 import os
@@ -45,7 +44,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ptq as bench_ptq  # noqa: E402  (interleaved timing)
+import ptq as bench_ptq  # noqa: E402  (interleaved timing, PyTorch helpers)
 
 from quantx import ptq  # noqa: E402
 import quantx.jit  # noqa: E402
@@ -75,19 +74,6 @@ def perplexity(fn, windows):
         total += log_softmax_nll(logits, w[:n, 1:])
         count += w[:n, 1:].size
     return math.exp(total / count)
-
-
-def torch_fn(model):
-    def run(x):
-        with torch.no_grad():
-            return model(torch.from_numpy(x)).numpy()
-    return run
-
-
-def state_bytes(model):
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    return buf.tell()
 
 
 def main():
@@ -120,8 +106,10 @@ def main():
 
     fns, ppl, size = {}, {}, {}
     tdyn = torch.ao.quantization.quantize_dynamic(lm, {torch.nn.Linear}, dtype=torch.qint8)
-    fns["torch float"], fns["torch dynamic-int8"] = torch_fn(lm), torch_fn(tdyn)
-    size["torch float"], size["torch dynamic-int8"] = state_bytes(lm), state_bytes(tdyn)
+    fns["torch float"] = bench_ptq.torch_callable(lm)
+    fns["torch dynamic-int8"] = bench_ptq.torch_callable(tdyn)
+    size["torch float"] = bench_ptq.state_bytes(lm)
+    size["torch dynamic-int8"] = bench_ptq.state_bytes(tdyn)
     float_bytes = sum(p.numel() * 4 for p in lm.parameters())
     with tempfile.TemporaryDirectory(prefix="quantx-bench-lm-") as tmp:
         paths, compiled = {}, {}

@@ -421,7 +421,8 @@ assert "{x_shift}" in GEMM_ZERO_POINTS and "{w_shift}" in GEMM_ZERO_POINTS
 
 @pytest.mark.parametrize("m,k,n", [(13, 37, 21), (8, 16, 32), (6, 300, 16),
                                    (24, 9, 40), (5, 64, 16), (16, 47, 48),
-                                   (1, 784, 256), (1, 5, 3), (3, 40, 24)])
+                                   (1, 784, 256), (1, 5, 3), (3, 40, 24),
+                                   (255, 33, 32), (35, 20, 16), (9, 12, 16)])
 @pytest.mark.parametrize("shift", ["none", "x", "w"])
 def test_gemm_lhs_packing_exact(m, k, n, shift):
     # The left-hand side is packed with vectors for whole row panels and
@@ -451,7 +452,8 @@ def test_gemm_lhs_packing_exact(m, k, n, shift):
 
 
 @pytest.mark.parametrize("m,k,n", [(13, 37, 21), (8, 16, 32), (1, 784, 256),
-                                   (1, 5, 3), (70, 520, 100), (100, 30, 50)])
+                                   (1, 5, 3), (70, 520, 100), (100, 30, 50),
+                                   (255, 40, 48), (21, 9, 32)])
 def test_gemm_f32_512_bit_tiles_exact(m, k, n):
     # The 8 x 32 tiles of 512-bit vectors that AVX-512 targets get: the
     # pass follows target-features, so they are generated here too, and

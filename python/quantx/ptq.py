@@ -735,7 +735,8 @@ def format_report(report: dict) -> str:
                      f"{l['input_scale']:.6g}" if "input_scale" in l else "-",
                      str(l.get("input_zero_point", "-")),
                      f"{max(ws):.6g}" if ws else "-",
-                     f"{l['bytes_before']} -> {l['bytes_after']}",
+                     (f"{l['bytes_before']} -> {l['bytes_after']}"
+                      if l.get("bytes_before") else "-"),  # no weights
                      _sqnr_cell(l)))
     lines = _table(rows) + _float_reasons(report["layers"])
     short = {"output": "out", "input": "in"}

@@ -901,7 +901,9 @@ def test_format_report_lists_additions_and_poolings():
     reason once (keep-float is asked for, so not repeated)."""
     rep = {"layers": [{"name": "fc", "status": "quantized", "input_scale": 0.1,
                        "input_zero_point": 3, "weight_scales": [0.01, 0.02],
-                       "bytes_before": 8, "bytes_after": 2, "sqnr_db": 40.0}],
+                       "bytes_before": 8, "bytes_after": 2, "sqnr_db": 40.0},
+                      {"name": "matmul_1", "status": "float", "bytes_before": 0,
+                       "bytes_after": 0, "reason": "no constant operand"}],
            "adds": [{"name": "add", "status": "quantized", "relu_fused": True,
                      "lhs_scale": 0.1, "rhs_scale": 0.2, "output_scale": 0.3,
                      "output_zero_point": 0, "sqnr_db": 33.25},
@@ -912,8 +914,11 @@ def test_format_report_lists_additions_and_poolings():
                       "output_scale": 0.05, "output_zero_point": 7}]}
     lines = ptq.format_report(rep).splitlines()
     assert lines[1].split() == ["fc", "quantized", "0.1", "3", "0.02", "8", "->", "2", "40.00"]
-    assert lines[3].split()[:2] == ["addition", "status"]
-    assert lines[4].split() == ["add", "quantized", "+relu", "0.1", "0.2", "0.3", "0", "33.25"]
+    # A product without weights has no bytes to compare.
+    assert lines[2].split() == ["matmul_1", "float", "-", "-", "-", "-", "-"]
+    assert "float: matmul_1: no constant operand" in lines
+    assert lines[5].split()[:2] == ["addition", "status"]
+    assert lines[6].split() == ["add", "quantized", "+relu", "0.1", "0.2", "0.3", "0", "33.25"]
     assert "float: add_1: no reader of its result is quantized" in lines
     assert not any("add_2:" in l for l in lines)
     assert lines[-2].split()[:2] == ["avg", "pooling"]

@@ -503,6 +503,29 @@ def test_asymmetric_int4_weights_in_the_gemm():
     np.testing.assert_allclose(y, x @ w, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("m", [256, 257, 300])
+def test_int8_weights_on_many_rows_take_the_gemm(m):
+    # Weight-only int8 (f32 kernel) on more than 256 rows is left to the
+    # GEMM (quantx-pack-weight-only f32-max-rows), which packs the
+    # dequantized weights once per call; at 256 rows the kernel runs. Both
+    # are the product with the dequantized weights, within the worst-case
+    # error of a K-term f32 sum (K eps sum |x| |w|; the kernel scales each
+    # group's integer-weight sum, so its rounding differs from numpy's).
+    rng = np.random.default_rng(m)
+    k, n = 48, 40
+    q = rng.integers(-127, 128, (k, n))
+    scales = rng.uniform(0.01, 0.1, n)
+    ws = ", ".join(repr(float(v)) for v in scales)
+    text = (int4_constant_matmul(m, k, n, q, f"!quantx.uniform<i8<-127:127>:f32, axis = 1, "
+                                            f"scales = dense<[{ws}]> : tensor<{n}xf64>>")
+            .replace(f"x{n}xi4>", f"x{n}xi8>"))
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = q * scales[None, :].astype(np.float32)
+    exact = x.astype(np.float64) @ w
+    bound = k * np.finfo(np.float32).eps * (np.abs(x).astype(np.float64) @ np.abs(w))
+    assert np.all(np.abs(jit.compile(text)["f"](x) - exact) <= bound)
+
+
 @pytest.mark.parametrize("g", [8, 0])
 def test_int4_weights_with_scales_in_the_type(g):
     # What PTQ's weight-only modes emit (a quantx.constant whose group

@@ -169,6 +169,15 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     through a driver function, on threads when the kernel is not threaded
     itself. Scales may be an operand or in the weight type.
 
+    An f32 kernel (any weights with `activations=f32`, 8-bit weights
+    always) on more than `f32-max-rows` rows of activations is left to the
+    GEMM of `convert-quantx-to-linalg` and `quantx-cpu-gemm`, which
+    dequantizes the weights into its packed operand once per call: on the
+    example language model's 4,080-row products the kernels in blocks of 8
+    rows took 12 % longer than that (docs/design/WeightOnlyGEMV.md). The
+    int8-activation kernels stay at any row count (their integer products
+    beat the f32 GEMM there).
+
     Matmuls the kernel does not cover (batched, static offsets, quantized
     results) are left to
     `convert-quantx-to-linalg`; with `pack-arguments`, such a matmul on a
@@ -200,6 +209,9 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
            "Target features in LLVM syntax (e.g. +avx2,+fma) the kernels are "
            "generated for; empty: the host CPU's (activations=int8 needs "
            "avx2)">,
+    Option<"f32MaxRows", "f32-max-rows", "int64_t", "256",
+           "Leave f32-kernel matmuls with more static rows than this to the "
+           "GEMM (negative: no limit)">,
     Option<"activations", "activations", "std::string", "\"f32\"",
            "Arithmetic of the kernels: f32 (exact f32 products, layout "
            "n8) or int8 (activations quantized per weight group to int8 "

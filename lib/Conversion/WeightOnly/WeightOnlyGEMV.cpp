@@ -94,7 +94,7 @@ BlockArgument asFuncArgument(Value v) {
 /// Checks the shape and scheme of a weight-only matmul; on failure `why`
 /// says what is not supported.
 FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
-                           std::string &why) {
+                           int64_t f32MaxRows, std::string &why) {
   auto fail = [&](const Twine &reason) -> FailureOr<Plan> {
     why = reason.str();
     return failure();
@@ -186,6 +186,10 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
     else if (mustFollow)
       return fail(reason);
   }
+  if (!mustFollow && p.layout.kind != ::quantx::WeightLayoutKind::N8K8 &&
+      f32MaxRows >= 0 && p.rows > f32MaxRows)
+    return fail("more rows than f32-max-rows: the GEMM, which dequantizes "
+                "the weights once per call, is faster there");
   p.scaleElement = se;
   p.weights = op.getRhs();
   p.scales = op.getRhsScale();
@@ -1007,7 +1011,7 @@ struct PackWeightOnlyPass
     BlockArgument weightArg = asFuncArgument(op.getRhs());
     bool wantArgument = packArguments && weightArg;
     FailureOr<Plan> plan =
-        planMatmul(op, activations == "int8", wantArgument, why);
+        planMatmul(op, activations == "int8", wantArgument, f32MaxRows, why);
     if (failed(plan)) {
       if (wantArgument)
         return op.emitOpError("cannot pack weight argument #")

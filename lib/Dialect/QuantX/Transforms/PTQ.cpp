@@ -512,33 +512,21 @@ static LogicalResult planBiasCorrection(Plan &plan, ArrayRef<float> w,
   }
   SmallVector<double> mean(means.getValues<double>());
 
-  // E[x] of every weight element of one output channel, and the channel
-  // of each weight element: [N, K] / [K, N] matmul weights, or a
-  // convolution's [F, C/G, KH, KW].
-  int64_t channels, perChannel;
+  // E[x] of every column a weight element multiplies, and the output
+  // channel and column of each weight element: [N, K] / [K, N] matmul
+  // weights (columns k), or a convolution's [F, C/G, KH, KW] (columns
+  // (g, c, kh, kw), one set per group).
+  bool kMajor = layer.kind == LayerKind::Matmul && !layer.transposeRhs;
+  int64_t channels = kMajor ? dims[1] : dims[0];
+  int64_t perChannel = kMajor ? dims[0] : int64_t(w.size()) / channels;
+  int64_t filtersPerGroup = channels / layer.groups;
   SmallVector<double> columnMean;
-  auto channelOf = [&](int64_t i) -> int64_t {
-    if (layer.kind == LayerKind::Matmul && !layer.transposeRhs)
-      return i % dims[1];
-    return i / perChannel;
-  };
-  auto columnOf = [&](int64_t i) -> int64_t {
-    if (layer.kind == LayerKind::Matmul && !layer.transposeRhs)
-      return i / dims[1];
-    return i % perChannel;
-  };
   if (layer.kind == LayerKind::Matmul) {
-    channels = layer.transposeRhs ? dims[0] : dims[1];
-    perChannel = layer.transposeRhs ? dims[1] : dims[0];
     columnMean = mean;
   } else {
     auto outType = cast<RankedTensorType>(layer.product().getType());
     auto [strides, dilations] = getConvWindows(layer);
     int64_t groupChannels = dims[1], kh = dims[2], kw = dims[3];
-    channels = dims[0];
-    perChannel = groupChannels * kh * kw;
-    // One set of columns per group; the channel means of group g are
-    // mean[g * C/G ...].
     for (int64_t g = 0; g < layer.groups; ++g)
       for (int64_t c = 0; c < groupChannels; ++c)
         for (int64_t i = 0; i < kh; ++i)
@@ -550,13 +538,12 @@ static LogicalResult planBiasCorrection(Plan &plan, ArrayRef<float> w,
                 tapCoverage(j, actType.getDimSize(3), outType.getDimSize(3),
                             strides[1], dilations[1], layer.padding[2]));
   }
-  int64_t filtersPerGroup = channels / layer.groups;
   std::vector<double> shift(channels, 0.0);
   for (int64_t i = 0, e = w.size(); i < e; ++i) {
-    int64_t c = channelOf(i);
-    int64_t column = columnOf(i);
-    if (layer.kind == LayerKind::Conv2D)
-      column += (c / filtersPerGroup) * perChannel;
+    int64_t c = kMajor ? i % channels : i / perChannel;
+    int64_t column = kMajor
+                         ? i / channels
+                         : i % perChannel + (c / filtersPerGroup) * perChannel;
     shift[c] += (double(deq[i]) - double(w[i])) * columnMean[column];
   }
   std::vector<float> bias(channels, 0.0f);

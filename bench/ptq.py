@@ -11,7 +11,9 @@ script, in one run:
   images of the ``val`` split is used: training-set images the model was
   never trained on, as new to it as the test images, which never take part
   in a choice) and rewrites it: static int8, dynamic int8 and
-  weight-only int4 (group 16: it divides every K, 784 included);
+  weight-only int4 (group 16: it divides every Linear layer's K, 784
+  included; the CNN's 3x3 convolutions get one scale per output channel,
+  as 16 is not a whole number of their 9-tap input channels);
 * builds PyTorch's own quantized models on the same calibration images:
   torch.ao.quantization FX graph mode static PTQ (x86 oneDNN backend; this
   torch has no FBGEMM) and

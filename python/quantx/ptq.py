@@ -728,10 +728,16 @@ def format_report(report: dict) -> str:
     """Readable tables of a quantx-ptq report: the layers, then the residual
     additions and average poolings, each followed by why those left float
     are."""
-    rows = [("layer", "status", "in scale", "in zp", "w scale max", "bytes", "SQNR dB")]
+    rows = [("layer", "status", "weights", "in scale", "in zp", "w scale max", "bytes",
+             "SQNR dB")]
     for l in report["layers"]:
         ws = l.get("weight_scales") or []
-        rows.append((l["name"], l["status"],
+        weights = "-"
+        if "weight_bits" in l:
+            weights = f"int{l['weight_bits']}"
+            if l.get("weight_granularity") == "per_group":
+                weights += f" g{l['weight_group']}"
+        rows.append((l["name"], l["status"], weights,
                      f"{l['input_scale']:.6g}" if "input_scale" in l else "-",
                      str(l.get("input_zero_point", "-")),
                      f"{max(ws):.6g}" if ws else "-",
@@ -739,6 +745,8 @@ def format_report(report: dict) -> str:
                       if l.get("bytes_before") else "-"),  # no weights
                      _sqnr_cell(l)))
     lines = _table(rows) + _float_reasons(report["layers"])
+    lines += [f"weights: {l['name']}: {l['weight_note']}"
+              for l in report["layers"] if l.get("weight_note")]
     short = {"output": "out", "input": "in"}
     for key, title, operands in (("adds", "addition", ("lhs", "rhs", "output")),
                                  ("pools", "avg pooling", ("input", "output"))):

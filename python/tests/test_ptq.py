@@ -747,6 +747,61 @@ def test_convolution_forms_match_pytorch(tmp_path, mode, kernel, stride, padding
     assert sqnr_against_torch(model, out.read_text(), x, 4) > 30.0
 
 
+@pytest.mark.parametrize("mode,group_size,cin,cout,kernel,stride,padding,dilation,groups,group", [
+    # group: the reported weight elements per scale (the filter's C/G*KH*KW
+    # when group-size is not a whole number of its input channels).
+    ("weight-int8", 0, 8, 16, (3, 3), (1, 1), (1, 1), (1, 1), 1, 72),
+    ("weight-int4", 0, 8, 16, (3, 3), (2, 2), (1, 1), (1, 1), 1, 72),
+    ("weight-int4", 18, 8, 16, (3, 3), (1, 1), (1, 1), (1, 1), 1, 18),
+    ("weight-int4", 16, 8, 16, (3, 3), (1, 1), (1, 1), (1, 1), 1, 72),
+    ("weight-int4", 12, 8, 6, (3, 2), (1, 2), (2, 0), (2, 1), 2, 12),  # im2col per group
+    ("weight-int4", 9, 16, 16, (3, 3), (1, 1), (1, 1), (1, 1), 16, 9),  # depthwise
+    ("weight-int8", 0, 12, 8, (1, 1), (1, 1), (0, 0), (1, 1), 4, 3)])  # direct form
+def test_weight_only_convolutions_compute_with_the_dequantized_filters(
+        tmp_path, mode, group_size, cin, cout, kernel, stride, padding, dilation, groups,
+        group):
+    """Weight-only modes quantize convolutions too: the filter in int8 or
+    int4, one scale per output channel or per group of whole input
+    channels, the activations f32. The result is the convolution with the
+    dequantized filter (codes recomputed here from the reported scales),
+    bias and ReLU, within the worst-case error of its f32 sum."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, dilation=dilation,
+                     groups=groups)
+    model = nn.Sequential(conv, nn.ReLU()).eval()
+    x = np.random.default_rng(3).standard_normal((4, cin, 9, 10)).astype(np.float32)
+    out = tmp_path / "conv.mlir"
+    rep = ptq.quantize_model(model, x, str(out), batch_size=4, mode=mode,
+                             group_size=group_size)
+    layer = rep["layers"][0]
+    assert (layer["status"], layer["weight_group"], layer["relu_fused"]) == (
+        "quantized", group, True)
+    assert ("weight_note" in layer) == (group_size > 0 and group != group_size)
+    assert layer["weight_granularity"] == ("per_group" if group < cin // groups *
+                                           kernel[0] * kernel[1] else "per_channel")
+    text = out.read_text()
+    assert "linalg.conv" not in text and "quantx.conv2d" in text
+
+    w = conv.weight.detach().numpy()
+    qmax = 127 if mode == "weight-int8" else 7
+    rows = w.reshape(cout, -1, group)
+    scales = np.array(layer["weight_scales"], np.float32).reshape(cout, -1, 1)
+    codes = np.clip(np.rint(rows / scales), -qmax, qmax)
+    deq = (codes * scales).reshape(w.shape).astype(np.float64)
+    args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    xt = torch.from_numpy(x).double()
+    exact = torch.nn.functional.conv2d(xt, torch.from_numpy(deq),
+                                       conv.bias.detach().double(), **args)
+    magnitude = torch.nn.functional.conv2d(xt.abs(), torch.from_numpy(np.abs(deq)),
+                                           conv.bias.detach().double().abs(), **args)
+    k = deq[0].size
+    bound = (k + 2) * np.finfo(np.float32).eps * magnitude.numpy()
+    y = jit.compile(text)["forward"](x)
+    assert np.all(np.abs(y - torch.relu(exact).numpy()) <= bound)
+
+
 def test_one_dimensional_cnn(tmp_path):
     """Conv1d (with BatchNorm1d folded), MaxPool1d and global average
     pooling, as the 2-D ops on [N, C, 1, L]: every conv is quantized with
@@ -901,7 +956,16 @@ def test_format_report_lists_additions_and_poolings():
     reason once (keep-float is asked for, so not repeated)."""
     rep = {"layers": [{"name": "fc", "status": "quantized", "input_scale": 0.1,
                        "input_zero_point": 3, "weight_scales": [0.01, 0.02],
+                       "weight_bits": 8, "weight_granularity": "per_channel",
+                       "weight_group": 2,
                        "bytes_before": 8, "bytes_after": 2, "sqnr_db": 40.0},
+                      {"name": "conv", "status": "quantized", "weight_scales": [0.5] * 4,
+                       "weight_bits": 4, "weight_granularity": "per_group",
+                       "weight_group": 18, "bytes_before": 144, "bytes_after": 34},
+                      {"name": "conv_1", "status": "quantized", "weight_scales": [0.25],
+                       "weight_bits": 4, "weight_granularity": "per_channel",
+                       "weight_group": 9, "bytes_before": 36, "bytes_after": 9,
+                       "weight_note": "group-size 16 is not a whole number"},
                       {"name": "matmul_1", "status": "float", "bytes_before": 0,
                        "bytes_after": 0, "reason": "no constant operand"}],
            "adds": [{"name": "add", "status": "quantized", "relu_fused": True,
@@ -913,12 +977,19 @@ def test_format_report_lists_additions_and_poolings():
            "pools": [{"name": "pool", "status": "quantized", "input_scale": 0.1,
                       "output_scale": 0.05, "output_zero_point": 7}]}
     lines = ptq.format_report(rep).splitlines()
-    assert lines[1].split() == ["fc", "quantized", "0.1", "3", "0.02", "8", "->", "2", "40.00"]
+    assert lines[0].split()[:3] == ["layer", "status", "weights"]
+    assert lines[1].split() == ["fc", "quantized", "int8", "0.1", "3", "0.02", "8", "->", "2",
+                                "40.00"]
+    # Weight-only: no input parameters; grouped weights name their group.
+    assert lines[2].split() == ["conv", "quantized", "int4", "g18", "-", "-", "0.5", "144",
+                                "->", "34", "-"]
+    assert lines[3].split()[:3] == ["conv_1", "quantized", "int4"]
     # A product without weights has no bytes to compare.
-    assert lines[2].split() == ["matmul_1", "float", "-", "-", "-", "-", "-"]
+    assert lines[4].split() == ["matmul_1", "float", "-", "-", "-", "-", "-", "-"]
     assert "float: matmul_1: no constant operand" in lines
-    assert lines[5].split()[:2] == ["addition", "status"]
-    assert lines[6].split() == ["add", "quantized", "+relu", "0.1", "0.2", "0.3", "0", "33.25"]
+    assert "weights: conv_1: group-size 16 is not a whole number" in lines
+    assert lines[8].split()[:2] == ["addition", "status"]
+    assert lines[9].split() == ["add", "quantized", "+relu", "0.1", "0.2", "0.3", "0", "33.25"]
     assert "float: add_1: no reader of its result is quantized" in lines
     assert not any("add_2:" in l for l in lines)
     assert lines[-2].split()[:2] == ["avg", "pooling"]

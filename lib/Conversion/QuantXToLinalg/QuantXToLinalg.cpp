@@ -899,30 +899,83 @@ static Value padSpatial(OpBuilder &b, Location loc, Value input,
 /// Whether an ungrouped convolution with these schemes can be lowered as
 /// im2col: the input parameters must not vary along the gathered axes and
 /// the filter parameters only along the output channels.
-static bool supportsIm2col(UniformType lhsQ, UniformType rhsQ) {
+/// The type of a [F, C, KH, KW] filter quantized as `q` once collapsed to
+/// the [F, C * KH * KW] matrix of the im2col form: per-tensor and per-axis
+/// (axis 0) types are unchanged; blocks of B whole input channels of one
+/// filter (weight-only, static parameters) become blocks of B * KH * KW
+/// consecutive elements of a row. Null otherwise.
+static UniformType im2colFilterType(UniformType q, ArrayRef<int64_t> fShape) {
+  if (q.isPerTensor() || (q.isPerAxis() && q.getAxes()[0] == 0))
+    return q;
+  if (!q.isPerBlock() || !q.hasStaticParams())
+    return {};
+  int64_t channelBlock = fShape[1];
+  for (auto [axis, size] : llvm::zip(q.getAxes(), q.getBlockSizes())) {
+    if (axis == 0 && size != 1)
+      return {};
+    if (axis == 1)
+      channelBlock = std::min(size, fShape[1]);
+    if (axis >= 2 && size < fShape[axis])
+      return {};
+  }
+  int64_t blocks = llvm::divideCeil(fShape[1], channelBlock);
+  auto reshape = [&](Attribute table) -> Attribute {
+    auto dense = dyn_cast_or_null<DenseElementsAttr>(table);
+    if (!dense)
+      return table; // Absent (symmetric), or a scalar.
+    return dense.reshape(
+        RankedTensorType::get({fShape[0], blocks}, dense.getElementType()));
+  };
+  int64_t taps = fShape[2] * fShape[3];
+  return UniformType::get(
+      q.getStorageType(), q.getIsSigned(), q.getStorageMin(), q.getStorageMax(),
+      q.getExpressedType(), Granularity::per_block, {0, 1},
+      {1, channelBlock * taps}, q.getOffsetKind(), q.getScaleType(),
+      q.getOffsetType(), reshape(q.getScales()), reshape(q.getOffsets()));
+}
+
+static bool supportsIm2col(UniformType lhsQ, UniformType rhsQ,
+                           ArrayRef<int64_t> fShape) {
   if (lhsQ && !lhsQ.isPerTensor())
     return false;
+  if (rhsQ.isPerBlock())
+    return !lhsQ && im2colFilterType(rhsQ, fShape);
   if (rhsQ.isPerTensor())
     return true;
   return rhsQ.isPerAxis() && rhsQ.getAxes()[0] == 0;
 }
 
 /// `q` for the filters [first, first + count) of a convolution: a per-axis
-/// (axis 0) type keeps those entries of its static tables; a per-tensor type
-/// is the same. Null for other granularities or dynamic parameters.
+/// (axis 0) or per-block (blocks of one filter) type keeps those entries of
+/// its static tables; a per-tensor type is the same. Null for other
+/// granularities or dynamic parameters.
 static UniformType sliceFilterType(UniformType q, int64_t first,
                                    int64_t count) {
   if (q.isPerTensor())
     return q;
-  if (!q.isPerAxis() || q.getAxes()[0] != 0 || !q.hasStaticParams())
+  bool perBlockOfOneFilter =
+      q.isPerBlock() && llvm::any_of(llvm::zip(q.getAxes(), q.getBlockSizes()),
+                                     [](auto axisAndSize) {
+                                       return std::get<0>(axisAndSize) == 0 &&
+                                              std::get<1>(axisAndSize) == 1;
+                                     });
+  if (!(q.isPerAxis() && q.getAxes()[0] == 0) && !perBlockOfOneFilter)
     return {};
+  if (!q.hasStaticParams())
+    return {};
+  // The rows [first, first + count) of a table whose dimension 0 runs over
+  // the filters.
   auto slice = [&](Attribute table) -> Attribute {
     auto dense = dyn_cast_or_null<DenseElementsAttr>(table);
     if (!dense)
       return table; // Absent (symmetric), or a scalar.
-    auto type = RankedTensorType::get({count}, dense.getElementType());
+    SmallVector<int64_t> shape(dense.getType().getShape());
+    int64_t rowSize = dense.getNumElements() / shape[0];
+    shape[0] = count;
+    auto type = RankedTensorType::get(shape, dense.getElementType());
     SmallVector<Attribute> values(dense.getValues<Attribute>());
-    return DenseElementsAttr::get(type, ArrayRef(values).slice(first, count));
+    return DenseElementsAttr::get(
+        type, ArrayRef(values).slice(first * rowSize, count * rowSize));
   };
   return UniformType::get(
       q.getStorageType(), q.getIsSigned(), q.getStorageMin(), q.getStorageMax(),
@@ -1165,6 +1218,7 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
       g.rhs = tensor::CollapseShapeOp::create(
           rewriter, loc, filter,
           SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+      g.rhsQ = im2colFilterType(g.rhsQ, fShape);
       g.lhsMap = AffineMap::get(3, 0, {d(2), d(1)}, ctx);
       g.rhsMap = AffineMap::get(3, 0, {d(0), d(2)}, ctx);
       g.lhsRank = 2;
@@ -1177,7 +1231,7 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
       return buildContraction(rewriter, loc, *getTypeConverter(), g);
     };
     if (im2col && groups == 1 && !dynamicZeroPoint &&
-        supportsIm2col(c.lhsQ, c.rhsQ)) {
+        supportsIm2col(c.lhsQ, c.rhsQ, fType.getShape())) {
       FailureOr<Value> result =
           im2colContraction(c, input, adaptor.getFilter(), fType.getShape());
       if (failed(result))
@@ -1193,7 +1247,9 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     // direct against 6.8 ms im2col; 4 per group 12.9 against 7.4 ms).
     auto resultQ = dyn_cast<UniformType>(c.resultType.getElementType());
     if (im2col && groups > 1 && fType.getShape()[1] > 2 && !dynamicZeroPoint &&
-        supportsIm2col(c.lhsQ, c.rhsQ) && (!resultQ || resultQ.isPerTensor())) {
+        supportsIm2col(c.lhsQ, c.rhsQ, fType.getShape()) &&
+        sliceFilterType(c.rhsQ, 0, fType.getShape()[0] / groups) &&
+        (!resultQ || resultQ.isPerTensor())) {
       ArrayRef<int64_t> fShape = fType.getShape();
       int64_t numF = fShape[0] / groups, numC = fShape[1];
       auto paddedType = cast<RankedTensorType>(input.getType());

@@ -178,3 +178,19 @@ func.func @float_linalg_conv(%x: tensor<2x3x5x5xf32>, %w: tensor<4x3x3x3xf32>, %
          ins(%p, %w : tensor<2x3x7x7xf32>, tensor<4x3x3x3xf32>) outs(%init : tensor<2x4x5x5xf32>) -> tensor<2x4x5x5xf32>
   return %c : tensor<2x4x5x5xf32>
 }
+
+// -----
+
+// A weight-only grouped convolution whose filter has a scale per 2 input
+// channels: each group's im2col product reads its filters' rows of the
+// scales, as blocks of 2 * 9 = 18 consecutive elements of a filter row.
+// CHECK-LABEL: func.func @conv2d_weight_only_blocks_grouped
+// CHECK: %[[S0:.*]] = arith.constant dense<{{\[}}[1.000000e+00, 2.000000e+00], [3.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[S0]] : tensor<36x9xf32>, tensor<2x36xi4>, tensor<2x2xf32>) outs(%{{.*}} : tensor<2x9xf32>)
+// CHECK: %[[S1:.*]] = arith.constant dense<{{\[}}[5.000000e+00, 6.000000e+00], [7.000000e+00, 8.000000e+00]]> : tensor<2x2xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[S1]] : tensor<36x9xf32>, tensor<2x36xi4>, tensor<2x2xf32>) outs(%{{.*}} : tensor<2x9xf32>)
+!wb = !quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 2}, scales = dense<[[[[1.0]], [[2.0]]], [[[3.0]], [[4.0]]], [[[5.0]], [[6.0]]], [[[7.0]], [[8.0]]]]> : tensor<4x2x1x1xf64>>
+func.func @conv2d_weight_only_blocks_grouped(%x: tensor<1x8x5x5xf32>, %w: tensor<4x4x3x3x!wb>) -> tensor<1x4x3x3xf32> {
+  %y = quantx.conv2d %x, %w {groups = 2} : tensor<1x8x5x5xf32>, tensor<4x4x3x3x!wb> -> tensor<1x4x3x3xf32>
+  return %y : tensor<1x4x3x3xf32>
+}

@@ -559,10 +559,28 @@ func.func @f(%x: tensor<1x3x8x8x!quantx.uniform<u8:f32, scale = 0.02, zero_point
 
 // -----
 
-// Conv2d grouped filter.
+// Conv2d grouped filter with a quantized input.
 func.func @f(%x: tensor<1x3x8x8x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 128>>, %w: tensor<2x3x3x3x!quantx.uniform<i8:f32, blocks = {1 : 3}>>, %s: tensor<1x1x1x1xf32>) {
-  // expected-error @+1 {{filter must be quantized per tensor or per output channel}}
+  // expected-error @+1 {{a filter quantized in blocks needs a float input (weight-only)}}
   %y = quantx.conv2d %x, %w filter_scale(%s : tensor<1x1x1x1xf32>) : tensor<1x3x8x8x!quantx.uniform<u8:f32, scale = 0.02, zero_point = 128>>, tensor<2x3x3x3x!quantx.uniform<i8:f32, blocks = {1 : 3}>> -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+// Conv2d weight-only filter whose blocks span several output channels.
+func.func @f(%x: tensor<1x4x8x8xf32>, %w: tensor<2x4x3x3x!quantx.uniform<i4:f32, blocks = {0 : 2, 1 : 2}>>, %s: tensor<1x2x1x1xf32>) {
+  // expected-error @+1 {{a filter quantized in blocks must have blocks of one output channel and whole input channels (blocks = {0 : 1, 1 : B})}}
+  %y = quantx.conv2d %x, %w filter_scale(%s : tensor<1x2x1x1xf32>) : tensor<1x4x8x8xf32>, tensor<2x4x3x3x!quantx.uniform<i4:f32, blocks = {0 : 2, 1 : 2}>> -> tensor<1x2x6x6xf32>
+  return
+}
+
+// -----
+
+// Conv2d weight-only filter whose blocks split the taps of a channel.
+func.func @f(%x: tensor<1x4x8x8xf32>, %w: tensor<2x4x3x3x!quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 1, 3 : 1}>>, %s: tensor<2x4x1x3xf32>) {
+  // expected-error @+1 {{a filter quantized in blocks must have blocks of one output channel and whole input channels}}
+  %y = quantx.conv2d %x, %w filter_scale(%s : tensor<2x4x1x3xf32>) : tensor<1x4x8x8xf32>, tensor<2x4x3x3x!quantx.uniform<i4:f32, blocks = {0 : 1, 1 : 1, 3 : 1}>> -> tensor<1x2x6x6xf32>
   return
 }
 

@@ -41,11 +41,13 @@
 // PLAIN-DAG: arith.constant dense<[5000, -1250]> : tensor<2xi32>
 // PLAIN: quantx.conv2d %{{.*}}, %{{.*}} {padding = array<i64: 1, 1, 1, 1>}
 
-// Weight-only: the corrected float bias; the convolution stays float.
+// Weight-only: the corrected float biases (the convolution's is the
+// 0.00533 above, unrounded).
 // WEIGHT-LABEL: func.func @main
+// WEIGHT-DAG: %[[WCB:.*]] = arith.constant dense<0.00533333374> : tensor<1xf32>
 // WEIGHT-DAG: arith.constant dense<[4.990000e-01, -2.320000e-01]> : tensor<2xf32>
 // WEIGHT: quantx.matmul
-// WEIGHT: linalg.conv_2d_nchw_fchw
+// WEIGHT: quantx.conv2d %{{.*}}, %{{.*}} bias(%[[WCB]] : tensor<1xf32>) {padding = array<i64: 1, 1, 1, 1>} : tensor<1x1x3x3xf32>,
 
 // NOMEAN: cannot quantize layer 'fc' (linalg.matmul): bias-correction needs the per-channel means of its input observation 'fc.input' along axis 1 (calibrate with this version's quantx.ptq.calibrate)
 // NOSTATS: cannot quantize layer 'fc' (linalg.matmul): bias-correction needs the per-channel means of its input observation 'fc.input' along axis 1

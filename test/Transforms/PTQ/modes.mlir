@@ -22,16 +22,21 @@
 // DYN-SAME: lhs_scale
 // DYN-SAME: -> tensor<2x4xf32>
 
-// Weight-only int8: per-channel weights, float activations; the conv stays
-// float.
+// Weight-only int8: per-channel weights, float activations, for the
+// convolution (its padding, bias and ReLU fused) and the Linear layer.
 // W8-LABEL: func.func @main
-// W8-DAG: linalg.conv_2d_nchw_fchw
+// W8-NOT: linalg.conv_2d_nchw_fchw
 // W8-DAG: quantx.constant {{.*}} -> tensor<4x18x!quantx.uniform<i8<-127:127>:f32, axis = 0, scales =
+// W8-DAG: %[[F:.*]] = quantx.constant {{.*}} -> tensor<2x1x3x3x!quantx.uniform<i8<-127:127>:f32, axis = 0, scales =
+// W8: quantx.conv2d %arg0, %[[F]] bias(%{{.*}} : tensor<2xf32>) {padding = array<i64: 1, 1, 1, 1>, relu} : tensor<2x1x6x6xf32>,
+// W8-SAME: -> tensor<2x2x6x6xf32>
 // W8: quantx.matmul %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<4xf32>) {transpose_rhs} : tensor<2x18xf32>,
 
-// Weight-only int4 in groups of 6 along K: 4x3 scales.
+// Weight-only int4 in groups of 6 along K: 4x3 scales. The convolution's
+// 9 taps per filter are not a multiple of 6: one scale per filter.
 // W4-LABEL: func.func @main
-// W4: quantx.constant {{.*}} : tensor<4x18xi4> -> tensor<4x18x!quantx.uniform<i4<-7:7>:f32, blocks = {0 : 1, 1 : 6}, scales = dense<{{.*}}> : tensor<4x3xf64>>>
+// W4-DAG: quantx.constant {{.*}} : tensor<2x1x3x3xi4> -> tensor<2x1x3x3x!quantx.uniform<i4<-7:7>:f32, axis = 0, scales =
+// W4-DAG: quantx.constant {{.*}} : tensor<4x18xi4> -> tensor<4x18x!quantx.uniform<i4<-7:7>:f32, blocks = {0 : 1, 1 : 6}, scales = dense<{{.*}}> : tensor<4x3xf64>>>
 // W4: quantx.matmul {{.*}} {transpose_rhs} : tensor<2x18xf32>
 
 // GROUP: cannot quantize layer 'classifier' (linalg.matmul): group-size 5 does not divide K = 18

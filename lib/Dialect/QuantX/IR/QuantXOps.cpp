@@ -613,9 +613,24 @@ LogicalResult Conv2DOp::verify() {
                          << " does not match " << shapeString(expected);
 
   UniformType fQ = getQuantElement(getFilter());
-  if (fQ.isPerBlock())
-    return emitOpError("filter must be quantized per tensor or per output "
-                       "channel");
+  if (fQ.isPerBlock()) {
+    // Weight-only grouping: blocks of whole input channels of one filter,
+    // i.e. consecutive elements of the filter's flattened C * KH * KW.
+    ArrayRef<int64_t> axes = fQ.getAxes(), blocks = fQ.getBlockSizes();
+    bool wholeChannels = true;
+    for (auto [axis, size] : llvm::zip(axes, blocks))
+      if ((axis == 0 && size != 1) ||
+          (axis >= 2 && (ShapedType::isDynamic(f[axis]) || size < f[axis])))
+        wholeChannels = false;
+    if (isa<UniformType>(inType.getElementType()))
+      return emitOpError("a filter quantized in blocks needs a float input "
+                         "(weight-only); with a quantized input it must be "
+                         "quantized per tensor or per output channel");
+    if (!wholeChannels || !llvm::is_contained(axes, 0))
+      return emitOpError("a filter quantized in blocks must have blocks of "
+                         "one output channel and whole input channels "
+                         "(blocks = {0 : 1, 1 : B})");
+  }
   if (fQ.isPerAxis() && fQ.getAxes()[0] != 0)
     return emitOpError("per-axis filter must be quantized along axis 0");
   if (failed(verifyParams(*this, "filter", fQ, fType, getFilterScale(),

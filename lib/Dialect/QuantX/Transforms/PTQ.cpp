@@ -69,6 +69,11 @@ struct Plan {
   ::quantx::QuantParams weightParams;
   int64_t weightElements = 0;
   unsigned weightBits = 8;
+  /// Weight elements per scale along the reduction (K, or a convolution's
+  /// C/groups * KH * KW, when there is one scale per output channel).
+  int64_t weightGroup = 0;
+  /// Why the weights are not grouped as asked (the report's "weight_note").
+  std::string weightNote;
   /// With bias-correction: the float bias less the expected error of the
   /// quantized weights, one value per output channel, and the largest
   /// shift.
@@ -580,11 +585,6 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
     return fail(layer.unsupportedReason);
   bool weightOnly =
       modeValue == Mode::WeightInt8 || modeValue == Mode::WeightInt4;
-  if (weightOnly && layer.kind == LayerKind::Conv2D) {
-    plan.keepFloat = true; // Documented: convolutions stay float.
-    plan.floatReason = "weight-only modes keep convolutions in float";
-    return success();
-  }
   auto elemType = [](Value v) { return getElementTypeOrSelf(v.getType()); };
   if (!elemType(layer.activation()).isF32() || !elemType(layer.output).isF32())
     return fail("only f32 layers are supported");
@@ -634,12 +634,36 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
   int64_t outAxis =
       layer.kind == LayerKind::Conv2D || layer.transposeRhs ? 0 : 1;
   int64_t kAxis = 1 - outAxis;
+  bool isConv = layer.kind == LayerKind::Conv2D;
+  // A filter [F, C/G, KH, KW] is grouped along its flattened reduction
+  // (C/G * KH * KW elements per output channel, in memory order) in groups
+  // of whole input channels: group-size must be a multiple of KH * KW.
+  // Otherwise a convolution gets one scale per output channel.
+  int64_t taps = isConv ? dims[2] * dims[3] : 1;
+  int64_t reduction = isConv ? dims[1] * taps : dims[kAxis];
   bool grouped = weightOnly && groupSize > 0;
+  if (grouped && isConv &&
+      (groupSize % taps != 0 || reduction % groupSize != 0)) {
+    grouped = false;
+    plan.weightNote = llvm::formatv(
+        "group-size {0} is not a whole number of the filter's input "
+        "channels ({1} taps each, {2} per output channel): one scale per "
+        "output channel",
+        int64_t(groupSize), taps, reduction);
+  }
+  if (grouped && isConv && groupSize == reduction)
+    grouped = false; // One group per output channel: per channel.
+  if (grouped && reduction % groupSize != 0)
+    return fail(llvm::formatv("group-size {0} does not divide K = {1}",
+                              int64_t(groupSize), reduction)
+                    .str());
+  plan.weightGroup = grouped ? int64_t(groupSize) : reduction;
+  // Quantized as the [F, K] matrix of a convolution (the same elements in
+  // the same order), so that a group spans its channels' taps.
+  std::vector<int64_t> qdims = dims;
+  if (isConv)
+    qdims = {dims[0], reduction};
   if (grouped) {
-    if (dims[kAxis] % groupSize != 0)
-      return fail(llvm::formatv("group-size {0} does not divide K = {1}",
-                                int64_t(groupSize), dims[kAxis])
-                      .str());
     scheme.granularity = ::quantx::Granularity::PerGroup;
     scheme.axis = kAxis;
     scheme.groupSize = groupSize;
@@ -649,9 +673,9 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
   }
   plan.weightBits = scheme.bits;
   plan.weightParams =
-      ::quantx::computeParamsFromData(values.data(), dims, scheme);
+      ::quantx::computeParamsFromData(values.data(), qdims, scheme);
   std::vector<int32_t> codes(values.size());
-  ::quantx::quantize(values.data(), dims, scheme, plan.weightParams,
+  ::quantx::quantize(values.data(), qdims, scheme, plan.weightParams,
                      codes.data());
 
   IntegerType storage = IntegerType::get(ctx, scheme.bits);
@@ -663,7 +687,7 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
       DenseElementsAttr::get(wType.clone(storage), ArrayRef(codeInts));
   if (biasCorrection) {
     std::vector<float> deq(values.size());
-    ::quantx::dequantize(codes.data(), dims, scheme, plan.weightParams,
+    ::quantx::dequantize(codes.data(), qdims, scheme, plan.weightParams,
                          deq.data());
     std::string error;
     if (failed(planBiasCorrection(plan, values, deq, dims, error)))
@@ -673,6 +697,10 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
                              plan.weightParams.scales.end());
   SmallVector<int64_t> pshape(plan.weightParams.shape.begin(),
                               plan.weightParams.shape.end());
+  if (isConv && grouped)
+    pshape = {dims[0], reduction / groupSize, 1, 1}; // Blocks span KH, KW.
+  else if (isConv)
+    pshape = {dims[0]};
   Attribute scaleAttr = DenseElementsAttr::get(
       RankedTensorType::get(pshape, b.getF64Type()), ArrayRef(scales));
   int64_t qmax = scheme.qmax();
@@ -682,7 +710,7 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
     granularity = Granularity::per_block;
     axes = {0, 1};
     blocks = {1, 1};
-    blocks[kAxis] = groupSize;
+    blocks[kAxis] = isConv ? groupSize / taps : int64_t(groupSize);
   } else {
     axes = {outAxis};
   }
@@ -1260,6 +1288,11 @@ void PTQPass::runOnOperation() {
       entry["status"] = "quantized";
       entry["mode"] = mode;
       entry["weight_bits"] = int64_t(plan.weightBits);
+      entry["weight_granularity"] =
+          plan.weightType.isPerBlock() ? "per_group" : "per_channel";
+      entry["weight_group"] = plan.weightGroup;
+      if (!plan.weightNote.empty())
+        entry["weight_note"] = plan.weightNote;
       llvm::json::Array scales;
       for (float s : plan.weightParams.scales)
         scales.push_back(double(s));

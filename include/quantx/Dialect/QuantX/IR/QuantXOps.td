@@ -355,7 +355,10 @@ def QuantX_Conv2DOp : QuantX_Op<"conv2d", [Pure, AttrSizedOperandSegments]> {
     Padding pads the *real* value 0, i.e. the input's zero point. The
     accumulation, bias, epilogue, `relu` and dynamic parameter operands are
     as for `quantx.matmul`, with the filter's per-axis parameters on axis 0
-    (output channels).
+    (output channels). With a float input (weight-only) the filter may also
+    be quantized in blocks of one output channel and whole input channels
+    (`blocks = {0 : 1, 1 : B}`): B * KH * KW consecutive elements of the
+    filter's flattened reduction share a scale.
 
     ```mlir
     %y = quantx.conv2d %x, %w {strides = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>}

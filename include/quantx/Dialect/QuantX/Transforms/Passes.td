@@ -156,8 +156,13 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
 
     `mode=weight-int8` / `weight-int4`: weight-only symmetric weights, per
     output channel (`group-size=0`) or in groups of `group-size` along the
-    reduction dimension; activations stay f32 (`quantx.matmul` with a
-    float lhs). Convolutions stay float in weight-only modes.
+    reduction dimension; activations stay f32 (`quantx.matmul` and
+    `quantx.conv2d` with a float lhs / input). A convolution's reduction is
+    its filter's flattened `C/groups * KH * KW`; its groups are whole input
+    channels, so `group-size` must be a multiple of `KH * KW` dividing it,
+    else the filter gets one scale per output channel (the report's
+    `weight_note` says so). The report gives each layer's
+    `weight_granularity` and `weight_group`.
 
     `bias-correction` (any mode; needs statistics from this version's
     calibration) corrects the bias for the expected error of the quantized

@@ -203,7 +203,7 @@ def _dtype_of(element_type: str):
             "i8": np.int8, "i32": np.int32, "i64": np.int64}.get(element_type)
 
 
-def _batches(data, arguments) -> Iterable[List[np.ndarray]]:
+def _batches(data, arguments, purpose: str = "calibration") -> Iterable[List[np.ndarray]]:
     """Normalises calibration data to lists of arrays, one per argument.
 
     `data` is a .npz path (one array per argument, in key order `arg0`,
@@ -213,13 +213,13 @@ def _batches(data, arguments) -> Iterable[List[np.ndarray]]:
     a sequence of arrays."""
     if isinstance(data, np.ndarray) or isinstance(data, (str, os.PathLike)):
         if isinstance(data, np.ndarray):
-            arrays, what = [data], "the calibration array"
+            arrays, what = [data], f"the {purpose} array"
         else:
             try:
                 npz = np.load(data)
             except (OSError, ValueError) as e:
-                raise PTQError(f"cannot read calibration data '{data}': {e}")
-            arrays, what = [npz[k] for k in npz.keys()], f"calibration data '{data}'"
+                raise PTQError(f"cannot read {purpose} data '{data}': {e}")
+            arrays, what = [npz[k] for k in npz.keys()], f"{purpose} data '{data}'"
         if len(arrays) != len(arguments):
             raise PTQError(f"{what} has {len(arrays)} arrays, "
                            f"the model takes {len(arguments)} arguments")
@@ -235,9 +235,10 @@ def _batches(data, arguments) -> Iterable[List[np.ndarray]]:
         yield [item] if isinstance(item, np.ndarray) else list(item)
 
 
-def _check_batch(index: int, batch: List[np.ndarray], arguments) -> List[np.ndarray]:
+def _check_batch(index: int, batch: List[np.ndarray], arguments,
+                 purpose: str = "calibration") -> List[np.ndarray]:
     if len(batch) != len(arguments):
-        raise PTQError(f"calibration batch {index} has {len(batch)} arrays, "
+        raise PTQError(f"{purpose} batch {index} has {len(batch)} arrays, "
                        f"the model takes {len(arguments)} arguments")
     out = []
     for i, (a, arg) in enumerate(zip(batch, arguments)):
@@ -245,16 +246,16 @@ def _check_batch(index: int, batch: List[np.ndarray], arguments) -> List[np.ndar
         want = tuple(arg["shape"])
         dtype = _dtype_of(arg.get("element_type", ""))
         if a.shape != want:
-            raise PTQError(f"calibration batch {index}, argument {i}: shape "
+            raise PTQError(f"{purpose} batch {index}, argument {i}: shape "
                            f"{a.shape}, the model expects {want}")
         if dtype is None or a.dtype != dtype:
-            raise PTQError(f"calibration batch {index}, argument {i}: dtype "
+            raise PTQError(f"{purpose} batch {index}, argument {i}: dtype "
                            f"{a.dtype}, the model expects {arg.get('element_type')}")
         if a.dtype.kind == "f":
             bad = int(a.size - np.count_nonzero(np.isfinite(a)))
             if bad:
-                raise PTQError(f"calibration batch {index}, argument {i}: {bad} NaN or "
-                               "infinite values (calibration data must be finite)")
+                raise PTQError(f"{purpose} batch {index}, argument {i}: {bad} NaN or "
+                               f"infinite values ({purpose} data must be finite)")
         out.append(np.ascontiguousarray(a))
     return out
 
@@ -779,7 +780,7 @@ ENTRY_HELP = ("the function to run (default: main, or the module's one "
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m quantx.ptq",
-                                description="Calibrate and quantize a float model.")
+                                description="Calibrate, quantize and monitor a float model.")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("calibrate", help="collect statistics into a JSON file")
     c.add_argument("model")
@@ -836,8 +837,39 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--data", required=True, help=".npz data")
     s.add_argument("--mode", default="static-int8", choices=MODES)
     s.add_argument("--group-size", type=int, default=0)
+    m = sub.add_parser("monitor", help="run data through a quantized model, compared "
+                                       "with its float model on every N-th call")
+    m.add_argument("model", help="the quantized model")
+    m.add_argument("--float", required=True, dest="float_model",
+                   help="the float model it was made from")
+    m.add_argument("--stats", required=True,
+                   help="the statistics JSON it was calibrated with")
+    m.add_argument("--data", required=True, help=".npz data, as for calibrate")
+    m.add_argument("--report", help="its quantx-ptq report: check only the "
+                                    "tensors it quantizes with calibrated parameters")
+    m.add_argument("--entry", help=ENTRY_HELP)
+    m.add_argument("--shadow-every", type=int, default=10, metavar="N",
+                   help="compare with the float model on every N-th call (default 10)")
+    m.add_argument("--max-clip-fraction", type=float, default=0.01,
+                   help="alert when a larger share of a tensor's values is outside "
+                        "its calibrated range (default 0.01)")
+    m.add_argument("--min-sqnr", type=float, metavar="DB",
+                   help="alert when the output SQNR against float is below DB")
+    m.add_argument("--json", help="also write the summary as JSON here")
+    m.add_argument("--fail-on-alert", action="store_true",
+                   help="exit with status 2 when there is an alert")
     args = p.parse_args(argv)
     try:
+        if args.cmd == "monitor":
+            from . import monitor
+            summary = monitor.monitor(
+                args.model, args.float_model, args.stats, args.data, args.report,
+                args.entry, args.shadow_every, args.max_clip_fraction, args.min_sqnr,
+                progress=lambda line: print(line, file=sys.stderr, flush=True))
+            print(summary.pop("text"))
+            if args.json:
+                _write_json_atomic(args.json, summary)
+            return 2 if args.fail_on_alert and summary["alerts"] else 0
         if args.cmd == "calibrate":
             stats = calibrate(args.model, args.data, args.stats, args.kind,
                               args.num_bins, args.percentile, args.momentum,

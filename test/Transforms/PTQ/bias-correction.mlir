@@ -33,7 +33,11 @@
 
 // REPORT: "bias": true
 // REPORT: "bias_correction": 0.01800
+// REPORT: "input_observation": "fc.input"
 // REPORT: "name": "fc"
+// REPORT: "weight_bits": 8
+// REPORT: "weight_granularity": "per_channel"
+// REPORT: "weight_group": 3
 // REPORT: "bias": false
 // REPORT: "bias_correction": 0.00533
 

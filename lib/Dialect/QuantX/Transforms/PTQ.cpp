@@ -59,6 +59,8 @@ struct Plan {
   /// requantized uint8 output (see the consumer search).
   bool fuseClamp = false;
   ActParams input;
+  /// The observation the input parameters come from (static int8).
+  std::string inputObservation;
   /// The parameters the output is requantized to: those observed on the
   /// value its readers (quantized layers and additions) all read, named in
   /// `readers`.
@@ -602,6 +604,7 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
                   "quantx-apply-calibration first)");
     ::quantx::computeScaleZeroPoint(*range, activationScheme(),
                                     plan.input.scale, plan.input.zeroPoint);
+    plan.inputObservation = observe.getName().str();
   }
 
   // Weights, quantized now from the constant.
@@ -1303,6 +1306,7 @@ void PTQPass::runOnOperation() {
       if (modeValue == Mode::StaticInt8) {
         entry["input_scale"] = double(plan.input.scale);
         entry["input_zero_point"] = int64_t(plan.input.zeroPoint);
+        entry["input_observation"] = plan.inputObservation;
         entry["output"] =
             plan.output ? "requantized to " + plan.readers : std::string("f32");
       }

@@ -176,7 +176,9 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     `keep-float` is a comma-separated list of regular expressions: a
     layer, addition or average pooling whose name matches one stays float.
     `report=<path>` writes a JSON report: per layer (name, op, scales, zero
-    points, bytes of the weights before and after), per addition (`adds`:
+    points, the observation the input parameters come from, the weights'
+    bits, granularity and group, bytes of the weights before and after),
+    per addition (`adds`:
     operand and result parameters, the observation of its result) and per
     average pooling (`pools`); the calibration driver adds SQNR figures,
     per layer and addition with `keep-output-observers` (the quantized

@@ -1,0 +1,155 @@
+"""quantx.monitor: a quantized model run against its float original."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from quantx import monitor, ptq
+from quantx.ptq import PTQError
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """A static int8 MLP calibrated on N(0, 1) inputs: (float path,
+    quantized path, statistics path, report path)."""
+    from quantx import importer
+    tmp = tmp_path_factory.mktemp("deployed")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
+                                torch.nn.Linear(32, 8)).eval()
+    float_path = tmp / "float.mlir"
+    float_path.write_text(importer.import_module(model, (torch.zeros(10, 16),)))
+    x = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
+    stats, report, quantized = tmp / "stats.json", tmp / "report.json", tmp / "int8.mlir"
+    ptq.calibrate(str(float_path), x, str(stats))
+    ptq.quantize(str(float_path), str(stats), str(quantized), report=str(report))
+    return str(float_path), str(quantized), str(stats), str(report)
+
+
+def samples(scale, n=300, seed=1):
+    return (np.random.default_rng(seed).standard_normal((n, 16)) * scale).astype(np.float32)
+
+
+def grid(stats_path, name):
+    """The real values the calibrated uint8 grid of `name` represents,
+    half a step beyond each end."""
+    rec = json.load(open(stats_path))["observations"][name]
+    s, z = rec["scale"], rec["zero_point"]
+    return (0 - z - 0.5) * s, (255 - z + 0.5) * s
+
+
+def test_in_distribution_data_raises_no_alert(deployed):
+    float_path, quantized, stats, report = deployed
+    s = monitor.monitor(quantized, float_path, stats, samples(1.0), report=report,
+                        shadow_every=3)
+    assert (s["calls"], s["shadow_calls"]) == (30, 10)
+    # The report names the observations the int8 layers' inputs come from.
+    assert sorted(s["clipping"]) == ["0.input", "0.output"]
+    assert s["alerts"] == [] and "no alerts" in s["text"]
+    assert s["output_sqnr_db"] > 30.0 and s["top1_agreement"] > 0.95
+    assert s["worst_call_sqnr_db"] <= s["output_sqnr_db"] + 3.0
+    assert all(c["fraction"] <= 0.01 for c in s["clipping"].values())
+    lat = s["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+
+
+def test_drifted_data_is_clipped_and_raises_alerts(deployed):
+    """Inputs 3x wider than the calibration data: the share of input values
+    the int8 model clips is counted exactly on the shadow calls' inputs, and
+    the output SQNR collapses."""
+    float_path, quantized, stats, report = deployed
+    x = samples(3.0)
+    s = monitor.monitor(quantized, float_path, stats, x, report=report, shadow_every=3)
+    lo, hi = grid(stats, "0.input")
+    shadowed = np.concatenate([x[i:i + 10] for i in range(0, 300, 30)])
+    expected = np.count_nonzero((shadowed < lo) | (shadowed > hi))
+    clip = s["clipping"]["0.input"]
+    assert (clip["clipped"], clip["values"]) == (expected, shadowed.size)
+    assert clip["seen"] == [float(shadowed.min()), float(shadowed.max())]
+    assert clip["fraction"] > 0.1
+    assert len(s["alerts"]) == 2 and "'0.input'" in s["alerts"][0]
+    assert "recalibrate" in s["alerts"][0]
+    assert s["output_sqnr_db"] < 20.0
+
+
+def test_sqnr_threshold_and_monitor_object(deployed):
+    """Called in place of the model, a Monitor returns the quantized model's
+    outputs; min_sqnr_db turns a low output SQNR into an alert."""
+    float_path, quantized, stats, report = deployed
+    x = samples(1.0, 20)
+    with monitor.Monitor(quantized, float_path, stats, report, shadow_every=1,
+                         min_sqnr_db=200.0) as mon:
+        y = mon(x[:10])
+        mon(x[10:])
+        s = mon.summary()
+    np.testing.assert_array_equal(y, ptq.run_function(quantized, [x[:10]], 1, "forward")[0])
+    assert s["shadow_calls"] == 2
+    assert s["alerts"] == [f"output SQNR against float {s['output_sqnr_db']:.2f} dB is "
+                           "below 200.00 dB"]
+
+
+def test_without_a_report_every_observation_but_the_results_is_checked(deployed):
+    float_path, quantized, stats, _ = deployed
+    with monitor.Monitor(quantized, float_path, stats) as mon:
+        assert sorted(mon.summary()["clipping"]) == ["0.input", "0.output"]
+
+
+def test_bad_input_is_a_clear_error(deployed, tmp_path):
+    float_path, quantized, stats, report = deployed
+    with pytest.raises(PTQError, match=r"monitored batch 0, argument 0: shape \(10, 15\)"):
+        with monitor.Monitor(quantized, float_path, stats) as mon:
+            mon(np.zeros((10, 15), np.float32))
+    with pytest.raises(PTQError, match="the monitoring array: 25 samples is not a positive multiple"):
+        monitor.monitor(quantized, float_path, stats, samples(1.0, 25))
+    other = json.load(open(stats))
+    other["observations"] = {"x." + k: v for k, v in other["observations"].items()}
+    with pytest.raises(PTQError, match="statistics do not belong to this model"):
+        monitor.Monitor(quantized, float_path, other)
+    with pytest.raises(PTQError, match="not a quantx calibration file"):
+        monitor.Monitor(quantized, float_path, {"observations": {}})
+    with pytest.raises(PTQError, match="cannot read the quantized model"):
+        monitor.Monitor(str(tmp_path / "missing.mlir"), float_path, stats)
+    with pytest.raises(PTQError, match="shadow_every must be >= 1"):
+        monitor.Monitor(quantized, float_path, stats, shadow_every=0)
+
+
+def test_cli_exit_status_and_json(deployed, tmp_path):
+    float_path, quantized, stats, report = deployed
+    for scale, status in ((1.0, 0), (3.0, 2)):
+        data = tmp_path / f"data{scale}.npz"
+        np.savez(data, x=samples(scale))
+        out = tmp_path / f"summary{scale}.json"
+        r = subprocess.run([sys.executable, "-m", "quantx.ptq", "monitor", quantized,
+                            "--float", float_path, "--stats", stats, "--report", report,
+                            "--data", str(data), "--json", str(out), "--fail-on-alert"],
+                           capture_output=True, text=True)
+        assert r.returncode == status, r.stderr
+        assert "compared with the float model" in r.stdout
+        summary = json.loads(out.read_text())
+        assert summary["calls"] == 30 and bool(summary["alerts"]) == (status == 2)
+    r = subprocess.run([sys.executable, "-m", "quantx.ptq", "monitor", quantized,
+                        "--float", float_path, "--stats", str(tmp_path / "none.json"),
+                        "--data", str(data)], capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot read statistics" in r.stderr
+
+
+def test_example_flags_drift_on_fashion_mnist():
+    """examples/ptq_monitor.py on 200 test images: no alert on the test
+    images, clipped first-layer inputs on both kinds of drift."""
+    import os
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "ptq_monitor.py")
+    r = subprocess.run([sys.executable, example, "--test-images", "200"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    parts = r.stdout.split("== ")[1:]
+    assert [p.splitlines()[0] for p in parts] == [
+        "test images", "contrast doubled (normalized pixels x 2)",
+        "Gaussian noise (sd 0.5) added"]
+    assert "no alerts" in parts[0] and "ALERT" not in parts[0]
+    for drifted in parts[1:]:
+        assert "ALERT: 'conv1.input'" in drifted

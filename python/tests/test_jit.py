@@ -553,3 +553,35 @@ def test_int4_weights_with_scales_in_the_type(g):
                           "weight-only-activations=f32})")["f"](x)
     w = (q * np.repeat(scales, g, axis=0)).astype(np.float32)
     np.testing.assert_allclose(y, x @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_weight_only_convolution_with_block_scales_at_run_time():
+    # A float-input convolution whose int4 filter has one scale per filter
+    # and pair of input channels, passed as an operand: not a static table,
+    # so not the im2col form but the direct contraction, which reads the
+    # scale of (f, c floordiv 2). The result is the convolution with the
+    # dequantized filter within the worst-case error of its f32 sum.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    f, c, k, b = 4, 6, 3, 2
+    q = rng.integers(-7, 8, (f, c, k, k))
+    s = rng.uniform(0.01, 0.1, (f, c // b, 1, 1)).astype(np.float32)
+    x = rng.standard_normal((2, c, 7, 8)).astype(np.float32)
+    w_type = f"!quantx.uniform<i4<-7:7>:f32, blocks = {{0 : 1, 1 : {b}}}>"
+    codes = np.array2string(q, separator=", ", threshold=10**6).replace("\n", "")
+    filt = f"tensor<{f}x{c}x{k}x{k}x{w_type}>"
+    text = f"""
+func.func @f(%x: tensor<2x{c}x7x8xf32>, %s: tensor<{f}x{c // b}x1x1xf32>) -> tensor<2x{f}x5x6xf32> {{
+  %c = arith.constant dense<{codes}> : tensor<{f}x{c}x{k}x{k}xi4>
+  %w = quantx.scast %c : tensor<{f}x{c}x{k}x{k}xi4> -> {filt}
+  %y = quantx.conv2d %x, %w filter_scale(%s : tensor<{f}x{c // b}x1x1xf32>)
+      : tensor<2x{c}x7x8xf32>, {filt} -> tensor<2x{f}x5x6xf32>
+  return %y : tensor<2x{f}x5x6xf32>
+}}"""
+    y = jit.compile(text)["f"](x, s)
+    deq = torch.from_numpy(q * np.repeat(s, b, axis=1).astype(np.float64))
+    xt = torch.from_numpy(x).double()
+    exact = torch.nn.functional.conv2d(xt, deq).numpy()
+    bound = (c * k * k) * np.finfo(np.float32).eps * \
+        torch.nn.functional.conv2d(xt.abs(), deq.abs()).numpy()
+    assert np.all(np.abs(y - exact) <= bound)

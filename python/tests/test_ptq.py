@@ -1081,6 +1081,20 @@ def test_bias_correction_cancels_the_mean_error_of_quantized_weights(tmp_path):
     assert err[False].max() > 1e-2
     assert err[True].max() < 0.02 * err[False].max()
 
+    # A weight-only int4 convolution (groups of 18 = 2 input channels of 3x3
+    # taps; f32 activations, so only the weights err) on constant channels.
+    conv = torch.nn.Conv2d(8, 6, 3, stride=2, padding=1, groups=2, bias=False).eval()
+    v = rng.integers(0, 256, (64, 8)).astype(np.float32)
+    img = np.ascontiguousarray(np.broadcast_to(v[:, :, None, None], (64, 8, 7, 7)))
+    for bc in (False, True):
+        out = tmp_path / f"conv-int4-{bc}.mlir"
+        rep = ptq.quantize_model(conv, img, str(out), mode="weight-int4", group_size=18,
+                                 calibration_batch=64, bias_correction=bc)
+        assert rep["layers"][0]["weight_group"] == 18
+        err[bc] = np.abs(output_mean_error(conv, out.read_text(), img))
+    assert err[False].max() > 1e-2
+    assert err[True].max() < 1e-3 * err[False].max()
+
 
 def test_bias_correction_needs_statistics_with_channel_means(tmp_path, capsys):
     with pytest.raises(ptq.PTQError, match="bias correction needs a statistics file"):

@@ -4,11 +4,12 @@
     python bench/kernels.py [--quick] [--build-dir build]
 
 Measures, in one run:
-  peaks     quantx-peaks (bench/cpp/Peaks.cpp): fp32 FMA GFLOP/s and the
-            exact int8 dot-product peak (GOP/s, 2 ops per multiply-add) of
-            the instruction the generated int8 kernel uses on this CPU
-            (vpmaddwd + vpaddd on AVX2; there is no VNNI here), on 1 thread
-            and on 2 threads.
+  peaks     quantx-peaks (bench/cpp/Peaks.cpp): the fp32 FMA GFLOP/s and
+            the exact int8 dot-product peak (GOP/s, 2 ops per multiply-add)
+            of the instructions the generated kernels use on this CPU
+            (vfmadd231ps and vpdpbusd on zmm with AVX-512 and AVX512-VNNI;
+            vfmadd231ps ymm and vpmaddwd + vpaddd on AVX2), on 1 thread and
+            on 2 threads.
   int8      quantx.matmul int8 x int8 -> int32 (per-tensor scales, no zero
             point), JIT-compiled in this process (quantx.jit) with the CPU
             pipeline on 1 or 2 threads (num-threads).
@@ -117,6 +118,27 @@ def load_peak_loops(build):
         raise FileNotFoundError(
             f"{path} not found: configure with -DQUANTX_ENABLE_BENCHMARKS=ON")
     return open_peak_library(path)
+
+
+def host_peak_kinds(lib):
+    """The peak loop kinds of the instructions quantx-cpu-gemm picks for this
+    CPU (its host target): (int8, fp32). vpdpbusd on zmm and vfmadd231ps on
+    zmm with AVX-512 (F, BW, VL and, for int8, VNNI), else the AVX2 forms.
+    (A CPU with AVX-VNNI but not AVX512-VNNI runs the kernel's vpdpbusd on
+    ymm, which these loops do not time; its int8 peak is then the AVX2
+    one, a lower bound.)"""
+    def supported(kind):
+        return bool(lib.quantx_peak_kind_supported(kind.encode()))
+    int8 = "int8_vnni_zmm" if supported("int8_vnni_zmm") else "int8_dot"
+    fp32 = "fp32_fma_zmm" if supported("fp32_fma_zmm") else "fp32_fma"
+    return int8, fp32
+
+
+# quantx-peaks' JSON key prefix and the instruction of each loop kind.
+PEAK_KEYS = {"fp32_fma": ("fp32_fma_gflops", "vfmadd231ps ymm"),
+             "fp32_fma_zmm": ("fp32_fma_zmm_gops", "vfmadd231ps zmm"),
+             "int8_dot": ("int8_dot_gops", "vpmaddwd+vpaddd ymm, AVX2"),
+             "int8_vnni_zmm": ("int8_vnni_zmm_gops", "vpdpbusd zmm, AVX512-VNNI")}
 
 
 def paired_timing(lib, threads, calls, rounds):
@@ -249,13 +271,13 @@ def main():
     # The peaks are measured before and after the kernels; the larger value
     # is the reference (on a shared, loaded machine a low peak reading would
     # flatter the kernels).
+    int8_kind, fp32_kind = host_peak_kinds(lib)
+    probe_keys = {"fp32_peak_gflops": PEAK_KEYS[fp32_kind][0],
+                  "int8_peak_gops": PEAK_KEYS[int8_kind][0]}
     p = measure_peaks(build, args.quick)
-    peaks = {
-        "fp32_fma_gflops_1t": p["fp32_fma_gflops_1"],
-        "fp32_fma_gflops_2t": p["fp32_fma_gflops_n"],
-        "int8_dot_gops_1t": p["int8_dot_gops_1"],
-        "int8_dot_gops_2t": p["int8_dot_gops_n"],
-    }
+    peaks = {f"{key}_{t}t": p[f"{probe}_{suffix}"]
+             for key, probe in probe_keys.items()
+             for t, suffix in ((1, "1"), (2, "n"))}
     figures = {}
     rows, timings = [], []
     rng = np.random.default_rng(0)
@@ -297,8 +319,8 @@ def main():
                     raise RuntimeError(f"int8 GEMM {name} on {threads} threads "
                                        f"differs from numpy")
                 res = paired_timing(lib, threads,
-                                    {"int8": ("int8_dot", f8, (a8, b8)),
-                                     "fp32": ("fp32_fma", ff, (af, bf))},
+                                    {"int8": (int8_kind, f8, (a8, b8)),
+                                     "fp32": (fp32_kind, ff, (af, bf))},
                                     rounds)
                 t8, tf, frac8, fracf = paired_summary(res, ops)
                 burst8 = statistics.median(res["int8"][1]) / 1e9
@@ -307,17 +329,18 @@ def main():
                                 burst8))
 
     p2 = measure_peaks(build, args.quick)
-    for key, probe_key in (("fp32_fma_gflops_1t", "fp32_fma_gflops_1"),
-                           ("fp32_fma_gflops_2t", "fp32_fma_gflops_n"),
-                           ("int8_dot_gops_1t", "int8_dot_gops_1"),
-                           ("int8_dot_gops_2t", "int8_dot_gops_n")):
-        figures[key + "_before"] = peaks[key]
-        figures[key + "_after"] = p2[probe_key]
-        peaks[key] = max(peaks[key], p2[probe_key])
-        figures[key] = peaks[key]
+    figures["int8_peak_kind"] = int8_kind
+    figures["fp32_peak_kind"] = fp32_kind
+    for key, probe in probe_keys.items():
+        for t, suffix in ((1, "1"), (2, "n")):
+            k = f"{key}_{t}t"
+            figures[k + "_before"] = peaks[k]
+            figures[k + "_after"] = p2[f"{probe}_{suffix}"]
+            peaks[k] = max(peaks[k], p2[f"{probe}_{suffix}"])
+            figures[k] = peaks[k]
     for name, m, n, k, threads, t8, tf, tb, frac8, fracf, burst8 in timings:
-        peak8 = peaks[f"int8_dot_gops_{threads}t"]
-        peakf = peaks[f"fp32_fma_gflops_{threads}t"]
+        peak8 = peaks[f"int8_peak_gops_{threads}t"]
+        peakf = peaks[f"fp32_peak_gflops_{threads}t"]
         sfx = "" if threads == 1 else "_2t"
         g8, gf, gb = add_gemm_figures(figures, name, sfx, 2.0 * m * n * k, t8,
                                       tf, tb, frac8, fracf, peak8, peakf,
@@ -357,11 +380,14 @@ def main():
     print(f"Peaks measured in this run, the larger of before/after the "
           f"kernels (load {load_start:.2f} at start, "
           f"{figures['load_avg_1m_end']:.2f} at end):")
-    print(f"  fp32 FMA (vfmadd231ps ymm):        {peaks['fp32_fma_gflops_1t']:8.1f}"
-          f" GFLOP/s 1 core, {peaks['fp32_fma_gflops_2t']:8.1f} 2 cores")
-    print(f"  int8 dot (vpmaddwd+vpaddd, AVX2):  {peaks['int8_dot_gops_1t']:8.1f}"
-          f" GOP/s   1 core, {peaks['int8_dot_gops_2t']:8.1f} 2 cores"
-          f"  (no VNNI on this CPU: this is the 'VNNI peak' row)")
+    print(f"  fp32 FMA ({PEAK_KEYS[fp32_kind][1]}):"
+          f"{peaks['fp32_peak_gflops_1t']:10.1f} GFLOP/s 1 core, "
+          f"{peaks['fp32_peak_gflops_2t']:8.1f} 2 cores")
+    note = ("" if int8_kind == "int8_vnni_zmm" else
+            "  (no AVX512-VNNI on this CPU: this is the 'VNNI peak' row)")
+    print(f"  int8 dot ({PEAK_KEYS[int8_kind][1]}):"
+          f"{peaks['int8_peak_gops_1t']:8.1f} GOP/s   1 core, "
+          f"{peaks['int8_peak_gops_2t']:8.1f} 2 cores{note}")
     for key in ("dram_read_gbps_1t", "dram_read_gbps_2t"):
         if key in peaks:
             print(f"  DRAM read {key[-2:]}: {peaks[key]:.1f} GB/s")

@@ -93,6 +93,18 @@ def test_sqnr_threshold_and_monitor_object(deployed):
                            "below 200.00 dB"]
 
 
+def test_dynamic_models_are_checked_on_their_outputs_only(deployed, tmp_path):
+    """A dynamic int8 model computes its activation parameters at run time:
+    with its report nothing is checked for clipping, even on drifted data,
+    and the output comparison still runs."""
+    float_path, _, stats, _ = deployed
+    dynamic, report = tmp_path / "dynamic.mlir", tmp_path / "report.json"
+    ptq.quantize(float_path, None, str(dynamic), mode="dynamic-int8", report=str(report))
+    s = monitor.monitor(str(dynamic), float_path, stats, samples(3.0), report=str(report))
+    assert s["clipping"] == {} and s["alerts"] == []
+    assert s["output_sqnr_db"] > 30.0
+
+
 def test_without_a_report_every_observation_but_the_results_is_checked(deployed):
     float_path, quantized, stats, _ = deployed
     with monitor.Monitor(quantized, float_path, stats) as mon:

@@ -896,9 +896,6 @@ static Value padSpatial(OpBuilder &b, Location loc, Value input,
                                        strides);
 }
 
-/// Whether an ungrouped convolution with these schemes can be lowered as
-/// im2col: the input parameters must not vary along the gathered axes and
-/// the filter parameters only along the output channels.
 /// The type of a [F, C, KH, KW] filter quantized as `q` once collapsed to
 /// the [F, C * KH * KW] matrix of the im2col form: per-tensor and per-axis
 /// (axis 0) types are unchanged; blocks of B whole input channels of one
@@ -934,6 +931,10 @@ static UniformType im2colFilterType(UniformType q, ArrayRef<int64_t> fShape) {
       q.getOffsetType(), reshape(q.getScales()), reshape(q.getOffsets()));
 }
 
+/// Whether an ungrouped convolution with these schemes can be lowered as
+/// im2col: the input parameters must not vary along the gathered axes and
+/// the filter parameters only along the output channels, or (weight-only)
+/// along blocks of whole input channels of one filter.
 static bool supportsIm2col(UniformType lhsQ, UniformType rhsQ,
                            ArrayRef<int64_t> fShape) {
   if (lhsQ && !lhsQ.isPerTensor())
@@ -953,12 +954,10 @@ static UniformType sliceFilterType(UniformType q, int64_t first,
                                    int64_t count) {
   if (q.isPerTensor())
     return q;
-  bool perBlockOfOneFilter =
-      q.isPerBlock() && llvm::any_of(llvm::zip(q.getAxes(), q.getBlockSizes()),
-                                     [](auto axisAndSize) {
-                                       return std::get<0>(axisAndSize) == 0 &&
-                                              std::get<1>(axisAndSize) == 1;
-                                     });
+  bool perBlockOfOneFilter = false;
+  if (q.isPerBlock())
+    for (auto [axis, size] : llvm::zip(q.getAxes(), q.getBlockSizes()))
+      perBlockOfOneFilter |= axis == 0 && size == 1;
   if (!(q.isPerAxis() && q.getAxes()[0] == 0) && !perBlockOfOneFilter)
     return {};
   if (!q.hasStaticParams())

@@ -259,6 +259,9 @@ def main():
 
     build = os.path.abspath(args.build_dir)
     os.environ["QUANTX_BUILD_DIR"] = build
+    if os.path.exists(os.path.join(HERE, "kernels_gemv.py")):
+        import kernels_gemv
+        kernels_gemv.require_ort()  # before minutes of GEMM timing
     reps = 3 if args.quick else 7
     rounds = 5 if args.quick else 21
     # OpenMP workers of the quantx kernels would otherwise spin 200 ms after

@@ -259,8 +259,23 @@ def time_ort(model, x, copies, threads, reps):
     return statistics.median(times), ys[0]
 
 
+def require_ort():
+    """ONNX Runtime (and onnx, to build its model) are the GEMV's outside
+    peer; they are benchmark-only packages, not installed by bootstrap."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        raise SystemExit(
+            f"bench/kernels_gemv.py needs onnx and onnxruntime ({e}): "
+            "pip install -c python/constraints.txt -r "
+            "python/requirements-dev.txt (or just the onnx, onnxruntime, "
+            "coloredlogs and humanfriendly lines of it)") from None
+
+
 def run(peaks=None, quick=False):
     import numpy as np
+    require_ort()
     from quantx import _core as core
     import membw
 

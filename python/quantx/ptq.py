@@ -561,7 +561,8 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                    report: Optional[str] = None, stats_path: Optional[str] = None,
                    entry: Optional[str] = None, batch_size: Optional[int] = None,
                    calibration_batch: int = 100, progress=None,
-                   bias_correction: bool = False, **observer) -> dict:
+                   bias_correction: bool = False, float_out: Optional[str] = None,
+                   **observer) -> dict:
     """The whole PTQ flow in one call: calibrate `model` on `data` (static
     int8), rewrite it in `mode`, with `keep_float` layers and, given
     `target_sqnr_db`, the automatic mixed precision of
@@ -579,7 +580,10 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
     `num_bins`, `percentile` or `momentum` to the observers.
     `bias_correction` corrects each layer's bias for the mean error of its
     quantized weights (:func:`quantize`); other modes than static int8 are
-    then calibrated too."""
+    then calibrated too. `float_out` also writes the float model the
+    quantized one was made from (for a PyTorch model, its import at the
+    output batch size): with `stats_path` and `report`, what
+    :class:`quantx.monitor.Monitor` compares the deployed model with."""
     if mode not in MODES:
         raise PTQError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
     say = progress or (lambda line: None)
@@ -629,6 +633,8 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
         add_sqnr(rep, calib_model, stats, data, mode, group_size, keep, entry,
                  bias_correction)
         say(f"quantized ({mode}): output SQNR {rep['output_sqnr_db']:.2f} dB against float")
+        if float_out:
+            _copy_atomic(out_model, float_out)
         _copy_atomic(staged, out_path)
     if report:
         _write_json_atomic(report, rep)

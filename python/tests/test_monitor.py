@@ -165,3 +165,23 @@ def test_example_flags_drift_on_fashion_mnist():
     assert "no alerts" in parts[0] and "ALERT" not in parts[0]
     for drifted in parts[1:]:
         assert "ALERT: 'conv1.input'" in drifted
+
+
+def test_quantize_model_keeps_what_the_monitor_needs(tmp_path):
+    """From a PyTorch module in one call: with float_out, stats_path and
+    report, the deployed model can be monitored (at the output batch size,
+    here not the calibration batch's)."""
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 12), torch.nn.ReLU(),
+                                torch.nn.Linear(12, 4)).eval()
+    x = samples(1.0, 200, seed=4)
+    paths = {k: str(tmp_path / f"{k}") for k in ("int8.mlir", "float.mlir", "stats.json",
+                                                 "report.json")}
+    ptq.quantize_model(model, x, paths["int8.mlir"], batch_size=20,
+                       float_out=paths["float.mlir"], stats_path=paths["stats.json"],
+                       report=paths["report.json"])
+    assert "tensor<20x16xf32>" in open(paths["float.mlir"]).read()
+    s = monitor.monitor(paths["int8.mlir"], paths["float.mlir"], paths["stats.json"],
+                        samples(3.0, 100, seed=5), report=paths["report.json"])
+    assert s["calls"] == 5 and "0.input" in s["clipping"]
+    assert s["clipping"]["0.input"]["fraction"] > 0.1 and s["alerts"]

@@ -156,7 +156,18 @@ static LogicalResult collectSlice(Value v, Block *body, unsigned numInputs,
 }
 
 /// Recognises `op` as a matrix product; see the pass description.
-static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
+/// Whether vpdpbusd takes X of this range: unsigned bytes, or signed bytes
+/// shifted by +128 while packing.
+static bool fitsVNNI(IntRange r) {
+  return r.lo >= -128 && r.hi <= 255 && (r.lo >= 0 || r.hi <= 127);
+}
+
+/// `unsignedX`: the target multiplies with vpdpbusd, so X = a - z with a
+/// constant z (a static zero point, whose range [-z, 255 - z] vpdpbusd
+/// cannot take) is split as a run-time one is: `a` (unsigned bytes) is
+/// packed and z times Y's column sums is subtracted.
+static std::optional<GemmMatch> matchGemm(linalg::GenericOp op,
+                                          bool unsignedX) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
       op.getNumLoops() != 3)
     return std::nullopt;
@@ -256,10 +267,18 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
                             SmallVector<Operation *> &baseOps,
                             SmallVector<BlockArgument> &baseArgs,
                             SmallVector<Operation *> &shiftOps,
-                            SmallVector<BlockArgument> &shiftArgs) {
+                            SmallVector<BlockArgument> &shiftArgs,
+                            bool forVNNI) {
         auto sub = v.getDefiningOp<arith::SubIOp>();
-        if ((range && fitsI16(*range)) || !sub || sub->getBlock() != body)
+        bool vnniSplit = forVNNI && range && !fitsVNNI(*range);
+        if ((range && fitsI16(*range) && !vnniSplit) || !sub ||
+            sub->getBlock() != body)
           return;
+        if (vnniSplit) {
+          auto ar = valueRange(sub.getLhs());
+          if (!ar || !fitsVNNI(*ar))
+            return; // The split would not help vpdpbusd either.
+        }
         auto ar = valueRange(sub.getLhs());
         llvm::SetVector<Operation *> as, zs;
         llvm::SetVector<BlockArgument> aa, za;
@@ -291,10 +310,12 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op) {
         baseArgs.assign(aa.begin(), aa.end());
         shiftArgs.assign(za.begin(), za.end());
       };
-      splitShift(x, xr, m.x, m.xShift, m.xOps, m.xArgs, m.zOps, m.zArgs);
+      splitShift(x, xr, m.x, m.xShift, m.xOps, m.xArgs, m.zOps, m.zArgs,
+                 unsignedX);
       // Not both: (a - z)(b - w) would also need + K z w.
       if (!m.xShift)
-        splitShift(y, yr, m.y, m.yShift, m.yOps, m.yArgs, m.yzOps, m.yzArgs);
+        splitShift(y, yr, m.y, m.yShift, m.yOps, m.yArgs, m.yzOps, m.yzArgs,
+                   /*forVNNI=*/false);
       if (!xr || !yr)
         return std::nullopt;
       m.xRange = *xr;
@@ -1743,7 +1764,7 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
       if (isBatchedProduct(op))
         op = unbatchProduct(op, minParallelWork);
     for (linalg::GenericOp op : ops) {
-      std::optional<GemmMatch> match = matchGemm(op);
+      std::optional<GemmMatch> match = matchGemm(op, useVNNI && vnni);
       if (!match)
         continue;
       SmallVector<int64_t, 4> staticRanges = op.getStaticLoopRanges();

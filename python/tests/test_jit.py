@@ -585,3 +585,31 @@ func.func @f(%x: tensor<2x{c}x7x8xf32>, %s: tensor<{f}x{c // b}x1x1xf32>) -> ten
     bound = (c * k * k) * np.finfo(np.float32).eps * \
         torch.nn.functional.conv2d(xt.abs(), deq.abs()).numpy()
     assert np.all(np.abs(y - exact) <= bound)
+
+
+@pytest.mark.parametrize("storage,zp", [("u8", 77), ("u8", 200), ("i8", 3), ("i8", -5)])
+@pytest.mark.parametrize("m,k,n", [(13, 37, 21), (1, 784, 256), (64, 300, 48)])
+def test_gemm_static_lhs_zero_point_exact(storage, zp, m, k, n):
+    # A zero point fixed in the lhs type (static int8 activations): X = a - zp
+    # spans more than a byte, so on a VNNI host the GEMM packs a (signed a
+    # shifted by +128) for vpdpbusd and subtracts zp times the rhs column
+    # sums, as for a run-time zero point; elsewhere it packs a - zp as int16.
+    # Exact either way.
+    rng = np.random.default_rng(m + k + n + zp)
+    lo, hi, dtype = (0, 256, np.uint8) if storage == "u8" else (-128, 128, np.int8)
+    a = rng.integers(lo, hi, (m, k)).astype(dtype)
+    b = rng.integers(-127, 128, (k, n)).astype(np.int8)
+    ai = "i8"  # signless storage; u8 values are passed as their bytes
+    text = f"""
+!x = !quantx.uniform<{storage}:f32, scale = 0.5, zero_point = {zp}>
+!w = !quantx.uniform<i8<-127:127>:f32, scale = 0.25>
+func.func @f(%a: tensor<{m}x{k}x{ai}>, %b: tensor<{k}x{n}xi8>) -> tensor<{m}x{n}xi32> {{
+  %x = quantx.scast %a : tensor<{m}x{k}x{ai}> -> tensor<{m}x{k}x!x>
+  %w = quantx.scast %b : tensor<{k}x{n}xi8> -> tensor<{k}x{n}x!w>
+  %r = quantx.matmul %x, %w : tensor<{m}x{k}x!x>, tensor<{k}x{n}x!w> -> tensor<{m}x{n}xi32>
+  return %r : tensor<{m}x{n}xi32>
+}}"""
+    fn = jit.compile(text)["f"]
+    want = (a.astype(np.int64) - zp) @ b.astype(np.int64)
+    for _ in range(2):
+        np.testing.assert_array_equal(fn(a.view(np.int8), b), want)

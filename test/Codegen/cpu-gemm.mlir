@@ -1,7 +1,7 @@
-// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx2,+fma})' | FileCheck %s --check-prefixes=CHECK,AVX2
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx2,+fma})' | FileCheck %s --check-prefixes=CHECK,AVX2,I16
 // RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+avx2,+fma,+avxvnni})' | FileCheck %s --check-prefixes=CHECK,VNNI
 // RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 vector-bits=256 target-features=+avx512f,+avx512vl,+avx512vnni})' | FileCheck %s --check-prefixes=CHECK,VNNI
-// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+sse4.2})' | FileCheck %s --check-prefixes=CHECK,SSE
+// RUN: quantx-opt %s -split-input-file -pass-pipeline='builtin.module(quantx-cpu-gemm{min-parallel-work=0 target-features=+sse4.2})' | FileCheck %s --check-prefixes=CHECK,SSE,I16
 
 #lhs = affine_map<(m, n, k) -> (m, k)>
 #rhs = affine_map<(m, n, k) -> (k, n)>
@@ -9,20 +9,27 @@
 #out = affine_map<(m, n, k) -> (m, n)>
 
 // Signed int8 times signed int8 with a zero point on the lhs: X = a - 3 is
-// in [-131, 124], too wide for the u8 operand of vpdpbusd, so VNNI targets
-// also use the int16-pair form.
+// in [-131, 124], too wide for the u8 operand of vpdpbusd. Without VNNI the
+// int16-pair form packs a - 3. VNNI targets pack a + 128 (as for signed
+// int8) and subtract (128 + 3) times Y's column sums, as for a zero point
+// known only at run time.
 // CHECK-LABEL: func.func @int8_zero_point
-// CHECK: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi16>
-// CHECK: scf.parallel
-// CHECK: arith.subi
-// CHECK: arith.trunci {{.*}} : i32 to i16
-// CHECK: scf.parallel
-// CHECK: scf.parallel {{.*}} step (%{{.*}}, %{{.*}})
-// CHECK: scf.for
-// CHECK: vector.load {{.*}} : memref<?xi16>, vector<16xi16>
-// CHECK: vector.shuffle {{.*}} [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1] : vector<2xi16>, vector<2xi16>
+// I16: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi16>
+// I16: scf.parallel
+// I16: arith.subi
+// I16: arith.trunci {{.*}} : i32 to i16
+// I16: scf.parallel
+// I16: scf.parallel {{.*}} step (%{{.*}}, %{{.*}})
+// I16: scf.for
+// I16: vector.load {{.*}} : memref<?xi16>, vector<16xi16>
+// I16: vector.shuffle {{.*}} [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1] : vector<2xi16>, vector<2xi16>
+// VNNI: %[[ZP:.*]] = arith.constant 3 : i32
+// VNNI: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi8>
+// VNNI-NOT: memref<?xi16>
+// VNNI: arith.addi %{{.*}}, %[[ZP]] : i32
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.{{256|512}}"
 // AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"({{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
-// VNNI: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// VNNI-NOT: llvm.x86.avx2.pmadd.wd
 // SSE-NOT: llvm.call_intrinsic
 // SSE: arith.muli {{.*}} : vector<16xi32>
 // SSE: vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14]

@@ -155,17 +155,17 @@ static LogicalResult collectSlice(Value v, Block *body, unsigned numInputs,
   return success();
 }
 
-/// Recognises `op` as a matrix product; see the pass description.
 /// Whether vpdpbusd takes X of this range: unsigned bytes, or signed bytes
 /// shifted by +128 while packing.
 static bool fitsVNNI(IntRange r) {
   return r.lo >= -128 && r.hi <= 255 && (r.lo >= 0 || r.hi <= 127);
 }
 
-/// `unsignedX`: the target multiplies with vpdpbusd, so X = a - z with a
-/// constant z (a static zero point, whose range [-z, 255 - z] vpdpbusd
-/// cannot take) is split as a run-time one is: `a` (unsigned bytes) is
-/// packed and z times Y's column sums is subtracted.
+/// Recognises `op` as a matrix product; see the pass description.
+/// `unsignedX`: the target multiplies with vpdpbusd, so where Y fits its
+/// signed byte operand, X = a - z with a constant z (a static zero point,
+/// whose range [-z, 255 - z] vpdpbusd cannot take) is split as a run-time
+/// one is: `a` is packed and z times Y's column sums is subtracted.
 static std::optional<GemmMatch> matchGemm(linalg::GenericOp op,
                                           bool unsignedX) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
@@ -274,12 +274,9 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op,
         if ((range && fitsI16(*range) && !vnniSplit) || !sub ||
             sub->getBlock() != body)
           return;
-        if (vnniSplit) {
-          auto ar = valueRange(sub.getLhs());
-          if (!ar || !fitsVNNI(*ar))
-            return; // The split would not help vpdpbusd either.
-        }
         auto ar = valueRange(sub.getLhs());
+        if (vnniSplit && (!ar || !fitsVNNI(*ar)))
+          return; // The split would not help vpdpbusd either.
         llvm::SetVector<Operation *> as, zs;
         llvm::SetVector<BlockArgument> aa, za;
         bool invariant =
@@ -310,8 +307,11 @@ static std::optional<GemmMatch> matchGemm(linalg::GenericOp op,
         baseArgs.assign(aa.begin(), aa.end());
         shiftArgs.assign(za.begin(), za.end());
       };
+      // Only where Y already fits vpdpbusd: splitting X rules out splitting
+      // Y (below), which a Y of unknown range needs.
+      bool yIsSignedByte = yr && yr->lo >= -128 && yr->hi <= 127;
       splitShift(x, xr, m.x, m.xShift, m.xOps, m.xArgs, m.zOps, m.zArgs,
-                 unsignedX);
+                 unsignedX && yIsSignedByte);
       // Not both: (a - z)(b - w) would also need + K z w.
       if (!m.xShift)
         splitShift(y, yr, m.y, m.yShift, m.yOps, m.yArgs, m.yzOps, m.yzArgs,

@@ -381,3 +381,37 @@ func.func @rhs_dynamic_zero_point(%a: memref<16x9xi8>, %b: memref<9x32xi8>, %z: 
   }
   return
 }
+
+// -----
+
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#scalar = affine_map<(m, n, k) -> ()>
+#out = affine_map<(m, n, k) -> (m, n)>
+
+// A static lhs zero point with a run-time rhs zero point: Y = b - w has no
+// known range, so Y is the one split off (its zero point times X's row
+// sums) and X = a - 3 is packed as int16, on VNNI targets too: splitting X
+// for vpdpbusd would leave Y unsplit and the product without a GEMM.
+// CHECK-LABEL: func.func @int8_static_x_dynamic_y_zero_points
+// CHECK: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi16>
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// VNNI-NOT: vpdpbusd
+// VNNI: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @int8_static_x_dynamic_y_zero_points(%a: memref<13x37xi8>, %b: memref<37x21xi8>, %zw: memref<i32>, %c: memref<13x21xi32>) {
+  %zp = arith.constant 3 : i32
+  linalg.generic {indexing_maps = [#lhs, #rhs, #scalar, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %zw : memref<13x37xi8>, memref<37x21xi8>, memref<i32>) outs(%c : memref<13x21xi32>) {
+  ^bb0(%x: i8, %w: i8, %z: i32, %acc: i32):
+    %0 = arith.extsi %x : i8 to i32
+    %1 = arith.subi %0, %zp : i32
+    %2 = arith.extsi %w : i8 to i32
+    %3 = arith.subi %2, %z : i32
+    %4 = arith.muli %1, %3 : i32
+    %5 = arith.addi %acc, %4 : i32
+    linalg.yield %5 : i32
+  }
+  return
+}

@@ -138,6 +138,11 @@ class Monitor:
         for path in (self._quantized, self._path):
             ptq._jit_function(path, self.entry)
         checked = self._checked_observations(report)
+        unknown = sorted(checked - {e["name"] for e in self._observations})
+        if unknown:
+            raise PTQError("the report does not belong to this model: it names "
+                           f"observation {', '.join(repr(n) for n in unknown[:5])}, "
+                           "which the model does not have")
         self._ranges: Dict[str, _Range] = {}
         for e in self._observations:
             rec = observed[e["name"]]

@@ -122,6 +122,10 @@ def test_bad_input_is_a_clear_error(deployed, tmp_path):
     other["observations"] = {"x." + k: v for k, v in other["observations"].items()}
     with pytest.raises(PTQError, match="statistics do not belong to this model"):
         monitor.Monitor(quantized, float_path, other)
+    bad_report = json.load(open(report))
+    bad_report["layers"][0]["input_observation"] = "elsewhere.input"
+    with pytest.raises(PTQError, match="report does not belong to this model.*'elsewhere.input'"):
+        monitor.Monitor(quantized, float_path, stats, bad_report)
     with pytest.raises(PTQError, match="not a quantx calibration file"):
         monitor.Monitor(quantized, float_path, {"observations": {}})
     with pytest.raises(PTQError, match="cannot read the quantized model"):

@@ -702,8 +702,6 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
                               plan.weightParams.shape.end());
   if (isConv && grouped)
     pshape = {dims[0], reduction / groupSize, 1, 1}; // Blocks span KH, KW.
-  else if (isConv)
-    pshape = {dims[0]};
   Attribute scaleAttr = DenseElementsAttr::get(
       RankedTensorType::get(pshape, b.getF64Type()), ArrayRef(scales));
   int64_t qmax = scheme.qmax();

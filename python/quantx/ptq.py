@@ -926,4 +926,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the package's module, not this `__main__` copy of it: the errors
+    # quantx.monitor raises are quantx.ptq.PTQError.
+    from quantx.ptq import main as _package_main
+    sys.exit(_package_main())

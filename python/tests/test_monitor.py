@@ -152,6 +152,7 @@ def test_cli_exit_status_and_json(deployed, tmp_path):
                         "--float", float_path, "--stats", str(tmp_path / "none.json"),
                         "--data", str(data)], capture_output=True, text=True)
     assert r.returncode == 1 and "cannot read statistics" in r.stderr
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
 
 
 def test_example_flags_drift_on_fashion_mnist():

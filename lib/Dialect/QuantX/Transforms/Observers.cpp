@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "JsonFile.h"
 #include "Layers.h"
 
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
@@ -13,7 +14,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -289,27 +289,13 @@ struct ExposeObservationsPass
     }
     if (manifest.empty())
       return;
-    std::error_code ec;
-    // Written to a temporary file and renamed: never a partial manifest.
-    std::string tmp = manifest + ".tmp";
-    {
-      llvm::raw_fd_ostream os(tmp, ec);
-      if (ec) {
-        emitError(getOperation().getLoc())
-            << "cannot write manifest '" << manifest << "': " << ec.message();
-        return signalPassFailure();
-      }
-      llvm::json::Object root;
-      root["format"] = "quantx-observations";
-      root["version"] = 1;
-      root["functions"] = std::move(functions);
-      os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
-    }
-    if ((ec = llvm::sys::fs::rename(tmp, manifest))) {
-      emitError(getOperation().getLoc())
-          << "cannot write manifest '" << manifest << "': " << ec.message();
+    llvm::json::Object root;
+    root["format"] = "quantx-observations";
+    root["version"] = 1;
+    root["functions"] = std::move(functions);
+    if (failed(writeJsonFile(getOperation(), manifest, std::move(root),
+                             "manifest")))
       return signalPassFailure();
-    }
   }
 };
 } // namespace

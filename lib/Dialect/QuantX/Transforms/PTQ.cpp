@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "JsonFile.h"
 #include "Layers.h"
 
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
@@ -21,7 +22,6 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Matchers.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Regex.h"
@@ -1012,24 +1012,6 @@ describeRequantizing(StringRef name, bool quantized, StringRef floatReason,
   return entry;
 }
 
-/// Writes `value` as JSON to `path` through a temporary file.
-static LogicalResult writeJson(Operation *anchor, StringRef path,
-                               llvm::json::Value value) {
-  std::string tmp = (path + ".tmp").str();
-  std::error_code ec;
-  {
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      return anchor->emitError()
-             << "cannot write '" << path << "': " << ec.message();
-    os << llvm::formatv("{0:2}", value) << "\n";
-  }
-  if ((ec = llvm::sys::fs::rename(tmp, path)))
-    return anchor->emitError()
-           << "cannot write '" << path << "': " << ec.message();
-  return success();
-}
-
 void PTQPass::runOnOperation() {
   ModuleOp module = getOperation();
   if (mode == "static-int8")
@@ -1378,7 +1360,7 @@ void PTQPass::runOnOperation() {
     root["layers"] = std::move(layersJson);
     root["adds"] = std::move(addsJson);
     root["pools"] = std::move(poolsJson);
-    if (failed(writeJson(module, report, std::move(root))))
+    if (failed(writeJsonFile(module, report, std::move(root), "report")))
       return signalPassFailure();
   }
 }

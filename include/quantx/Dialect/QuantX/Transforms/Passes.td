@@ -217,4 +217,38 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SizeReport : Pass<"quantx-size-report", "ModuleOp"> {
+  let summary = "Report the bytes of a module's constant tensors";
+  let description = [{
+    Measures what a model's weights take: for every constant-like op with a
+    statically shaped tensor result (`arith.constant`, `quantx.constant`,
+    ...) and every constant `memref.global`, the bytes of its elements at
+    their storage width, `ceil(elements * bits / 8)` (`index` counts 64
+    bits, a `!quantx.uniform` element its storage width, so int4 weights
+    take half a byte each), plus the static scales and offsets of a
+    quantized type at the width of its scale and offset types (f32 and
+    i32 unless set). Splat constants (one value repeated, such as the zero
+    tensors that start an accumulation) are counted apart: they need not
+    be stored element by element.
+
+    With `output=<path>` (`-`: standard output) it writes
+
+    ```json
+    {"format": "quantx-size-report", "version": 1,
+     "total_bytes": 207480, "data_bytes": 206592, "parameter_bytes": 888,
+     "constants": 10, "splat_constants": 4, "splat_bytes": 65536,
+     "by_element_type": {"f32": {"constants": 2, "bytes": 512}, ...}}
+    ```
+
+    where `total_bytes` is `data_bytes + parameter_bytes` of the non-splat
+    constants and `by_element_type` keys are `f32`, `i32`, ... or the
+    storage of a quantized type (`!quantx.uniform<i8>`). The module is not
+    changed; an unwritable output path is an error.
+  }];
+  let options = [
+    Option<"output", "output", "std::string", /*default=*/"\"-\"",
+           "Write the JSON report to this path (-: standard output)">,
+  ];
+}
+
 #endif // QUANTX_DIALECT_QUANTX_TRANSFORMS_PASSES_TD

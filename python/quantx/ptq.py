@@ -203,14 +203,15 @@ def _dtype_of(element_type: str):
             "i8": np.int8, "i32": np.int32, "i64": np.int64}.get(element_type)
 
 
-def _batches(data, arguments, purpose: str = "calibration") -> Iterable[List[np.ndarray]]:
+def _batches(data, arguments, purpose: str = "calibration",
+             exclude: Sequence[str] = ()) -> Iterable[List[np.ndarray]]:
     """Normalises calibration data to lists of arrays, one per argument.
 
     `data` is a .npz path (one array per argument, in key order `arg0`,
     `arg1`, ... or the file's order, split along axis 0 into the model's
-    batch size), one array of samples (one-argument models; split the same
-    way), or an iterable whose items are an array (one-argument models) or
-    a sequence of arrays."""
+    batch size; keys in `exclude` are not arguments), one array of samples
+    (one-argument models; split the same way), or an iterable whose items
+    are an array (one-argument models) or a sequence of arrays."""
     if isinstance(data, np.ndarray) or isinstance(data, (str, os.PathLike)):
         if isinstance(data, np.ndarray):
             arrays, what = [data], f"the {purpose} array"
@@ -219,7 +220,8 @@ def _batches(data, arguments, purpose: str = "calibration") -> Iterable[List[np.
                 npz = np.load(data)
             except (OSError, ValueError) as e:
                 raise PTQError(f"cannot read {purpose} data '{data}': {e}")
-            arrays, what = [npz[k] for k in npz.keys()], f"{purpose} data '{data}'"
+            arrays = [npz[k] for k in npz.keys() if k not in exclude]
+            what = f"{purpose} data '{data}'"
         if len(arrays) != len(arguments):
             raise PTQError(f"{what} has {len(arrays)} arrays, "
                            f"the model takes {len(arguments)} arguments")
@@ -786,7 +788,7 @@ ENTRY_HELP = ("the function to run (default: main, or the module's one "
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m quantx.ptq",
-                                description="Calibrate, quantize and monitor a float model.")
+                                description="Calibrate, quantize, evaluate and monitor a float model.")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("calibrate", help="collect statistics into a JSON file")
     c.add_argument("model")
@@ -864,8 +866,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     m.add_argument("--json", help="also write the summary as JSON here")
     m.add_argument("--fail-on-alert", action="store_true",
                    help="exit with status 2 when there is an alert")
+    e = sub.add_parser("evaluate", help="compare a float model with its quantized "
+                                        "versions: accuracy, fidelity, size, speed")
+    e.add_argument("models", nargs="+", metavar="model",
+                   help="the reference (float) model first, then the others")
+    e.add_argument("--data", required=True,
+                   help=".npz data, as for calibrate (plus the labels array)")
+    e.add_argument("--labels", metavar="KEY",
+                   help="the .npz array of integer labels: report accuracy")
+    e.add_argument("--entry", help="the function to run (default: main, or the "
+                                   "module's one public function)")
+    e.add_argument("--rounds", type=int, default=5,
+                   help="alternating timing rounds (default 5)")
+    e.add_argument("--round-seconds", type=float, default=0.2,
+                   help="seconds each model is timed per round (default 0.2)")
+    e.add_argument("--json", help="also write the figures as JSON here")
     args = p.parse_args(argv)
     try:
+        if args.cmd == "evaluate":
+            from . import evaluate
+            result = evaluate.evaluate(
+                args.models, args.data, args.labels, args.entry, args.rounds,
+                args.round_seconds,
+                progress=lambda line: print(line, file=sys.stderr, flush=True))
+            print(result.pop("text"))
+            if args.json:
+                _write_json_atomic(args.json, result)
+            return 0
         if args.cmd == "monitor":
             from . import monitor
             summary = monitor.monitor(
@@ -927,6 +954,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 if __name__ == "__main__":
     # Run the package's module, not this `__main__` copy of it: the errors
-    # quantx.monitor raises are quantx.ptq.PTQError.
+    # quantx.evaluate and quantx.monitor raise are quantx.ptq.PTQError.
     from quantx.ptq import main as _package_main
     sys.exit(_package_main())

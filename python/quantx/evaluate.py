@@ -1,0 +1,273 @@
+"""Comparing a float model with its quantized versions.
+
+:func:`evaluate` runs the same data through several compiled models (the
+first is the reference, usually the float model) and measures, side by
+side:
+
+* accuracy, when labels are given: the arg-max of the first result
+  (``[batch, classes]``) against one integer label per sample;
+* fidelity to the reference: the output SQNR over all samples and, for
+  ``[batch, classes]`` results, the share of samples whose top class is the
+  reference's;
+* size: the bytes of each module's constant tensors at their storage width
+  (``quantx-size-report``), and how many times smaller than the
+  reference's;
+* speed: latency of one call at the models' batch size and throughput in
+  samples per second, timed in native code in alternating rounds (every
+  model once per round), so that a slow phase of the machine reaches all
+  of them alike.
+
+``python -m quantx.ptq evaluate`` is the command-line form. See
+docs/PTQ.md ("Comparing models").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import ptq
+from .ptq import PTQError
+
+# numpy dtype -> the element type names ptq._check_batch compares with.
+_ELEMENT_TYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
+                  np.dtype(np.float16): "f16", np.dtype(np.int8): "i8",
+                  np.dtype(np.int32): "i32", np.dtype(np.int64): "i64"}
+
+
+def size_report(model: str) -> dict:
+    """The ``quantx-size-report`` of a module: bytes of its constant tensors
+    (``total_bytes``; ``by_element_type``, ``splat_bytes``, ...)."""
+    if not os.path.isfile(model):
+        raise PTQError(f"cannot read the model '{model}'")
+    with tempfile.TemporaryDirectory(prefix="quantx-size-") as tmp:
+        out = os.path.join(tmp, "size.json")
+        ptq._run([ptq._tool("quantx-opt"), model, f"-quantx-size-report=output={out}",
+                  "-o", os.devnull], f"measuring the size of '{model}'")
+        with open(out) as f:
+            return json.load(f)
+
+
+def _function(path: str, entry: Optional[str]):
+    """The compiled function `entry` of `path` (default: `main`, or the
+    module's one public function) and its name."""
+    if not os.path.isfile(path):
+        raise PTQError(f"cannot read the model '{path}'")
+    try:
+        from . import jit
+    except (ImportError, OSError) as e:
+        raise PTQError(f"evaluating needs the JIT library: {e}") from None
+    try:
+        with open(path) as f:
+            module = jit.compile(f.read())
+    except jit.QuantXError as e:
+        raise PTQError(f"compiling '{path}' failed:\n{e}") from None
+    if entry is None:
+        if "main" in module or len(module.functions) != 1:
+            entry = "main"
+        else:
+            entry = module.functions[0]
+    if entry not in module:
+        raise PTQError(f"'{path}' has no public function '{entry}' (it has: "
+                       f"{', '.join(module.functions) or 'none'}); name one with entry=")
+    return module[entry], entry
+
+
+def _arguments(fn, path: str) -> List[dict]:
+    """The function's arguments in the form ptq._batches/_check_batch take."""
+    out = []
+    for i, t in enumerate(fn.arguments):
+        name = _ELEMENT_TYPES.get(np.dtype(t.dtype))
+        if name is None:
+            raise PTQError(f"'{path}': argument {i} is {t.mlir_type}; evaluate feeds "
+                           "f16, f32, f64, i8, i32 or i64 tensors")
+        out.append({"shape": list(t.shape), "element_type": name})
+    return out
+
+
+def _load_labels(labels, data) -> Optional[np.ndarray]:
+    """The labels: an array, or the array of .npz `data` named `labels`."""
+    if not isinstance(labels, str):
+        return None if labels is None else np.asarray(labels)
+    if not isinstance(data, (str, os.PathLike)):
+        raise PTQError("labels named by key need .npz data")
+    try:
+        with np.load(data) as npz:
+            if labels not in npz:
+                raise PTQError(f"'{data}' has no array '{labels}' of labels "
+                               f"(it has: {', '.join(npz.keys())})")
+            return npz[labels]
+    except (OSError, ValueError) as e:
+        raise PTQError(f"cannot read evaluation data '{data}': {e}") from None
+
+
+def _check_labels(labels: np.ndarray, num_samples: int) -> None:
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise PTQError(f"labels must be a 1-D integer array, got {labels.dtype} "
+                       f"of shape {labels.shape}")
+    if labels.shape[0] != num_samples:
+        raise PTQError(f"{labels.shape[0]} labels for {num_samples} samples")
+
+
+def _first_result(fn, batch, path: str) -> np.ndarray:
+    from .ir import QuantXError  # loaded with the JIT
+    try:
+        out = fn(*batch)
+    except (TypeError, ValueError, QuantXError) as e:
+        raise PTQError(f"running '{path}' failed: {e}") from None
+    if out is None:
+        raise PTQError(f"'{path}': '{fn.name}' returns nothing to compare")
+    return np.asarray(out[0] if isinstance(out, tuple) else out)
+
+
+def _timing_rounds(fns, batch, rounds: int, min_seconds: float, progress):
+    """Per-model call times (s) over `rounds` alternating rounds, each of
+    about `min_seconds` per model after a warm-up of the same length."""
+    reps = []
+    for fn in fns:  # Warm-up, and the repetitions a round takes.
+        start, n = time.perf_counter(), 0
+        while n < 3 or time.perf_counter() - start < min_seconds:
+            fn.benchmark(*batch, warmup=0, repetitions=1)
+            n += 1
+        per_call = (time.perf_counter() - start) / n
+        reps.append(max(3, int(min_seconds / max(per_call, 1e-7))))
+    times: List[List[float]] = [[] for _ in fns]
+    for r in range(rounds):
+        for i, fn in enumerate(fns):
+            times[i] += list(fn.benchmark(*batch, warmup=1, repetitions=reps[i]).times)
+        if progress:
+            progress(f"timing: round {r + 1} of {rounds}")
+    return times
+
+
+def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
+             entry: Optional[str] = None, rounds: int = 5,
+             min_seconds: float = 0.2, progress=None,
+             progress_seconds: float = 2.0) -> dict:
+    """Compares `models` (.mlir paths, or a dict of name -> path; the first
+    is the reference) on `data` (as for :func:`quantx.ptq.calibrate`: an
+    .npz path, an array of samples, or an iterable of batches).
+
+    `labels` is an integer array with one label per sample, or the name of
+    the .npz array that holds them (it is then not an argument). Every
+    model must take the same arguments. Returns a dict with one entry per
+    model under "models" and the readable table under "text"."""
+    if isinstance(models, dict):
+        named = list(models.items())
+    else:
+        named = [(os.path.basename(str(p)), str(p)) for p in models]
+    if not named:
+        raise PTQError("no model to evaluate")
+    if len({n for n, _ in named}) != len(named):
+        raise PTQError("two models have the same name; name them")
+    if rounds < 1 or min_seconds <= 0:
+        raise PTQError("need rounds >= 1 and min_seconds > 0")
+    label_key = labels if isinstance(labels, str) else None
+    labels = _load_labels(labels, data)
+    fns, ref_args, ref_entry = [], None, None
+    for name, path in named:
+        fn, fn_entry = _function(path, entry)
+        args = _arguments(fn, path)
+        if ref_args is None:
+            ref_args, ref_entry = args, fn_entry
+        elif args != ref_args:
+            raise PTQError(f"'{path}' takes {fn_entry}{_signature(args)}, the reference "
+                           f"'{named[0][1]}' {ref_entry}{_signature(ref_args)}")
+        fns.append(fn)
+    batches = [ptq._check_batch(i, b, ref_args, "evaluation")
+               for i, b in enumerate(ptq._batches(
+                   data, ref_args, "evaluation",
+                   exclude=(label_key,) if label_key else ()))]
+    if not batches:
+        raise PTQError("no data to evaluate on")
+    num_samples = sum(b[0].shape[0] if b[0].ndim else 1 for b in batches)
+    if labels is not None:
+        _check_labels(labels, num_samples)
+
+    outputs: List[np.ndarray] = []
+    start = last = time.perf_counter()
+    for (name, path), fn in zip(named, fns):
+        got = []
+        for i, b in enumerate(batches):
+            got.append(_first_result(fn, b, path))
+            now = time.perf_counter()
+            if progress and now - last >= progress_seconds:
+                progress(f"evaluating {name}: batch {i + 1} of {len(batches)}")
+                last = now
+        if not outputs and labels is not None and (
+                got[0].ndim != 2 or got[0].shape[1] < 2):
+            raise PTQError("accuracy needs a first result of shape [batch, classes]; "
+                           f"'{ref_entry}' returns {tuple(got[0].shape)}")
+        if not outputs:
+            ref_shape = got[0].shape
+        elif got[0].shape != ref_shape:
+            raise PTQError(f"'{path}' returns {tuple(got[0].shape)}, the reference "
+                           f"{tuple(ref_shape)}")
+        outputs.append(np.concatenate([g.reshape(g.shape[0] if g.ndim else 1, -1)
+                                       for g in got]))
+    classes = outputs[0].shape[1] if len(ref_shape) == 2 else 0
+    if labels is not None and (labels.min() < 0 or labels.max() >= classes):
+        raise PTQError(f"labels must lie in [0, {classes}), got "
+                       f"[{labels.min()}, {labels.max()}]")
+
+    times = _timing_rounds(fns, batches[0], rounds, min_seconds, progress)
+    batch = batches[0][0].shape[0] if batches[0][0].ndim else 1
+    reference, ref_top = outputs[0], outputs[0].argmax(1) if classes > 1 else None
+    rows = []
+    for (name, path), out, t in zip(named, outputs, times):
+        size = size_report(path)["total_bytes"]
+        t = np.asarray(t) * 1e3
+        row = {"name": name, "path": path, "weight_bytes": size,
+               "latency_ms": {"median": float(np.median(t)), "min": float(t.min()),
+                              "p90": float(np.percentile(t, 90))},
+               "calls_timed": int(t.size)}
+        row["samples_per_second"] = batch / (row["latency_ms"]["median"] / 1e3)
+        if labels is not None:
+            row["correct"] = int(np.count_nonzero(out.argmax(1) == labels))
+            row["accuracy"] = row["correct"] / num_samples
+        if rows:
+            row["output_sqnr_db"] = ptq.sqnr_db(reference, out)
+            if ref_top is not None:
+                row["top1_agreement"] = float(np.mean(out.argmax(1) == ref_top))
+            ref = rows[0]
+            row["size_ratio"] = ref["weight_bytes"] / size if size else math.inf
+            row["speedup"] = ref["latency_ms"]["median"] / row["latency_ms"]["median"]
+        rows.append(row)
+    result = {"entry": ref_entry, "samples": num_samples, "batch": batch,
+              "rounds": rounds, "reference": named[0][0], "models": rows}
+    result["text"] = format_evaluation(result)
+    return result
+
+
+def _signature(args) -> str:
+    return "(" + ", ".join("x".join(map(str, a["shape"])) + "x" + a["element_type"]
+                           for a in args) + ")"
+
+
+def format_evaluation(result: dict) -> str:
+    """The result of :func:`evaluate` as a table."""
+    rows = [("model", "accuracy", "top-1 = ref", "SQNR dB", "weight bytes",
+             "x smaller", f"ms (batch {result['batch']})", "p90 ms", "samples/s",
+             "speedup")]
+    for r in result["models"]:
+        lat = r["latency_ms"]
+        rows.append((
+            r["name"],
+            f"{100 * r['accuracy']:.2f}%" if "accuracy" in r else "-",
+            f"{100 * r['top1_agreement']:.2f}%" if "top1_agreement" in r else "-",
+            f"{r['output_sqnr_db']:.2f}" if "output_sqnr_db" in r else "-",
+            f"{r['weight_bytes']:,}",
+            f"{r['size_ratio']:.2f}" if "size_ratio" in r else "-",
+            f"{lat['median']:.3f}", f"{lat['p90']:.3f}",
+            f"{r['samples_per_second']:,.0f}",
+            f"{r['speedup']:.2f}" if "speedup" in r else "-"))
+    lines = [f"'{result['entry']}' on {result['samples']} samples; reference "
+             f"'{result['reference']}'; latency: median of {result['rounds']} "
+             "alternating rounds"]
+    return "\n".join(lines + ptq._table(rows))

@@ -1,0 +1,164 @@
+"""quantx.evaluate: a float model beside its quantized versions."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from quantx import evaluate, ptq
+from quantx.ptq import PTQError
+
+torch = pytest.importorskip("torch")
+jit = pytest.importorskip("quantx.jit")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A float MLP (16 -> 32 -> 8, batch 10), its static int8 and weight-only
+    int4 versions, and labelled data: (float, int8, int4, npz, x, y)."""
+    from quantx import importer
+    tmp = tmp_path_factory.mktemp("evaluate")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
+                                torch.nn.Linear(32, 8)).eval()
+    float_path = tmp / "float.mlir"
+    float_path.write_text(importer.import_module(model, (torch.zeros(10, 16),)))
+    rng = np.random.default_rng(0)
+    calib = rng.standard_normal((200, 16)).astype(np.float32)
+    ptq.calibrate(str(float_path), calib, str(tmp / "stats.json"))
+    int8, int4 = str(tmp / "int8.mlir"), str(tmp / "int4.mlir")
+    ptq.quantize(str(float_path), str(tmp / "stats.json"), int8)
+    ptq.quantize(str(float_path), None, int4, mode="weight-int4", group_size=16)
+    x = rng.standard_normal((300, 16)).astype(np.float32)
+    # Labels the float model gets right about 3 times in 4: its arg-max,
+    # replaced by another class on every 4th sample.
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).argmax(1).numpy().astype(np.int64)
+    y[::4] = (y[::4] + 1) % 8
+    npz = tmp / "test.npz"
+    np.savez(npz, x=x, y=y)
+    return str(float_path), int8, int4, str(npz), x, y
+
+
+def outputs(path, x):
+    fn = jit.compile(open(path).read())["forward"]
+    return np.concatenate([fn(x[i:i + 10]) for i in range(0, len(x), 10)])
+
+
+def test_figures_match_direct_runs(models):
+    """Accuracy, agreement and SQNR equal those of the models run directly;
+    sizes are the bytes of their constants at storage width."""
+    float_path, int8, int4, npz, x, y = models
+    r = evaluate.evaluate({"float": float_path, "int8": int8, "int4": int4}, npz,
+                          labels="y", rounds=2, min_seconds=0.02)
+    assert (r["entry"], r["samples"], r["batch"], r["reference"]) == (
+        "forward", 300, 10, "float")
+    ref = outputs(float_path, x)
+    by = {m["name"]: m for m in r["models"]}
+    assert by["float"]["correct"] == np.count_nonzero(ref.argmax(1) == y)
+    assert 0.6 < by["float"]["accuracy"] < 0.9
+    for name, path in (("int8", int8), ("int4", int4)):
+        got = outputs(path, x)
+        m = by[name]
+        assert m["correct"] == np.count_nonzero(got.argmax(1) == y)
+        assert m["accuracy"] == m["correct"] / 300
+        assert m["top1_agreement"] == np.mean(got.argmax(1) == ref.argmax(1))
+        assert m["output_sqnr_db"] == pytest.approx(ptq.sqnr_db(ref, got), abs=1e-9)
+        assert m["size_ratio"] == by["float"]["weight_bytes"] / m["weight_bytes"]
+        assert m["speedup"] > 0
+    # f32 weights and biases; int8: 1 byte per weight, f32 scales and i32
+    # biases per output channel; int4: half a byte per weight, one f32
+    # scale per group of 16, f32 biases.
+    assert by["float"]["weight_bytes"] == (16 * 32 + 32 + 32 * 8 + 8) * 4
+    assert by["int8"]["weight_bytes"] == 16 * 32 + 32 * 8 + (32 + 8) * 4 * 2
+    assert by["int4"]["weight_bytes"] == ((16 * 32 + 32 * 8) // 2 +
+                                          (32 * 1 + 8 * 2) * 4 + (32 + 8) * 4)
+    assert by["int8"]["output_sqnr_db"] > by["int4"]["output_sqnr_db"] > 10
+    for m in r["models"]:
+        lat = m["latency_ms"]
+        assert 0 < lat["min"] <= lat["median"] <= lat["p90"]
+        assert m["calls_timed"] >= 2 * 3
+        assert m["samples_per_second"] == pytest.approx(10 / lat["median"] * 1e3)
+    assert "int4" in r["text"] and "x smaller" in r["text"]
+
+
+def test_same_model_twice_is_identical(models):
+    float_path, _, _, _, x, y = models
+    r = evaluate.evaluate({"a": float_path, "b": float_path}, x, labels=y,
+                          rounds=1, min_seconds=0.01)
+    a, b = r["models"]
+    assert b["output_sqnr_db"] == math.inf and b["top1_agreement"] == 1.0
+    assert a["correct"] == b["correct"] and b["size_ratio"] == 1.0
+
+
+def test_without_labels_no_accuracy(models):
+    float_path, int8, _, _, x, _ = models
+    r = evaluate.evaluate([float_path, int8], x, rounds=1, min_seconds=0.01)
+    assert all("accuracy" not in m for m in r["models"])
+    assert r["models"][1]["top1_agreement"] > 0.9
+    assert r["reference"] == "float.mlir"
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros(299, np.int64), "299 labels for 300 samples"),
+    (np.zeros(300, np.float32), "1-D integer array"),
+    (np.full(300, 8), r"labels must lie in \[0, 8\)"),
+    (np.full(300, -1), r"labels must lie in \[0, 8\)"),
+])
+def test_bad_labels(models, labels, message):
+    float_path, _, _, _, x, _ = models
+    with pytest.raises(PTQError, match=message):
+        evaluate.evaluate([float_path], x, labels=labels, rounds=1, min_seconds=0.01)
+
+
+def test_bad_inputs(models, tmp_path):
+    float_path, int8, _, npz, x, _ = models
+    with pytest.raises(PTQError, match="has no array 'label'"):
+        evaluate.evaluate([float_path], npz, labels="label")
+    with pytest.raises(PTQError, match="need .npz data"):
+        evaluate.evaluate([float_path], x, labels="y")
+    with pytest.raises(PTQError, match="not a positive multiple"):
+        evaluate.evaluate([float_path], x[:15])
+    with pytest.raises(PTQError, match="dtype float64"):
+        evaluate.evaluate([float_path], x.astype(np.float64))
+    with pytest.raises(PTQError, match="cannot read the model"):
+        evaluate.evaluate([float_path, str(tmp_path / "missing.mlir")], x)
+    with pytest.raises(PTQError, match="same name"):
+        evaluate.evaluate([float_path, float_path], x)
+    with pytest.raises(PTQError, match="no public function 'main'"):
+        evaluate.evaluate([float_path], x, entry="main")
+    # A model of another batch size takes other arguments.
+    from quantx import importer
+    other = tmp_path / "batch5.mlir"
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(16, 8)).eval()
+    other.write_text(importer.import_module(m, (torch.zeros(5, 16),)))
+    with pytest.raises(PTQError, match=r"takes forward\(5x16xf32\), the reference"):
+        evaluate.evaluate([float_path, str(other)], x)
+    broken = tmp_path / "broken.mlir"
+    broken.write_text("func.func @forward(")
+    with pytest.raises(PTQError, match="compiling .*broken.mlir' failed"):
+        evaluate.evaluate([str(broken)], x)
+
+
+def test_command_line(models, tmp_path):
+    float_path, int8, _, npz, _, _ = models
+    out = tmp_path / "figures.json"
+    cmd = [sys.executable, "-m", "quantx.ptq", "evaluate", float_path, int8,
+           "--data", npz, "--labels", "y", "--rounds", "1", "--round-seconds", "0.01",
+           "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "int8.mlir" in proc.stdout and "x smaller" in proc.stdout
+    saved = json.loads(out.read_text())
+    assert [m["name"] for m in saved["models"]] == ["float.mlir", "int8.mlir"]
+    assert saved["models"][1]["size_ratio"] > 2.5
+    bad = tmp_path / "bad.json"
+    proc = subprocess.run(cmd[:-2] + ["--labels", "nope", "--json", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr
+    assert "has no array 'nope'" in proc.stderr and not bad.exists()

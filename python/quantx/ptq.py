@@ -365,7 +365,8 @@ def _observer_options(stats: Optional[str]) -> str:
 
 def _ptq_command(model: str, stats: Optional[str], opts: str, mode: str,
                  group_size: int, keep_float: Sequence[str],
-                 bias_correction: bool = False) -> List[str]:
+                 bias_correction: bool = False,
+                 keep_int8: Sequence[str] = ()) -> List[str]:
     """quantx-opt arguments up to and including -quantx-ptq: observers as
     the statistics were collected, the calibration, the rewrite with `opts`
     added to the mode options."""
@@ -376,6 +377,8 @@ def _ptq_command(model: str, stats: Optional[str], opts: str, mode: str,
         opts += " bias-correction=true"
     if keep_float:
         opts += " keep-float=" + ",".join(keep_float)
+    if keep_int8:
+        opts += " keep-int8=" + ",".join(keep_int8)
     args = [_tool("quantx-opt"), model,
             "-quantx-insert-observers" + _observer_options(stats)]
     if stats:
@@ -386,11 +389,13 @@ def _ptq_command(model: str, stats: Optional[str], opts: str, mode: str,
 def quantize(model: str, stats: Optional[str], out_path: str,
              mode: str = "static-int8", group_size: int = 0,
              keep_float: Sequence[str] = (), report: Optional[str] = None,
-             bias_correction: bool = False) -> Optional[dict]:
+             bias_correction: bool = False,
+             keep_int8: Sequence[str] = ()) -> Optional[dict]:
     """Rewrites `model` with quantx-ptq; returns the report. With
     `bias_correction`, each layer's bias is corrected for the mean error of
     its quantized weights on the calibration data (any mode; needs
-    `stats`)."""
+    `stats`). In weight-int4 mode, layers whose names match a `keep_int8`
+    pattern get 8-bit weights."""
     if mode not in MODES:
         raise PTQError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
     if mode == "static-int8" and not stats:
@@ -401,7 +406,7 @@ def quantize(model: str, stats: Optional[str], out_path: str,
         rep = os.path.join(tmp, "report.json")
         tmp_out = os.path.join(tmp, "out.mlir")
         args = _ptq_command(model, stats, f"report={rep}", mode, group_size,
-                            keep_float, bias_correction)
+                            keep_float, bias_correction, keep_int8)
         _run(args + ["-canonicalize", "-cse", "-o", tmp_out], "quantizing")
         with open(rep) as f:
             data = json.load(f)
@@ -436,18 +441,21 @@ def _first_result(path: str, batches, entry: str) -> np.ndarray:
 
 
 def _keep_exactly(names: Sequence[str]) -> List[str]:
-    """keep-float patterns that match exactly these layer names."""
+    """keep-float (or keep-int8) patterns that match exactly these layer
+    names."""
     return ["^" + _regex_escape(n) + "$" for n in names]
 
 
 def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8",
                 group_size: int = 0, keep_float: Sequence[str] = (),
                 entry: Optional[str] = None,
-                bias_correction: bool = False) -> List[dict]:
+                bias_correction: bool = False,
+                keep_int8: Sequence[str] = ()) -> List[dict]:
     """Ranks layers by the error each adds alone: for every layer, the model
     with only that layer quantized is run on `data` and compared with the
     float model (SQNR of the first result, in dB; lower is more sensitive).
-    Layers that `keep_float` keeps in float are not ranked. Residual
+    Layers that `keep_float` keeps in float are not ranked; those `keep_int8`
+    names are ranked in 8 bits (weight-int4 mode). Residual
     additions and average poolings, which static int8 quantizes where a
     quantized layer reads them, stay float in these runs, so that each
     figure is the layer's own error.
@@ -455,7 +463,8 @@ def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8
     Returns [{"name", "sqnr_db"}] sorted from most to least sensitive."""
     with tempfile.TemporaryDirectory(prefix="quantx-sens-") as tmp:
         full = quantize(model, stats, os.path.join(tmp, "all.mlir"), mode, group_size,
-                        keep_float, bias_correction=bias_correction)
+                        keep_float, bias_correction=bias_correction,
+                        keep_int8=keep_int8)
         names = [l["name"] for l in full["layers"] if l["status"] == "quantized"]
         others = [e["name"] for key in ("adds", "pools") for e in full.get(key, [])]
         keep_float = list(keep_float) + _keep_exactly(others)
@@ -467,10 +476,13 @@ def sensitivity(model: str, stats: Optional[str], data, mode: str = "static-int8
             path = os.path.join(tmp, "one.mlir")
             quantize(model, stats, path, mode, group_size,
                      list(keep_float) + _keep_exactly([n for n in names if n != name]),
-                     bias_correction=bias_correction)
+                     bias_correction=bias_correction, keep_int8=keep_int8)
             out.append({"name": name,
                         "sqnr_db": sqnr_db(ref, _first_result(path, batches, entry))})
     return sorted(out, key=lambda e: e["sqnr_db"])
+
+
+PROMOTIONS = ("float", "int8")
 
 
 def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
@@ -479,33 +491,44 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
                     max_float_layers: Optional[int] = None,
                     report: Optional[str] = None, progress=None,
                     entry: Optional[str] = None,
-                    bias_correction: bool = False) -> dict:
+                    bias_correction: bool = False,
+                    keep_int8: Sequence[str] = (),
+                    promote_to: str = "float") -> dict:
     """Automatic mixed precision: quantizes `model`, keeping in float the
     fewest layers, most sensitive first (:func:`sensitivity` on `data`),
     for the output SQNR against the float model on `data` to reach
-    `target_sqnr_db`.
+    `target_sqnr_db`. With `promote_to="int8"` (weight-int4 mode only) the
+    layers are given 8-bit weights instead of being kept in float: the
+    smaller model, where 8 bits suffice.
 
     Residual additions and average poolings follow their readers (static
     int8 quantizes one that a quantized layer reads), and each step's
     output SQNR includes them.
 
-    `keep_float` patterns are kept in float in any case; at most
-    `max_float_layers` more are (unlimited when None). A target that cannot
-    be reached within that is a :class:`PTQError`, and nothing is written.
-    Returns the quantx-ptq report with `output_sqnr_db` and a
-    `mixed_precision` record: the target, the sensitivity ranking, the
-    output SQNR of each step and the layers kept in float. `progress`, if
+    `keep_float` (and `keep_int8`) patterns apply in any case; at most
+    `max_float_layers` more layers are promoted (unlimited when None). A
+    target that cannot be reached within that is a :class:`PTQError`, and
+    nothing is written. Returns the quantx-ptq report with
+    `output_sqnr_db` and a `mixed_precision` record: the target, the
+    sensitivity ranking, the output SQNR of each step, `promote_to` and the
+    promoted layers (`float_layers`, or `int8_layers`). `progress`, if
     given, is called with a line of text per step."""
     if not np.isfinite(target_sqnr_db):
         raise PTQError("the target SQNR must be a finite number of dB")
     if max_float_layers is not None and max_float_layers < 0:
         raise PTQError("max_float_layers must be >= 0")
+    if promote_to not in PROMOTIONS:
+        raise PTQError(f"unknown promotion '{promote_to}' (expected float or int8)")
+    if promote_to == "int8" and mode != "weight-int4":
+        raise PTQError("promoting layers to int8 needs mode weight-int4")
     say = progress or (lambda line: None)
     ranking = sensitivity(model, stats, data, mode, group_size, keep_float, entry,
-                          bias_correction)
+                          bias_correction, keep_int8)
     say("sensitivity (SQNR with only that layer quantized, most sensitive first): " +
         ", ".join(f"{e['name']} {e['sqnr_db']:.2f} dB" for e in ranking))
     limit = len(ranking) if max_float_layers is None else min(max_float_layers, len(ranking))
+    key = f"{promote_to}_layers"
+    where = "kept in float" if promote_to == "float" else "in int8"
     with tempfile.TemporaryDirectory(prefix="quantx-mixed-") as tmp:
         batches, _, manifest = _model_batches(model, data, tmp, entry)
         entry = manifest["function"]
@@ -514,12 +537,13 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
         path = os.path.join(tmp, "step.mlir")
         for count in range(limit + 1):
             kept = [e["name"] for e in ranking[:count]]
-            rep = quantize(model, stats, path, mode, group_size,
-                           list(keep_float) + _keep_exactly(kept),
-                           bias_correction=bias_correction)
+            floats, int8s = list(keep_float), list(keep_int8)
+            (floats if promote_to == "float" else int8s).extend(_keep_exactly(kept))
+            rep = quantize(model, stats, path, mode, group_size, floats,
+                           bias_correction=bias_correction, keep_int8=int8s)
             sqnr = sqnr_db(ref, _first_result(path, batches, entry))
-            steps.append({"float_layers": kept, "output_sqnr_db": sqnr})
-            say(f"{count} layer(s) kept in float{': ' + ', '.join(kept) if kept else ''}"
+            steps.append({key: kept, "output_sqnr_db": sqnr})
+            say(f"{count} layer(s) {where}{': ' + ', '.join(kept) if kept else ''}"
                 f" -> output SQNR {sqnr:.2f} dB (target {target_sqnr_db:g} dB)")
             if sqnr >= target_sqnr_db:
                 break
@@ -527,15 +551,24 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
             raise PTQError(
                 f"target output SQNR {target_sqnr_db:g} dB not reached: "
                 f"{steps[-1]['output_sqnr_db']:.2f} dB with the {limit} most "
-                f"sensitive layer(s) in float (of {len(ranking)} quantizable)")
+                f"sensitive layer(s) {where} (of {len(ranking)} quantizable)")
         rep["output_sqnr_db"] = sqnr
         rep["mixed_precision"] = {"target_sqnr_db": target_sqnr_db,
                                   "sensitivity": ranking, "steps": steps,
-                                  "float_layers": kept}
+                                  "promote_to": promote_to, key: kept}
         _copy_atomic(path, out_path)
     if report:
         _write_json_atomic(report, rep)
     return rep
+
+
+def _promoted(mixed: dict, keep_float: List[str], keep_int8: List[str]) -> None:
+    """Adds the layers a mixed_precision record promoted to the patterns."""
+    record = mixed["mixed_precision"]
+    if record.get("promote_to", "float") == "float":
+        keep_float += _keep_exactly(record["float_layers"])
+    else:
+        keep_int8 += _keep_exactly(record["int8_layers"])
 
 
 def _import_torch(model, batch: int, sample_shape, dtype, path: str) -> str:
@@ -564,11 +597,13 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                    entry: Optional[str] = None, batch_size: Optional[int] = None,
                    calibration_batch: int = 100, progress=None,
                    bias_correction: bool = False, float_out: Optional[str] = None,
+                   keep_int8: Sequence[str] = (), promote_to: str = "float",
                    **observer) -> dict:
     """The whole PTQ flow in one call: calibrate `model` on `data` (static
-    int8), rewrite it in `mode`, with `keep_float` layers and, given
-    `target_sqnr_db`, the automatic mixed precision of
-    :func:`mixed_precision`, measure the SQNR of every layer and of the
+    int8), rewrite it in `mode`, with `keep_float` layers (and `keep_int8`
+    layers in weight-int4) and, given `target_sqnr_db`, the automatic mixed
+    precision of :func:`mixed_precision` (layers promoted to `promote_to`),
+    measure the SQNR of every layer and of the
     output against the float model on `data`, and write the quantized
     model to `out_path`. Returns the report (:func:`format_report` prints
     it); `report` also writes it, `stats_path` keeps the statistics.
@@ -618,22 +653,24 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                              progress=progress, **observer)
             say(f"calibrated ({kind}) on {info['num_batches']} batches in "
                 f"{time.perf_counter() - t0:.1f} s")
-        keep = list(keep_float)
+        keep, keep8 = list(keep_float), list(keep_int8)
         if target_sqnr_db is not None:
             mixed = mixed_precision(calib_model, stats, data, os.path.join(tmp, "mixed.mlir"),
                                     target_sqnr_db, mode, group_size, keep,
                                     max_float_layers, progress=progress, entry=entry,
-                                    bias_correction=bias_correction)
-            keep += _keep_exactly(mixed["mixed_precision"]["float_layers"])
-        elif max_float_layers is not None:
-            raise PTQError("max_float_layers needs target_sqnr_db")
+                                    bias_correction=bias_correction, keep_int8=keep8,
+                                    promote_to=promote_to)
+            _promoted(mixed, keep, keep8)
+        elif max_float_layers is not None or promote_to != "float":
+            flag = "max_float_layers" if max_float_layers is not None else "promote_to"
+            raise PTQError(f"{flag} needs target_sqnr_db")
         staged = os.path.join(tmp, "quantized.mlir")
         rep = quantize(out_model, stats, staged, mode, group_size, keep,
-                       bias_correction=bias_correction)
+                       bias_correction=bias_correction, keep_int8=keep8)
         if target_sqnr_db is not None:
             rep["mixed_precision"] = mixed["mixed_precision"]
         add_sqnr(rep, calib_model, stats, data, mode, group_size, keep, entry,
-                 bias_correction)
+                 bias_correction, keep8)
         say(f"quantized ({mode}): output SQNR {rep['output_sqnr_db']:.2f} dB against float")
         if float_out:
             _copy_atomic(out_model, float_out)
@@ -661,7 +698,7 @@ def _observed_outputs(path: str, manifest: dict, batches) -> Dict[str, np.ndarra
 def add_sqnr(report: dict, model: str, stats: Optional[str], data,
              mode: str = "static-int8", group_size: int = 0,
              keep_float: Sequence[str] = (), entry: Optional[str] = None,
-             bias_correction: bool = False) -> dict:
+             bias_correction: bool = False, keep_int8: Sequence[str] = ()) -> dict:
     """Adds SQNR figures (dB, quantized against float on `data`) to a
     quantx-ptq report: `sqnr_db` of each layer's output (the tensor after
     its bias and ReLU) and `output_sqnr_db` of the model's first result."""
@@ -670,7 +707,7 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
         qpath = os.path.join(tmp, "quantized.mlir")
         qman_path = os.path.join(tmp, "quantized-observations.json")
         args = _ptq_command(model, stats, "keep-output-observers=true", mode,
-                            group_size, keep_float, bias_correction)
+                            group_size, keep_float, bias_correction, keep_int8)
         args += [f"-quantx-expose-observations=manifest={qman_path}", "-o", qpath]
         _run(args, "quantizing with layer outputs exposed")
         with open(qman_path) as f:
@@ -778,10 +815,17 @@ def _print_report(rep: dict) -> None:
     if "output_sqnr_db" in rep:
         print(f"output SQNR vs float: {rep['output_sqnr_db']:.2f} dB")
     if "mixed_precision" in rep:
-        kept = rep["mixed_precision"]["float_layers"]
-        print(f"kept in float for the target: {', '.join(kept) if kept else 'none'}")
+        record = rep["mixed_precision"]
+        to = record.get("promote_to", "float")
+        kept = record[f"{to}_layers"]
+        where = "kept in float" if to == "float" else "given int8 weights"
+        print(f"{where} for the target: {', '.join(kept) if kept else 'none'}")
 
 
+KEEP_INT8_HELP = ("weight-int4: regular expression of layer names whose "
+                  "weights are quantized to 8 bits instead")
+PROMOTE_HELP = ("with --target-sqnr: keep the most sensitive layers in float "
+                "(default), or give them int8 weights (weight-int4)")
 ENTRY_HELP = ("the function to run (default: main, or the module's one "
               "function with quantizable layers)")
 
@@ -809,7 +853,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     q.add_argument("--bias-correction", action="store_true",
                    help="correct each layer's bias for the mean error of its "
                         "quantized weights on the calibration data")
-    q.add_argument("--keep-float", action="append", default=[])
+    q.add_argument("--keep-float", action="append", default=[],
+                   help="regular expression of layer names to keep in float")
+    q.add_argument("--keep-int8", action="append", default=[], help=KEEP_INT8_HELP)
     q.add_argument("--report")
     q.add_argument("--data", help=".npz data to measure SQNR figures on")
     q.add_argument("--target-sqnr", type=float, metavar="DB",
@@ -818,7 +864,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "on --data reaches DB")
     q.add_argument("--max-float-layers", type=int, metavar="N",
                    help="with --target-sqnr: keep at most N layers in float "
-                        "(beyond --keep-float)")
+                        "(beyond --keep-float), or in int8 with --promote-to int8")
+    q.add_argument("--promote-to", choices=PROMOTIONS, default="float",
+                   help=PROMOTE_HELP)
     r = sub.add_parser("run", help="the whole flow: calibrate, quantize, report")
     r.add_argument("model")
     r.add_argument("--data", required=True, help=".npz calibration data")
@@ -832,9 +880,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r.add_argument("--bias-correction", action="store_true",
                    help="correct each layer's bias for the mean error of its "
                         "quantized weights on the calibration data")
-    r.add_argument("--keep-float", action="append", default=[])
+    r.add_argument("--keep-float", action="append", default=[],
+                   help="regular expression of layer names to keep in float")
+    r.add_argument("--keep-int8", action="append", default=[], help=KEEP_INT8_HELP)
     r.add_argument("--target-sqnr", type=float, metavar="DB")
     r.add_argument("--max-float-layers", type=int, metavar="N")
+    r.add_argument("--promote-to", choices=PROMOTIONS, default="float",
+                   help=PROMOTE_HELP)
     r.add_argument("--stats", help="also keep the statistics JSON here")
     r.add_argument("--report")
     r.add_argument("--entry", help=ENTRY_HELP)
@@ -845,6 +897,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--data", required=True, help=".npz data")
     s.add_argument("--mode", default="static-int8", choices=MODES)
     s.add_argument("--group-size", type=int, default=0)
+    s.add_argument("--keep-float", action="append", default=[],
+                   help="regular expression of layer names to keep in float (not ranked)")
+    s.add_argument("--keep-int8", action="append", default=[], help=KEEP_INT8_HELP)
     m = sub.add_parser("monitor", help="run data through a quantized model, compared "
                                        "with its float model on every N-th call")
     m.add_argument("model", help="the quantized model")
@@ -911,7 +966,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{len(stats['observations'])} observations over "
                   f"{stats['num_batches']} batches -> {args.stats}")
         elif args.cmd == "quantize":
-            keep = list(args.keep_float)
+            keep, keep8 = list(args.keep_float), list(args.keep_int8)
             if args.target_sqnr is not None:
                 if not args.data:
                     raise PTQError("--target-sqnr needs --data to measure the SQNR on")
@@ -919,17 +974,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     args.model, args.stats, args.data, args.output, args.target_sqnr,
                     args.mode, args.group_size, keep, args.max_float_layers,
                     progress=lambda line: print(line, file=sys.stderr, flush=True),
-                    entry=args.entry, bias_correction=args.bias_correction)
-                keep += _keep_exactly(rep["mixed_precision"]["float_layers"])
-            elif args.max_float_layers is not None:
-                raise PTQError("--max-float-layers needs --target-sqnr")
+                    entry=args.entry, bias_correction=args.bias_correction,
+                    keep_int8=keep8, promote_to=args.promote_to)
+                _promoted(rep, keep, keep8)
+            elif args.max_float_layers is not None or args.promote_to != "float":
+                flag = ("--max-float-layers" if args.max_float_layers is not None
+                        else "--promote-to")
+                raise PTQError(f"{flag} needs --target-sqnr")
             else:
                 rep = quantize(args.model, args.stats, args.output, args.mode,
                                args.group_size, keep,
-                               bias_correction=args.bias_correction)
+                               bias_correction=args.bias_correction, keep_int8=keep8)
             if args.data:
                 add_sqnr(rep, args.model, args.stats, args.data, args.mode,
-                         args.group_size, keep, args.entry, args.bias_correction)
+                         args.group_size, keep, args.entry, args.bias_correction, keep8)
             if args.report:
                 _write_json_atomic(args.report, rep)
             _print_report(rep)
@@ -939,12 +997,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.group_size, args.keep_float, args.target_sqnr,
                 args.max_float_layers, args.report, args.stats, args.entry,
                 progress=lambda line: print(line, file=sys.stderr, flush=True),
-                bias_correction=args.bias_correction, num_bins=args.num_bins, percentile=args.percentile,
-                momentum=args.momentum)
+                bias_correction=args.bias_correction, keep_int8=args.keep_int8, promote_to=args.promote_to,
+                num_bins=args.num_bins, percentile=args.percentile, momentum=args.momentum)
             _print_report(rep)
         else:
             for e in sensitivity(args.model, args.stats, args.data, args.mode,
-                                 args.group_size, entry=args.entry):
+                                 args.group_size, args.keep_float, entry=args.entry,
+                                 keep_int8=args.keep_int8):
                 print(f"{e['name']}\t{e['sqnr_db']:.2f} dB")
     except PTQError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -273,6 +273,86 @@ def test_keep_float_leaves_the_layer_in_float(tmp_path):
     assert ptq.sqnr_db(float_cnn(x, w), y) > 25.0
 
 
+def test_keep_int8_gives_matching_layers_8_bit_weights_in_weight_int4(tmp_path):
+    """keep-int8 in weight-int4: the matching layer is quantized exactly as
+    weight-int8 quantizes it, the others as weight-int4, and the model is
+    closer to float than the all-int4 one."""
+    paths = {n: str(tmp_path / f"{n}.mlir") for n in ("int4", "mixed", "int8")}
+    reports = {
+        "int4": ptq.quantize(CNN, None, paths["int4"], "weight-int4", 6),
+        "mixed": ptq.quantize(CNN, None, paths["mixed"], "weight-int4", 6,
+                              keep_int8=["^features"]),
+        "int8": ptq.quantize(CNN, None, paths["int8"], "weight-int8", 6)}
+    layers = {k: {l["name"]: l for l in r["layers"]} for k, r in reports.items()}
+    mixed = layers["mixed"]
+    assert (mixed["features.0"]["weight_bits"], mixed["classifier"]["weight_bits"]) == (8, 4)
+    assert mixed["features.0"]["weight_scales"] == layers["int8"]["features.0"]["weight_scales"]
+    assert mixed["classifier"]["weight_scales"] == layers["int4"]["classifier"]["weight_scales"]
+    # 18 int8 weights and 2 f32 scales; 72 int4 weights and 4x3 scales.
+    assert mixed["features.0"]["bytes_after"] == 18 + 2 * 4
+    assert mixed["classifier"]["bytes_after"] == 72 // 2 + 12 * 4
+    w = cnn_weights()
+    data = batches(50, 4)
+    ref = np.concatenate([float_cnn(x, w).reshape(-1) for x in data])
+
+    def sqnr(path):
+        return ptq.sqnr_db(ref, np.concatenate(
+            [ptq.run_function(path, [x], 1)[0].reshape(-1) for x in data]))
+    assert sqnr(paths["int4"]) < sqnr(paths["mixed"]) < sqnr(paths["int8"])
+    bad = tmp_path / "bad.mlir"
+    with pytest.raises(ptq.PTQError, match="keep-int8 is only meaningful in mode weight-int4"):
+        ptq.quantize(CNN, STATS, str(bad), keep_int8=["features"])
+    assert not bad.exists()
+
+
+def test_mixed_precision_can_promote_layers_to_int8_weights(tmp_path, capsys):
+    """In weight-int4, the automatic mixed precision can give the most
+    sensitive layers 8-bit weights instead of keeping them in float."""
+    data = batches(40, 1)
+    ranking = ptq.sensitivity(CNN, None, data, "weight-int4", 6)
+    top = ranking[0]["name"]
+    out = tmp_path / "mixed.mlir"
+    rep = ptq.mixed_precision(CNN, None, data, str(out), -1000.0, "weight-int4", 6,
+                              promote_to="int8")
+    assert rep["mixed_precision"]["promote_to"] == "int8"
+    assert rep["mixed_precision"]["int8_layers"] == []
+    all4 = rep["output_sqnr_db"]
+    one = tmp_path / "one.mlir"
+    ptq.quantize(CNN, None, str(one), "weight-int4", 6, keep_int8=ptq._keep_exactly([top]))
+    ref = np.concatenate([float_cnn(x, cnn_weights()).reshape(-1) for x in data])
+    promoted = ptq.sqnr_db(ref, np.concatenate(
+        [ptq.run_function(str(one), [x], 1)[0].reshape(-1) for x in data]))
+    assert promoted > all4
+    target = (all4 + promoted) / 2
+    rep = ptq.mixed_precision(CNN, None, data, str(out), target, "weight-int4", 6,
+                              promote_to="int8")
+    assert rep["mixed_precision"]["int8_layers"] == [top]
+    assert [s["int8_layers"] for s in rep["mixed_precision"]["steps"]] == [[], [top]]
+    assert rep["output_sqnr_db"] == pytest.approx(promoted, abs=0.05)
+    bits = {l["name"]: (l["status"], l["weight_bits"]) for l in rep["layers"]}
+    assert bits[top] == ("quantized", 8)
+    assert sorted(b for _, b in bits.values()) == [4, 8]
+    assert out.read_text() == one.read_text()
+    with pytest.raises(ptq.PTQError, match="needs mode weight-int4"):
+        ptq.mixed_precision(CNN, STATS, data, str(tmp_path / "x.mlir"), 30.0,
+                            promote_to="int8")
+    with pytest.raises(ptq.PTQError, match="unknown promotion 'fp16'"):
+        ptq.mixed_precision(CNN, None, data, str(tmp_path / "x.mlir"), 30.0,
+                            "weight-int4", promote_to="fp16")
+    # The command line: --promote-to int8, and its misuse.
+    np.savez(tmp_path / "d.npz", x=np.concatenate(data))
+    assert ptq.main(["quantize", CNN, "--mode", "weight-int4", "--group-size", "6",
+                     "-o", str(tmp_path / "cli.mlir"), "--data", str(tmp_path / "d.npz"),
+                     "--target-sqnr", str(target), "--promote-to", "int8"]) == 0
+    captured = capsys.readouterr()
+    assert f"given int8 weights for the target: {top}" in captured.out
+    assert "1 layer(s) in int8" in captured.err
+    assert ptq.main(["quantize", CNN, "--mode", "weight-int4", "-o",
+                     str(tmp_path / "x.mlir"), "--promote-to", "int8"]) == 1
+    assert "--promote-to needs --target-sqnr" in capsys.readouterr().err
+    assert not (tmp_path / "x.mlir").exists()
+
+
 def test_sensitivity_ranks_layers_by_the_error_each_adds_alone(tmp_path):
     data = batches(40, 1)
     ranking = ptq.sensitivity(CNN, STATS, data)

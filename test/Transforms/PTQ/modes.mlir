@@ -5,6 +5,11 @@
 // RUN: not quantx-opt %S/Inputs/cnn.mlir -quantx-ptq='mode=static-int8 group-size=4' 2>&1 | FileCheck %s --check-prefix=GROUPSTATIC
 // RUN: not quantx-opt %S/Inputs/cnn.mlir -quantx-ptq='mode=int3' 2>&1 | FileCheck %s --check-prefix=MODE
 // RUN: not quantx-opt %S/Inputs/cnn.mlir -quantx-ptq='keep-float=(' 2>&1 | FileCheck %s --check-prefix=REGEX
+// RUN: quantx-opt %S/Inputs/cnn.mlir -quantx-ptq='mode=weight-int4 group-size=6 keep-int8=^features report=%t.json' -canonicalize | FileCheck %s --check-prefix=MIXED
+// RUN: FileCheck %s --check-prefix=MIXEDREPORT < %t.json
+// RUN: quantx-opt %S/Inputs/cnn.mlir -quantx-ptq='mode=weight-int4 group-size=6 keep-int8=^features' -quantx-cpu-pipeline -o /dev/null
+// RUN: not quantx-opt %S/Inputs/cnn.mlir -quantx-ptq='mode=weight-int8 keep-int8=features' 2>&1 | FileCheck %s --check-prefix=INT8MODE
+// RUN: not quantx-opt %S/Inputs/cnn.mlir -quantx-ptq='mode=weight-int4 keep-int8=[' 2>&1 | FileCheck %s --check-prefix=INT8REGEX
 
 // Dynamic int8: the activation range is reduced at run time and the
 // parameters passed as operands; no statistics are needed.
@@ -38,6 +43,21 @@
 // W4-DAG: quantx.constant {{.*}} : tensor<2x1x3x3xi4> -> tensor<2x1x3x3x!quantx.uniform<i4<-7:7>:f32, axis = 0, scales =
 // W4-DAG: quantx.constant {{.*}} : tensor<4x18xi4> -> tensor<4x18x!quantx.uniform<i4<-7:7>:f32, blocks = {0 : 1, 1 : 6}, scales = dense<{{.*}}> : tensor<4x3xf64>>>
 // W4: quantx.matmul {{.*}} {transpose_rhs} : tensor<2x18xf32>
+
+// Weight-int4 with keep-int8: the matching convolution's filter is 8-bit
+// (one scale per filter, as in int4), the classifier stays 4-bit in groups
+// of 6, and the mixed module compiles.
+// MIXED-LABEL: func.func @main
+// MIXED-DAG: quantx.constant {{.*}} : tensor<2x1x3x3xi8> -> tensor<2x1x3x3x!quantx.uniform<i8<-127:127>:f32, axis = 0, scales =
+// MIXED-DAG: quantx.constant {{.*}} : tensor<4x18xi4> -> tensor<4x18x!quantx.uniform<i4<-7:7>:f32, blocks = {0 : 1, 1 : 6}, scales =
+// MIXEDREPORT: "bytes_after": 26,
+// MIXEDREPORT: "name": "features.0",
+// MIXEDREPORT: "weight_bits": 8,
+// MIXEDREPORT: "bytes_after": 84,
+// MIXEDREPORT: "name": "classifier",
+// MIXEDREPORT: "weight_bits": 4,
+// INT8MODE: keep-int8 is only meaningful in mode weight-int4
+// INT8REGEX: bad keep-int8 pattern '['
 
 // GROUP: cannot quantize layer 'classifier' (linalg.matmul): group-size 5 does not divide K = 18
 // GROUPSTATIC: group-size must be >= 0 and is only meaningful for the weight-only modes

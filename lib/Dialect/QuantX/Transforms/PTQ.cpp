@@ -71,6 +71,9 @@ struct Plan {
   ::quantx::QuantParams weightParams;
   int64_t weightElements = 0;
   unsigned weightBits = 8;
+  /// weight-int4 mode: a keep-int8 pattern names the layer, whose weights
+  /// are quantized to 8 bits instead.
+  bool keepInt8 = false;
   /// Weight elements per scale along the reduction (K, or a convolution's
   /// C/groups * KH * KW, when there is one scale per output channel).
   int64_t weightGroup = 0;
@@ -630,7 +633,7 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
   plan.weightElements = values.size();
 
   ::quantx::QuantScheme scheme;
-  scheme.bits = modeValue == Mode::WeightInt4 ? 4 : 8;
+  scheme.bits = modeValue == Mode::WeightInt4 && !plan.keepInt8 ? 4 : 8;
   scheme.isSigned = true;
   scheme.narrowRange = true;
   scheme.symmetric = true;
@@ -1035,16 +1038,25 @@ void PTQPass::runOnOperation() {
               "meaningful for the weight-only modes");
     return signalPassFailure();
   }
-  std::vector<llvm::Regex> keepPatterns;
-  for (const std::string &pattern : keepFloat) {
-    llvm::Regex re(pattern);
-    std::string error;
-    if (!re.isValid(error)) {
-      emitError(module.getLoc()) << "quantx-ptq: bad keep-float pattern '"
-                                 << pattern << "': " << error;
-      return signalPassFailure();
+  if (!keepInt8.empty() && modeValue != Mode::WeightInt4) {
+    emitError(module.getLoc(),
+              "quantx-ptq: keep-int8 is only meaningful in mode weight-int4");
+    return signalPassFailure();
+  }
+  std::vector<llvm::Regex> keepPatterns, int8Patterns;
+  for (auto [option, patterns, out] :
+       {std::make_tuple("keep-float", &keepFloat, &keepPatterns),
+        std::make_tuple("keep-int8", &keepInt8, &int8Patterns)}) {
+    for (const std::string &pattern : *patterns) {
+      llvm::Regex re(pattern);
+      std::string error;
+      if (!re.isValid(error)) {
+        emitError(module.getLoc()) << "quantx-ptq: bad " << option
+                                   << " pattern '" << pattern << "': " << error;
+        return signalPassFailure();
+      }
+      out->emplace_back(pattern);
     }
-    keepPatterns.emplace_back(pattern);
   }
 
   // Plan every layer of every function first: errors leave the module as
@@ -1057,8 +1069,8 @@ void PTQPass::runOnOperation() {
   };
   std::vector<FuncPlan> funcs;
   bool failedAny = false;
-  auto keptByPattern = [&](StringRef name) {
-    return llvm::any_of(keepPatterns,
+  auto matchesAny = [](std::vector<llvm::Regex> &patterns, StringRef name) {
+    return llvm::any_of(patterns,
                         [&](llvm::Regex &re) { return re.match(name); });
   };
   for (auto func : module.getOps<func::FuncOp>()) {
@@ -1066,10 +1078,11 @@ void PTQPass::runOnOperation() {
     for (Layer &layer : findLayers(func)) {
       Plan plan;
       plan.layer = layer;
-      if (keptByPattern(layer.name)) {
+      if (matchesAny(keepPatterns, layer.name)) {
         plan.keepFloat = true;
         plan.floatReason = "keep-float";
       }
+      plan.keepInt8 = matchesAny(int8Patterns, layer.name);
       if (!plan.keepFloat && !layer.hasConstantInput) {
         // An activation x activation product (attention's Q K^T, P V) has
         // no weights: it stays float, as in PyTorch's PTQ.
@@ -1088,7 +1101,7 @@ void PTQPass::runOnOperation() {
       plan.outputObserve = getObserver(add.output);
       if (modeValue != Mode::StaticInt8) {
         plan.floatReason = "only static int8 quantizes additions";
-      } else if (keptByPattern(add.name)) {
+      } else if (matchesAny(keepPatterns, add.name)) {
         plan.floatReason = "keep-float";
       } else {
         FailureOr<ActParams> lhs =
@@ -1119,7 +1132,7 @@ void PTQPass::runOnOperation() {
       FailureOr<ActParams> in;
       if (modeValue != Mode::StaticInt8)
         plan.floatReason = "only static int8 quantizes pooling";
-      else if (keptByPattern(pool.name))
+      else if (matchesAny(keepPatterns, pool.name))
         plan.floatReason = "keep-float";
       else if (failed(in = getObservedParams(
                           pool.input().getDefiningOp<ObserveOp>())))

@@ -162,7 +162,12 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
     channels, so `group-size` must be a multiple of `KH * KW` dividing it,
     else the filter gets one scale per output channel (the report's
     `weight_note` says so). The report gives each layer's
-    `weight_granularity` and `weight_group`.
+    `weight_granularity` and `weight_group`. In `weight-int4`,
+    `keep-int8` (regular expressions, like `keep-float`) names layers whose
+    weights are quantized to 8 bits instead, with the same granularity: the
+    mixed 4/8-bit weights of a GGUF `Q4_K_M`-style model, for the layers
+    that lose most in 4 bits (the report's `weight_bits`). In other modes
+    it is an error.
 
     `bias-correction` (any mode; needs statistics from this version's
     calibration) corrects the bias for the expected error of the quantized
@@ -198,6 +203,9 @@ def PostTrainingQuantize : Pass<"quantx-ptq", "ModuleOp"> {
            "Weight-only modes: group size along K (0: per output channel)">,
     ListOption<"keepFloat", "keep-float", "std::string",
                "Regular expressions of layer names to keep in float">,
+    ListOption<"keepInt8", "keep-int8", "std::string",
+               "weight-int4 mode: regular expressions of layer names whose "
+               "weights are quantized to 8 bits instead">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write a JSON per-layer report to this path">,
     Option<"biasCorrection", "bias-correction", "bool", /*default=*/"false",

@@ -5,7 +5,8 @@
 2. calibrate it through the JIT on the 1,000 calibration images (min/max);
 3. rewrite it to static int8 (quantx-ptq) and print the per-layer report
    (scales, zero points, bytes, SQNR against float);
-4. compare float and int8: test accuracy, weight size, JIT latency.
+4. compare float and int8 (quantx.evaluate): test accuracy, agreement with
+   float, weight bytes, JIT latency and throughput.
 """
 
 import argparse
@@ -13,11 +14,9 @@ import os
 import tempfile
 import time
 
-import numpy as np
 import torch
 
-import quantx.jit
-from quantx import importer, models, ptq
+from quantx import evaluate, importer, models, ptq
 from quantx.models import data
 
 
@@ -55,21 +54,14 @@ def main():
                      [calib[i:i + args.batch] for i in range(0, n, args.batch)])
         print(ptq.format_report(report))
         print(f"output SQNR vs float: {report['output_sqnr_db']:.2f} dB")
-        fns = {"float": quantx.jit.compile(open(float_path).read())["forward"],
-               "int8": quantx.jit.compile(open(int8_path).read())["forward"]}
-        size = {"float": sum(l["bytes_before"] for l in report["layers"]),
-                "int8": sum(l["bytes_after"] for l in report["layers"])}
-        print(f"\n{'model':6} {'accuracy':>9} {'weights':>10} {'latency (batch ' + str(args.batch) + ')':>22}")
-        for name, fn in fns.items():
-            correct = sum(int((fn(test_x[i:i + args.batch]).argmax(1) ==
-                               test_y[i:i + args.batch]).sum())
-                          for i in range(0, len(test_x), args.batch))
-            lat = fn.benchmark(test_x[:args.batch], warmup=2, repetitions=10).median * 1e3
-            print(f"{name:6} {100 * correct / len(test_x):8.2f}% {size[name]:9d}B "
-                  f"{lat:18.2f} ms")
-        print(f"(first {len(test_x)} test images; weights {size['float'] / size['int8']:.2f}x "
-              "smaller; bench/ptq.py compares with PyTorch's PTQ)")
-
+        # Float beside int8 on the test images: accuracy, fidelity, weight
+        # bytes (constants at storage width), latency and throughput.
+        result = evaluate.evaluate({"float": float_path, "int8": int8_path},
+                                   test_x, labels=test_y, rounds=3, min_seconds=0.1)
+        print()
+        print(result["text"])
+        print(f"(first {len(test_x)} test images; bench/ptq.py compares with "
+              "PyTorch's PTQ)")
 
 if __name__ == "__main__":
     main()

@@ -162,3 +162,22 @@ def test_command_line(models, tmp_path):
     assert proc.returncode == 1 and proc.stderr.startswith("error: ")
     assert "Traceback" not in proc.stderr
     assert "has no array 'nope'" in proc.stderr and not bad.exists()
+
+
+def test_example_prints_float_beside_int8():
+    """examples/ptq_fashion_cnn.py (the README's main job) on 200 test
+    images: the per-layer report, then the evaluate table."""
+    import os
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                           "ptq_fashion_cnn.py")
+    r = subprocess.run([sys.executable, example, "--test-images", "200"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("calibrated on 1000 images")
+    assert lines[1].startswith("layer") and "SQNR dB" in lines[1]
+    rows = {l.split()[0]: l.split() for l in lines if l.split()[:1] in (["float"], ["int8"])}
+    assert set(rows) == {"float", "int8"}
+    float_acc, int8_acc = (float(rows[k][1].rstrip("%")) for k in ("float", "int8"))
+    assert abs(float_acc - int8_acc) <= 2.0  # within 4 of 200 images
+    assert float(rows["int8"][5]) > 3.5  # x smaller

@@ -108,11 +108,21 @@ def _load_labels(labels, data) -> Optional[np.ndarray]:
 
 
 def _check_labels(labels: np.ndarray, num_samples: int) -> None:
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise PTQError(f"labels must be a 1-D integer array, got {labels.dtype} "
+    if labels.ndim < 1 or labels.dtype.kind not in "iu":
+        raise PTQError(f"labels must be an integer array, got {labels.dtype} "
                        f"of shape {labels.shape}")
     if labels.shape[0] != num_samples:
         raise PTQError(f"{labels.shape[0]} labels for {num_samples} samples")
+
+
+def _mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood (cross-entropy, nats) of `labels` under
+    the softmax of `logits` along its last axis, in float64."""
+    x = logits.reshape(-1, logits.shape[-1]).astype(np.float64)
+    y = labels.reshape(-1)
+    top = x.max(axis=1)
+    lse = top + np.log(np.exp(x - top[:, None]).sum(axis=1))
+    return float(np.mean(lse - x[np.arange(len(y)), y]))
 
 
 def _first_result(fn, batch, path: str) -> np.ndarray:
@@ -154,10 +164,15 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
     is the reference) on `data` (as for :func:`quantx.ptq.calibrate`: an
     .npz path, an array of samples, or an iterable of batches).
 
-    `labels` is an integer array with one label per sample, or the name of
-    the .npz array that holds them (it is then not an argument). Every
-    model must take the same arguments. Returns a dict with one entry per
-    model under "models" and the readable table under "text"."""
+    `labels` is an integer array, or the name of the .npz array that holds
+    it (it is then not an argument): one class per sample for a first
+    result of shape [batch, classes], or one per position for a result of
+    [batch, ..., classes] (a language model's next tokens: labels of
+    [samples, positions]). With labels each model gets its accuracy (the
+    arg-max over the classes), and the mean negative log-likelihood of the
+    labels under the softmax of the result (nats; perplexity = exp of it).
+    Every model must take the same arguments. Returns a dict with one entry
+    per model under "models" and the readable table under "text"."""
     if isinstance(models, dict):
         named = list(models.items())
     else:
@@ -200,25 +215,21 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
             if progress and now - last >= progress_seconds:
                 progress(f"evaluating {name}: batch {i + 1} of {len(batches)}")
                 last = now
-        if not outputs and labels is not None and (
-                got[0].ndim != 2 or got[0].shape[1] < 2):
-            raise PTQError("accuracy needs a first result of shape [batch, classes]; "
-                           f"'{ref_entry}' returns {tuple(got[0].shape)}")
         if not outputs:
             ref_shape = got[0].shape
+            if labels is not None:
+                _check_label_shape(labels, got[0], ref_entry)
         elif got[0].shape != ref_shape:
             raise PTQError(f"'{path}' returns {tuple(got[0].shape)}, the reference "
                            f"{tuple(ref_shape)}")
-        outputs.append(np.concatenate([g.reshape(g.shape[0] if g.ndim else 1, -1)
+        outputs.append(np.concatenate([g.reshape(g.shape if g.ndim else (1,))
                                        for g in got]))
-    classes = outputs[0].shape[1] if len(ref_shape) == 2 else 0
-    if labels is not None and (labels.min() < 0 or labels.max() >= classes):
-        raise PTQError(f"labels must lie in [0, {classes}), got "
-                       f"[{labels.min()}, {labels.max()}]")
+    classes = ref_shape[-1] if len(ref_shape) >= 2 else 0
 
     times = _timing_rounds(fns, batches[0], rounds, min_seconds, progress)
     batch = batches[0][0].shape[0] if batches[0][0].ndim else 1
-    reference, ref_top = outputs[0], outputs[0].argmax(1) if classes > 1 else None
+    reference = outputs[0]
+    ref_top = reference.argmax(-1) if classes > 1 else None
     rows = []
     for (name, path), out, t in zip(named, outputs, times):
         size = size_report(path)["total_bytes"]
@@ -229,20 +240,40 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
                "calls_timed": int(t.size)}
         row["samples_per_second"] = batch / (row["latency_ms"]["median"] / 1e3)
         if labels is not None:
-            row["correct"] = int(np.count_nonzero(out.argmax(1) == labels))
-            row["accuracy"] = row["correct"] / num_samples
+            row["correct"] = int(np.count_nonzero(out.argmax(-1) == labels))
+            row["accuracy"] = row["correct"] / labels.size
+            row["nll"] = _mean_nll(out, labels)
+            row["perplexity"] = math.exp(min(row["nll"], 700.0))
         if rows:
             row["output_sqnr_db"] = ptq.sqnr_db(reference, out)
             if ref_top is not None:
-                row["top1_agreement"] = float(np.mean(out.argmax(1) == ref_top))
+                row["top1_agreement"] = float(np.mean(out.argmax(-1) == ref_top))
             ref = rows[0]
             row["size_ratio"] = ref["weight_bytes"] / size if size else math.inf
             row["speedup"] = ref["latency_ms"]["median"] / row["latency_ms"]["median"]
         rows.append(row)
     result = {"entry": ref_entry, "samples": num_samples, "batch": batch,
               "rounds": rounds, "reference": named[0][0], "models": rows}
+    if labels is not None:
+        result["labels"] = int(labels.size)
     result["text"] = format_evaluation(result)
     return result
+
+
+def _check_label_shape(labels: np.ndarray, first: np.ndarray, entry: str) -> None:
+    """Labels fit a first result of [batch, ..., classes]: one per position
+    before the classes, each in [0, classes)."""
+    if first.ndim < 2 or first.shape[-1] < 2:
+        raise PTQError("accuracy needs a first result of shape [batch, ..., classes]; "
+                       f"'{entry}' returns {tuple(first.shape)}")
+    if labels.shape[1:] != first.shape[1:-1]:
+        raise PTQError(f"labels of shape {labels.shape} do not fit '{entry}''s result "
+                       f"{tuple(first.shape)}: expected [samples"
+                       + "".join(f", {d}" for d in first.shape[1:-1]) + "]")
+    classes = first.shape[-1]
+    if labels.min() < 0 or labels.max() >= classes:
+        raise PTQError(f"labels must lie in [0, {classes}), got "
+                       f"[{labels.min()}, {labels.max()}]")
 
 
 def _signature(args) -> str:
@@ -252,7 +283,9 @@ def _signature(args) -> str:
 
 def format_evaluation(result: dict) -> str:
     """The result of :func:`evaluate` as a table."""
-    rows = [("model", "accuracy", "top-1 = ref", "SQNR dB", "weight bytes",
+    sequences = result.get("labels", 0) > result["samples"]
+    loss = "perplexity" if sequences else "NLL"
+    rows = [("model", "accuracy", loss, "top-1 = ref", "SQNR dB", "weight bytes",
              "x smaller", f"ms (batch {result['batch']})", "p90 ms", "samples/s",
              "speedup")]
     for r in result["models"]:
@@ -260,6 +293,8 @@ def format_evaluation(result: dict) -> str:
         rows.append((
             r["name"],
             f"{100 * r['accuracy']:.2f}%" if "accuracy" in r else "-",
+            ("-" if "nll" not in r else f"{r['perplexity']:.4f}" if sequences
+             else f"{r['nll']:.4f}"),
             f"{100 * r['top1_agreement']:.2f}%" if "top1_agreement" in r else "-",
             f"{r['output_sqnr_db']:.2f}" if "output_sqnr_db" in r else "-",
             f"{r['weight_bytes']:,}",

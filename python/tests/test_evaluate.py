@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -68,6 +69,11 @@ def test_figures_match_direct_runs(models):
         assert m["top1_agreement"] == np.mean(got.argmax(1) == ref.argmax(1))
         assert m["output_sqnr_db"] == pytest.approx(ptq.sqnr_db(ref, got), abs=1e-9)
         assert m["size_ratio"] == by["float"]["weight_bytes"] / m["weight_bytes"]
+        # The loss, against PyTorch's cross-entropy of the same logits.
+        ce = torch.nn.functional.cross_entropy(
+            torch.from_numpy(got).double(), torch.from_numpy(y)).item()
+        assert m["nll"] == pytest.approx(ce, rel=1e-9)
+        assert m["perplexity"] == pytest.approx(math.exp(ce), rel=1e-9)
         assert m["speedup"] > 0
     # f32 weights and biases; int8: 1 byte per weight, f32 scales and i32
     # biases per output channel; int4: half a byte per weight, one f32
@@ -83,6 +89,35 @@ def test_figures_match_direct_runs(models):
         assert m["calls_timed"] >= 2 * 3
         assert m["samples_per_second"] == pytest.approx(10 / lat["median"] * 1e3)
     assert "int4" in r["text"] and "x smaller" in r["text"]
+
+
+def test_sequence_outputs_give_token_accuracy_and_perplexity(tmp_path):
+    """A language-model-like result [batch, positions, vocabulary] with
+    labels per position: accuracy over all positions, perplexity as
+    exp(cross-entropy), agreement per position."""
+    from quantx import importer
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(12, 16), torch.nn.Linear(16, 12)).eval()
+    path = tmp_path / "lm.mlir"
+    path.write_text(importer.import_module(model, (torch.zeros(4, 6, dtype=torch.int64),)))
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(0, 12, (20, 6)).astype(np.int64)
+    targets = rng.integers(0, 12, (20, 6)).astype(np.int64)
+    r = evaluate.evaluate({"a": str(path), "b": str(path)}, tokens, labels=targets,
+                          rounds=1, min_seconds=0.01)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(tokens)).double()
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 12),
+                                           torch.from_numpy(targets).reshape(-1)).item()
+    a = r["models"][0]
+    assert r["labels"] == 120 and r["samples"] == 20
+    assert a["correct"] == int((logits.argmax(-1).numpy() == targets).sum())
+    assert a["accuracy"] == a["correct"] / 120
+    assert a["perplexity"] == pytest.approx(math.exp(ce), rel=1e-5)
+    assert r["models"][1]["top1_agreement"] == 1.0
+    assert "perplexity" in r["text"].splitlines()[1]
+    with pytest.raises(PTQError, match=r"expected \[samples, 6\]"):
+        evaluate.evaluate([str(path)], tokens, labels=targets[:, :5])
 
 
 def test_same_model_twice_is_identical(models):
@@ -104,7 +139,8 @@ def test_without_labels_no_accuracy(models):
 
 @pytest.mark.parametrize("labels, message", [
     (np.zeros(299, np.int64), "299 labels for 300 samples"),
-    (np.zeros(300, np.float32), "1-D integer array"),
+    (np.zeros(300, np.float32), "must be an integer array"),
+    (np.zeros((300, 2), np.int64), r"labels of shape \(300, 2\) do not fit"),
     (np.full(300, 8), r"labels must lie in \[0, 8\)"),
     (np.full(300, -1), r"labels must lie in \[0, 8\)"),
 ])
@@ -176,8 +212,12 @@ def test_example_prints_float_beside_int8():
     lines = r.stdout.splitlines()
     assert lines[0].startswith("calibrated on 1000 images")
     assert lines[1].startswith("layer") and "SQNR dB" in lines[1]
-    rows = {l.split()[0]: l.split() for l in lines if l.split()[:1] in (["float"], ["int8"])}
+    header = lines.index(next(l for l in lines if l.startswith("model  ")))
+    names = re.split(r"\s{2,}", lines[header])
+    rows = {cells[0]: dict(zip(names, cells)) for cells in
+            (re.split(r"\s{2,}", l) for l in lines[header + 1:header + 3])}
     assert set(rows) == {"float", "int8"}
-    float_acc, int8_acc = (float(rows[k][1].rstrip("%")) for k in ("float", "int8"))
+    float_acc, int8_acc = (float(rows[k]["accuracy"].rstrip("%")) for k in ("float", "int8"))
     assert abs(float_acc - int8_acc) <= 2.0  # within 4 of 200 images
-    assert float(rows["int8"][5]) > 3.5  # x smaller
+    assert float(rows["int8"]["x smaller"]) > 3.5
+    assert float(rows["int8"]["SQNR dB"]) > 30

@@ -4,11 +4,14 @@
 first is the reference, usually the float model) and measures, side by
 side:
 
-* accuracy, when labels are given: the arg-max of the first result
-  (``[batch, classes]``) against one integer label per sample;
+* accuracy and loss, when labels are given: the arg-max of the first
+  result (``[batch, classes]``, or ``[batch, ..., classes]`` with labels
+  per position, as a language model's next tokens) against the integer
+  labels, and their mean negative log-likelihood under its softmax (and
+  the perplexity, its exponential);
 * fidelity to the reference: the output SQNR over all samples and, for
-  ``[batch, classes]`` results, the share of samples whose top class is the
-  reference's;
+  results with classes, the share of samples (positions) whose top class
+  is the reference's;
 * size: the bytes of each module's constant tensors at their storage width
   (``quantx-size-report``), and how many times smaller than the
   reference's;

@@ -98,7 +98,7 @@ def matmul_source(m, n, k, group, bits, signed, f16, offset):
 
 
 def run_packed(tmp_path, x, q, s, o, group, bits, signed, offset, threads=1,
-               min_bytes=None, activations="f32"):
+               min_bytes=None, activations="f32", extra_opts=""):
     """Packs the weight arguments with quantx-pack-weight-only (f32 or int8
     activations), packs the test's weights with the numeric core's packer
     in the matching layout (n8 or n8k8) and runs the result with
@@ -112,6 +112,8 @@ def run_packed(tmp_path, x, q, s, o, group, bits, signed, offset, threads=1,
     opts = f"pack-arguments=1 activations={activations}"
     if min_bytes is not None:
         opts += f" parallel-min-bytes={min_bytes}"
+    if extra_opts:
+        opts += " " + extra_opts
     subprocess.run([OPT, str(src), f"--quantx-pack-weight-only={opts}",
                     "-o", str(packed)], check=True)
     text = packed.read_text()

@@ -110,6 +110,45 @@ def check_both(y, x, q, s, o, group, signed, offset):
     assert np.all(err_ref <= bound + 2e-6 * mag + 1e-6)
 
 
+def host_has_vnni():
+    try:
+        flags = open("/proc/cpuinfo").read().split()
+    except OSError:
+        return False
+    return "avx_vnni" in flags or ("avx512_vnni" in flags and "avx512vl" in flags)
+
+
+@pytest.mark.skipif(not host_has_vnni(), reason="the host has no vpdpbusd")
+@pytest.mark.parametrize("m,n,k,threads", [(2, 72, 160, 1), (8, 72, 160, 1),
+                                           (20, 72, 160, 2), (64, 72, 160, 2),
+                                           (20, 1032, 2048, 2), (70, 1032, 2048, 2)])
+@pytest.mark.parametrize("offset", ["none", "zero_point"])
+def test_vnni_kernel_equals_the_vpmaddubsw_kernel(tmp_path, m, n, k, threads, offset):
+    """vpdpbusd sums the same integer products as vpmaddubsw + vpmaddwd:
+    the kernels' results are equal bit for bit, for one block of rows, for
+    blocks of rows called one by one on small weights, and on weights of
+    over 1 MiB for blocks of rows run inside each tile (a panel of 64 rows
+    and one of 6)."""
+    rng = np.random.default_rng(m)
+    signed = offset == "none"
+    x, q, s, o = make_case(rng, m, n, k, 32, signed=signed, offset=offset)
+    got = {}
+    for rows in (2, -1):
+        d = tmp_path / f"vnni{rows}"
+        d.mkdir()
+        got[rows], text = run_packed(d, x, q, s, o, 32, 4, signed, offset,
+                                     threads=threads, min_bytes=0, activations="int8",
+                                     extra_opts=f"vnni-min-rows={rows}")
+        assert ("_vnni" in text) == (rows == 2)
+        # Rows per kernel call: up to 64 on large weights, else up to 8;
+        # more rows go through a driver calling it on each such panel.
+        per_call = min(m, 64 if n * k // 2 >= 1 << 20 else 8)
+        assert f"gemv_m{per_call}_n" in text
+        assert ("_rowblocks" in text) == (m > per_call)
+    np.testing.assert_array_equal(got[2], got[-1])
+    check_both(got[2], x, q, s, o, 32, signed, offset)
+
+
 @pytest.mark.parametrize("m", [1, 2, 3, 5, 8])
 @pytest.mark.parametrize("group", [32, 128])
 def test_rows_and_groups(tmp_path, m, group):

@@ -167,7 +167,13 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
 
     More than 8 rows of activations run in blocks of 8 (and the rest)
     through a driver function, on threads when the kernel is not threaded
-    itself. Scales may be an operand or in the weight type.
+    itself; an int8 kernel on packed weights of at least 1 MiB takes
+    panels of up to 64 rows instead and runs their blocks of 8 rows inside
+    each tile of weights, which it then reads from memory once for them.
+    With two rows or more (`vnni-min-rows`) the int8 kernels take their
+    dot products with `vpdpbusd` where the target has AVX-VNNI or
+    AVX512-VNNI (the same integer sums). Scales may be an operand or in
+    the weight type.
 
     An f32 kernel (any weights with `activations=f32`, 8-bit weights
     always) on more than `f32-max-rows` rows of activations is left to the
@@ -209,6 +215,10 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
            "Target features in LLVM syntax (e.g. +avx2,+fma) the kernels are "
            "generated for; empty: the host CPU's (activations=int8 needs "
            "avx2)">,
+    Option<"vnniMinRows", "vnni-min-rows", "int64_t", "2",
+           "int8 kernels of at least this many rows compute their dot "
+           "products with vpdpbusd where the target has AVX-VNNI or "
+           "AVX512-VNNI (negative: never)">,
     Option<"f32MaxRows", "f32-max-rows", "int64_t", "256",
            "Leave f32-kernel matmuls with more static rows than this to the "
            "GEMM (negative: no limit)">,

@@ -42,6 +42,14 @@ constexpr int64_t kMaxRows = 8;
 /// Blocks of rows run on threads when together they read at least this
 /// many bytes of packed weights (and the kernel is not threaded itself).
 constexpr int64_t kRowParallelMinBytes = 64 * 1024;
+/// Rows of one int8 kernel call on weights of at least kInt8PanelMinBytes
+/// (more than a core's L2 cache holds): it runs its blocks of kMaxRows rows
+/// inside each tile of weights, so that the tile is read from memory once
+/// for all of them, while their quantized activations stay in cache.
+/// Smaller weights stay in cache between blocks of rows anyway; there one
+/// call per block, on threads over the blocks, measured faster.
+constexpr int64_t kInt8PanelRows = 64;
+constexpr int64_t kInt8PanelMinBytes = 1 << 20;
 /// Default software-prefetch distance of the int8-activation kernels: on
 /// weights streamed from DRAM, 2-8 KiB ahead measured 10-30% faster than
 /// the hardware prefetchers alone on the reference AVX2 machine.
@@ -65,6 +73,8 @@ struct Plan {
   DenseElementsAttr staticScales; // scales in the weight type (or null)
   Value bias; // f32 or f16 [N], added after the product (or null)
   bool relu = false;
+  /// int8 kernel: dot products with vpdpbusd (AVX-VNNI / AVX512-VNNI).
+  bool vnni = false;
 };
 
 /// The layout's offset kind for a uniform type.
@@ -288,6 +298,8 @@ std::string kernelName(const Plan &p, bool parallel) {
   }
   if (L.isN8K8())
     name += "_a8";
+  if (p.vnni)
+    name += "_vnni";
   if (parallel)
     name += "_par";
   return name;
@@ -655,8 +667,25 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
   Value xa = memref::AllocOp::create(
       b, MemRefType::get({M, G}, c ? Type(f32) : Type(i32)));
   auto vx = VectorType::get({8}, f32);
-  for (int64_t m = 0; m < M; ++m) {
-    Value row = idx(m);
+  // Up to kMaxRows rows unrolled, more in a loop over rows (on threads
+  // when the kernel is threaded).
+  Operation *rowLoop = nullptr;
+  Value rowIv;
+  if (M > kMaxRows) {
+    if (parallel) {
+      auto loop = scf::ParallelOp::create(b, ValueRange{c0}, ValueRange{idx(M)},
+                                          ValueRange{c1});
+      rowLoop = loop;
+      rowIv = loop.getInductionVars()[0];
+    } else {
+      auto loop = scf::ForOp::create(b, c0, idx(M), c1);
+      rowLoop = loop;
+      rowIv = loop.getInductionVar();
+    }
+    b.setInsertionPoint(rowLoop->getRegion(0).front().getTerminator());
+  }
+  for (int64_t m = 0; m < (rowLoop ? 1 : M); ++m) {
+    Value row = rowLoop ? rowIv : idx(m);
     if (Kp > K)
       scf::ForOp::create(
           b, idx(K), idx(Kp), c1, ValueRange{},
@@ -747,6 +776,8 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
           scf::YieldOp::create(gb);
         });
   }
+  if (rowLoop)
+    b.setInsertionPointAfter(rowLoop);
 
   // Octets of k per inner step (one i16 sum of at most 8 vpmaddubsw).
   int64_t sub = 1;
@@ -763,10 +794,16 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
       unroll = f;
       break;
     }
-  auto tileBody = [&](OpBuilder &ob, Location l, Value t) {
-    ImplicitLocOpBuilder tb(l, ob);
+  // The rows [r0, r0 + R) of tile t, R <= kMaxRows: one accumulator
+  // vector per row.
+  auto blockBody = [&](ImplicitLocOpBuilder &tb, Value t, Value r0, int64_t R) {
     auto cst = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(tb, v);
+    };
+    // Row r0 + m (r0 null: row m).
+    auto rowOf = [&](ImplicitLocOpBuilder &rb, int64_t m) -> Value {
+      Value mv = arith::ConstantIndexOp::create(rb, m);
+      return r0 ? arith::AddIOp::create(rb, r0, mv).getResult() : mv;
     };
     Value zeroV =
         arith::ConstantOp::create(tb, vf, DenseElementsAttr::get(vf, 0.0f));
@@ -778,7 +815,7 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
         tb, vb, DenseElementsAttr::get(vb, int8_t(4)));
     Value ones = arith::ConstantOp::create(
         tb, vw, DenseElementsAttr::get(vw, int16_t(1)));
-    SmallVector<Value> zeros(M, zeroV);
+    SmallVector<Value> zeros(R, zeroV);
     Value tG = arith::MulIOp::create(tb, t, cst(G));
     auto groupLoop = scf::ForOp::create(
         tb, cst(0), cst(G), cst(1), zeros,
@@ -796,7 +833,9 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
           // Bytes of this group of the tile, and its first k in quads.
           Value wBase = arith::MulIOp::create(gb, base, gc(octets * 32));
           Value qBase = arith::MulIOp::create(gb, g, gc(gs / 4));
-          SmallVector<Value> zi(M, zeroI);
+          // With vpdpbusd, two sums per row (low and high nibbles): two
+          // dependency chains of its 5-cycle latency instead of one.
+          SmallVector<Value> zi(p.vnni ? 2 * R : R, zeroI);
           auto inner = scf::ForOp::create(
               gb, gc(0), gc(steps), gc(unroll), zi,
               [&](OpBuilder &ib0, Location il, Value st0, ValueRange dacc) {
@@ -829,30 +868,44 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                     highs.push_back(arith::AndIOp::create(
                         ib, arith::ShRUIOp::create(ib, raw, four), mask));
                   }
-                  for (int64_t m = 0; m < M; ++m) {
+                  // The 4 int8 activations of row m at quad h (0: k
+                  // 8*oct..+3, the low nibbles; 1: 8*oct+4..+7, the high
+                  // ones) of octet oct0 + o, broadcast to every lane.
+                  auto activations = [&](int64_t m, int64_t o,
+                                         int64_t h) -> Value {
+                    Value quad = arith::AddIOp::create(
+                        ib, qBase,
+                        arith::MulIOp::create(
+                            ib, arith::AddIOp::create(ib, oct0, ic(o)), ic(2)));
+                    if (h)
+                      quad = arith::AddIOp::create(ib, quad, ic(1));
+                    Value word = memref::LoadOp::create(
+                        ib, xq, ValueRange{rowOf(ib, m), quad});
+                    return vector::BitCastOp::create(
+                        ib, vb, vector::BroadcastOp::create(ib, vi, word));
+                  };
+                  for (int64_t m = 0; m < R; ++m) {
+                    if (p.vnni) {
+                      // Exact i32 sums of 4 products per lane and step.
+                      for (int64_t o = 0; o < sub; ++o)
+                        for (int64_t h = 0; h < 2; ++h) {
+                          Value &sum = dots[h * R + m];
+                          sum =
+                              intrinsic(ib, vi, "llvm.x86.avx512.vpdpbusd.256",
+                                        {sum, h ? highs[o] : lows[o],
+                                         activations(m, o, h)});
+                        }
+                      continue;
+                    }
                     Value pairs;
-                    for (int64_t o = 0; o < sub; ++o) {
-                      // Quads 2*oct and 2*oct + 1 of the group: k 8*oct..+3
-                      // (low nibbles) and 8*oct+4..+7 (high nibbles).
-                      Value q0 = arith::AddIOp::create(
-                          ib, qBase,
-                          arith::MulIOp::create(
-                              ib, arith::AddIOp::create(ib, oct0, ic(o)),
-                              ic(2)));
+                    for (int64_t o = 0; o < sub; ++o)
                       for (int64_t h = 0; h < 2; ++h) {
-                        Value qi =
-                            h ? arith::AddIOp::create(ib, q0, ic(1)) : q0;
-                        Value word = memref::LoadOp::create(
-                            ib, xq, ValueRange{ic(m), qi});
-                        Value av = vector::BitCastOp::create(
-                            ib, vb, vector::BroadcastOp::create(ib, vi, word));
-                        Value pr =
-                            intrinsic(ib, vw, "llvm.x86.avx2.pmadd.ub.sw",
-                                      {h ? highs[o] : lows[o], av});
+                        Value pr = intrinsic(
+                            ib, vw, "llvm.x86.avx2.pmadd.ub.sw",
+                            {h ? highs[o] : lows[o], activations(m, o, h)});
                         pairs =
                             pairs ? arith::AddIOp::create(ib, pairs, pr) : pr;
                       }
-                    }
                     Value wide = intrinsic(ib, vi, "llvm.x86.avx2.pmadd.wd",
                                            {pairs, ones});
                     dots[m] = arith::AddIOp::create(ib, dots[m], wide);
@@ -861,14 +914,18 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                 scf::YieldOp::create(ib, dots);
               });
           SmallVector<Value> next;
-          for (int64_t m = 0; m < M; ++m) {
+          for (int64_t m = 0; m < R; ++m) {
             Value dot = inner.getResult(m);
-            Value corr = memref::LoadOp::create(gb, xa, ValueRange{gc(m), g});
+            if (p.vnni)
+              dot = arith::AddIOp::create(gb, dot, inner.getResult(R + m));
+            Value corr =
+                memref::LoadOp::create(gb, xa, ValueRange{rowOf(gb, m), g});
             if (!c)
               dot = arith::AddIOp::create(
                   gb, dot, vector::BroadcastOp::create(gb, vi, corr));
             Value dm = vector::BroadcastOp::create(
-                gb, vf, memref::LoadOp::create(gb, xd, ValueRange{gc(m), g}));
+                gb, vf,
+                memref::LoadOp::create(gb, xd, ValueRange{rowOf(gb, m), g}));
             Value scale = arith::MulFOp::create(gb, sv, dm);
             Value a = vector::FMAOp::create(
                 gb, arith::SIToFPOp::create(gb, vf, dot), scale, acc[m]);
@@ -882,9 +939,32 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
           scf::YieldOp::create(gb, next);
         });
     Value col = arith::MulIOp::create(tb, t, cst(kTile));
-    for (int64_t m = 0; m < M; ++m)
+    for (int64_t m = 0; m < R; ++m)
       vector::StoreOp::create(tb, groupLoop.getResult(m), out,
-                              ValueRange{cst(m), col});
+                              ValueRange{rowOf(tb, m), col});
+  };
+  // A tile: all rows, in blocks of kMaxRows rows while the tile's weights
+  // stay in cache, so that many rows read the weights from memory once.
+  const int64_t fullBlocks = M / kMaxRows, tailRows = M % kMaxRows;
+  auto tileBody = [&](OpBuilder &ob, Location l, Value t) {
+    ImplicitLocOpBuilder tb(l, ob);
+    if (M <= kMaxRows) {
+      blockBody(tb, t, Value(), M);
+      return;
+    }
+    scf::ForOp::create(
+        tb, arith::ConstantIndexOp::create(tb, 0),
+        arith::ConstantIndexOp::create(tb, fullBlocks * kMaxRows),
+        arith::ConstantIndexOp::create(tb, kMaxRows), ValueRange{},
+        [&](OpBuilder &rb0, Location rl, Value r0, ValueRange) {
+          ImplicitLocOpBuilder rb(rl, rb0);
+          blockBody(rb, t, r0, kMaxRows);
+          scf::YieldOp::create(rb);
+        });
+    if (tailRows)
+      blockBody(tb, t,
+                arith::ConstantIndexOp::create(tb, fullBlocks * kMaxRows),
+                tailRows);
   };
 
   forEachTile(b, parallel, c0, idx(T), c1, tileBody);
@@ -953,6 +1033,10 @@ struct PackWeightOnlyPass
           << "use activations=f32";
       return signalPassFailure();
     }
+    SmallVector<std::string> features = resolveTargetFeatures(targetFeatures);
+    hasVnni = llvm::is_contained(features, "avxvnni") ||
+              (llvm::is_contained(features, "avx512vnni") &&
+               llvm::is_contained(features, "avx512vl"));
     SmallVector<MatmulOp> matmuls;
     module.walk([&](MatmulOp op) {
       if (!isa<FloatType>(getElementTypeOrSelf(op.getLhs().getType())))
@@ -1006,6 +1090,9 @@ struct PackWeightOnlyPass
 
   /// Rewrites one matmul; returns whether its kernel is threaded, or
   /// failure after an error.
+  /// The target has vpdpbusd on 256-bit vectors.
+  bool hasVnni = false;
+
   FailureOr<bool> rewrite(MatmulOp op) {
     std::string why;
     BlockArgument weightArg = asFuncArgument(op.getRhs());
@@ -1020,6 +1107,16 @@ struct PackWeightOnlyPass
     }
     Plan &p = *plan;
     const auto &L = p.layout;
+    // On large weights the int8 kernel takes up to kInt8PanelRows rows and
+    // blocks them itself, inside each tile of weights (see
+    // buildKernelInt8); otherwise a kernel takes up to kMaxRows. A driver
+    // calls the kernel on each such panel of rows.
+    if (L.isN8K8() && L.weightBytes() >= kInt8PanelMinBytes)
+      p.m = std::min(p.rows, kInt8PanelRows);
+    auto useVnni = [&](int64_t rows) {
+      return L.isN8K8() && hasVnni && vnniMinRows >= 0 && rows >= vnniMinRows;
+    };
+    p.vnni = useVnni(p.m);
     OpBuilder b(op);
     Location loc = op.getLoc();
     Value packedW, packedS, packedC;
@@ -1128,6 +1225,7 @@ struct PackWeightOnlyPass
     if (tailRows) {
       Plan tp = p;
       tp.m = tailRows;
+      tp.vnni = useVnni(tailRows);
       tailKernel = getKernel(tp);
     }
 

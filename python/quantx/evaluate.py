@@ -100,14 +100,11 @@ def _load_labels(labels, data) -> Optional[np.ndarray]:
         return None if labels is None else np.asarray(labels)
     if not isinstance(data, (str, os.PathLike)):
         raise PTQError("labels named by key need .npz data")
-    try:
-        with np.load(data) as npz:
-            if labels not in npz:
-                raise PTQError(f"'{data}' has no array '{labels}' of labels "
-                               f"(it has: {', '.join(npz.keys())})")
-            return npz[labels]
-    except (OSError, ValueError) as e:
-        raise PTQError(f"cannot read evaluation data '{data}': {e}") from None
+    arrays = ptq.read_arrays(data, "evaluation")
+    if labels not in arrays:
+        raise PTQError(f"'{data}' has no array '{labels}' of labels "
+                       f"(it has: {', '.join(arrays)})")
+    return arrays[labels]
 
 
 def _check_labels(labels: np.ndarray, num_samples: int) -> None:

@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+import zlib
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -203,6 +205,21 @@ def _dtype_of(element_type: str):
             "i8": np.int8, "i32": np.int32, "i64": np.int64}.get(element_type)
 
 
+def read_arrays(path, purpose: str = "calibration") -> Dict[str, np.ndarray]:
+    """The arrays of an .npz file by name, in the file's order (an .npy
+    file: its one array, as `arr_0`), read whole: a missing, truncated or
+    malformed file is a :class:`PTQError` naming it."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return {"arr_0": loaded}
+        with loaded as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise PTQError(f"cannot read {purpose} data '{path}': not a readable "
+                       f".npz or .npy file ({e})") from None
+
+
 def _batches(data, arguments, purpose: str = "calibration",
              exclude: Sequence[str] = ()) -> Iterable[List[np.ndarray]]:
     """Normalises calibration data to lists of arrays, one per argument.
@@ -216,11 +233,8 @@ def _batches(data, arguments, purpose: str = "calibration",
         if isinstance(data, np.ndarray):
             arrays, what = [data], f"the {purpose} array"
         else:
-            try:
-                npz = np.load(data)
-            except (OSError, ValueError) as e:
-                raise PTQError(f"cannot read {purpose} data '{data}': {e}")
-            arrays = [npz[k] for k in npz.keys() if k not in exclude]
+            arrays = [a for k, a in read_arrays(data, purpose).items()
+                      if k not in exclude]
             what = f"{purpose} data '{data}'"
         if len(arrays) != len(arguments):
             raise PTQError(f"{what} has {len(arrays)} arrays, "

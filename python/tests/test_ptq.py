@@ -150,6 +150,36 @@ def test_wrong_shape_or_dtype_is_an_error_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_unreadable_data_files_are_errors_and_write_nothing(tmp_path, capsys):
+    """Truncated, corrupted, foreign and missing data files: a clear error
+    naming the file, status 1, no statistics; an .npy file is one array."""
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.concatenate(batches(3, 2)))
+    raw = good.read_bytes()
+    # 40 bytes of the array data flipped: the archive's CRC check fails.
+    flipped = bytearray(raw)
+    for i in range(200, 240):
+        flipped[i] ^= 0xFF
+    files = {"truncated.npz": raw[:len(raw) // 2], "corrupted.npz": bytes(flipped),
+             "text.npz": b"not an archive\n"}
+    out = tmp_path / "s.json"
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ptq.PTQError, match=f"cannot read calibration data '.*{name}': "
+                                               "not a readable .npz or .npy file"):
+            ptq.calibrate(CNN, str(path), str(out))
+        assert ptq.main(["calibrate", CNN, "--data", str(path), "--stats", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot read calibration data") and "Traceback" not in err
+        assert not out.exists()
+    with pytest.raises(ptq.PTQError, match="No such file"):
+        ptq.calibrate(CNN, str(tmp_path / "missing.npz"), str(out))
+    np.save(tmp_path / "one.npy", np.concatenate(batches(3, 2)))
+    stats = ptq.calibrate(CNN, str(tmp_path / "one.npy"), str(out))
+    assert stats["num_batches"] == 2 and out.exists()
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_data_is_an_error_and_writes_nothing(tmp_path, bad):
     out = tmp_path / "s.json"

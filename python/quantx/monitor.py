@@ -7,8 +7,10 @@ points calibration used (:func:`quantx.ptq.instrument`), on the same inputs.
 From those shadow calls it keeps, over the whole run:
 
 * the output SQNR of the quantized model against the float one (all shadow
-  outputs together, and the worst single call), and for 2-D outputs the
-  share of rows whose arg-max agrees (the top class of a classifier);
+  outputs together, and the worst single call), and for outputs with
+  classes along their last axis the share of rows (or positions) whose
+  arg-max agrees (the top class of a classifier, the next token of a
+  language model);
 * for each tensor the quantized model quantizes with calibrated parameters
   (static int8), the share of its values outside the range the calibrated
   uint8 grid can represent, which the quantized model clips, and the range
@@ -195,9 +197,11 @@ class Monitor:
         self._signal += signal
         self._noise += noise
         self._worst_sqnr = min(self._worst_sqnr, _sqnr(signal, noise))
-        if reference.ndim == 2 and reference.shape[1] > 1:
-            self._agree += int(np.count_nonzero(reference.argmax(1) == test.argmax(1)))
-            self._rows += reference.shape[0]
+        if reference.ndim >= 2 and reference.shape[-1] > 1:
+            # Classes along the last axis: per sample, or per position of
+            # a sequence (a language model's next token).
+            self._agree += int(np.count_nonzero(reference.argmax(-1) == test.argmax(-1)))
+            self._rows += reference[..., 0].size
 
     def summary(self) -> dict:
         """The figures so far, and the alerts they raise."""

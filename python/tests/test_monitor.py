@@ -190,3 +190,29 @@ def test_quantize_model_keeps_what_the_monitor_needs(tmp_path):
                         samples(3.0, 100, seed=5), report=paths["report.json"])
     assert s["calls"] == 5 and "0.input" in s["clipping"]
     assert s["clipping"]["0.input"]["fraction"] > 0.1 and s["alerts"]
+
+
+def test_sequence_outputs_agree_per_position(tmp_path):
+    """A result of [batch, positions, vocabulary] (a language model's next
+    tokens): top-1 agreement counts positions, compared with running both
+    models directly on the shadow calls' inputs."""
+    import quantx.jit
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Embedding(12, 16), torch.nn.Linear(16, 32),
+                                torch.nn.ReLU(), torch.nn.Linear(32, 12)).eval()
+    rng = np.random.default_rng(6)
+    calib = rng.integers(0, 12, (40, 6)).astype(np.int64)
+    paths = {k: str(tmp_path / k) for k in ("int8.mlir", "float.mlir", "stats.json")}
+    ptq.quantize_model(model, calib, paths["int8.mlir"], batch_size=4,
+                       float_out=paths["float.mlir"], stats_path=paths["stats.json"])
+    tokens = rng.integers(0, 12, (24, 6)).astype(np.int64)
+    s = monitor.monitor(paths["int8.mlir"], paths["float.mlir"], paths["stats.json"],
+                        tokens, shadow_every=2)
+    assert (s["calls"], s["shadow_calls"]) == (6, 3)
+    run = {k: quantx.jit.compile(open(paths[k]).read())["forward"]
+           for k in ("int8.mlir", "float.mlir")}
+    shadowed = [tokens[i:i + 4] for i in range(0, 24, 8)]
+    agree = [run["int8.mlir"](t).argmax(-1) == run["float.mlir"](t).argmax(-1)
+             for t in shadowed]
+    assert s["top1_agreement"] == np.mean(np.concatenate(agree))
+    assert np.concatenate(agree).size == 3 * 4 * 6

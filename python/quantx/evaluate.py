@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from typing import Dict, List, Optional, Sequence, Union
@@ -125,32 +126,111 @@ def _mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(lse - x[np.arange(len(y)), y]))
 
 
-def _first_result(fn, batch, path: str) -> np.ndarray:
-    from .ir import QuantXError  # loaded with the JIT
-    try:
-        out = fn(*batch)
-    except (TypeError, ValueError, QuantXError) as e:
-        raise PTQError(f"running '{path}' failed: {e}") from None
+def _as_array(out, what: str) -> np.ndarray:
+    """The first result of a call, as a numpy array."""
+    if isinstance(out, (tuple, list)):
+        out = out[0] if out else None
     if out is None:
-        raise PTQError(f"'{path}': '{fn.name}' returns nothing to compare")
-    return np.asarray(out[0] if isinstance(out, tuple) else out)
+        raise PTQError(f"{what} returns nothing to compare")
+    if hasattr(out, "detach"):  # a torch.Tensor
+        out = out.detach().cpu().numpy()
+    return np.asarray(out)
 
 
-def _timing_rounds(fns, batch, rounds: int, min_seconds: float, progress):
+class _Compiled:
+    """A quantx module: compiled once, timed in native code or through its
+    Python call."""
+
+    def __init__(self, name: str, path: str, entry: Optional[str]):
+        self.name, self.path = name, path
+        self.fn, self.entry = _function(path, entry)
+
+    def __call__(self, batch) -> np.ndarray:
+        from .ir import QuantXError  # loaded with the JIT
+        try:
+            out = self.fn(*batch)
+        except (TypeError, ValueError, QuantXError) as e:
+            raise PTQError(f"running '{self.path}' failed: {e}") from None
+        return _as_array(out, f"'{self.path}': '{self.entry}'")
+
+    def time(self, batch, repetitions: int, native: bool) -> List[float]:
+        if native:
+            return list(self.fn.benchmark(*batch, warmup=1,
+                                          repetitions=repetitions).times)
+        return _time_calls(self, batch, repetitions)
+
+    def weight_bytes(self) -> Optional[int]:
+        return size_report(self.path)["total_bytes"]
+
+
+class _PythonModel:
+    """A Python callable on the same numpy arrays (a PyTorch module gets
+    them as tensors, without autograd): a peer, timed through its call."""
+
+    def __init__(self, name: str, fn):
+        self.name, self.path, self.fn = name, None, fn
+        self.torch = _torch_module(fn)
+
+    def __call__(self, batch) -> np.ndarray:
+        try:
+            if self.torch is not None:
+                with self.torch.no_grad():
+                    out = self.fn(*[self.torch.from_numpy(a) for a in batch])
+            else:
+                out = self.fn(*batch)
+        except Exception as e:  # a peer's own failure, reported by name
+            raise PTQError(f"running '{self.name}' failed: "
+                           f"{type(e).__name__}: {e}") from None
+        return _as_array(out, f"'{self.name}'")
+
+    def time(self, batch, repetitions: int, native: bool) -> List[float]:
+        return _time_calls(self, batch, repetitions)
+
+    def weight_bytes(self) -> Optional[int]:
+        """A PyTorch module's serialized state dict (its packed weights
+        for a quantized one); unknown for other callables."""
+        if self.torch is None:
+            return None
+        import io
+        buf = io.BytesIO()
+        self.torch.save(self.fn.state_dict(), buf)
+        return buf.tell()
+
+
+def _torch_module(fn):
+    """The torch package when `fn` is a torch.nn.Module, else None."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(fn, torch.nn.Module):
+        return torch
+    return None
+
+
+def _time_calls(model, batch, repetitions: int) -> List[float]:
+    model(batch)  # warm
+    out = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        model(batch)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def _timing_rounds(models, batch, rounds: int, min_seconds: float, native: bool,
+                   progress):
     """Per-model call times (s) over `rounds` alternating rounds, each of
     about `min_seconds` per model after a warm-up of the same length."""
     reps = []
-    for fn in fns:  # Warm-up, and the repetitions a round takes.
+    for m in models:  # Warm-up, and the repetitions a round takes.
         start, n = time.perf_counter(), 0
         while n < 3 or time.perf_counter() - start < min_seconds:
-            fn.benchmark(*batch, warmup=0, repetitions=1)
+            m.time(batch, 1, native)
             n += 1
         per_call = (time.perf_counter() - start) / n
         reps.append(max(3, int(min_seconds / max(per_call, 1e-7))))
-    times: List[List[float]] = [[] for _ in fns]
+    times: List[List[float]] = [[] for _ in models]
     for r in range(rounds):
-        for i, fn in enumerate(fns):
-            times[i] += list(fn.benchmark(*batch, warmup=1, repetitions=reps[i]).times)
+        for i, m in enumerate(models):
+            times[i] += m.time(batch, reps[i], native)
         if progress:
             progress(f"timing: round {r + 1} of {rounds}")
     return times
@@ -176,7 +256,7 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
     if isinstance(models, dict):
         named = list(models.items())
     else:
-        named = [(os.path.basename(str(p)), str(p)) for p in models]
+        named = [(os.path.basename(str(p)), p) for p in models]
     if not named:
         raise PTQError("no model to evaluate")
     if len({n for n, _ in named}) != len(named):
@@ -185,16 +265,24 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
         raise PTQError("need rounds >= 1 and min_seconds > 0")
     label_key = labels if isinstance(labels, str) else None
     labels = _load_labels(labels, data)
-    fns, ref_args, ref_entry = [], None, None
-    for name, path in named:
-        fn, fn_entry = _function(path, entry)
-        args = _arguments(fn, path)
+    runs, ref_args, ref_entry, ref_path = [], None, None, None
+    for name, model in named:
+        if callable(model) and not isinstance(model, (str, os.PathLike)):
+            runs.append(_PythonModel(name, model))
+            continue
+        run = _Compiled(name, str(model), entry)
+        args = _arguments(run.fn, run.path)
         if ref_args is None:
-            ref_args, ref_entry = args, fn_entry
+            ref_args, ref_entry, ref_path = args, run.entry, run.path
         elif args != ref_args:
-            raise PTQError(f"'{path}' takes {fn_entry}{_signature(args)}, the reference "
-                           f"'{named[0][1]}' {ref_entry}{_signature(ref_args)}")
-        fns.append(fn)
+            raise PTQError(f"'{run.path}' takes {run.entry}{_signature(args)}, but "
+                           f"'{ref_path}' takes {ref_entry}{_signature(ref_args)}: "
+                           "the models must take the same arguments")
+        runs.append(run)
+    if ref_args is None:
+        raise PTQError("no quantx model (.mlir) among the models: the others "
+                       "are peers compared with one")
+    native = all(isinstance(r, _Compiled) for r in runs)
     batches = [ptq._check_batch(i, b, ref_args, "evaluation")
                for i, b in enumerate(ptq._batches(
                    data, ref_args, "evaluation",
@@ -207,10 +295,11 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
 
     outputs: List[np.ndarray] = []
     start = last = time.perf_counter()
-    for (name, path), fn in zip(named, fns):
+    for run in runs:
+        name, path = run.name, run.path or run.name
         got = []
         for i, b in enumerate(batches):
-            got.append(_first_result(fn, b, path))
+            got.append(run(b))
             now = time.perf_counter()
             if progress and now - last >= progress_seconds:
                 progress(f"evaluating {name}: batch {i + 1} of {len(batches)}")
@@ -226,15 +315,15 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
                                        for g in got]))
     classes = ref_shape[-1] if len(ref_shape) >= 2 else 0
 
-    times = _timing_rounds(fns, batches[0], rounds, min_seconds, progress)
+    times = _timing_rounds(runs, batches[0], rounds, min_seconds, native, progress)
     batch = batches[0][0].shape[0] if batches[0][0].ndim else 1
     reference = outputs[0]
     ref_top = reference.argmax(-1) if classes > 1 else None
     rows = []
-    for (name, path), out, t in zip(named, outputs, times):
-        size = size_report(path)["total_bytes"]
+    for run, out, t in zip(runs, outputs, times):
+        size = run.weight_bytes()
         t = np.asarray(t) * 1e3
-        row = {"name": name, "path": path, "weight_bytes": size,
+        row = {"name": run.name, "path": run.path, "weight_bytes": size,
                "latency_ms": {"median": float(np.median(t)), "min": float(t.min()),
                               "p90": float(np.percentile(t, 90))},
                "calls_timed": int(t.size)}
@@ -249,11 +338,13 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
             if ref_top is not None:
                 row["top1_agreement"] = float(np.mean(out.argmax(-1) == ref_top))
             ref = rows[0]
-            row["size_ratio"] = ref["weight_bytes"] / size if size else math.inf
+            if ref["weight_bytes"] is not None and size is not None:
+                row["size_ratio"] = ref["weight_bytes"] / size if size else math.inf
             row["speedup"] = ref["latency_ms"]["median"] / row["latency_ms"]["median"]
         rows.append(row)
     result = {"entry": ref_entry, "samples": num_samples, "batch": batch,
-              "rounds": rounds, "reference": named[0][0], "models": rows}
+              "rounds": rounds, "timing": "native" if native else "python",
+              "reference": named[0][0], "models": rows}
     if labels is not None:
         result["labels"] = int(labels.size)
     result["text"] = format_evaluation(result)
@@ -297,12 +388,14 @@ def format_evaluation(result: dict) -> str:
              else f"{r['nll']:.4f}"),
             f"{100 * r['top1_agreement']:.2f}%" if "top1_agreement" in r else "-",
             f"{r['output_sqnr_db']:.2f}" if "output_sqnr_db" in r else "-",
-            f"{r['weight_bytes']:,}",
+            f"{r['weight_bytes']:,}" if r["weight_bytes"] is not None else "-",
             f"{r['size_ratio']:.2f}" if "size_ratio" in r else "-",
             f"{lat['median']:.3f}", f"{lat['p90']:.3f}",
             f"{r['samples_per_second']:,.0f}",
             f"{r['speedup']:.2f}" if "speedup" in r else "-"))
+    how = ("" if result.get("timing", "native") == "native"
+           else ", each a Python call (arrays in, arrays out)")
     lines = [f"'{result['entry']}' on {result['samples']} samples; reference "
              f"'{result['reference']}'; latency: median of {result['rounds']} "
-             "alternating rounds"]
+             f"alternating rounds{how}"]
     return "\n".join(lines + ptq._table(rows))

@@ -120,6 +120,49 @@ def test_sequence_outputs_give_token_accuracy_and_perplexity(tmp_path):
         evaluate.evaluate([str(path)], tokens, labels=targets[:, :5])
 
 
+def test_pytorch_and_python_peers(models):
+    """PyTorch modules (float, and PyTorch's own dynamic int8) and a plain
+    Python function beside quantx's models: the same batches, their
+    results converted, every model timed through its Python call, the
+    modules' sizes those of their serialized state dicts."""
+    import io
+    float_path, int8, _, npz, x, y = models
+    torch.manual_seed(0)  # the fixture's model again
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
+                                torch.nn.Linear(32, 8)).eval()
+    tq = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
+                                                dtype=torch.qint8)
+    w = [p.detach().numpy() for p in model.parameters()]
+
+    def numpy_mlp(a):
+        return np.maximum(a @ w[0].T + w[1], 0) @ w[2].T + w[3]
+
+    r = evaluate.evaluate({"torch float": model, "quantx float": float_path,
+                           "quantx int8": int8, "torch int8": tq, "numpy": numpy_mlp},
+                          npz, labels="y", rounds=1, min_seconds=0.01)
+    assert r["timing"] == "python" and "Python call" in r["text"].splitlines()[0]
+    by = {m["name"]: m for m in r["models"]}
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    assert by["torch float"]["correct"] == np.count_nonzero(ref.argmax(1) == y)
+    assert by["quantx float"]["output_sqnr_db"] > 100
+    assert by["numpy"]["output_sqnr_db"] > 100
+    assert by["torch int8"]["top1_agreement"] > 0.9
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    assert by["torch float"]["weight_bytes"] == buf.tell()
+    assert by["quantx int8"]["size_ratio"] == buf.tell() / by["quantx int8"]["weight_bytes"]
+    assert by["numpy"]["weight_bytes"] is None and "size_ratio" not in by["numpy"]
+    assert all(m["latency_ms"]["median"] > 0 for m in r["models"])
+
+    def broken(a):
+        raise RuntimeError("out of cheese")
+    with pytest.raises(PTQError, match="running 'broken' failed: RuntimeError: out of cheese"):
+        evaluate.evaluate({"q": float_path, "broken": broken}, x)
+    with pytest.raises(PTQError, match="no quantx model"):
+        evaluate.evaluate({"torch": model}, x)
+
+
 def test_same_model_twice_is_identical(models):
     float_path, _, _, _, x, y = models
     r = evaluate.evaluate({"a": float_path, "b": float_path}, x, labels=y,
@@ -172,7 +215,7 @@ def test_bad_inputs(models, tmp_path):
     torch.manual_seed(0)
     m = torch.nn.Sequential(torch.nn.Linear(16, 8)).eval()
     other.write_text(importer.import_module(m, (torch.zeros(5, 16),)))
-    with pytest.raises(PTQError, match=r"takes forward\(5x16xf32\), the reference"):
+    with pytest.raises(PTQError, match=r"takes forward\(5x16xf32\), but .* takes forward\(10x16xf32\)"):
         evaluate.evaluate([float_path, str(other)], x)
     broken = tmp_path / "broken.mlir"
     broken.write_text("func.func @forward(")

@@ -20,6 +20,10 @@ side:
   model once per round), so that a slow phase of the machine reaches all
   of them alike.
 
+In Python a model may also be a PyTorch module or any callable on the
+same numpy arrays (a peer, such as PyTorch's own quantized model); every
+model is then timed through its Python call.
+
 ``python -m quantx.ptq evaluate`` is the command-line form. See
 docs/PTQ.md ("Comparing models").
 """
@@ -240,9 +244,10 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
              entry: Optional[str] = None, rounds: int = 5,
              min_seconds: float = 0.2, progress=None,
              progress_seconds: float = 2.0) -> dict:
-    """Compares `models` (.mlir paths, or a dict of name -> path; the first
-    is the reference) on `data` (as for :func:`quantx.ptq.calibrate`: an
-    .npz path, an array of samples, or an iterable of batches).
+    """Compares `models` (.mlir paths, or a dict of name -> path, PyTorch
+    module or callable; the first is the reference; at least one is a
+    quantx module) on `data` (as for :func:`quantx.ptq.calibrate`: an .npz
+    path, an array of samples, or an iterable of batches).
 
     `labels` is an integer array, or the name of the .npz array that holds
     it (it is then not an argument): one class per sample for a first

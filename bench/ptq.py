@@ -80,19 +80,6 @@ def sqnr_db(reference, test):
     return math.inf if noise == 0 else 10 * math.log10(float(np.sum(ref * ref)) / noise)
 
 
-def mcnemar_p(a, b):
-    """Two-sided exact McNemar test of two classifiers' per-image
-    correctness `a`, `b` (boolean arrays): the probability, if both were
-    equally accurate, of a split of the images only one of them gets right
-    at least this uneven. Returns (p, a-only count, b-only count)."""
-    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
-    n, k = only_a + only_b, min(only_a, only_b)
-    if n == 0:
-        return 1.0, only_a, only_b
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
-    return min(1.0, 2.0 * tail), only_a, only_b
-
-
 SETTLE_SECONDS = 0.03
 
 
@@ -302,6 +289,7 @@ def main():
     os.environ.setdefault("KMP_BLOCKTIME", "1")
     import quantx.jit
     from quantx import models
+    from quantx.evaluate import mcnemar_p
     from quantx.models import data
 
     torch.set_num_threads(2)

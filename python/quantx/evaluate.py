@@ -130,6 +130,21 @@ def _mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(lse - x[np.arange(len(y)), y]))
 
 
+def mcnemar_p(a: np.ndarray, b: np.ndarray):
+    """Two-sided exact McNemar test of two classifiers' per-sample
+    correctness `a`, `b` (boolean arrays): the probability, if both were
+    equally accurate, of a split of the samples only one of them gets
+    right at least this uneven. Returns (p, a-only count, b-only count)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    only_a, only_b = int(np.count_nonzero(a & ~b)), int(np.count_nonzero(~a & b))
+    n, k = only_a + only_b, min(only_a, only_b)
+    if n == 0:
+        return 1.0, only_a, only_b
+    # Exact in integers: 2^n overflows a float from n = 1024 on.
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / (1 << n)
+    return min(1.0, 2.0 * tail), only_a, only_b
+
+
 def _as_array(out, what: str) -> np.ndarray:
     """The first result of a call, as a numpy array."""
     if isinstance(out, (tuple, list)):
@@ -324,6 +339,7 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
     batch = batches[0][0].shape[0] if batches[0][0].ndim else 1
     reference = outputs[0]
     ref_top = reference.argmax(-1) if classes > 1 else None
+    ref_right = reference.argmax(-1) == labels if labels is not None else None
     rows = []
     for run, out, t in zip(runs, outputs, times):
         size = run.weight_bytes()
@@ -339,6 +355,10 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
             row["nll"] = _mean_nll(out, labels)
             row["perplexity"] = math.exp(min(row["nll"], 700.0))
         if rows:
+            if labels is not None:
+                p, only_ref, only_this = mcnemar_p(ref_right, out.argmax(-1) == labels)
+                row.update(only_reference_right=only_ref, only_this_right=only_this,
+                           accuracy_p_value=p)
             row["output_sqnr_db"] = ptq.sqnr_db(reference, out)
             if ref_top is not None:
                 row["top1_agreement"] = float(np.mean(out.argmax(-1) == ref_top))
@@ -381,7 +401,8 @@ def format_evaluation(result: dict) -> str:
     """The result of :func:`evaluate` as a table."""
     sequences = result.get("labels", 0) > result["samples"]
     loss = "perplexity" if sequences else "NLL"
-    rows = [("model", "accuracy", loss, "top-1 = ref", "SQNR dB", "weight bytes",
+    rows = [("model", "accuracy", loss, "only right (ref/this), p", "top-1 = ref",
+             "SQNR dB", "weight bytes",
              "x smaller", f"ms (batch {result['batch']})", "p90 ms", "samples/s",
              "speedup")]
     for r in result["models"]:
@@ -391,6 +412,8 @@ def format_evaluation(result: dict) -> str:
             f"{100 * r['accuracy']:.2f}%" if "accuracy" in r else "-",
             ("-" if "nll" not in r else f"{r['perplexity']:.4f}" if sequences
              else f"{r['nll']:.4f}"),
+            (f"{r['only_reference_right']}/{r['only_this_right']}, "
+             f"p = {r['accuracy_p_value']:.2g}" if "accuracy_p_value" in r else "-"),
             f"{100 * r['top1_agreement']:.2f}%" if "top1_agreement" in r else "-",
             f"{r['output_sqnr_db']:.2f}" if "output_sqnr_db" in r else "-",
             f"{r['weight_bytes']:,}" if r["weight_bytes"] is not None else "-",

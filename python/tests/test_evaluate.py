@@ -74,6 +74,10 @@ def test_figures_match_direct_runs(models):
             torch.from_numpy(got).double(), torch.from_numpy(y)).item()
         assert m["nll"] == pytest.approx(ce, rel=1e-9)
         assert m["perplexity"] == pytest.approx(math.exp(ce), rel=1e-9)
+        ref_right, right = ref.argmax(1) == y, got.argmax(1) == y
+        assert m["only_reference_right"] == np.count_nonzero(ref_right & ~right)
+        assert m["only_this_right"] == np.count_nonzero(~ref_right & right)
+        assert 0 < m["accuracy_p_value"] <= 1
         assert m["speedup"] > 0
     # f32 weights and biases; int8: 1 byte per weight, f32 scales and i32
     # biases per output channel; int4: half a byte per weight, one f32
@@ -161,6 +165,23 @@ def test_pytorch_and_python_peers(models):
         evaluate.evaluate({"q": float_path, "broken": broken}, x)
     with pytest.raises(PTQError, match="no quantx model"):
         evaluate.evaluate({"torch": model}, x)
+
+
+def test_mcnemar_p_value():
+    """The exact two-sided test: 20 against 29 of 49 split samples (the
+    binomial tail, doubled: p = 0.2528697...), no split, all one way, and
+    splits too large for a float's 2^n."""
+    a = np.array([True] * 20 + [False] * 29 + [True] * 100)
+    b = np.array([False] * 20 + [True] * 29 + [True] * 100)
+    p, only_a, only_b = evaluate.mcnemar_p(a, b)
+    assert (only_a, only_b) == (20, 29)
+    assert p == pytest.approx(sum(math.comb(49, i) for i in range(21)) / 2 ** 48, rel=1e-12)
+    assert p == pytest.approx(0.25286973, abs=1e-8)
+    assert evaluate.mcnemar_p(a, a) == (1.0, 0, 0)
+    assert evaluate.mcnemar_p(np.ones(5, bool), np.zeros(5, bool))[0] == pytest.approx(2 / 32)
+    big_a = np.array([True] * 1500 + [False] * 1600)
+    p, _, _ = evaluate.mcnemar_p(big_a, ~big_a)
+    assert 0.05 < p < 0.1  # normal approximation: z = 1.78, p = 0.075
 
 
 def test_same_model_twice_is_identical(models):

@@ -23,9 +23,6 @@ std::string WeightOnlyLayout::check() const {
     return "empty weight matrix";
   if (group <= 0)
     return "group size must be positive";
-  if (isN8K8() && bits != 4)
-    return "the n8k8 layout (int8 activations) needs 4-bit weights, got " +
-           std::to_string(bits) + "-bit";
   if (isN8K8() && group % 8 != 0)
     return "the n8k8 layout (int8 activations) needs a group size that is "
            "a multiple of 8, got " +
@@ -33,8 +30,8 @@ std::string WeightOnlyLayout::check() const {
   return {};
 }
 
-/// The "n8k8" packer: 4-bit weights in tiles of 8 rows, 32 bytes per 8 k of
-/// the tile; scales and offset terms as in "n8".
+/// The "n8k8" packer: weights in tiles of 8 rows, 32 bytes (4-bit) or 64
+/// bytes (8-bit) per 8 k of the tile; scales and offset terms as in "n8".
 static std::string packN8K8(const WeightOnlyLayout &L, const int32_t *q,
                             const float *scales, const float *offsets,
                             bool nMajor, uint8_t *weights, void *packedScales,
@@ -166,7 +163,10 @@ static std::string packN8K8(const WeightOnlyLayout &L, const int32_t *q,
   const int64_t qmin = L.storageMin(), umax = (int64_t(1) << L.bits) - 1;
   std::memset(weights, 0, L.weightBytes());
   // Element k of row t*8 + l: octet j = (k % gs) / 8 of group g = k / gs,
-  // byte (k % 8) % 4 of lane l, low nibble for (k % 8) < 4.
+  // byte (k % 8) % 4 of lane l; 4-bit: low nibble for (k % 8) < 4, else
+  // high nibble; 8-bit: in the first 32 bytes of the octet for (k % 8) < 4,
+  // else in the next 32.
+  const int64_t octetBytes = 8 * L.bits;
   for (int64_t row = 0; row < N; ++row) {
     int64_t t = row / tile, l = row % tile;
     for (int64_t col = 0; col < K; ++col) {
@@ -177,8 +177,12 @@ static std::string packN8K8(const WeightOnlyLayout &L, const int32_t *q,
                ", " + std::to_string(col) + "] is outside the " +
                std::to_string(L.bits) + "-bit storage range";
       int64_t g = col / gs, j = (col % gs) / 8, e = col % 8;
-      uint8_t &byte =
-          weights[((t * G + g) * (gs / 8) + j) * 32 + l * 4 + e % 4];
+      int64_t octet = ((t * G + g) * (gs / 8) + j) * octetBytes;
+      if (L.bits == 8) {
+        weights[octet + (e < 4 ? 0 : 32) + l * 4 + e % 4] = uint8_t(u);
+        continue;
+      }
+      uint8_t &byte = weights[octet + l * 4 + e % 4];
       byte = uint8_t(byte | (e < 4 ? u : u << 4));
     }
   }

@@ -119,9 +119,9 @@ q: storage integers, (N, K) when `transposed` (a Linear weight) else (K, N).
 scales: float32 or float16, (N, ceil(K/group)) (or transposed); the packed
 scales keep this dtype. offsets: zero points or mins with the scales' shape
 when `offset` is zero_point, add_min or sub_min.
-layout: "n8" (the f32-activation kernels, activations=f32) or "n8k8" (4-bit
-weights, group a multiple of 8: the int8-activation kernels,
-activations=int8).
+layout: "n8" (the f32-activation kernels, activations=f32) or "n8k8" (group
+a multiple of 8: the int8-activation kernels, activations=int8; the pass
+takes 8-bit weights in it only as constants, on targets with vpdpbusd).
 Returns (weights int8 [bytes], scales [params], offset terms float32 or
 None), the arguments quantx-pack-weight-only=pack-arguments=1 expects.)doc");
 }

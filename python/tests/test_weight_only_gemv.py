@@ -212,9 +212,10 @@ def test_more_than_eight_rows_in_blocks(tmp_path, m, min_bytes, activations):
         assert np.all(err <= 0.5 * np.repeat(step, 32, axis=1) @ w.T + 1e-4), err.max()
 
 
-def constant_weight_source(x, q, s, o, group, signed, offset):
-    """A quantx.matmul of an argument x by 4-bit weights q (scales s, zero
-    points o with offset="zero_point") written as constants."""
+def constant_weight_source(x, q, s, o, group, signed, offset, bits=4):
+    """A quantx.matmul of an argument x by 4-bit (or 8-bit) weights q
+    (scales s, zero points o with offset="zero_point") written as
+    constants."""
     m, k = x.shape
     n = q.shape[0]
     g = -(-k // group)
@@ -222,14 +223,15 @@ def constant_weight_source(x, q, s, o, group, signed, offset):
     def dense(a, t):
         return f"dense<{a.tolist()}> : {t}"
 
-    # u4 values above 7 print as negative i4 constants.
-    qi4 = q if signed else np.where(q > 7, q - 16, q)
+    # Unsigned values above the signed maximum print as negative iN.
+    half = 1 << (bits - 1)
+    qi = q if signed else np.where(q >= half, q - 2 * half, q)
     zp = offset == "zero_point"
     return (
-        f"!q = {qtype(4, signed, group, False, offset)}\n"
+        f"!q = {qtype(bits, signed, group, False, offset)}\n"
         f"func.func @f(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{\n"
-        f"  %wi = arith.constant {dense(qi4, f'tensor<{n}x{k}xi4>')}\n"
-        f"  %w = quantx.scast %wi : tensor<{n}x{k}xi4> -> tensor<{n}x{k}x!q>\n"
+        f"  %wi = arith.constant {dense(qi, f'tensor<{n}x{k}xi{bits}>')}\n"
+        f"  %w = quantx.scast %wi : tensor<{n}x{k}xi{bits}> -> tensor<{n}x{k}x!q>\n"
         f"  %s = arith.constant {dense(s, f'tensor<{n}x{g}xf32>')}\n"
         + (f"  %o = arith.constant {dense(o, f'tensor<{n}x{g}xi32>')}\n"
            if zp else "")

@@ -149,6 +149,42 @@ def test_vnni_kernel_equals_the_vpmaddubsw_kernel(tmp_path, m, n, k, threads, of
     check_both(got[2], x, q, s, o, 32, signed, offset)
 
 
+@pytest.mark.skipif(not host_has_vnni(), reason="the host has no vpdpbusd")
+@pytest.mark.parametrize("m", [1, 3, 8, 20])
+@pytest.mark.parametrize("signed,offset", [(True, "none"), (False, "zero_point")])
+def test_eight_bit_constant_weights_with_vpdpbusd(tmp_path, m, signed, offset):
+    """8-bit constant weights take the int8-activation kernel where the
+    target has vpdpbusd (u8 levels up to 255: exact i32 sums), at any row
+    count: the algorithm's result within f32 rounding, and the reference
+    within the activation quantization's bound. Without vpdpbusd they keep
+    the f32 kernel."""
+    rng = np.random.default_rng(m)
+    group = 40
+    x, q, s, o = make_case(rng, m, 24, 200, group, bits=8, signed=signed,
+                           offset=offset)
+    f = tmp_path / "c.mlir"
+    f.write_text(constant_weight_source(x, q, s, o, group, signed, offset, bits=8))
+    packed = tmp_path / "c.packed.mlir"
+    subprocess.run([OPT, str(f), "--quantx-pack-weight-only=activations=int8",
+                    "-o", str(packed)], check=True)
+    assert "_a8_vnni" in packed.read_text()
+    np.save(tmp_path / "x.npy", x)
+    subprocess.run([RUN, str(packed), "-e", "f", "--input", str(tmp_path / "x.npy"),
+                    "--output", str(tmp_path / "y.npy")], check=True,
+                   capture_output=True)
+    y = np.load(tmp_path / "y.npy").astype(np.float64)
+    want, mag, d = model(x, q, s, o, group, 8, signed, offset)
+    assert np.all(np.abs(y - want) <= 2e-6 * mag + 1e-6)
+    ref, _ = reference(x, q, s, o, group, offset)
+    bound = activation_error_bound(q, s, o, group, 8, signed, offset, d)
+    assert np.all(np.abs(y - ref) <= bound + 2e-6 * mag + 1e-6)
+    for opts in ("activations=int8 vnni-min-rows=-1",
+                 "activations=int8 target-features=+avx2,+fma"):
+        text = subprocess.run([OPT, str(f), f"--quantx-pack-weight-only={opts}"],
+                              check=True, capture_output=True, text=True).stdout
+        assert "__quantx_wo_gemv" in text and "_a8" not in text
+
+
 @pytest.mark.parametrize("m", [1, 2, 3, 5, 8])
 @pytest.mark.parametrize("group", [32, 128])
 def test_rows_and_groups(tmp_path, m, group):
@@ -288,9 +324,6 @@ def test_n8k8_packer_rejects_bad_input():
     with pytest.raises(ValueError, match="multiple of 8"):
         core.pack_weight_only(q, np.ones((4, 6), np.float32), group=12,
                               layout="n8k8")
-    with pytest.raises(ValueError, match="4-bit"):
-        core.pack_weight_only(q, np.ones((4, 2), np.float32), bits=8,
-                              group=32, layout="n8k8")
     with pytest.raises(ValueError, match="n8 or n8k8"):
         core.pack_weight_only(q, np.ones((4, 2), np.float32), group=32,
                               layout="k8")

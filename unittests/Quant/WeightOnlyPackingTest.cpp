@@ -194,9 +194,42 @@ TEST(WeightOnlyPacking, N8K8PadsThePartialGroupAndRejectsOtherShapes) {
 
   L.group = 12;
   EXPECT_NE(L.check().find("multiple of 8"), std::string::npos);
-  L.group = 8;
-  L.bits = 8;
-  EXPECT_NE(L.check().find("needs 4-bit weights"), std::string::npos);
+}
+
+TEST(WeightOnlyPacking, N8K8EightBitWeightsTakeTwoVectorsPerOctet) {
+  // Two rows of 16 signed 8-bit weights, one group: u = q + 128. Octet j
+  // of the tile is 64 bytes: k 8j..8j+3 of the 8 rows, then k 8j+4..8j+7.
+  WeightOnlyLayout L = layout(8, true, 2, 16, 16);
+  L.kind = WeightLayoutKind::N8K8;
+  ASSERT_EQ(L.check(), "");
+  ASSERT_EQ(L.weightBytes(), 128);
+  std::vector<int32_t> q(32);
+  for (int i = 0; i < 32; ++i)
+    q[i] = 7 * i - 100; // row 0: k = i; row 1: k = i - 16
+  std::vector<float> s = {0.5f, 2.0f};
+  std::vector<uint8_t> w(128, 0xEE);
+  std::vector<float> ps(L.paramCount(), -1.0f);
+  ASSERT_EQ(packWeightOnly(L, q.data(), s.data(), nullptr, true, w.data(),
+                           ps.data(), nullptr),
+            "");
+  for (int j = 0; j < 2; ++j)
+    for (int h = 0; h < 2; ++h)
+      for (int l = 0; l < 8; ++l)
+        for (int b = 0; b < 4; ++b) {
+          int k = 8 * j + 4 * h + b;
+          int want = l < 2 ? q[l * 16 + k] + 128 : 0;
+          EXPECT_EQ(w[64 * j + 32 * h + 4 * l + b], want)
+              << j << " " << h << " " << l << " " << b;
+        }
+  EXPECT_EQ(ps[0], 0.5f);
+  EXPECT_EQ(ps[1], 2.0f);
+  EXPECT_EQ(ps[2], 0.0f);
+  // Values outside the 8-bit range are errors.
+  q[5] = 128;
+  EXPECT_NE(packWeightOnly(L, q.data(), s.data(), nullptr, true, w.data(),
+                           ps.data(), nullptr)
+                .find("outside the 8-bit storage range"),
+            std::string::npos);
 }
 
 } // namespace

@@ -158,9 +158,14 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     in exact integer arithmetic (`llvm.x86.avx2.pmadd.ub.sw` and
     `llvm.x86.avx2.pmadd.wd`: the target needs AVX2), rescaling per group
     in f32. Results then differ from the f32 kernels by the activation
-    quantization error (docs/design/WeightOnlyGEMV.md). Other weights keep
-    the f32 kernel; with `pack-arguments` they are an error instead, since
-    the caller could not tell which layout to produce.
+    quantization error (docs/design/WeightOnlyGEMV.md). 8-bit constant
+    weights (group size a multiple of 8) take the same kernel where the
+    target has `vpdpbusd` (AVX-VNNI or AVX512-VNNI; `vpmaddubsw`'s i16 pair
+    sums would saturate on their levels): "n8k8" with 64 bytes per 8 k.
+    Other weights keep the f32 kernel; with `pack-arguments` they are an
+    error instead, since the caller could not tell which layout to
+    produce (8-bit weight arguments included, whose layout would depend on
+    the target).
 
     A bias (f32 or f16, per output feature) and ReLU are applied to the
     kernel's f32 result by an element-wise `linalg.generic`.
@@ -176,7 +181,7 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     the weight type.
 
     An f32 kernel (any weights with `activations=f32`, 8-bit weights
-    always) on more than `f32-max-rows` rows of activations is left to the
+    without `vpdpbusd`) on more than `f32-max-rows` rows of activations is left to the
     GEMM of `convert-quantx-to-linalg` and `quantx-cpu-gemm`, which
     dequantizes the weights into its packed operand once per call: on the
     example language model's 4,080-row products the kernels in blocks of 8
@@ -218,7 +223,8 @@ def QuantXPackWeightOnly : Pass<"quantx-pack-weight-only", "ModuleOp"> {
     Option<"vnniMinRows", "vnni-min-rows", "int64_t", "2",
            "int8 kernels of at least this many rows compute their dot "
            "products with vpdpbusd where the target has AVX-VNNI or "
-           "AVX512-VNNI (negative: never)">,
+           "AVX512-VNNI, and 8-bit weights take int8 kernels there "
+           "(negative: never, and 8-bit weights keep the f32 kernel)">,
     Option<"f32MaxRows", "f32-max-rows", "int64_t", "256",
            "Leave f32-kernel matmuls with more static rows than this to the "
            "GEMM (negative: no limit)">,

@@ -31,14 +31,19 @@
 //     not stored.
 //
 // Layout "n8k8" (for the kernels that quantize the activations to int8 per
-// group; 4-bit weights with a group size that is a multiple of 8). Tiles of
-// 8 rows and groups as in "n8" (same sizes, same scales and offset terms),
-// but each 32 bytes hold 8 consecutive k of the 8 rows of a tile: byte
-// ((t*G + g)*(group/8) + j)*32 + 4*l + b holds u[t*8+l][g*group + 8j + b]
-// in its low nibble and u[t*8+l][g*group + 8j + 4 + b] in its high nibble
-// (b = 0..3). One 256-bit load, a mask and a shift give two vectors whose
-// i32 lanes are the 8 rows, each with 4 consecutive k: the unsigned operand
-// of vpmaddubsw against 4 int8 activations broadcast to every lane.
+// group; a group size that is a multiple of 8). Tiles of 8 rows and groups
+// as in "n8" (same sizes, same scales and offset terms), but the bytes of
+// each 8 consecutive k of the 8 rows of a tile are together:
+//   - 4-bit, 32 bytes: byte ((t*G + g)*(group/8) + j)*32 + 4*l + b holds
+//     u[t*8+l][g*group + 8j + b] in its low nibble and
+//     u[t*8+l][g*group + 8j + 4 + b] in its high nibble (b = 0..3). One
+//     256-bit load, a mask and a shift give two vectors whose i32 lanes are
+//     the 8 rows, each with 4 consecutive k: the unsigned operand of
+//     vpmaddubsw or vpdpbusd against 4 int8 activations broadcast to every
+//     lane.
+//   - 8-bit, 64 bytes: byte ((t*G + g)*(group/8) + j)*64 + 32*h + 4*l + b
+//     holds u[t*8+l][g*group + 8j + 4h + b]: the same two vectors, each one
+//     load (for vpdpbusd only: vpmaddubsw's i16 pair sums would saturate).
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,7 +61,7 @@ enum class WeightOffsetKind { None, ZeroPoint, AddMin, SubMin };
 /// The arrangement of the packed bytes (see the file comment).
 enum class WeightLayoutKind {
   N8,   ///< Tiles of 8 rows, lanes along N (f32-activation kernels).
-  N8K8, ///< Tiles of 8 rows, 8 k per row per 32 bytes (int8 activations).
+  N8K8, ///< Tiles of 8 rows, 8 k of the rows together (int8 activations).
 };
 
 /// A packed weight-only layout: the shape, the storage and the parameters.

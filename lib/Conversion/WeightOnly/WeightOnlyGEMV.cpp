@@ -103,8 +103,9 @@ BlockArgument asFuncArgument(Value v) {
 
 /// Checks the shape and scheme of a weight-only matmul; on failure `why`
 /// says what is not supported.
-FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
-                           int64_t f32MaxRows, std::string &why) {
+FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool vnni,
+                           bool mustFollow, int64_t f32MaxRows,
+                           std::string &why) {
   auto fail = [&](const Twine &reason) -> FailureOr<Plan> {
     why = reason.str();
     return failure();
@@ -189,9 +190,16 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool mustFollow,
   if (int8Activations) {
     // The int8-activation kernel where its layout applies, else the f32
     // one; a caller packing arguments must get the layout it asked for.
+    // 8-bit weights only with vpdpbusd, and only as constants: whether the
+    // target has it must not change the layout a caller packs.
     ::quantx::WeightOnlyLayout n8k8 = p.layout;
     n8k8.kind = ::quantx::WeightLayoutKind::N8K8;
-    if (std::string reason = n8k8.check(); reason.empty())
+    std::string reason = n8k8.check();
+    if (reason.empty() && bits == 8 && (mustFollow || !vnni))
+      reason = "the int8-activation kernels take 8-bit weights only as "
+               "constants, on targets with vpdpbusd (AVX-VNNI or "
+               "AVX512-VNNI)";
+    if (reason.empty())
       p.layout = n8k8;
     else if (mustFollow)
       return fail(reason);
@@ -639,7 +647,10 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
   MLIRContext *ctx = module.getContext();
   const auto &L = p.layout;
   const int64_t M = p.m, K = L.k, G = L.groups(), gs = L.group,
-                Kp = L.paddedK(), T = L.tiles(), octets = gs / 8;
+                Kp = L.paddedK(), T = L.tiles(), octets = gs / 8,
+                octetBytes = 8 * L.bits; // packed bytes of 8 k of a tile
+  // vpmaddubsw would saturate its i16 pair sums on 8-bit levels.
+  assert((L.bits == 4 || p.vnni) && "8-bit weights need vpdpbusd");
   Type f32 = Float32Type::get(ctx), i8 = IntegerType::get(ctx, 8),
        i16 = IntegerType::get(ctx, 16), i32 = IntegerType::get(ctx, 32);
   auto vf = VectorType::get({8}, f32);
@@ -831,7 +842,8 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
           if (!p.scaleElement.isF32())
             sv = arith::ExtFOp::create(gb, vf, sv);
           // Bytes of this group of the tile, and its first k in quads.
-          Value wBase = arith::MulIOp::create(gb, base, gc(octets * 32));
+          Value wBase =
+              arith::MulIOp::create(gb, base, gc(octets * octetBytes));
           Value qBase = arith::MulIOp::create(gb, g, gc(gs / 4));
           // With vpdpbusd, two sums per row (low and high nibbles): two
           // dependency chains of its 5-cycle latency instead of one.
@@ -851,8 +863,9 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                   for (int64_t o = 0; o < sub; ++o) {
                     Value oct = arith::AddIOp::create(ib, oct0, ic(o));
                     Value widx = arith::AddIOp::create(
-                        ib, wBase, arith::MulIOp::create(ib, oct, ic(32)));
-                    if (prefetchBytes > 0 && o % 2 == 0) {
+                        ib, wBase,
+                        arith::MulIOp::create(ib, oct, ic(octetBytes)));
+                    if (prefetchBytes > 0 && (octetBytes == 64 || o % 2 == 0)) {
                       // One prefetch per 64-byte line, prefetchBytes ahead.
                       Value pidx = arith::MinUIOp::create(
                           ib,
@@ -864,6 +877,13 @@ func::FuncOp buildKernelInt8(ModuleOp module, Location loc, const Plan &p,
                                                  /*isDataCache=*/true);
                     }
                     Value raw = vector::LoadOp::create(ib, vb, w, widx);
+                    if (octetBytes == 64) {
+                      // 8-bit: k 8*oct..+3 and 8*oct+4..+7, one load each.
+                      lows.push_back(raw);
+                      Value hidx = arith::AddIOp::create(ib, widx, ic(32));
+                      highs.push_back(vector::LoadOp::create(ib, vb, w, hidx));
+                      continue;
+                    }
                     lows.push_back(arith::AndIOp::create(ib, raw, mask));
                     highs.push_back(arith::AndIOp::create(
                         ib, arith::ShRUIOp::create(ib, raw, four), mask));
@@ -1098,7 +1118,8 @@ struct PackWeightOnlyPass
     BlockArgument weightArg = asFuncArgument(op.getRhs());
     bool wantArgument = packArguments && weightArg;
     FailureOr<Plan> plan =
-        planMatmul(op, activations == "int8", wantArgument, f32MaxRows, why);
+        planMatmul(op, activations == "int8", hasVnni && vnniMinRows >= 0,
+                   wantArgument, f32MaxRows, why);
     if (failed(plan)) {
       if (wantArgument)
         return op.emitOpError("cannot pack weight argument #")
@@ -1114,7 +1135,8 @@ struct PackWeightOnlyPass
     if (L.isN8K8() && L.weightBytes() >= kInt8PanelMinBytes)
       p.m = std::min(p.rows, kInt8PanelRows);
     auto useVnni = [&](int64_t rows) {
-      return L.isN8K8() && hasVnni && vnniMinRows >= 0 && rows >= vnniMinRows;
+      return L.isN8K8() && hasVnni && vnniMinRows >= 0 &&
+             (rows >= vnniMinRows || L.bits == 8);
     };
     p.vnni = useVnni(p.m);
     OpBuilder b(op);

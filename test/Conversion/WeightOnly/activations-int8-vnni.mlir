@@ -91,3 +91,33 @@ func.func @many_rows(%x: tensor<20x2048xf32>, %w: tensor<2048x2048x!q>, %s: tens
   %y = quantx.matmul %x, %w rhs_scale(%s : tensor<2048x64xf16>) {transpose_rhs} : tensor<20x2048xf32>, tensor<2048x2048x!q> -> tensor<20x2048xf32>
   return %y : tensor<20x2048xf32>
 }
+
+// -----
+
+// 8-bit constant weights: with vpdpbusd (levels up to 255, exact i32 sums)
+// the int8-activation kernel, even for one row; an octet of k is two
+// 32-byte loads, no nibbles to split. Without it, or with
+// vnni-min-rows=-1, the f32 kernel (vpmaddubsw's i16 sums would saturate).
+!q8 = !quantx.uniform<i8:f32, blocks = {0 : 1, 1 : 8}>
+// CHECK-LABEL: func.func private @__quantx_wo_gemv_m1_n8_k16_g8_i8_f32_a8_vnni(
+// CHECK-NOT: arith.shrui
+// CHECK: vector.load %{{.+}} : memref<128xi8, {{.+}}>, vector<32xi8>
+// CHECK: vector.load %{{.+}} : memref<128xi8, {{.+}}>, vector<32xi8>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"
+// CHECK: return
+// NOVNNI-LABEL: func.func @eight_bit
+// NOVNNI: call @__quantx_wo_gemv_m1_n8_k16_g8_i8_f32(
+func.func @eight_bit(%x: tensor<1x16xf32>) -> tensor<1x8xf32> {
+  %wi = arith.constant dense<[[1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -12, 13, -14, 15, -16],
+                              [-128, 127, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+                              [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                              [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+                              [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+                              [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3],
+                              [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4],
+                              [5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]]> : tensor<8x16xi8>
+  %w = quantx.scast %wi : tensor<8x16xi8> -> tensor<8x16x!q8>
+  %s = arith.constant dense<0.5> : tensor<8x2xf32>
+  %y = quantx.matmul %x, %w rhs_scale(%s : tensor<8x2xf32>) {transpose_rhs} : tensor<1x16xf32>, tensor<8x16x!q8> -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

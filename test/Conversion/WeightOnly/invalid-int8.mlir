@@ -17,7 +17,7 @@ func.func @group_not_multiple_of_8(%x: tensor<1x24xf32>, %w: tensor<8x24x!q>, %s
 
 !q = !quantx.uniform<i8:f32, blocks = {0 : 1, 1 : 8}>
 func.func @eight_bit_weights(%x: tensor<1x16xf32>, %w: tensor<8x16x!q>, %s: tensor<8x2xf32>) -> tensor<1x8xf32> {
-  // expected-error @+1 {{cannot pack weight argument #1: the n8k8 layout (int8 activations) needs 4-bit weights, got 8-bit}}
+  // expected-error @+1 {{cannot pack weight argument #1: the int8-activation kernels take 8-bit weights only as constants, on targets with vpdpbusd (AVX-VNNI or AVX512-VNNI)}}
   %y = quantx.matmul %x, %w rhs_scale(%s : tensor<8x2xf32>) {transpose_rhs} : tensor<1x16xf32>, tensor<8x16x!q> -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }

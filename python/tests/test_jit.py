@@ -505,12 +505,14 @@ def test_asymmetric_int4_weights_in_the_gemm():
 
 @pytest.mark.parametrize("m", [256, 257, 300])
 def test_int8_weights_on_many_rows_take_the_gemm(m):
-    # Weight-only int8 (f32 kernel) on more than 256 rows is left to the
-    # GEMM (quantx-pack-weight-only f32-max-rows), which packs the
-    # dequantized weights once per call; at 256 rows the kernel runs. Both
-    # are the product with the dequantized weights, within the worst-case
-    # error of a K-term f32 sum (K eps sum |x| |w|; the kernel scales each
-    # group's integer-weight sum, so its rounding differs from numpy's).
+    # Weight-only int8 with f32 activations (the f32 kernel; on targets with
+    # vpdpbusd the default would take the int8-activation kernel) on more
+    # than 256 rows is left to the GEMM (quantx-pack-weight-only
+    # f32-max-rows), which packs the dequantized weights once per call; at
+    # 256 rows the kernel runs. Both are the product with the dequantized
+    # weights, within the worst-case error of a K-term f32 sum (K eps sum
+    # |x| |w|; the kernel scales each group's integer-weight sum, so its
+    # rounding differs from numpy's).
     rng = np.random.default_rng(m)
     k, n = 48, 40
     q = rng.integers(-127, 128, (k, n))
@@ -523,7 +525,8 @@ def test_int8_weights_on_many_rows_take_the_gemm(m):
     w = q * scales[None, :].astype(np.float32)
     exact = x.astype(np.float64) @ w
     bound = k * np.finfo(np.float32).eps * (np.abs(x).astype(np.float64) @ np.abs(w))
-    assert np.all(np.abs(jit.compile(text)["f"](x) - exact) <= bound)
+    f32 = "quantx-cpu-pipeline{weight-only-activations=f32}"
+    assert np.all(np.abs(jit.compile(text, f32)["f"](x) - exact) <= bound)
 
 
 @pytest.mark.parametrize("g", [8, 0])

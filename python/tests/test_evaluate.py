@@ -11,6 +11,7 @@ import pytest
 
 from quantx import evaluate, ptq
 from quantx.ptq import PTQError
+from toy_models import toy_mlp
 
 torch = pytest.importorskip("torch")
 jit = pytest.importorskip("quantx.jit")
@@ -20,13 +21,9 @@ jit = pytest.importorskip("quantx.jit")
 def models(tmp_path_factory):
     """A float MLP (16 -> 32 -> 8, batch 10), its static int8 and weight-only
     int4 versions, and labelled data: (float, int8, int4, npz, x, y)."""
-    from quantx import importer
     tmp = tmp_path_factory.mktemp("evaluate")
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
-                                torch.nn.Linear(32, 8)).eval()
     float_path = tmp / "float.mlir"
-    float_path.write_text(importer.import_module(model, (torch.zeros(10, 16),)))
+    model = toy_mlp(torch, float_path)
     rng = np.random.default_rng(0)
     calib = rng.standard_normal((200, 16)).astype(np.float32)
     ptq.calibrate(str(float_path), calib, str(tmp / "stats.json"))
@@ -131,9 +128,7 @@ def test_pytorch_and_python_peers(models):
     modules' sizes those of their serialized state dicts."""
     import io
     float_path, int8, _, npz, x, y = models
-    torch.manual_seed(0)  # the fixture's model again
-    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
-                                torch.nn.Linear(32, 8)).eval()
+    model = toy_mlp(torch)  # the fixture's model again
     tq = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
                                                 dtype=torch.qint8)
     w = [p.detach().numpy() for p in model.parameters()]

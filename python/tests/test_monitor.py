@@ -9,6 +9,7 @@ import pytest
 
 from quantx import monitor, ptq
 from quantx.ptq import PTQError
+from toy_models import toy_mlp
 
 torch = pytest.importorskip("torch")
 
@@ -17,13 +18,9 @@ torch = pytest.importorskip("torch")
 def deployed(tmp_path_factory):
     """A static int8 MLP calibrated on N(0, 1) inputs: (float path,
     quantized path, statistics path, report path)."""
-    from quantx import importer
     tmp = tmp_path_factory.mktemp("deployed")
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
-                                torch.nn.Linear(32, 8)).eval()
     float_path = tmp / "float.mlir"
-    float_path.write_text(importer.import_module(model, (torch.zeros(10, 16),)))
+    toy_mlp(torch, float_path)
     x = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
     stats, report, quantized = tmp / "stats.json", tmp / "report.json", tmp / "int8.mlir"
     ptq.calibrate(str(float_path), x, str(stats))

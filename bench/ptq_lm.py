@@ -47,17 +47,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ptq as bench_ptq  # noqa: E402  (interleaved timing, PyTorch helpers)
 
 from quantx import ptq  # noqa: E402
+from quantx.evaluate import mean_nll  # noqa: E402
 import quantx.jit  # noqa: E402
 
 MODES = {"static-int8": 0, "dynamic-int8": 0, "weight-int8": 0, "weight-int4": 32}
 BATCH = 16
-
-
-def log_softmax_nll(logits, targets):
-    lg = logits.astype(np.float64)
-    lg = lg - lg.max(axis=-1, keepdims=True)
-    logp = lg - np.log(np.exp(lg).sum(axis=-1, keepdims=True))
-    return float(-np.take_along_axis(logp, targets[..., None], axis=-1).sum())
 
 
 def perplexity(fn, windows):
@@ -71,7 +65,7 @@ def perplexity(fn, windows):
         if n < BATCH:
             w = np.concatenate([w, np.repeat(w[:1], BATCH - n, axis=0)])
         logits = fn(np.ascontiguousarray(w[:, :-1]))[:n]
-        total += log_softmax_nll(logits, w[:n, 1:])
+        total += mean_nll(logits, w[:n, 1:]) * w[:n, 1:].size
         count += w[:n, 1:].size
     return math.exp(total / count)
 

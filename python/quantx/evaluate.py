@@ -44,9 +44,7 @@ from . import ptq
 from .ptq import PTQError
 
 # numpy dtype -> the element type names ptq._check_batch compares with.
-_ELEMENT_TYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
-                  np.dtype(np.float16): "f16", np.dtype(np.int8): "i8",
-                  np.dtype(np.int32): "i32", np.dtype(np.int64): "i64"}
+_ELEMENT_TYPES = {np.dtype(t): name for name, t in ptq.ARGUMENT_DTYPES.items()}
 
 
 def size_report(model: str) -> dict:
@@ -99,17 +97,19 @@ def _arguments(fn, path: str) -> List[dict]:
     return out
 
 
-def _load_labels(labels, data) -> Optional[np.ndarray]:
-    """The labels: an array, or the array of .npz `data` named `labels`."""
+def _split_labels(labels, data):
+    """(data, labels): `labels` an array, or the name of an array of .npz
+    `data`, which is then read once and returned without it (a dict of its
+    other arrays by name)."""
     if not isinstance(labels, str):
-        return None if labels is None else np.asarray(labels)
+        return data, None if labels is None else np.asarray(labels)
     if not isinstance(data, (str, os.PathLike)):
         raise PTQError("labels named by key need .npz data")
     arrays = ptq.read_arrays(data, "evaluation")
     if labels not in arrays:
         raise PTQError(f"'{data}' has no array '{labels}' of labels "
                        f"(it has: {', '.join(arrays)})")
-    return arrays[labels]
+    return arrays, arrays.pop(labels)
 
 
 def _check_labels(labels: np.ndarray, num_samples: int) -> None:
@@ -120,7 +120,7 @@ def _check_labels(labels: np.ndarray, num_samples: int) -> None:
         raise PTQError(f"{labels.shape[0]} labels for {num_samples} samples")
 
 
-def _mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
+def mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
     """Mean negative log-likelihood (cross-entropy, nats) of `labels` under
     the softmax of `logits` along its last axis, in float64."""
     x = logits.reshape(-1, logits.shape[-1]).astype(np.float64)
@@ -225,13 +225,9 @@ def _torch_module(fn):
 
 
 def _time_calls(model, batch, repetitions: int) -> List[float]:
-    model(batch)  # warm
-    out = []
-    for _ in range(repetitions):
-        start = time.perf_counter()
-        model(batch)
-        out.append(time.perf_counter() - start)
-    return out
+    from . import jit
+    return jit.benchmark(lambda: model(batch), warmup=1,
+                         repetitions=repetitions, name=model.name).times
 
 
 def _timing_rounds(models, batch, rounds: int, min_seconds: float, native: bool,
@@ -283,8 +279,7 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
         raise PTQError("two models have the same name; name them")
     if rounds < 1 or min_seconds <= 0:
         raise PTQError("need rounds >= 1 and min_seconds > 0")
-    label_key = labels if isinstance(labels, str) else None
-    labels = _load_labels(labels, data)
+    data, labels = _split_labels(labels, data)
     runs, ref_args, ref_entry, ref_path = [], None, None, None
     for name, model in named:
         if callable(model) and not isinstance(model, (str, os.PathLike)):
@@ -304,9 +299,7 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
                        "are peers compared with one")
     native = all(isinstance(r, _Compiled) for r in runs)
     batches = [ptq._check_batch(i, b, ref_args, "evaluation")
-               for i, b in enumerate(ptq._batches(
-                   data, ref_args, "evaluation",
-                   exclude=(label_key,) if label_key else ()))]
+               for i, b in enumerate(ptq._batches(data, ref_args, "evaluation"))]
     if not batches:
         raise PTQError("no data to evaluate on")
     num_samples = sum(b[0].shape[0] if b[0].ndim else 1 for b in batches)
@@ -314,7 +307,7 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
         _check_labels(labels, num_samples)
 
     outputs: List[np.ndarray] = []
-    start = last = time.perf_counter()
+    last = time.perf_counter()
     for run in runs:
         name, path = run.name, run.path or run.name
         got = []
@@ -352,7 +345,7 @@ def evaluate(models: Union[Sequence[str], Dict[str, str]], data, labels=None,
         if labels is not None:
             row["correct"] = int(np.count_nonzero(out.argmax(-1) == labels))
             row["accuracy"] = row["correct"] / labels.size
-            row["nll"] = _mean_nll(out, labels)
+            row["nll"] = mean_nll(out, labels)
             row["perplexity"] = math.exp(min(row["nll"], 700.0))
         if rows:
             if labels is not None:

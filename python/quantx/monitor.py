@@ -28,7 +28,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 

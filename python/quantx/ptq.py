@@ -200,9 +200,13 @@ def make_observer(entry: dict):
     raise PTQError(f"unknown observer kind '{kind}' for '{entry['name']}'")
 
 
+# Element types of model arguments that data can feed, as numpy dtypes.
+ARGUMENT_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16,
+                   "i8": np.int8, "i32": np.int32, "i64": np.int64}
+
+
 def _dtype_of(element_type: str):
-    return {"f32": np.float32, "f64": np.float64, "f16": np.float16,
-            "i8": np.int8, "i32": np.int32, "i64": np.int64}.get(element_type)
+    return ARGUMENT_DTYPES.get(element_type)
 
 
 def read_arrays(path, purpose: str = "calibration") -> Dict[str, np.ndarray]:
@@ -220,21 +224,22 @@ def read_arrays(path, purpose: str = "calibration") -> Dict[str, np.ndarray]:
                        f".npz or .npy file ({e})") from None
 
 
-def _batches(data, arguments, purpose: str = "calibration",
-             exclude: Sequence[str] = ()) -> Iterable[List[np.ndarray]]:
+def _batches(data, arguments, purpose: str = "calibration") -> Iterable[List[np.ndarray]]:
     """Normalises calibration data to lists of arrays, one per argument.
 
     `data` is a .npz path (one array per argument, in key order `arg0`,
     `arg1`, ... or the file's order, split along axis 0 into the model's
-    batch size; keys in `exclude` are not arguments), one array of samples
-    (one-argument models; split the same way), or an iterable whose items
-    are an array (one-argument models) or a sequence of arrays."""
-    if isinstance(data, np.ndarray) or isinstance(data, (str, os.PathLike)):
+    batch size), such arrays already read (a dict by name, as
+    :func:`read_arrays` returns), one array of samples (one-argument
+    models; split the same way), or an iterable whose items are an array
+    (one-argument models) or a sequence of arrays."""
+    if isinstance(data, (np.ndarray, dict, str, os.PathLike)):
         if isinstance(data, np.ndarray):
             arrays, what = [data], f"the {purpose} array"
+        elif isinstance(data, dict):
+            arrays, what = list(data.values()), f"the {purpose} data"
         else:
-            arrays = [a for k, a in read_arrays(data, purpose).items()
-                      if k not in exclude]
+            arrays = list(read_arrays(data, purpose).values())
             what = f"{purpose} data '{data}'"
         if len(arrays) != len(arguments):
             raise PTQError(f"{what} has {len(arrays)} arrays, "

@@ -1054,9 +1054,9 @@ struct PackWeightOnlyPass
       return signalPassFailure();
     }
     SmallVector<std::string> features = resolveTargetFeatures(targetFeatures);
-    hasVnni = llvm::is_contained(features, "avxvnni") ||
-              (llvm::is_contained(features, "avx512vnni") &&
-               llvm::is_contained(features, "avx512vl"));
+    vnni = vnniMinRows >= 0 && (llvm::is_contained(features, "avxvnni") ||
+                                (llvm::is_contained(features, "avx512vnni") &&
+                                 llvm::is_contained(features, "avx512vl")));
     SmallVector<MatmulOp> matmuls;
     module.walk([&](MatmulOp op) {
       if (!isa<FloatType>(getElementTypeOrSelf(op.getLhs().getType())))
@@ -1110,16 +1110,16 @@ struct PackWeightOnlyPass
 
   /// Rewrites one matmul; returns whether its kernel is threaded, or
   /// failure after an error.
-  /// The target has vpdpbusd on 256-bit vectors.
-  bool hasVnni = false;
+  /// The kernels may use vpdpbusd: the target has it on 256-bit vectors and
+  /// vnni-min-rows is not negative.
+  bool vnni = false;
 
   FailureOr<bool> rewrite(MatmulOp op) {
     std::string why;
     BlockArgument weightArg = asFuncArgument(op.getRhs());
     bool wantArgument = packArguments && weightArg;
-    FailureOr<Plan> plan =
-        planMatmul(op, activations == "int8", hasVnni && vnniMinRows >= 0,
-                   wantArgument, f32MaxRows, why);
+    FailureOr<Plan> plan = planMatmul(op, activations == "int8", vnni,
+                                      wantArgument, f32MaxRows, why);
     if (failed(plan)) {
       if (wantArgument)
         return op.emitOpError("cannot pack weight argument #")
@@ -1135,8 +1135,7 @@ struct PackWeightOnlyPass
     if (L.isN8K8() && L.weightBytes() >= kInt8PanelMinBytes)
       p.m = std::min(p.rows, kInt8PanelRows);
     auto useVnni = [&](int64_t rows) {
-      return L.isN8K8() && hasVnni && vnniMinRows >= 0 &&
-             (rows >= vnniMinRows || L.bits == 8);
+      return L.isN8K8() && vnni && (rows >= vnniMinRows || L.bits == 8);
     };
     p.vnni = useVnni(p.m);
     OpBuilder b(op);

@@ -254,12 +254,16 @@ def main():
     ap.add_argument("--build-dir", default=os.environ.get(
         "QUANTX_BUILD_DIR", os.path.join(ROOT, "build")))
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--skip-gemv", action="store_true",
+                    help="the GEMM rows only (not bench/kernels_gemv.py's)")
     args = ap.parse_args()
+    have_gemv = (not args.skip_gemv and
+                 os.path.exists(os.path.join(HERE, "kernels_gemv.py")))
     import numpy as np
 
     build = os.path.abspath(args.build_dir)
     os.environ["QUANTX_BUILD_DIR"] = build
-    if os.path.exists(os.path.join(HERE, "kernels_gemv.py")):
+    if have_gemv:
         import kernels_gemv
         kernels_gemv.require_ort()  # before minutes of GEMM timing
     reps = 3 if args.quick else 7
@@ -359,7 +363,7 @@ def main():
 
     # The int4 weight-only GEMV benchmark, when present.
     gemv_rows = []
-    if os.path.exists(os.path.join(HERE, "kernels_gemv.py")):
+    if have_gemv:
         try:
             import membw
             bw = membw.measure(build)

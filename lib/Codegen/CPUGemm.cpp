@@ -611,10 +611,11 @@ private:
                         SmallVectorImpl<Value> *rowSumAccs);
   /// k values per vector chunk of packXPanelVector (32 bytes of packed X).
   int64_t xChunk() const;
-  /// Packs the full column tile `tile` of Y with vector loads, shuffles
-  /// and stores, zeros past K, its column sums when `colSums`.
+  /// Packs the k groups [kqBegin, kqEnd) (of KU values) of the full column
+  /// tile `tile` of Y with vector loads, shuffles and stores, zeros past K,
+  /// adding their column sums to `colSums` when given.
   void packYTileVector(OpBuilder &ob, Location l, Value tile, Value kSize,
-                       Value colSums);
+                       Value colSums, Value kqBegin, Value kqEnd);
   /// One k step of the microkernel.
   void emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp, Value tile,
                   Value ir, Value jr, Value kBegin, Value kEnd);
@@ -926,18 +927,18 @@ void GemmEmitter::packXPanelVector(OpBuilder &ob, Location l, Value panel,
 }
 
 void GemmEmitter::packYTileVector(OpBuilder &ob, Location l, Value tile,
-                                  Value kSize, Value colSums) {
+                                  Value kSize, Value colSums, Value kqBegin,
+                                  Value kqEnd) {
   auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(ob, l, v); };
   Type yElem = m.y.getType();
   auto yVec = VectorType::get({t.nr}, yElem);
   Type pElem = packedType(false);
   Value nBase = arith::MulIOp::create(ob, l, tile, cst(t.nr));
-  Value kqEnd = arith::DivSIOp::create(ob, l, kp, cst(t.ku));
   SmallVector<Value> init;
   if (colSums)
     init.push_back(arith::ConstantOp::create(ob, l, yVec, ob.getZeroAttr(yVec)));
   auto loop = scf::ForOp::create(
-      ob, l, cst(0), kqEnd, cst(1), init,
+      ob, l, kqBegin, kqEnd, cst(1), init,
       [&](OpBuilder &fb, Location fl, Value kq, ValueRange iter) {
         SmallVector<Value> parts;
         Value sum = colSums ? iter[0] : Value();
@@ -1005,9 +1006,13 @@ void GemmEmitter::packYTileVector(OpBuilder &ob, Location l, Value tile,
         else
           scf::YieldOp::create(fb, fl);
       });
-  if (colSums)
-    vector::StoreOp::create(ob, l, loop.getResult(0), colSums,
-                            ValueRange{nBase});
+  if (colSums) {
+    Value before =
+        vector::LoadOp::create(ob, l, yVec, colSums, ValueRange{nBase});
+    vector::StoreOp::create(
+        ob, l, arith::AddIOp::create(ob, l, before, loop.getResult(0)), colSums,
+        ValueRange{nBase});
+  }
 }
 
 void GemmEmitter::emitKernel(Value aBuf, Value bBuf, Value cBuf, Value kp,
@@ -1427,32 +1432,69 @@ void GemmEmitter::emit() {
           scf::YieldOp::create(kb, l2);
         });
   };
-  if (!constantY)
+  if (!constantY && !vectorY)
+    parallelFor(b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
+                [&](OpBuilder &pb, Location l, ValueRange ivs) {
+                  packYTileScalar(pb, l, ivs[0]);
+                });
+  if (!constantY && vectorY) {
+    // Groups of column tiles in parallel; in each, blocks of kYBlockRows
+    // values of k, each tile of the group in turn. A row of Y is then read
+    // a group's width at a time, and a block's rows stay in the TLB and the
+    // caches while its tiles are packed: read one tile's NR elements per
+    // row at a time, down all of K, a 4096-wide i8 Y touched a new page on
+    // every load and packed at 2.8 GB/s.
+    // Up to 32 tiles (1024 columns) a group, at least 4 groups when the
+    // width is static, for the threads.
+    int64_t groupTiles = 8;
+    if (!ShapedType::isDynamic(staticRanges[1]))
+      groupTiles = std::clamp<int64_t>(
+          llvm::divideCeil(llvm::divideCeil(staticRanges[1], t.nr), 4), 1, 32);
+    constexpr int64_t kYBlockRows = 16;
+    Value fullTiles = arith::DivSIOp::create(b, loc, nSize, idx(t.nr));
+    Value groups = arith::CeilDivSIOp::create(b, loc, tiles, idx(groupTiles));
+    Value kqEnd = arith::DivSIOp::create(b, loc, kp, idx(t.ku));
+    int64_t kqBlock = std::max<int64_t>(kYBlockRows / t.ku, 1);
     parallelFor(
-        b, loc, ValueRange{zero}, ValueRange{tiles}, ValueRange{one},
+        b, loc, ValueRange{zero}, ValueRange{groups}, ValueRange{one},
         [&](OpBuilder &pb, Location l, ValueRange ivs) {
-          Value tile = ivs[0];
-          if (!vectorY) {
-            packYTileScalar(pb, l, tile);
+          auto cst = [&](OpBuilder &ob, int64_t v) {
+            return arith::ConstantIndexOp::create(ob, l, v);
+          };
+          Value first =
+              arith::MulIOp::create(pb, l, ivs[0], cst(pb, groupTiles));
+          Value end = arith::MinSIOp::create(
+              pb, l, arith::AddIOp::create(pb, l, first, cst(pb, groupTiles)),
+              fullTiles);
+          scf::ForOp::create(
+              pb, l, cst(pb, 0), kqEnd, cst(pb, kqBlock), {},
+              [&](OpBuilder &kb, Location, Value kq, ValueRange) {
+                Value kqStop = arith::MinSIOp::create(
+                    kb, l, arith::AddIOp::create(kb, l, kq, cst(kb, kqBlock)),
+                    kqEnd);
+                scf::ForOp::create(
+                    kb, l, first, end, cst(kb, 1), {},
+                    [&](OpBuilder &tb, Location, Value tile, ValueRange) {
+                      packYTileVector(tb, l, tile, kSize, colSums, kq, kqStop);
+                      scf::YieldOp::create(tb, l);
+                    });
+                scf::YieldOp::create(kb, l);
+              });
+          if (wholeTiles)
             return;
-          }
-          if (wholeTiles) {
-            packYTileVector(pb, l, tile, kSize, colSums);
-            return;
-          }
-          Value nBase = arith::MulIOp::create(
-              pb, l, tile, arith::ConstantIndexOp::create(pb, l, t.nr));
-          Value full = arith::CmpIOp::create(
-              pb, l, arith::CmpIPredicate::sle,
-              arith::AddIOp::create(pb, l, nBase,
-                                    arith::ConstantIndexOp::create(pb, l, t.nr)),
-              nSize);
-          auto ifOp = scf::IfOp::create(pb, l, full, /*withElse=*/true);
+          // The partial last tile, in the group holding it.
+          Value last = arith::CmpIOp::create(
+              pb, l, arith::CmpIPredicate::eq,
+              arith::AddIOp::create(pb, l, ivs[0], cst(pb, 1)), groups);
+          Value partial = arith::CmpIOp::create(
+              pb, l, arith::CmpIPredicate::slt, fullTiles, tiles);
+          auto ifOp = scf::IfOp::create(
+              pb, l, arith::AndIOp::create(pb, l, last, partial),
+              /*withElse=*/false);
           OpBuilder tb = ifOp.getThenBodyBuilder();
-          packYTileVector(tb, l, tile, kSize, colSums);
-          OpBuilder eb = ifOp.getElseBodyBuilder();
-          packYTileScalar(eb, l, tile);
+          packYTileScalar(tb, l, fullTiles);
         });
+  }
 
   // The accumulator: the output itself when it is tile-aligned and
   // contiguous, else a zero-padded copy.
@@ -1772,10 +1814,10 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
         continue;
       GemmKind kind;
       Tiling tl;
-      // The 512-bit tiles have 8 rows of two zmm accumulators: 16
-      // independent chains (of the 32 vector registers), enough to cover
-      // the latency of two FMA (or vpdpbusd, 5 cycles) pipes; the 256-bit
-      // tiles 6 rows (12 of the 16 registers).
+      // The 512-bit tiles have 16 zmm accumulators (8 rows of two, or for
+      // vpdpbusd 4 rows of four): 16 independent chains (of the 32 vector
+      // registers), enough to cover the latency of two FMA (or vpdpbusd, 5
+      // cycles) pipes; the 256-bit tiles 6 rows (12 of the 16 registers).
       if (match->isFloat) {
         kind = GemmKind::F32;
         tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,
@@ -1789,8 +1831,17 @@ struct CPUGemmPass : public quantx::impl::CPUGemmBase<CPUGemmPass> {
         kind = GemmKind::VNNI;
         tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/512,
               /*vl=*/8, /*ku=*/4,  /*unroll=*/2};
-        if (wideVNNI)
-          tl.mr = 8, tl.nr = 32, tl.vl = 16;
+        // On zmm: 4 rows of four accumulators (16 chains) take 8 loads
+        // (4 broadcasts of X, 4 vectors of Y) per 16 vpdpbusd, where 8 rows
+        // of two take 10; 1024^3 and 512x4096x4096 ran 6-10 % faster. A
+        // width that the wider tile would pad by more than a half (N = 10,
+        // 96, ...) keeps two accumulators a row.
+        if (wideVNNI) {
+          tl.mr = 4, tl.nr = 64, tl.vl = 16;
+          if (!ShapedType::isDynamic(staticRanges[1]) &&
+              staticRanges[1] % 64 != 0 && staticRanges[1] % 64 <= 32)
+            tl.mr = 8, tl.nr = 32;
+        }
       } else {
         kind = avx2 ? GemmKind::PMaddWD : GemmKind::I16Generic;
         tl = {/*mr=*/6, /*nr=*/16, /*mc=*/96,   /*nc=*/256, /*kc=*/256,

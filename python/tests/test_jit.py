@@ -310,12 +310,16 @@ func.func @f(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}
 
 
 @pytest.mark.parametrize("m,k,n", [(16, 9, 64), (24, 37, 40), (12, 144, 48),
-                                   (8, 600, 16)])
+                                   (8, 600, 16), (5, 70, 1030), (3, 130, 2050),
+                                   (7, 33, 96)])
 def test_gemm_with_runtime_rhs_exact(m, k, n):
     # The right-hand side is packed at run time (vector loads along n for
-    # whole column tiles, the scalar loop for a partial last tile, zeros
-    # past K) and the output starts from zero without a fill: exact
-    # against numpy for int8, and for f32 on integer values (exact sums).
+    # whole column tiles, in parallel groups of tiles and blocks of k, the
+    # scalar loop for a partial last tile, zeros past K) and the output
+    # starts from zero without a fill: exact against numpy for int8, and
+    # for f32 on integer values (exact sums). 1030 and 2050 columns make
+    # four groups, the last one ending in a partial tile; 96 columns take
+    # the narrower int8 tile on AVX-512 VNNI.
     rng = np.random.default_rng(m * k + n)
     a = rng.integers(-128, 128, (m, k)).astype(np.int8)
     w = rng.integers(-127, 128, (k, n)).astype(np.int8)

@@ -59,13 +59,18 @@ def llc_bytes():
     best = 0
     base = "/sys/devices/system/cpu/cpu0/cache"
     try:
-        for d in os.listdir(base):
+        entries = os.listdir(base)
+    except OSError:
+        entries = []
+    for d in entries:
+        # index0, index1, ...: the directory also holds files (uevent).
+        try:
             with open(os.path.join(base, d, "size")) as f:
                 s = f.read().strip()
-            mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1], 1)
-            best = max(best, int(s.rstrip("KMG")) * mult)
-    except OSError:
-        pass
+        except OSError:
+            continue
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1], 1)
+        best = max(best, int(s.rstrip("KMG")) * mult)
     return best or 32 << 20
 
 

@@ -64,9 +64,10 @@ def CPUGemm : Pass<"quantx-cpu-gemm", "ModuleOp"> {
     `scf.parallel` over the batch when each product is below
     `min-parallel-work` (so runs sequentially), else an `scf.for`.
 
-    On targets with AVX-512 the f32 tiles (and the vpdpbusd tiles, with
-    `avx512vnni` and `avx512bw`) are 8 x 32 of 512-bit vectors (16 accumulators
-    of the 32 registers) instead of 6 x 16 of 256-bit ones (`vector-bits` chooses). The instruction form
+    On targets with AVX-512 the f32 tiles are 8 x 32 of 512-bit vectors and
+    the vpdpbusd tiles (with `avx512vnni` and `avx512bw`) 4 x 64 (8 x 32 when
+    64 would pad a static width by more than half): 16 accumulators of the
+    32 registers, instead of 6 x 16 of 256-bit ones (`vector-bits` chooses). The instruction form
     follows the target features: `target-features`
     (LLVM syntax, `+avx2,+fma,...`; exactly these features, whatever the
     host) when given, else the host CPU's.

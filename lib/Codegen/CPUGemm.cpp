@@ -22,6 +22,7 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <algorithm>
 #include <optional>
 #include <unistd.h>
 
@@ -1443,9 +1444,8 @@ void GemmEmitter::emit() {
     // a group's width at a time, and a block's rows stay in the TLB and the
     // caches while its tiles are packed: read one tile's NR elements per
     // row at a time, down all of K, a 4096-wide i8 Y touched a new page on
-    // every load and packed at 2.8 GB/s.
-    // Up to 32 tiles (1024 columns) a group, at least 4 groups when the
-    // width is static, for the threads.
+    // every load and packed at 2.8 GB/s. A group is up to 32 tiles, with
+    // at least 4 groups (for the threads) when the width is static.
     int64_t groupTiles = 8;
     if (!ShapedType::isDynamic(staticRanges[1]))
       groupTiles = std::clamp<int64_t>(

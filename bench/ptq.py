@@ -7,8 +7,9 @@ script, in one run:
 * imports the float model with quantx.importer and runs it through the JIT;
 * calibrates it (quantx.ptq.calibrate on the 1,000 calibration images of
   the fixed split; with --observer auto, the default, each observer kind is
-  tried and the one whose static int8 model is most accurate on the 4,000
-  images of the ``val`` split is used: training-set images the model was
+  tried (quantx.ptq.select_observer) and the one whose static int8 model
+  is most accurate on the 4,000 images of the ``val`` split is used, its
+  logit SQNR against float breaking ties: training-set images the model was
   never trained on, as new to it as the test images, which never take part
   in a choice) and rewrites it: static int8, dynamic int8 and
   weight-only int4 (group 16: it divides every Linear layer's K, 784
@@ -150,23 +151,18 @@ def quantx_variants(name, model, calib, tmp, modes, observer, validation):
 
     selection = None
     if observer == "auto":
-        # Static int8 with each observer kind, scored on the validation split
-        # (held out of training, never the test set); the best one is used.
-        import quantx.jit
-        src = os.path.join(tmp, f"{name}-val.mlir")
-        with open(src, "w") as f:
-            f.write(imported(EVAL_BATCH))
+        # quantx.ptq.select_observer: static int8 with each observer kind,
+        # scored on the validation split (held out of training, never the
+        # test set): the most accurate wins, its logit SQNR breaking ties.
+        t = time.perf_counter()
         val_x, val_y = validation
-        scores = {}
-        for kind in AUTO_OBSERVERS:
-            stats = calibrate(kind)
-            dst = os.path.join(tmp, f"{name}-val-{kind}.mlir")
-            ptq.quantize(src, stats, dst, mode="static-int8")
-            fn = quantx.jit.compile(open(dst).read())["forward"]
-            scores[kind] = accuracy(fn, val_x, val_y, EVAL_BATCH)
-            log(f"  {name}: {kind} validation accuracy {scores[kind] * 100:.2f}%")
-        observer = max(AUTO_OBSERVERS, key=lambda k: scores[k])  # first of ties
-        selection = {"observer": observer, "validation_accuracy": scores}
+        selection = ptq.select_observer(
+            calib_path, [calib[i:i + 100] for i in range(0, len(calib), 100)],
+            val_x, os.path.join(tmp, f"{name}-stats-auto.json"),
+            kinds=AUTO_OBSERVERS, labels=val_y, entry="forward",
+            progress=lambda line: log(f"  {name}: {line}"))
+        observer = selection["observer"]
+        log(f"  {name}: observer chosen in {time.perf_counter() - t:.1f} s")
     stats = calibrate(observer)
     for variant in ["float"] + modes:
         texts, nbytes = {}, None
@@ -314,9 +310,11 @@ def main():
             qx = quantx_variants(name, model, calib, tmp, modes, args.observer,
                                  validation)
             figures[f"{name}_observer"] = qx["selection"]["observer"]
-            if "validation_accuracy" in qx["selection"]:
-                figures[f"{name}_observer_validation_accuracy"] = \
-                    qx["selection"]["validation_accuracy"]
+            for c in qx["selection"].get("candidates", []):
+                figures.setdefault(f"{name}_observer_validation_accuracy", {})[
+                    c["kind"]] = c["accuracy"]
+                figures.setdefault(f"{name}_observer_validation_sqnr_db", {})[
+                    c["kind"]] = c["output_sqnr_db"]
             th = torch_variants(model, calib)
             float_bytes = qx["float"]["bytes"]
             for variant in ["float"] + modes:

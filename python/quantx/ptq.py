@@ -357,6 +357,85 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
     return out
 
 
+# The kinds select_observer tries by default: the PTQ observers. The moving
+# average (QAT's observer) is left out: its range depends on batch order.
+SELECT_KINDS = ("min_max", "histogram", "percentile", "entropy", "mse")
+
+
+def select_observer(model: str, data, validation, stats_path: str,
+                    kinds: Sequence[str] = SELECT_KINDS, labels=None,
+                    entry: Optional[str] = None, progress=None,
+                    **observer) -> dict:
+    """Chooses the activation observer of a static int8 model: for each of
+    `kinds`, calibrates `model` on `data` (as :func:`calibrate`), quantizes
+    it static int8 and runs it on `validation` (data as for
+    :func:`calibrate`, images the calibration did not see), beside the
+    float model. With `labels` (an integer array, or the name of the
+    validation .npz's array of them) the most accurate kind wins and the
+    output SQNR against float breaks ties; without, the highest SQNR wins.
+    Full ties go to the kind listed first. The winner's statistics are
+    written to `stats_path`, with the scores of every kind under
+    "selection"; `observer` passes `num_bins`, `percentile` or `momentum`.
+
+    Returns that "selection" record: {"observer", "criterion",
+    "candidates": [{"kind", "output_sqnr_db", "accuracy"?}]}."""
+    from .evaluate import _check_label_shape, _check_labels, _split_labels
+    if not isinstance(data, (np.ndarray, dict, str, os.PathLike)):
+        data = list(data)  # calibrated on once per kind
+    if not isinstance(validation, (np.ndarray, dict, str, os.PathLike)):
+        validation = list(validation)
+    kinds = list(kinds)
+    if not kinds:
+        raise PTQError("no observer kind to select from")
+    for kind in kinds:
+        if kind not in OBSERVER_KINDS:
+            raise PTQError(f"unknown observer kind '{kind}' (expected some of "
+                           f"{', '.join(OBSERVER_KINDS)})")
+    if len(set(kinds)) != len(kinds):
+        raise PTQError("an observer kind is listed twice")
+    validation, labels = _split_labels(labels, validation)
+    say = progress or (lambda line: None)
+    with tempfile.TemporaryDirectory(prefix="quantx-select-") as tmp:
+        batches, _, manifest = _model_batches(model, validation, tmp, entry,
+                                              "validation")
+        entry = manifest["function"]
+
+        def first_results(path):
+            return np.concatenate([run_function(path, b, 1, entry)[0] for b in batches])
+
+        reference = first_results(model)
+        if labels is not None:
+            _check_labels(labels, reference.shape[0])
+            _check_label_shape(labels, reference, entry)
+        candidates = []
+        for kind in kinds:
+            stats = os.path.join(tmp, f"{kind}.json")
+            calibrate(model, data, stats, kind, entry=entry, **observer)
+            quantized = os.path.join(tmp, f"{kind}.mlir")
+            quantize(model, stats, quantized, "static-int8")
+            out = first_results(quantized)
+            row = {"kind": kind, "output_sqnr_db": sqnr_db(reference, out)}
+            line = f"observer {kind}: output SQNR {row['output_sqnr_db']:.2f} dB"
+            if labels is not None:
+                row["accuracy"] = float(np.mean(out.argmax(-1) == labels))
+                line += f", accuracy {row['accuracy'] * 100:.2f} %"
+            say(line + " on the validation data")
+            candidates.append(row)
+        score = ((lambda r: (r["accuracy"], r["output_sqnr_db"])) if labels is not None
+                 else (lambda r: r["output_sqnr_db"]))
+        best = max(candidates, key=score)  # max() keeps the first of ties
+        selection = {"observer": best["kind"], "candidates": candidates,
+                     "criterion": "accuracy, then output SQNR" if labels is not None
+                     else "output SQNR"}
+        with open(os.path.join(tmp, f"{best['kind']}.json")) as f:
+            stats = json.load(f)
+        stats["selection"] = selection
+        _write_json_atomic(stats_path, stats)
+    say(f"selected observer {best['kind']} ({selection['criterion']} on the "
+        "validation data)")
+    return selection
+
+
 def _observer_options(stats: Optional[str]) -> str:
     """Pass options that re-create the observers a statistics file was
     collected with (so apply-calibration finds the same kinds)."""
@@ -440,14 +519,16 @@ def _regex_escape(name: str) -> str:
     return "".join("\\" + c if c in ".^$|()[]{}*+?\\" else c for c in name)
 
 
-def _model_batches(model: str, data, tmp: str, entry: Optional[str]):
+def _model_batches(model: str, data, tmp: str, entry: Optional[str],
+                   purpose: str = "calibration"):
     """Instruments `model` in `tmp` and splits `data` into the batches its
     function `entry` takes, each checked against the arguments (shape and
-    dtype); returns (batches, instrumented module path, manifest entry)."""
+    dtype; errors name the data by `purpose`); returns (batches,
+    instrumented module path, manifest entry)."""
     path, manifest = instrument(model, tmp, entry=entry)
     arguments = manifest["arguments"]
-    batches = [_check_batch(i, b, arguments)
-               for i, b in enumerate(_batches(data, arguments))]
+    batches = [_check_batch(i, b, arguments, purpose)
+               for i, b in enumerate(_batches(data, arguments, purpose))]
     if not batches:
         raise PTQError("no data to run the model on")
     return batches, path, manifest
@@ -617,7 +698,7 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                    calibration_batch: int = 100, progress=None,
                    bias_correction: bool = False, float_out: Optional[str] = None,
                    keep_int8: Sequence[str] = (), promote_to: str = "float",
-                   **observer) -> dict:
+                   validation=None, labels=None, **observer) -> dict:
     """The whole PTQ flow in one call: calibrate `model` on `data` (static
     int8), rewrite it in `mode`, with `keep_float` layers (and `keep_int8`
     layers in weight-int4) and, given `target_sqnr_db`, the automatic mixed
@@ -639,9 +720,18 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
     then calibrated too. `float_out` also writes the float model the
     quantized one was made from (for a PyTorch model, its import at the
     output batch size): with `stats_path` and `report`, what
-    :class:`quantx.monitor.Monitor` compares the deployed model with."""
+    :class:`quantx.monitor.Monitor` compares the deployed model with.
+
+    `kind="auto"` chooses the observer with :func:`select_observer` on
+    `validation` data (with `labels`, by accuracy first); the report then
+    has its "observer_selection" record."""
     if mode not in MODES:
         raise PTQError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
+    if kind == "auto" and validation is None:
+        raise PTQError("observer kind 'auto' needs validation data to choose on")
+    if kind != "auto" and (validation is not None or labels is not None):
+        raise PTQError("validation data and labels choose the observer: they need "
+                       "observer kind 'auto'")
     say = progress or (lambda line: None)
     if not isinstance(data, (np.ndarray, str, os.PathLike)):
         data = list(data)  # read by each step: calibration, ranking, SQNR
@@ -664,14 +754,21 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                                           os.path.join(tmp, "model.mlir"))
             say(f"imported the PyTorch model (calibration batch {batch}, "
                 f"output batch {batch_size or batch})")
-        stats = None
+        stats, selection = None, None
         if mode == "static-int8" or bias_correction:
             stats = stats_path or os.path.join(tmp, "stats.json")
             t0 = time.perf_counter()
-            info = calibrate(calib_model, data, stats, kind, entry=entry,
-                             progress=progress, **observer)
-            say(f"calibrated ({kind}) on {info['num_batches']} batches in "
-                f"{time.perf_counter() - t0:.1f} s")
+            if kind == "auto":
+                selection = select_observer(calib_model, data, validation, stats,
+                                            labels=labels, entry=entry,
+                                            progress=progress, **observer)
+                say(f"chose observer {selection['observer']} in "
+                    f"{time.perf_counter() - t0:.1f} s")
+            else:
+                info = calibrate(calib_model, data, stats, kind, entry=entry,
+                                 progress=progress, **observer)
+                say(f"calibrated ({kind}) on {info['num_batches']} batches in "
+                    f"{time.perf_counter() - t0:.1f} s")
         keep, keep8 = list(keep_float), list(keep_int8)
         if target_sqnr_db is not None:
             mixed = mixed_precision(calib_model, stats, data, os.path.join(tmp, "mixed.mlir"),
@@ -688,6 +785,8 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                        bias_correction=bias_correction, keep_int8=keep8)
         if target_sqnr_db is not None:
             rep["mixed_precision"] = mixed["mixed_precision"]
+        if selection is not None:
+            rep["observer_selection"] = selection
         add_sqnr(rep, calib_model, stats, data, mode, group_size, keep, entry,
                  bias_correction, keep8)
         say(f"quantized ({mode}): output SQNR {rep['output_sqnr_db']:.2f} dB against float")
@@ -831,6 +930,13 @@ def format_report(report: dict) -> str:
 
 def _print_report(rep: dict) -> None:
     print(format_report(rep))
+    if "observer_selection" in rep:
+        sel = rep["observer_selection"]
+        print(f"observer: {sel['observer']} (by {sel['criterion']} on the validation "
+              "data; " + ", ".join(
+                  f"{c['kind']} {c['output_sqnr_db']:.2f} dB" +
+                  (f" {c['accuracy'] * 100:.2f} %" if "accuracy" in c else "")
+                  for c in sel["candidates"]) + ")")
     if "output_sqnr_db" in rep:
         print(f"output SQNR vs float: {rep['output_sqnr_db']:.2f} dB")
     if "mixed_precision" in rep:
@@ -845,8 +951,20 @@ KEEP_INT8_HELP = ("weight-int4: regular expression of layer names whose "
                   "weights are quantized to 8 bits instead")
 PROMOTE_HELP = ("with --target-sqnr: keep the most sensitive layers in float "
                 "(default), or give them int8 weights (weight-int4)")
+KIND_HELP = ("the activation observer; 'auto': each of " + ", ".join(SELECT_KINDS) +
+             " is tried and the one whose static int8 model does best on "
+             "--validation is kept")
+VALIDATION_HELP = (".npz data the observer is chosen on with --kind auto "
+                   "(not the calibration data, nor the test data)")
+LABELS_HELP = ("with --kind auto: the --validation array of integer labels; "
+               "the most accurate observer wins, SQNR against float breaking ties")
 ENTRY_HELP = ("the function to run (default: main, or the module's one "
               "function with quantizable layers)")
+
+
+def _say(line: str) -> None:
+    """Progress lines of the command line: to stderr, at once."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -858,7 +976,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     c.add_argument("--entry", help=ENTRY_HELP)
     c.add_argument("--data", required=True, help=".npz calibration data")
     c.add_argument("--stats", required=True, help="output statistics JSON")
-    c.add_argument("--kind", default="min_max", choices=OBSERVER_KINDS)
+    c.add_argument("--kind", default="min_max", choices=OBSERVER_KINDS + ("auto",),
+                   help=KIND_HELP)
+    c.add_argument("--validation", metavar="NPZ", help=VALIDATION_HELP)
+    c.add_argument("--labels", metavar="KEY", help=LABELS_HELP)
     c.add_argument("--num-bins", type=int, default=0)
     c.add_argument("--percentile", type=float, default=0.0)
     c.add_argument("--momentum", type=float, default=0.0)
@@ -891,7 +1012,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r.add_argument("--data", required=True, help=".npz calibration data")
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--mode", default="static-int8", choices=MODES)
-    r.add_argument("--kind", default="min_max", choices=OBSERVER_KINDS)
+    r.add_argument("--kind", default="min_max", choices=OBSERVER_KINDS + ("auto",),
+                   help=KIND_HELP)
+    r.add_argument("--validation", metavar="NPZ", help=VALIDATION_HELP)
+    r.add_argument("--labels", metavar="KEY", help=LABELS_HELP)
     r.add_argument("--num-bins", type=int, default=0)
     r.add_argument("--percentile", type=float, default=0.0)
     r.add_argument("--momentum", type=float, default=0.0)
@@ -977,11 +1101,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.json:
                 _write_json_atomic(args.json, summary)
             return 2 if args.fail_on_alert and summary["alerts"] else 0
+        if args.cmd in ("calibrate", "run"):
+            if args.kind == "auto" and not args.validation:
+                raise PTQError("--kind auto needs --validation data to choose on")
+            if args.kind != "auto" and (args.validation or args.labels):
+                raise PTQError("--validation and --labels choose the observer: "
+                               "they need --kind auto")
         if args.cmd == "calibrate":
-            stats = calibrate(args.model, args.data, args.stats, args.kind,
-                              args.num_bins, args.percentile, args.momentum,
-                              args.entry, progress=lambda line: print(
-                                  line, file=sys.stderr, flush=True))
+            observer = dict(num_bins=args.num_bins, percentile=args.percentile,
+                            momentum=args.momentum)
+            if args.kind == "auto":
+                select_observer(args.model, args.data, args.validation, args.stats,
+                                labels=args.labels, entry=args.entry,
+                                progress=_say,
+                                **observer)
+                with open(args.stats) as f:
+                    stats = json.load(f)
+            else:
+                stats = calibrate(args.model, args.data, args.stats, args.kind,
+                                  entry=args.entry, progress=_say, **observer)
             print(f"{len(stats['observations'])} observations over "
                   f"{stats['num_batches']} batches -> {args.stats}")
         elif args.cmd == "quantize":
@@ -1016,8 +1154,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.group_size, args.keep_float, args.target_sqnr,
                 args.max_float_layers, args.report, args.stats, args.entry,
                 progress=lambda line: print(line, file=sys.stderr, flush=True),
-                bias_correction=args.bias_correction, keep_int8=args.keep_int8, promote_to=args.promote_to,
-                num_bins=args.num_bins, percentile=args.percentile, momentum=args.momentum)
+                bias_correction=args.bias_correction, keep_int8=args.keep_int8,
+                promote_to=args.promote_to, validation=args.validation,
+                labels=args.labels, num_bins=args.num_bins,
+                percentile=args.percentile, momentum=args.momentum)
             _print_report(rep)
         else:
             for e in sensitivity(args.model, args.stats, args.data, args.mode,

@@ -1222,3 +1222,149 @@ def test_bias_correction_needs_statistics_with_channel_means(tmp_path, capsys):
                      "--report", str(tmp_path / "r.json")]) == 0
     layers = json.load(open(tmp_path / "r.json"))["layers"]
     assert all(l["bias_correction"] > 0 for l in layers)
+
+
+def outlier_data(seed):
+    """Two batches of standard normal LINEAR inputs with outliers at 50, 48
+    and -40 (as in test_outlier_is_clipped_by_range_searching_observers)."""
+    rng = np.random.default_rng(seed)
+    data = [rng.standard_normal((8192, 16)).astype(np.float32) for _ in range(2)]
+    data[1][5, 7], data[0][1, 1], data[1][9, 3] = 50.0, 48.0, -40.0
+    return data
+
+
+def test_select_observer_keeps_the_kind_most_faithful_on_validation_data(tmp_path):
+    model = tmp_path / "fc.mlir"
+    model.write_text(LINEAR)
+    calib = outlier_data(5)
+    rng = np.random.default_rng(6)
+    validation = [rng.standard_normal((8192, 16)).astype(np.float32) for _ in range(2)]
+    stats = tmp_path / "s.json"
+    lines = []
+    sel = ptq.select_observer(str(model), calib, validation, str(stats),
+                              progress=lines.append)
+    kinds = [c["kind"] for c in sel["candidates"]]
+    assert kinds == list(ptq.SELECT_KINDS) and sel["criterion"] == "output SQNR"
+    assert all("accuracy" not in c for c in sel["candidates"])
+    # Each candidate's figure is that of the flow step by step.
+    reference = np.concatenate([ptq.run_function(str(model), [x], 1)[0]
+                                for x in validation])
+    for c in sel["candidates"]:
+        s, q = tmp_path / f"{c['kind']}.json", tmp_path / f"{c['kind']}.mlir"
+        ptq.calibrate(str(model), calib, str(s), kind=c["kind"])
+        ptq.quantize(str(model), str(s), str(q))
+        got = np.concatenate([ptq.run_function(str(q), [x], 1)[0] for x in validation])
+        assert c["output_sqnr_db"] == pytest.approx(ptq.sqnr_db(reference, got), abs=1e-9)
+    by_kind = {c["kind"]: c["output_sqnr_db"] for c in sel["candidates"]}
+    # The outliers widen min/max's range (and histogram's, which keeps the
+    # whole range): the clipping observers are more faithful on outlier-free
+    # data, and the best of them wins.
+    assert max(by_kind["percentile"], by_kind["entropy"], by_kind["mse"]) > \
+        by_kind["min_max"] + 3.0
+    assert sel["observer"] == max(kinds, key=lambda k: by_kind[k])
+    assert sel["observer"] not in ("min_max", "histogram")
+    on_disk = json.load(open(stats))
+    assert on_disk["selection"] == json.loads(json.dumps(sel))
+    assert on_disk["observations"] == \
+        json.load(open(tmp_path / f"{sel['observer']}.json"))["observations"]
+    assert len(lines) == len(kinds) + 1 and sel["observer"] in lines[-1]
+    # The file quantizes as any statistics file does.
+    ptq.quantize(str(model), str(stats), str(tmp_path / "chosen.mlir"))
+    assert (tmp_path / "chosen.mlir").read_text() == \
+        (tmp_path / f"{sel['observer']}.mlir").read_text()
+
+
+def test_select_observer_with_labels_ranks_by_accuracy_then_sqnr(tmp_path):
+    model = tmp_path / "fc.mlir"
+    model.write_text(LINEAR)
+    calib = outlier_data(7)
+    rng = np.random.default_rng(8)
+    validation = [rng.standard_normal((8192, 16)).astype(np.float32) for _ in range(2)]
+    w = np.array(re.findall(r"-?\d+\.\d+", LINEAR.split("dense<")[1].split(">")[0]),
+                 np.float32).reshape(16, 2)
+    labels = np.concatenate([(x @ w).argmax(1) for x in validation])
+    np.savez(tmp_path / "v.npz", x=np.concatenate(validation), y=labels)
+    sel = ptq.select_observer(str(model), calib, str(tmp_path / "v.npz"),
+                              str(tmp_path / "s.json"), kinds=["min_max", "mse", "entropy"],
+                              labels="y")
+    assert sel["criterion"] == "accuracy, then output SQNR"
+    assert [c["kind"] for c in sel["candidates"]] == ["min_max", "mse", "entropy"]
+    for c in sel["candidates"]:
+        q = tmp_path / "q.mlir"
+        ptq.calibrate(str(model), calib, str(tmp_path / "k.json"), kind=c["kind"])
+        ptq.quantize(str(model), str(tmp_path / "k.json"), str(q))
+        got = np.concatenate([ptq.run_function(str(q), [x], 1)[0] for x in validation])
+        assert c["accuracy"] == float(np.mean(got.argmax(1) == labels))
+    # The labels are the float model's own classes: the coarse min/max
+    # range flips more of them.
+    acc = {c["kind"]: c["accuracy"] for c in sel["candidates"]}
+    assert acc["min_max"] < max(acc["mse"], acc["entropy"])
+    best = max(sel["candidates"], key=lambda c: (c["accuracy"], c["output_sqnr_db"]))
+    assert sel["observer"] == best["kind"]
+
+
+def test_select_observer_errors_write_nothing(tmp_path, capsys):
+    model = tmp_path / "fc.mlir"
+    model.write_text(LINEAR)
+    calib = outlier_data(9)
+    out = tmp_path / "s.json"
+    with pytest.raises(ptq.PTQError, match="unknown observer kind 'minmax'"):
+        ptq.select_observer(str(model), calib, calib, str(out), kinds=["minmax"])
+    with pytest.raises(ptq.PTQError, match="listed twice"):
+        ptq.select_observer(str(model), calib, calib, str(out), kinds=["mse", "mse"])
+    with pytest.raises(ptq.PTQError, match="no observer kind"):
+        ptq.select_observer(str(model), calib, calib, str(out), kinds=[])
+    with pytest.raises(ptq.PTQError, match="8191 labels for 16384 samples"):
+        ptq.select_observer(str(model), calib, calib, str(out),
+                            labels=np.zeros(8191, np.int64))
+    with pytest.raises(ptq.PTQError, match=r"validation batch 0, argument 0: shape"):
+        ptq.select_observer(str(model), calib, [np.zeros((4, 16), np.float32)], str(out))
+    assert not out.exists()
+    q = tmp_path / "q.mlir"
+    with pytest.raises(ptq.PTQError, match="'auto' needs validation data"):
+        ptq.quantize_model(str(model), calib, str(q), kind="auto")
+    with pytest.raises(ptq.PTQError, match="need observer kind 'auto'"):
+        ptq.quantize_model(str(model), calib, str(q), kind="mse", validation=calib)
+    assert not q.exists()
+    np.savez(tmp_path / "d.npz", x=np.concatenate(calib))
+    assert ptq.main(["calibrate", str(model), "--data", str(tmp_path / "d.npz"),
+                     "--stats", str(out), "--kind", "auto"]) == 1
+    assert "--kind auto needs --validation" in capsys.readouterr().err
+    assert ptq.main(["run", str(model), "--data", str(tmp_path / "d.npz"), "-o", str(q),
+                     "--validation", str(tmp_path / "d.npz")]) == 1
+    assert "they need --kind auto" in capsys.readouterr().err
+    assert not out.exists() and not q.exists()
+
+
+def test_cli_kind_auto(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(60, 2)))
+    np.savez(tmp_path / "v.npz", x=np.concatenate(batches(61, 3)))
+    stats = tmp_path / "s.json"
+    assert ptq.main(["calibrate", CNN, "--data", str(tmp_path / "d.npz"),
+                     "--stats", str(stats), "--kind", "auto",
+                     "--validation", str(tmp_path / "v.npz")]) == 0
+    captured = capsys.readouterr()
+    sel = json.load(open(stats))["selection"]
+    assert f"selected observer {sel['observer']}" in captured.err
+    assert "observations over 2 batches" in captured.out
+    out = tmp_path / "q.mlir"
+    assert ptq.main(["run", CNN, "--data", str(tmp_path / "d.npz"), "-o", str(out),
+                     "--kind", "auto", "--validation", str(tmp_path / "v.npz"),
+                     "--report", str(tmp_path / "r.json")]) == 0
+    text = capsys.readouterr().out
+    assert f"observer: {sel['observer']} (by output SQNR on the validation data" in text
+    assert json.load(open(tmp_path / "r.json"))["observer_selection"] == sel
+
+
+def test_select_observer_full_ties_go_to_the_kind_listed_first(tmp_path):
+    # The histogram observer's default range is the data's whole range, as
+    # min/max's: the same statistics, the same model, a full tie.
+    model = tmp_path / "fc.mlir"
+    model.write_text(LINEAR)
+    calib = outlier_data(10)
+    for kinds in (["histogram", "min_max"], ["min_max", "histogram"]):
+        sel = ptq.select_observer(str(model), calib, calib, str(tmp_path / "s.json"),
+                                  kinds=kinds)
+        a, b = sel["candidates"]
+        assert a["output_sqnr_db"] == b["output_sqnr_db"]
+        assert sel["observer"] == kinds[0]

@@ -2,12 +2,14 @@
 
 #include "quantx/Runtime/Npy.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace quantx {
@@ -79,8 +81,12 @@ int64_t NpyArray::numElements() const {
   return n;
 }
 
-bool parseNpy(const uint8_t *bytes, size_t size, NpyArray &out,
-              std::string &error) {
+namespace {
+/// Parses the header of the .npy image `bytes` into `out`'s dtype and shape
+/// and checks the data is all there: it starts at `dataOffset` and spans
+/// `dataSize` bytes.
+bool parseNpyHeader(const uint8_t *bytes, size_t size, NpyArray &out,
+                    size_t &dataOffset, size_t &dataSize, std::string &error) {
   static const char magic[] = "\x93NUMPY";
   if (size < 10 || std::memcmp(bytes, magic, 6) != 0) {
     error = "not a .npy file (bad magic)";
@@ -165,7 +171,7 @@ bool parseNpy(const uint8_t *bytes, size_t size, NpyArray &out,
     count *= size_t(d);
     out.shape.push_back(d);
   }
-  size_t dataOffset = offset + headerLen;
+  dataOffset = offset + headerLen;
   if (count > (size - dataOffset) / info->size) {
     error = "truncated .npy data: shape " + shape + " of " + descr + " needs " +
             std::to_string(count * info->size) + " bytes, file has " +
@@ -173,22 +179,66 @@ bool parseNpy(const uint8_t *bytes, size_t size, NpyArray &out,
     return false;
   }
   out.dtype = info->type;
-  out.data.assign(bytes + dataOffset, bytes + dataOffset + count * info->size);
+  dataSize = count * info->size;
+  return true;
+}
+} // namespace
+
+bool parseNpy(const uint8_t *bytes, size_t size, NpyArray &out,
+              std::string &error) {
+  size_t offset, dataSize;
+  if (!parseNpyHeader(bytes, size, out, offset, dataSize, error))
+    return false;
+  out.data.assign(bytes + offset, bytes + offset + dataSize);
   return true;
 }
 
-bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
+bool readFileBytes(const std::string &path, std::vector<uint8_t> &bytes,
+                   std::string &error) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    error = "cannot open '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    error = "cannot read '" + path + "': it is a directory";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot open '" + path + "'";
     return false;
   }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (!parseNpy(bytes.data(), bytes.size(), out, error)) {
+  if (!S_ISREG(st.st_mode)) { // A pipe or a device: its size is unknown.
+    bytes.assign(std::istreambuf_iterator<char>(in),
+                 std::istreambuf_iterator<char>());
+    return true;
+  }
+  bytes.resize(size_t(st.st_size));
+  in.read(reinterpret_cast<char *>(bytes.data()), std::streamsize(st.st_size));
+  // A file that shrank under us reads short; one that grew is read as it was.
+  bytes.resize(size_t(in.gcount()));
+  if (in.bad()) {
+    error = "cannot read '" + path + "'";
+    return false;
+  }
+  return true;
+}
+
+bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
+  std::vector<uint8_t> bytes;
+  if (!readFileBytes(path, bytes, error))
+    return false;
+  size_t offset, dataSize;
+  if (!parseNpyHeader(bytes.data(), bytes.size(), out, offset, dataSize,
+                      error)) {
     error = path + ": " + error;
     return false;
   }
+  // The data becomes the array's in place: no second copy of a large file.
+  bytes.erase(bytes.begin(), bytes.begin() + offset);
+  bytes.resize(dataSize);
+  out.data = std::move(bytes);
   return true;
 }
 

@@ -13,8 +13,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 
 namespace quantx {
@@ -291,13 +289,9 @@ bool parseNpz(const uint8_t *bytes, size_t size, std::vector<NpzEntry> &out,
 
 bool readNpz(const std::string &path, std::vector<NpzEntry> &out,
              std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open '" + path + "'";
+  std::vector<uint8_t> bytes;
+  if (!readFileBytes(path, bytes, error))
     return false;
-  }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
   if (!parseNpz(bytes.data(), bytes.size(), out, error)) {
     error = path + ": " + error;
     return false;

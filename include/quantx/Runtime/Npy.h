@@ -46,6 +46,11 @@ struct NpyArray {
   int64_t numElements() const;
 };
 
+/// Reads the whole file at `path` into `bytes` (one read of its size for a
+/// regular file, a streamed read for a pipe); on failure returns false and
+/// sets `error`.
+bool readFileBytes(const std::string &path, std::vector<uint8_t> &bytes,
+                   std::string &error);
 /// Reads `path`; on failure returns false and sets `error`.
 bool readNpy(const std::string &path, NpyArray &out, std::string &error);
 /// Parses a .npy image held in memory.

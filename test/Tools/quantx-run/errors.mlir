@@ -8,6 +8,11 @@
 // RUN: not quantx-run %s -e f --input %t.trunc.npy 2>&1 | FileCheck %s --check-prefix=TRUNC
 // RUN: not quantx-run %s -e f --input %t.junk.npy 2>&1 | FileCheck %s --check-prefix=JUNK
 // RUN: not quantx-run %s -e f --input %t.x.npy --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=COUNT
+// RUN: rm -rf %t.dir && mkdir %t.dir
+// RUN: not quantx-run %s -e f --input %t.dir 2>&1 | FileCheck %s --check-prefix=DIR
+// RUN: not quantx-run %s -e f --input %t.missing.npy 2>&1 | FileCheck %s --check-prefix=NOFILE
+// RUN: not quantx-run %s -e f --inputs %t.dir 2>&1 | FileCheck %s --check-prefix=DIR
+// RUN: cat %t.trunc.npy | not quantx-run %s -e f --input /dev/stdin 2>&1 | FileCheck %s --check-prefix=PIPETRUNC
 // RUN: not quantx-run %s -e f 2>&1 | FileCheck %s --check-prefix=NOINPUT
 // RUN: not quantx-run %s -e dynamic --random-inputs 2>&1 | FileCheck %s --check-prefix=DYNAMIC
 // RUN: not quantx-run %s -e conv --random-inputs 2>&1 | FileCheck %s --check-prefix=LOWER
@@ -37,6 +42,9 @@
 // DTYPE: quantx-run: error: {{.*}}int.npy: dtype <i4 does not match argument #0 (<f4)
 // TRUNC: quantx-run: error: {{.*}}trunc.npy: truncated .npy data
 // JUNK: quantx-run: error: {{.*}}junk.npy: not a .npy file (bad magic)
+// DIR: quantx-run: error: cannot read '{{.*}}.dir': it is a directory
+// PIPETRUNC: quantx-run: error: /dev/stdin: truncated .npy data: shape (2, 3) of <f4 needs 24 bytes, file has 19
+// NOFILE: quantx-run: error: cannot open '{{.*}}missing.npy': No such file or directory
 // COUNT: quantx-run: error: function 'f' takes 1 arguments, 2 --input given
 // NOINPUT: quantx-run: error: give one --input per argument, an --inputs archive, or --random-inputs
 // DYNAMIC: quantx-run: error: argument #0 has type tensor<?xf32>: only ranked tensors of static shape are supported

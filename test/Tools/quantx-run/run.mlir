@@ -1,6 +1,8 @@
 // quantx-run: inputs from .npy, outputs to .npy and printed, benchmarks.
 // RUN: %python -c "import numpy as np; np.save('%t.x.npy', np.array([[0.25, 0.75, -1.25], [1000, -1000, 3.1]], np.float32))"
 // RUN: quantx-run %s -e roundtrip --input %t.x.npy --output %t.q.npy --output %t.d.npy --print | FileCheck %s
+// A pipe has no size to read up front: it is streamed, to the same result.
+// RUN: cat %t.x.npy | quantx-run %s -e roundtrip --input /dev/stdin --print | FileCheck %s
 // RUN: %python -c "import numpy as np; q = np.load('%t.q.npy'); d = np.load('%t.d.npy'); assert q.dtype == np.uint8 and q.tolist() == [[128, 130, 126], [255, 0, 134]], q; assert d.tolist() == [[0, 1, -1], [63.5, -64, 3]], d"
 // .npz in and out: named, positional and compressed archives.
 // RUN: %python -c "import numpy as np; x = np.load('%t.x.npy'); np.savez('%t.named.npz', arg0=x); np.savez('%t.pos.npz', x); np.savez_compressed('%t.z.npz', x)"

@@ -115,6 +115,9 @@ void mlir::quantx::buildQuantXCPUPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
+  // Vector exponentials as vector code, not one libm call per lane.
+  if (options.approximateMath)
+    pm.addPass(createCPUApproximateMath());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
@@ -173,6 +176,11 @@ struct CPUPipelineTextOptions
                      "(_mlir_memref_to_llvm_alloc/free in "
                      "libquantx_cpu_runtime) instead of malloc/free"),
       llvm::cl::init(false)};
+  Option<bool> approximateMath{
+      *this, "approximate-math",
+      llvm::cl::desc("f32 exponentials as polynomial approximations (about "
+                     "1 ulp, vector code) instead of libm calls"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -191,6 +199,7 @@ void mlir::quantx::registerQuantXPipelines() {
         options.numThreads = text.numThreads;
         options.weightOnlyActivations = text.weightOnlyActivations;
         options.runtimeAlloc = text.runtimeAlloc;
+        options.approximateMath = text.approximateMath;
         buildQuantXCPUPipeline(pm, options);
       });
 }

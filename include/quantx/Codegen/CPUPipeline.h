@@ -54,6 +54,10 @@ struct CPUPipelineOptions {
   /// instead of malloc and free. The JIT and the ahead-of-time outputs
   /// turn this on and provide the runtime.
   bool runtimeAlloc = false;
+  /// Polynomial approximations of f32 exponentials (about 1 ulp from
+  /// the exact value, vector code; quantx-cpu-approximate-math) instead of
+  /// libm's expf, which LLVM calls once per lane of a vector.
+  bool approximateMath = true;
 };
 
 /// Adds the passes that take a module from quantx to the LLVM dialect on

@@ -162,6 +162,30 @@ def CPUVectorizeElementwise
                            "::mlir::arith::ArithDialect"];
 }
 
+def CPUApproximateMath : Pass<"quantx-cpu-approximate-math"> {
+  let summary = "Polynomial approximations of f32 math.exp, scalar and "
+                "vector";
+  let description = [{
+    Rewrites `math.exp` on f32 and vectors of f32 into upstream's
+    polynomial approximation (range reduction by ln 2, a polynomial on the
+    reduced range, the exponent put back into the float's bits), which
+    vectorizes. LLVM has no vector `exp` on x86 without a vector math
+    library: the vector `math.exp` of a softmax or a SiLU became one call
+    of libm's `expf` per lane. Scalar and vector ops get the same rewrite,
+    so the element-wise vectorizer's results stay identical to the scalar
+    loops'. Accuracy (python/tests/test_jit.py, against float64 `exp`
+    over 2^20 points of [-87, 88]): at most 1.0006 ulp from the exact
+    value, 0.27 ulp on average (glibc's `expf`: at most 0.5015 ulp).
+    Results below the smallest normal f32 (x below about -87.3) are 0,
+    above the f32 range +inf; NaN stays NaN. The CPU pipeline runs it
+    unless `approximate-math=false`. On the example language model
+    (softmax and SiLU) the forward pass ran 1.12x (float) to 1.20x
+    (static int8, 16 windows) as fast as with `expf`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def CPUBufferDeallocation
     : Pass<"quantx-cpu-buffer-deallocation", "ModuleOp"> {
   let summary = "Free each buffer after its last use (upstream's "

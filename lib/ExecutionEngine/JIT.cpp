@@ -12,6 +12,7 @@
 #include "quantx/Conversion/Passes.h"
 #include "quantx/Dialect/QuantX/IR/QuantX.h"
 #include "quantx/Runtime/Npy.h"
+#include "quantx/Runtime/OutputFile.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -722,7 +723,11 @@ LogicalResult mlir::quantx::emitSharedLibrary(ModuleOp module, StringRef path,
       return failure();
     }
   }
-  std::string tmp = path.str() + ".tmp-" + std::to_string(::getpid());
+  bool inPlace;
+  std::string dest = ::quantx::resolveOutputPath(path.str(), inPlace);
+  std::string tmp = dest + ".tmp-" + std::to_string(::getpid());
+  if (inPlace) // A device or a FIFO: link in the temporary folder.
+    tmp = objectPath.str().str() + ".so";
   llvm::FileRemover removeTmp(tmp);
   SmallVector<StringRef> runtimeLibs = getRuntimeLibraries();
   SmallVector<std::string> rpaths;
@@ -743,7 +748,13 @@ LogicalResult mlir::quantx::emitSharedLibrary(ModuleOp module, StringRef path,
             (message.empty() ? "" : ": " + message);
     return failure();
   }
-  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+  if (inPlace) {
+    std::vector<uint8_t> bytes;
+    return success(::quantx::readFileBytes(tmp, bytes, error) &&
+                   ::quantx::writeFileAtomically(path.str(), bytes.data(),
+                                                 bytes.size(), error));
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, dest)) {
     error = "cannot write '" + path.str() + "': " + ec.message();
     return failure();
   }

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quantx/Quant/GGUFFile.h"
+#include "quantx/Runtime/OutputFile.h"
 
 #include <algorithm>
 #include <cctype>
@@ -937,12 +938,15 @@ void GGUFWriter::write(const std::string &path) const {
     return;
   }
   // The temporary file lives in the destination's directory so that the
-  // final rename stays on one file system (and is atomic).
-  std::string dir = ".", base = path;
-  size_t slash = path.rfind('/');
+  // final rename stays on one file system (and is atomic); a symbolic link's
+  // destination is the file it names, so that the link survives.
+  bool inPlace;
+  std::string target = resolveOutputPath(path, inPlace); // false: see above
+  std::string dir = ".", base = target;
+  size_t slash = target.rfind('/');
   if (slash != std::string::npos) {
-    dir = slash == 0 ? "/" : path.substr(0, slash);
-    base = path.substr(slash + 1);
+    dir = slash == 0 ? "/" : target.substr(0, slash);
+    base = target.substr(slash + 1);
   }
   if (base.empty())
     throw GGUFError("output path '" + path + "' names a directory");
@@ -978,7 +982,7 @@ void GGUFWriter::write(const std::string &path) const {
     fd = -1;
     if (rc != 0)
       throw GGUFError(std::string("close failed: ") + std::strerror(errno));
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
+    if (::rename(tmp.c_str(), target.c_str()) != 0)
       throw GGUFError("cannot rename the temporary file to '" + path +
                       "': " + std::strerror(errno));
   } catch (const std::exception &e) {

@@ -1,6 +1,7 @@
 //===- Npy.cpp - numpy .npy reading and writing ---------------------------===//
 
 #include "quantx/Runtime/Npy.h"
+#include "quantx/Runtime/OutputFile.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -286,15 +287,22 @@ bool serializeNpy(const NpyArray &array, std::vector<uint8_t> &out,
 
 bool writeFileAtomically(const std::string &path, const void *data, size_t size,
                          std::string &error) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  bool inPlace;
+  std::string target = resolveOutputPath(path, inPlace);
+  std::string tmp =
+      inPlace ? target : target + ".tmp-" + std::to_string(::getpid());
   FILE *f = std::fopen(tmp.c_str(), "wb");
   if (!f) {
-    error = "cannot write '" + tmp + "'";
+    error = "cannot write '" + tmp + "': " + std::strerror(errno);
     return false;
   }
   bool ok = std::fwrite(data, 1, size, f) == size;
   ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (inPlace && !ok) {
+    error = "failed to write '" + path + "'";
+    return false;
+  }
+  if (!inPlace && (!ok || std::rename(tmp.c_str(), target.c_str()) != 0)) {
     std::remove(tmp.c_str());
     error = "failed to write '" + path + "'";
     return false;

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantx/Runtime/OutputFile.h"
 #include "quantx/Target/GGUF/GGUF.h"
 
 #include "mlir/IR/AsmState.h"
@@ -52,12 +53,15 @@ writeAtomically(StringRef path,
     }
     return translate(os);
   }
-  SmallString<256> dir(path);
+  // A symbolic link: the file it names is replaced, the link stays.
+  bool inPlace;
+  std::string target = ::quantx::resolveOutputPath(path.str(), inPlace);
+  SmallString<256> dir(target);
   llvm::sys::path::remove_filename(dir);
   if (dir.empty())
     dir = ".";
   SmallString<256> model(dir);
-  llvm::sys::path::append(model, "." + llvm::sys::path::filename(path) +
+  llvm::sys::path::append(model, "." + llvm::sys::path::filename(target) +
                                      ".tmp-%%%%%%");
   int fd;
   SmallString<256> tmp;
@@ -86,7 +90,7 @@ writeAtomically(StringRef path,
   if (::close(fd) != 0)
     ok = false;
   if (ok) {
-    if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+    if (std::error_code ec = llvm::sys::fs::rename(tmp, target)) {
       llvm::errs() << "error: cannot rename the temporary file to '" << path
                    << "': " << ec.message() << "\n";
       ok = false;

@@ -4,7 +4,9 @@
 // to 3.0, little-endian, C order). Files that are truncated, use a dtype we
 // do not support, Fortran order, or a header that does not parse are
 // rejected with a message; sizes are checked against the file before any
-// allocation. Writing is atomic (temporary file, then rename).
+// allocation. Writing is atomic (temporary file, then rename; a symbolic
+// link keeps pointing to the new file, a device or a FIFO is written in
+// place: quantx/Runtime/OutputFile.h).
 //
 //===----------------------------------------------------------------------===//
 

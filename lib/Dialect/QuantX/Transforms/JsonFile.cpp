@@ -2,6 +2,8 @@
 
 #include "JsonFile.h"
 
+#include "quantx/Runtime/OutputFile.h"
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -16,7 +18,9 @@ LogicalResult mlir::quantx::writeJsonFile(Operation *anchor, StringRef path,
     llvm::outs().flush();
     return success();
   }
-  std::string tmp = (path + ".tmp").str();
+  bool inPlace;
+  std::string target = ::quantx::resolveOutputPath(path.str(), inPlace);
+  std::string tmp = inPlace ? target : target + ".tmp";
   std::error_code ec;
   {
     llvm::raw_fd_ostream os(tmp, ec);
@@ -29,10 +33,11 @@ LogicalResult mlir::quantx::writeJsonFile(Operation *anchor, StringRef path,
       }
     }
   }
-  if (!ec)
-    ec = llvm::sys::fs::rename(tmp, path);
+  if (!ec && !inPlace)
+    ec = llvm::sys::fs::rename(tmp, target);
   if (ec) {
-    llvm::sys::fs::remove(tmp);
+    if (!inPlace)
+      llvm::sys::fs::remove(tmp);
     return anchor->emitError()
            << "cannot write " << what << " '" << path << "': " << ec.message();
   }

@@ -172,6 +172,9 @@ FailureOr<Plan> planMatmul(MatmulOp op, bool int8Activations, bool vnni,
   if (!q.isSymmetric() && !op.getRhsOffset())
     return fail("no rhs_offset operand");
 
+  if (lhsType.getDimSize(0) == 0)
+    return fail("no rows (an empty product)");
+
   Plan p;
   p.bias = op.getBias();
   p.relu = op.getRelu();

@@ -550,6 +550,11 @@ SmallVector<AveragePool> mlir::quantx::findAveragePools(func::FuncOp func) {
     FloatAttr multiplier;
     if (!other || !matchPattern(other, m_Constant(&multiplier)))
       return;
+    // An average: 1 / window, in (0, 1]. Anything else (0, a negative,
+    // NaN, infinity) is some other computation, left float.
+    double c = multiplier.getValueAsDouble();
+    if (!(c > 0.0 && c <= 1.0))
+      return;
     AveragePool p;
     p.pool = pool;
     p.scaleOp = scale;

@@ -312,7 +312,18 @@ static FailureOr<Attribute> jsonNumbers(const llvm::json::Object &obj,
   const llvm::json::Value *v = obj.get(key);
   if (!v)
     return Attribute();
+  // Finite (1e400 reads as infinity), and integers in the int32 range where
+  // integers are asked for (a zero point).
+  auto valid = [&](double d) {
+    if (!std::isfinite(d))
+      error = ("'" + key + "' has a value that is not a finite number").str();
+    else if (asInt && (d != std::floor(d) || std::abs(d) > 2147483647.0))
+      error = ("'" + key + "' must hold integers in the int32 range").str();
+    return error.empty();
+  };
   if (std::optional<double> d = v->getAsNumber()) {
+    if (!valid(*d))
+      return failure();
     if (asInt)
       return Attribute(b.getI64IntegerAttr(int64_t(*d)));
     return Attribute(b.getF64FloatAttr(*d));
@@ -329,6 +340,8 @@ static FailureOr<Attribute> jsonNumbers(const llvm::json::Object &obj,
       error = ("'" + key + "' has a non-number element").str();
       return failure();
     }
+    if (!valid(*d))
+      return failure();
     values.push_back(*d);
   }
   int64_t n = values.size();
@@ -339,6 +352,31 @@ static FailureOr<Attribute> jsonNumbers(const llvm::json::Object &obj,
   }
   return Attribute(DenseElementsAttr::get(
       RankedTensorType::get({n}, b.getF64Type()), ArrayRef(values)));
+}
+
+/// The deepest nesting of arrays and objects in the JSON text `text`
+/// (brackets inside strings not counted). llvm::json::parse recurses once
+/// per level: a hostile file tens of thousands of levels deep would
+/// overflow the stack.
+static int64_t jsonNestingDepth(StringRef text) {
+  int64_t depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i; // The escaped character.
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 namespace {
@@ -357,6 +395,15 @@ struct ApplyCalibrationPass
     if (!buffer) {
       emitError(module.getLoc()) << "cannot read statistics file '" << statsFile
                                  << "': " << buffer.getError().message();
+      return signalPassFailure();
+    }
+    // A statistics file is 4 levels deep; nothing sensible needs 64.
+    constexpr int64_t kMaxDepth = 64;
+    if (jsonNestingDepth((*buffer)->getBuffer()) > kMaxDepth) {
+      emitError(module.getLoc())
+          << "statistics file '" << statsFile
+          << "' nests arrays or objects more than " << kMaxDepth
+          << " levels deep: not a quantx-calibration file";
       return signalPassFailure();
     }
     llvm::Expected<llvm::json::Value> root =
@@ -425,6 +472,29 @@ struct ApplyCalibrationPass
         if (*attr)
           attrs.push_back(b.getNamedAttr(key, *attr));
       }
+      // min <= max, both per tensor or both per channel alike.
+      auto values = [](Attribute a) {
+        if (auto f = dyn_cast<FloatAttr>(a))
+          return SmallVector<double>{f.getValueAsDouble()};
+        auto d = cast<DenseElementsAttr>(a).getValues<double>();
+        return SmallVector<double>(d.begin(), d.end());
+      };
+      SmallVector<double> lo = values(attrs[0].getValue()),
+                          hi = values(attrs[1].getValue());
+      if (isa<FloatAttr>(attrs[0].getValue()) !=
+              isa<FloatAttr>(attrs[1].getValue()) ||
+          lo.size() != hi.size()) {
+        op.emitError() << "bad statistics for '" << op.getName()
+                       << "': 'min' and 'max' must both be numbers or both "
+                          "arrays of the same length";
+        return WalkResult::interrupt();
+      }
+      for (auto [l, h] : llvm::zip(lo, hi))
+        if (l > h) {
+          op.emitError() << "bad statistics for '" << op.getName() << "': min "
+                         << l << " is above max " << h;
+          return WalkResult::interrupt();
+        }
       // Per-channel statistics must match the observed axis.
       auto minAttr = dyn_cast<DenseElementsAttr>(attrs[0].getValue());
       if (minAttr) {

@@ -593,6 +593,19 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
   auto elemType = [](Value v) { return getElementTypeOrSelf(v.getType()); };
   if (!elemType(layer.activation()).isF32() || !elemType(layer.output).isF32())
     return fail("only f32 layers are supported");
+  if (layer.kind == LayerKind::Conv2D) {
+    // linalg's verifier lets these through; quantx.conv2d's does not.
+    auto [strides, dilations] = getConvWindows(layer);
+    auto positive = [](ArrayRef<int64_t> v) {
+      return v.size() == 2 && llvm::all_of(v, [](int64_t x) { return x > 0; });
+    };
+    if (!positive(strides) || !positive(dilations))
+      return fail("its strides and dilations must be positive");
+    auto outType = cast<RankedTensorType>(layer.output.getType());
+    if (outType.hasStaticShape() && outType.getNumElements() == 0)
+      return fail("its output is empty (is the dilated filter larger than "
+                  "the padded input?)");
+  }
 
   // Input parameters from the statistics.
   if (modeValue == Mode::StaticInt8) {
@@ -646,6 +659,8 @@ LogicalResult PTQPass::planLayer(Plan &plan) {
   // of whole input channels: group-size must be a multiple of KH * KW.
   // Otherwise a convolution gets one scale per output channel.
   int64_t taps = isConv ? dims[2] * dims[3] : 1;
+  if (taps == 0)
+    return fail("its filter window is empty");
   int64_t reduction = isConv ? dims[1] * taps : dims[kAxis];
   bool grouped = weightOnly && groupSize > 0;
   if (grouped && isConv &&

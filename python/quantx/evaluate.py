@@ -54,7 +54,8 @@ def size_report(model: str) -> dict:
         raise PTQError(f"cannot read the model '{model}'")
     with tempfile.TemporaryDirectory(prefix="quantx-size-") as tmp:
         out = os.path.join(tmp, "size.json")
-        ptq._run([ptq._tool("quantx-opt"), model, f"-quantx-size-report=output={out}",
+        ptq._run([ptq._tool("quantx-opt"), model,
+                  "-quantx-size-report=" + ptq._option("output", out),
                   "-o", os.devnull], f"measuring the size of '{model}'")
         with open(out) as f:
             return json.load(f)
@@ -70,8 +71,8 @@ def _function(path: str, entry: Optional[str]):
     except (ImportError, OSError) as e:
         raise PTQError(f"evaluating needs the JIT library: {e}") from None
     try:
-        with open(path) as f:
-            module = jit.compile(f.read())
+        with open(path, "rb") as f:
+            module = jit.compile(f.read())  # MLIR text or bytecode
     except jit.QuantXError as e:
         raise PTQError(f"compiling '{path}' failed:\n{e}") from None
     if entry is None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import tempfile
 import time
@@ -44,6 +45,8 @@ def _load_json(value: Union[str, os.PathLike, dict, None], what: str) -> Optiona
             return json.load(f)
     except (OSError, ValueError) as e:
         raise PTQError(f"cannot read {what} '{value}': {e}") from None
+    except RecursionError:
+        raise PTQError(f"cannot read {what} '{value}': nested too deeply") from None
 
 
 class _Range:
@@ -132,13 +135,13 @@ class Monitor:
         self._num_all = manifest["num_all_results"]
         self._observations = manifest["observations"]
         observed = stats.get("observations", {})
+        if not isinstance(observed, dict):
+            raise PTQError("the statistics are not a quantx calibration file: "
+                           "'observations' is not an object")
         missing = [e["name"] for e in self._observations if e["name"] not in observed]
         if missing:
             raise PTQError("the statistics do not belong to this model: no "
                            f"observation {', '.join(repr(n) for n in missing[:5])}")
-        # Compile both models now, so that no call's latency includes it.
-        for path in (self._quantized, self._path):
-            ptq._jit_function(path, self.entry)
         checked = self._checked_observations(report)
         unknown = sorted(checked - {e["name"] for e in self._observations})
         if unknown:
@@ -148,19 +151,44 @@ class Monitor:
         self._ranges: Dict[str, _Range] = {}
         for e in self._observations:
             rec = observed[e["name"]]
-            if e["name"] in checked and "scale" in rec and "zero_point" in rec:
-                self._ranges[e["name"]] = _Range(e["name"], float(rec["scale"]),
-                                                 int(rec["zero_point"]))
+            if e["name"] in checked and isinstance(rec, dict) and \
+                    "scale" in rec and "zero_point" in rec:
+                scale, zp = rec["scale"], rec["zero_point"]
+                if not isinstance(scale, numbers.Real) or not 0 < scale < math.inf or \
+                        not isinstance(zp, numbers.Integral) or not 0 <= zp <= 255:
+                    raise PTQError(f"the statistics of '{e['name']}' are malformed: "
+                                   "'scale' must be a positive number and 'zero_point' "
+                                   f"an integer in [0, 255], got {scale!r:.40} "
+                                   f"and {zp!r:.40}")
+                self._ranges[e["name"]] = _Range(e["name"], float(scale), int(zp))
+        # Compile both models now, so that no call's latency includes it.
+        for path in (self._quantized, self._path):
+            ptq._jit_function(path, self.entry)
 
     def _checked_observations(self, report: Optional[dict]) -> set:
-        if report is not None:
-            names = {l["input_observation"] for l in report.get("layers", [])
-                     if l.get("status") == "quantized" and "input_observation" in l}
-            names |= {a["observation"] for a in report.get("adds", [])
-                      if a.get("status") == "quantized" and "observation" in a}
-            return names
-        return {e["name"] for e in self._observations
-                if e.get("result", self._num_results) >= self._num_results}
+        """The observations to check for clipping: those the report's
+        quantized layers and additions name, or without a report every
+        one that is not a result of the model."""
+        if report is None:
+            return {e["name"] for e in self._observations
+                    if e.get("result", self._num_results) >= self._num_results}
+        if not isinstance(report, dict):
+            raise PTQError("the report is not a quantx-ptq report (a JSON object)")
+        names = set()
+        for key, field in (("layers", "input_observation"), ("adds", "observation")):
+            entries = report.get(key, [])
+            if not isinstance(entries, list) or \
+                    not all(isinstance(e, dict) for e in entries):
+                raise PTQError(f"the report is not a quantx-ptq report: '{key}' "
+                               "is not a list of objects")
+            for e in entries:
+                if e.get("status") == "quantized" and field in e:
+                    if not isinstance(e[field], str):
+                        raise PTQError(f"the report is malformed: a '{field}' of "
+                                       f"'{key}' is {e[field]!r:.40}, "
+                                       "not a name")
+                    names.add(e[field])
+        return names
 
     def close(self) -> None:
         """Removes the instrumented float model."""

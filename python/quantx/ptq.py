@@ -10,14 +10,16 @@ The flow (docs/PTQ.md)::
 Running a compiled function is isolated in :func:`run_function` (the
 in-process JIT, ``quantx-run`` in a subprocess where the JIT library cannot
 be loaded). Every error is a :class:`PTQError`
-with a message naming the culprit; output files are written atomically, so
-a failure never leaves a partial file.
+with a message naming the culprit; output files are written together once
+everything else succeeded, each atomically (:func:`_write_outputs`), so a
+failure leaves no partial or stale file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import numbers
 import os
 import subprocess
 import sys
@@ -25,6 +27,7 @@ import tempfile
 import time
 import zipfile
 import zlib
+from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -57,23 +60,104 @@ def _tool(name: str) -> str:
 
 
 def _run(args: Sequence[str], what: str) -> None:
-    proc = subprocess.run(list(args), capture_output=True, text=True)
+    """Runs a tool; a failure is a PTQError with its error output (bytes
+    that are not UTF-8 replaced)."""
+    try:
+        proc = subprocess.run(list(args), capture_output=True, text=True,
+                              errors="replace")
+    except OSError as e:
+        raise PTQError(f"{what} failed: cannot run '{args[0]}': {e.strerror}") from None
     if proc.returncode != 0:
         raise PTQError(f"{what} failed:\n{proc.stderr.strip()}")
 
 
-def _write_json_atomic(path: str, data) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+def _quote(name: str, value: str) -> str:
+    """`value` in double or single quotes, which MLIR's pass-option parser
+    strips (taking spaces, commas and brackets inside literally); a value
+    it cannot pass unchanged is a PTQError."""
+    for q in ('"', "'"):
+        if q not in value and "\0" not in value and value == value.strip(" \t\n\v\f\r"):
+            return q + value + q
+    raise PTQError(f"{name} {value!r} cannot be passed to quantx-opt: it has both "
+                   "kinds of quotes, a NUL or leading or trailing blanks")
+
+
+def _option(name: str, value) -> str:
+    """`name=value` for a pass-option string: a string quoted, a list of
+    strings as {"a",'b'} (each element quoted, for the list's comma
+    splitting), so that no value can end early or add other options."""
+    if isinstance(value, (list, tuple)):
+        return f"{name}={{{','.join(_quote(name, v) for v in value)}}}"
+    return f"{name}={_quote(name, value)}"
+
+
+def _json_bytes(data) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _output_target(path) -> str:
+    """The file that output `path` writes (symbolic links resolved); a
+    path that cannot be one (empty, a directory, in a directory that does
+    not exist or cannot be written) is a PTQError naming it."""
+    path = os.fspath(path)
+    if not path:
+        raise PTQError("cannot write to an empty output path")
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        raise PTQError(f"cannot write '{path}': it is a directory")
+    if path.endswith(os.sep):
+        raise PTQError(f"cannot write '{path}': it names a directory (ends in '{os.sep}')")
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise PTQError(f"cannot write '{path}': no directory '{directory}'")
+    special = os.path.exists(target) and not os.path.isfile(target)
+    if not os.access(target if special else directory, os.W_OK):
+        raise PTQError(f"cannot write '{path}': permission denied")
+    return target
+
+
+def _check_outputs(*paths) -> None:
+    """Checks output paths (None: not asked for) before any work."""
+    for path in paths:
+        if path is not None:
+            _output_target(path)
+
+
+def _write_outputs(outputs) -> None:
+    """Writes the output files [(path, bytes)] (a None path is skipped),
+    all or none as far as the file system allows: each to a new file
+    beside its target (mode from the umask, or the mode of the file it
+    replaces), all renamed into place only once all are written. A
+    symbolic link's target is replaced, so the link stays; a device or
+    FIFO is written in place, last. Errors are PTQErrors naming the path."""
+    staged, special = [], []  # (path, temporary file, target), (path, target, data)
+    path = None
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        for path, data in outputs:
+            if path is None:
+                continue
+            target = _output_target(path)
+            if os.path.exists(target) and not os.path.isfile(target):
+                special.append((path, target, data))
+                continue
+            tmp = os.path.join(os.path.dirname(target), f".tmp-{os.urandom(8).hex()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            staged.append((path, tmp, target))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            if os.path.exists(target):
+                os.chmod(tmp, os.stat(target).st_mode & 0o777)
+        for path, tmp, target in staged:
+            os.replace(tmp, target)
+        for path, target, data in special:
+            with open(target, "wb") as f:
+                f.write(data)
+    except OSError as e:
+        raise PTQError(f"cannot write '{path}': {e.strerror or e}") from None
+    finally:
+        for _, tmp, _ in staged:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
 
 
 _compiled = {}  # (path, mtime, size, entry) -> compiled function
@@ -90,8 +174,8 @@ def _jit_function(mlir_path: str, entry: str):
     key = (os.path.abspath(mlir_path), st.st_mtime_ns, st.st_size, entry)
     fn = _compiled.get(key)
     if fn is None:
-        with open(mlir_path) as f:
-            text = f.read()
+        with open(mlir_path, "rb") as f:
+            text = f.read()  # MLIR text or bytecode, as the parser reads it
         try:
             module = jit.compile(text)
             fn = module[entry]
@@ -140,26 +224,49 @@ def run_function(mlir_path: str, inputs: Sequence[np.ndarray], num_results: int,
         return [np.load(p) for p in outs]
 
 
+# The most histogram bins an observer takes (32 times the default 2048; the
+# entropy observer's search takes time quadratic in them).
+MAX_NUM_BINS = 1 << 16
+
+
+def _check_observer(kind: str, num_bins: int = 0, percentile: float = 0.0,
+                   momentum: float = 0.0) -> None:
+    """Checks observer settings (0: the default) before any work: the
+    entropy observer needs 256 to MAX_NUM_BINS histogram bins (its
+    narrowest candidate range is 256 bins wide), the others 2 to
+    MAX_NUM_BINS; a percentile is in (0, 100], a momentum in (0, 1]."""
+    if kind not in OBSERVER_KINDS:
+        raise PTQError(f"unknown observer kind {kind!r} "
+                       f"(expected one of {', '.join(OBSERVER_KINDS)})")
+    low = 256 if kind == "entropy" else 2
+    if num_bins and not (isinstance(num_bins, numbers.Integral)
+                         and low <= num_bins <= MAX_NUM_BINS):
+        raise PTQError(f"num_bins of observer '{kind}' must be an integer in "
+                       f"[{low}, {MAX_NUM_BINS}], got {num_bins!r}")
+    if percentile and not (isinstance(percentile, numbers.Real) and 0 < percentile <= 100):
+        raise PTQError(f"percentile must be in (0, 100], got {percentile!r}")
+    if momentum and not (isinstance(momentum, numbers.Real) and 0 < momentum <= 1):
+        raise PTQError(f"momentum must be in (0, 1], got {momentum!r}")
+
+
 def instrument(model: str, out_dir: str, kind: str = "min_max",
                num_bins: int = 0, percentile: float = 0.0,
                momentum: float = 0.0, entry: Optional[str] = None):
     """Inserts and exposes observers; returns (module path, function entry
     of the manifest). `entry` names the function; by default `main`, or the
     module's one function with quantizable layers."""
-    if kind not in OBSERVER_KINDS:
-        raise PTQError(f"unknown observer kind '{kind}' "
-                       f"(expected one of {', '.join(OBSERVER_KINDS)})")
+    _check_observer(kind, num_bins, percentile, momentum)
     out = os.path.join(out_dir, "instrumented.mlir")
     manifest = os.path.join(out_dir, "observations.json")
-    opts = f"kind={kind}"
+    opts = [_option("kind", kind)]
     if num_bins:
-        opts += f" num-bins={num_bins}"
+        opts.append(f"num-bins={int(num_bins)}")
     if percentile:
-        opts += f" percentile={percentile}"
+        opts.append(f"percentile={float(percentile)!r}")
     if momentum:
-        opts += f" momentum={momentum}"
-    _run([_tool("quantx-opt"), model, f"-quantx-insert-observers={opts}",
-          f"-quantx-expose-observations=manifest={manifest}", "-o", out],
+        opts.append(f"momentum={float(momentum)!r}")
+    _run([_tool("quantx-opt"), model, "-quantx-insert-observers=" + " ".join(opts),
+          "-quantx-expose-observations=" + _option("manifest", manifest), "-o", out],
          "inserting observers")
     with open(manifest) as f:
         data = json.load(f)
@@ -218,10 +325,18 @@ def read_arrays(path, purpose: str = "calibration") -> Dict[str, np.ndarray]:
         if isinstance(loaded, np.ndarray):
             return {"arr_0": loaded}
         with loaded as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            arrays = {k: npz[k] for k in npz.files}
+    except MemoryError as e:  # a header declaring a huge shape
+        raise PTQError(f"cannot read {purpose} data '{path}': too large ({e})") from None
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile,
+            zlib.error) as e:  # RuntimeError: an encrypted or unsupported member
         raise PTQError(f"cannot read {purpose} data '{path}': not a readable "
                        f".npz or .npy file ({e})") from None
+    for k, a in arrays.items():
+        if not isinstance(a, np.ndarray):  # npz gives other members' raw bytes
+            raise PTQError(f"cannot read {purpose} data '{path}': member '{k}' "
+                           "is not an .npy array")
+    return arrays
 
 
 def _batches(data, arguments, purpose: str = "calibration") -> Iterable[List[np.ndarray]]:
@@ -297,6 +412,7 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
     while batches run.
 
     Returns the statistics dictionary (the file's content)."""
+    _check_outputs(stats_path)
     with tempfile.TemporaryDirectory(prefix="quantx-calib-") as tmp:
         path, manifest = instrument(model, tmp, kind, num_bins, percentile,
                                     momentum, entry)
@@ -353,7 +469,7 @@ def calibrate(model: str, data, stats_path: str, kind: str = "min_max",
             rec["scale"] = float(np.asarray(scales).reshape(-1)[0])
             rec["zero_point"] = int(np.asarray(zps).reshape(-1)[0])
         out["observations"][e["name"]] = rec
-    _write_json_atomic(stats_path, out)
+    _write_outputs([(stats_path, _json_bytes(out))])
     return out
 
 
@@ -391,6 +507,8 @@ def select_observer(model: str, data, validation, stats_path: str,
         if kind not in OBSERVER_KINDS:
             raise PTQError(f"unknown observer kind '{kind}' (expected some of "
                            f"{', '.join(OBSERVER_KINDS)})")
+        _check_observer(kind, **observer)
+    _check_outputs(stats_path)
     if len(set(kinds)) != len(kinds):
         raise PTQError("an observer kind is listed twice")
     validation, labels = _split_labels(labels, validation)
@@ -430,7 +548,7 @@ def select_observer(model: str, data, validation, stats_path: str,
         with open(os.path.join(tmp, f"{best['kind']}.json")) as f:
             stats = json.load(f)
         stats["selection"] = selection
-        _write_json_atomic(stats_path, stats)
+        _write_outputs([(stats_path, _json_bytes(stats))])
     say(f"selected observer {best['kind']} ({selection['criterion']} on the "
         "validation data)")
     return selection
@@ -438,50 +556,65 @@ def select_observer(model: str, data, validation, stats_path: str,
 
 def _observer_options(stats: Optional[str]) -> str:
     """Pass options that re-create the observers a statistics file was
-    collected with (so apply-calibration finds the same kinds)."""
+    collected with (so apply-calibration finds the same kinds). A kind
+    that is not one of OBSERVER_KINDS, or settings that are not numbers,
+    are PTQErrors; a file quantx-opt cannot read gives none (quantx-opt
+    reports its problem)."""
     if not stats:
         return ""
     try:
         with open(stats) as f:
             observations = json.load(f).get("observations", {})
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return ""  # quantx-opt reports the file's problem itself.
     if not isinstance(observations, dict):
         return ""
-    records = [r for r in observations.values()
-               if isinstance(r, dict) and "axis" not in r]
-    kinds = {r.get("kind") for r in records}
+    records = {name: r for name, r in observations.items()
+               if isinstance(r, dict) and "axis" not in r}
+    for name, r in records.items():
+        if "kind" in r and r["kind"] not in OBSERVER_KINDS:
+            raise PTQError(f"statistics file '{stats}': observation '{name}' has "
+                           f"unknown observer kind {json.dumps(r['kind'])[:40]}")
+        for key, types in (("num_bins", (int,)), ("percentile", (int, float)),
+                           ("momentum", (int, float))):
+            if key in r and type(r[key]) not in types:
+                raise PTQError(f"statistics file '{stats}': '{key}' of observation "
+                               f"'{name}' is {json.dumps(r[key])[:40]}, not a number")
+    kinds = {r.get("kind") for r in records.values()}
     if len(kinds) != 1 or None in kinds:
         return ""
-    opts = f"kind={records[0]['kind']}"
+    first = next(iter(records.values()))
+    opts = [_option("kind", first["kind"])]
     for key, flag in (("num_bins", "num-bins"), ("percentile", "percentile"),
                       ("momentum", "momentum")):
-        if key in records[0]:
-            opts += f" {flag}={records[0][key]}"
-    return "=" + opts
+        if key in first:
+            opts.append(f"{flag}={first[key]!r}")
+    return "=" + " ".join(opts)
 
 
-def _ptq_command(model: str, stats: Optional[str], opts: str, mode: str,
+def _ptq_command(model: str, stats: Optional[str], opt: str, mode: str,
                  group_size: int, keep_float: Sequence[str],
                  bias_correction: bool = False,
                  keep_int8: Sequence[str] = ()) -> List[str]:
     """quantx-opt arguments up to and including -quantx-ptq: observers as
-    the statistics were collected, the calibration, the rewrite with `opts`
-    added to the mode options."""
-    opts = f"mode={mode} {opts}".strip()
+    the statistics were collected, the calibration, the rewrite with `opt`
+    (one option, as _option makes it) added to the mode options."""
+    if not isinstance(group_size, numbers.Integral):
+        raise PTQError(f"group_size must be an integer, got {group_size!r}")
+    opts = [_option("mode", mode), opt]
     if group_size:
-        opts += f" group-size={group_size}"
+        opts.append(f"group-size={int(group_size)}")
     if bias_correction:
-        opts += " bias-correction=true"
+        opts.append("bias-correction=true")
     if keep_float:
-        opts += " keep-float=" + ",".join(keep_float)
+        opts.append(_option("keep-float", list(keep_float)))
     if keep_int8:
-        opts += " keep-int8=" + ",".join(keep_int8)
+        opts.append(_option("keep-int8", list(keep_int8)))
     args = [_tool("quantx-opt"), model,
             "-quantx-insert-observers" + _observer_options(stats)]
     if stats:
-        args.append(f"-quantx-apply-calibration=stats-file={stats}")
-    return args + [f"-quantx-ptq={opts}"]
+        args.append("-quantx-apply-calibration=" + _option("stats-file", stats))
+    return args + ["-quantx-ptq=" + " ".join(opts)]
 
 
 def quantize(model: str, stats: Optional[str], out_path: str,
@@ -500,17 +633,17 @@ def quantize(model: str, stats: Optional[str], out_path: str,
         raise PTQError("static-int8 needs a statistics file (calibrate first)")
     if bias_correction and not stats:
         raise PTQError("bias correction needs a statistics file (calibrate first)")
+    _check_outputs(out_path, report)
     with tempfile.TemporaryDirectory(prefix="quantx-ptq-") as tmp:
         rep = os.path.join(tmp, "report.json")
         tmp_out = os.path.join(tmp, "out.mlir")
-        args = _ptq_command(model, stats, f"report={rep}", mode, group_size,
+        args = _ptq_command(model, stats, _option("report", rep), mode, group_size,
                             keep_float, bias_correction, keep_int8)
         _run(args + ["-canonicalize", "-cse", "-o", tmp_out], "quantizing")
         with open(rep) as f:
             data = json.load(f)
-        _copy_atomic(tmp_out, out_path)
-    if report:
-        _write_json_atomic(report, data)
+        _write_outputs([(out_path, Path(tmp_out).read_bytes()),
+                        (report, _json_bytes(data))])
     return data
 
 
@@ -621,6 +754,7 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
         raise PTQError(f"unknown promotion '{promote_to}' (expected float or int8)")
     if promote_to == "int8" and mode != "weight-int4":
         raise PTQError("promoting layers to int8 needs mode weight-int4")
+    _check_outputs(out_path, report)
     say = progress or (lambda line: None)
     ranking = sensitivity(model, stats, data, mode, group_size, keep_float, entry,
                           bias_correction, keep_int8)
@@ -656,9 +790,7 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
         rep["mixed_precision"] = {"target_sqnr_db": target_sqnr_db,
                                   "sensitivity": ranking, "steps": steps,
                                   "promote_to": promote_to, key: kept}
-        _copy_atomic(path, out_path)
-    if report:
-        _write_json_atomic(report, rep)
+        _write_outputs([(out_path, Path(path).read_bytes()), (report, _json_bytes(rep))])
     return rep
 
 
@@ -732,6 +864,7 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
     if kind != "auto" and (validation is not None or labels is not None):
         raise PTQError("validation data and labels choose the observer: they need "
                        "observer kind 'auto'")
+    _check_outputs(out_path, report, stats_path, float_out)
     say = progress or (lambda line: None)
     if not isinstance(data, (np.ndarray, str, os.PathLike)):
         data = list(data)  # read by each step: calibration, ranking, SQNR
@@ -756,7 +889,7 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                 f"output batch {batch_size or batch})")
         stats, selection = None, None
         if mode == "static-int8" or bias_correction:
-            stats = stats_path or os.path.join(tmp, "stats.json")
+            stats = os.path.join(tmp, "stats.json")  # written with the rest
             t0 = time.perf_counter()
             if kind == "auto":
                 selection = select_observer(calib_model, data, validation, stats,
@@ -790,11 +923,13 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
         add_sqnr(rep, calib_model, stats, data, mode, group_size, keep, entry,
                  bias_correction, keep8)
         say(f"quantized ({mode}): output SQNR {rep['output_sqnr_db']:.2f} dB against float")
+        # Nothing is written unless every step succeeded.
+        outputs = [(out_path, Path(staged).read_bytes()), (report, _json_bytes(rep))]
+        if stats and stats_path:
+            outputs.append((stats_path, Path(stats).read_bytes()))
         if float_out:
-            _copy_atomic(out_model, float_out)
-        _copy_atomic(staged, out_path)
-    if report:
-        _write_json_atomic(report, rep)
+            outputs.append((float_out, Path(out_model).read_bytes()))
+        _write_outputs(outputs)
     return rep
 
 
@@ -826,7 +961,8 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
         qman_path = os.path.join(tmp, "quantized-observations.json")
         args = _ptq_command(model, stats, "keep-output-observers=true", mode,
                             group_size, keep_float, bias_correction, keep_int8)
-        args += [f"-quantx-expose-observations=manifest={qman_path}", "-o", qpath]
+        args += ["-quantx-expose-observations=" + _option("manifest", qman_path),
+                 "-o", qpath]
         _run(args, "quantizing with layer outputs exposed")
         with open(qman_path) as f:
             qman = next((fn for fn in json.load(f)["functions"]
@@ -845,19 +981,6 @@ def add_sqnr(report: dict, model: str, stats: Optional[str], data,
             add["sqnr_db"] = sqnr_db(ref[key], got[key])
     report["output_sqnr_db"] = sqnr_db(ref[""], got[""])
     return report
-
-
-def _copy_atomic(src: str, dst: str) -> None:
-    directory = os.path.dirname(os.path.abspath(dst))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f, open(src, "rb") as s:
-            f.write(s.read())
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
@@ -960,6 +1083,12 @@ LABELS_HELP = ("with --kind auto: the --validation array of integer labels; "
                "the most accurate observer wins, SQNR against float breaking ties")
 ENTRY_HELP = ("the function to run (default: main, or the module's one "
               "function with quantizable layers)")
+
+
+# The output files of each command, by argument.
+OUTPUTS = {"calibrate": ("stats",), "quantize": ("output", "report"),
+           "run": ("output", "report", "stats"), "monitor": ("json",),
+           "evaluate": ("json",)}
 
 
 def _say(line: str) -> None:
@@ -1081,6 +1210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     e.add_argument("--json", help="also write the figures as JSON here")
     args = p.parse_args(argv)
     try:
+        _check_outputs(*(getattr(args, k) for k in OUTPUTS.get(args.cmd, ())))
         if args.cmd == "evaluate":
             from . import evaluate
             result = evaluate.evaluate(
@@ -1088,8 +1218,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.round_seconds,
                 progress=lambda line: print(line, file=sys.stderr, flush=True))
             print(result.pop("text"))
-            if args.json:
-                _write_json_atomic(args.json, result)
+            _write_outputs([(args.json, _json_bytes(result))])
             return 0
         if args.cmd == "monitor":
             from . import monitor
@@ -1098,8 +1227,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 args.entry, args.shadow_every, args.max_clip_fraction, args.min_sqnr,
                 progress=lambda line: print(line, file=sys.stderr, flush=True))
             print(summary.pop("text"))
-            if args.json:
-                _write_json_atomic(args.json, summary)
+            _write_outputs([(args.json, _json_bytes(summary))])
             return 2 if args.fail_on_alert and summary["alerts"] else 0
         if args.cmd in ("calibrate", "run"):
             if args.kind == "auto" and not args.validation:
@@ -1111,12 +1239,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             observer = dict(num_bins=args.num_bins, percentile=args.percentile,
                             momentum=args.momentum)
             if args.kind == "auto":
-                select_observer(args.model, args.data, args.validation, args.stats,
-                                labels=args.labels, entry=args.entry,
-                                progress=_say,
-                                **observer)
-                with open(args.stats) as f:
-                    stats = json.load(f)
+                with tempfile.TemporaryDirectory(prefix="quantx-select-") as tmp:
+                    staged = os.path.join(tmp, "stats.json")
+                    select_observer(args.model, args.data, args.validation, staged,
+                                    labels=args.labels, entry=args.entry,
+                                    progress=_say, **observer)
+                    stats = json.loads(Path(staged).read_text())
+                    _write_outputs([(args.stats, Path(staged).read_bytes())])
             else:
                 stats = calibrate(args.model, args.data, args.stats, args.kind,
                                   entry=args.entry, progress=_say, **observer)
@@ -1124,29 +1253,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"{stats['num_batches']} batches -> {args.stats}")
         elif args.cmd == "quantize":
             keep, keep8 = list(args.keep_float), list(args.keep_int8)
-            if args.target_sqnr is not None:
-                if not args.data:
-                    raise PTQError("--target-sqnr needs --data to measure the SQNR on")
-                rep = mixed_precision(
-                    args.model, args.stats, args.data, args.output, args.target_sqnr,
-                    args.mode, args.group_size, keep, args.max_float_layers,
-                    progress=lambda line: print(line, file=sys.stderr, flush=True),
-                    entry=args.entry, bias_correction=args.bias_correction,
-                    keep_int8=keep8, promote_to=args.promote_to)
-                _promoted(rep, keep, keep8)
-            elif args.max_float_layers is not None or args.promote_to != "float":
+            if args.target_sqnr is not None and not args.data:
+                raise PTQError("--target-sqnr needs --data to measure the SQNR on")
+            if args.target_sqnr is None and (args.max_float_layers is not None or
+                                             args.promote_to != "float"):
                 flag = ("--max-float-layers" if args.max_float_layers is not None
                         else "--promote-to")
                 raise PTQError(f"{flag} needs --target-sqnr")
-            else:
-                rep = quantize(args.model, args.stats, args.output, args.mode,
-                               args.group_size, keep,
-                               bias_correction=args.bias_correction, keep_int8=keep8)
-            if args.data:
-                add_sqnr(rep, args.model, args.stats, args.data, args.mode,
-                         args.group_size, keep, args.entry, args.bias_correction, keep8)
-            if args.report:
-                _write_json_atomic(args.report, rep)
+            # The model is written with the report once the SQNR is measured.
+            with tempfile.TemporaryDirectory(prefix="quantx-quantize-") as tmp:
+                staged = os.path.join(tmp, "quantized.mlir")
+                if args.target_sqnr is not None:
+                    rep = mixed_precision(
+                        args.model, args.stats, args.data, staged, args.target_sqnr,
+                        args.mode, args.group_size, keep, args.max_float_layers,
+                        progress=_say, entry=args.entry,
+                        bias_correction=args.bias_correction, keep_int8=keep8,
+                        promote_to=args.promote_to)
+                    _promoted(rep, keep, keep8)
+                else:
+                    rep = quantize(args.model, args.stats, staged, args.mode,
+                                   args.group_size, keep,
+                                   bias_correction=args.bias_correction, keep_int8=keep8)
+                if args.data:
+                    add_sqnr(rep, args.model, args.stats, args.data, args.mode,
+                             args.group_size, keep, args.entry, args.bias_correction,
+                             keep8)
+                _write_outputs([(args.output, Path(staged).read_bytes()),
+                                (args.report, _json_bytes(rep))])
             _print_report(rep)
         elif args.cmd == "run":
             rep = quantize_model(
@@ -1164,7 +1298,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                  args.group_size, args.keep_float, entry=args.entry,
                                  keep_int8=args.keep_int8):
                 print(f"{e['name']}\t{e['sqnr_db']:.2f} dB")
-    except PTQError as e:
+    except (PTQError, OSError) as e:  # OSError: a file operation; it names the file
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

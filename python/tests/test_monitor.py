@@ -131,6 +131,44 @@ def test_bad_input_is_a_clear_error(deployed, tmp_path):
         monitor.Monitor(quantized, float_path, stats, shadow_every=0)
 
 
+def test_malformed_statistics_and_reports_are_clear_errors(deployed, tmp_path, capsys):
+    float_path, quantized, stats, report = deployed
+    good = json.load(open(stats))
+    for field, value in (("scale", "abc"), ("zero_point", None), ("scale", -1.0),
+                         ("zero_point", 300), ("zero_point", 1.5)):
+        bad = json.loads(json.dumps(good))
+        bad["observations"]["0.input"][field] = value
+        with pytest.raises(PTQError, match=r"the statistics of '0.input' are malformed: "
+                                           r"'scale' must be a positive number"):
+            monitor.Monitor(quantized, float_path, bad, report)
+    with pytest.raises(PTQError, match="'observations' is not an object"):
+        monitor.Monitor(quantized, float_path, dict(good, observations=[1]))
+    for bad_report, message in (([], r"not a quantx-ptq report \(a JSON object\)"),
+                                ({"layers": {}}, "'layers' is not a list of objects"),
+                                ({"adds": [1]}, "'adds' is not a list of objects"),
+                                ({"layers": [{"status": "quantized",
+                                              "input_observation": ["x"]}]},
+                                 r"a 'input_observation' of 'layers' is \['x'\], not a name")):
+        (tmp_path / "r.json").write_text(json.dumps(bad_report))
+        with pytest.raises(PTQError, match=message):
+            monitor.Monitor(quantized, float_path, stats, str(tmp_path / "r.json"))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 2000 + "]" * 2000)
+    with pytest.raises(PTQError, match="cannot read statistics '.*deep.json': nested too deeply"):
+        monitor.Monitor(quantized, float_path, str(deep))
+    with pytest.raises(PTQError, match="cannot read report '.*deep.json': nested too deeply"):
+        monitor.Monitor(quantized, float_path, stats, str(deep))
+    bad = json.loads(json.dumps(good))
+    bad["observations"]["0.input"]["scale"] = "abc"
+    (tmp_path / "s.json").write_text(json.dumps(bad))
+    np.savez(tmp_path / "d.npz", x=samples(1.0))
+    assert ptq.main(["monitor", quantized, "--float", float_path, "--stats",
+                     str(tmp_path / "s.json"), "--data", str(tmp_path / "d.npz"),
+                     "--json", str(tmp_path / "m.json")]) == 1
+    assert capsys.readouterr().err.startswith("error: the statistics of '0.input'")
+    assert not (tmp_path / "m.json").exists()
+
+
 def test_cli_exit_status_and_json(deployed, tmp_path):
     float_path, quantized, stats, report = deployed
     for scale, status in ((1.0, 0), (3.0, 2)):

@@ -4,6 +4,7 @@ static-int8 rewrite against a numpy reference of the integer computation."""
 import json
 import os
 import re
+import stat
 import subprocess
 
 import numpy as np
@@ -1233,12 +1234,18 @@ def outlier_data(seed):
     return data
 
 
-def test_select_observer_keeps_the_kind_most_faithful_on_validation_data(tmp_path):
+def linear_selection_case(tmp_path, seed):
+    """LINEAR written to `tmp_path`, calibration data with outliers and two
+    batches of outlier-free validation data: (model, calib, validation)."""
     model = tmp_path / "fc.mlir"
     model.write_text(LINEAR)
-    calib = outlier_data(5)
-    rng = np.random.default_rng(6)
+    rng = np.random.default_rng(seed + 1)
     validation = [rng.standard_normal((8192, 16)).astype(np.float32) for _ in range(2)]
+    return model, outlier_data(seed), validation
+
+
+def test_select_observer_keeps_the_kind_most_faithful_on_validation_data(tmp_path):
+    model, calib, validation = linear_selection_case(tmp_path, 5)
     stats = tmp_path / "s.json"
     lines = []
     sel = ptq.select_observer(str(model), calib, validation, str(stats),
@@ -1275,11 +1282,7 @@ def test_select_observer_keeps_the_kind_most_faithful_on_validation_data(tmp_pat
 
 
 def test_select_observer_with_labels_ranks_by_accuracy_then_sqnr(tmp_path):
-    model = tmp_path / "fc.mlir"
-    model.write_text(LINEAR)
-    calib = outlier_data(7)
-    rng = np.random.default_rng(8)
-    validation = [rng.standard_normal((8192, 16)).astype(np.float32) for _ in range(2)]
+    model, calib, validation = linear_selection_case(tmp_path, 7)
     w = np.array(re.findall(r"-?\d+\.\d+", LINEAR.split("dense<")[1].split(">")[0]),
                  np.float32).reshape(16, 2)
     labels = np.concatenate([(x @ w).argmax(1) for x in validation])
@@ -1368,3 +1371,225 @@ def test_select_observer_full_ties_go_to_the_kind_listed_first(tmp_path):
         a, b = sel["candidates"]
         assert a["output_sqnr_db"] == b["output_sqnr_db"]
         assert sel["observer"] == kinds[0]
+
+
+@pytest.mark.parametrize("bad", ["nodir/out", "adir", "", "new/"])
+def test_bad_output_paths_are_clear_errors(tmp_path, capsys, bad):
+    """A missing directory, a directory, an empty path, a directory name:
+    an error naming the path for every output, before any work."""
+    (tmp_path / "adir").mkdir()
+    path = os.path.join(str(tmp_path), bad) if bad else ""
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(70, 2)))
+    data, out = str(tmp_path / "d.npz"), str(tmp_path / "q.mlir")
+    reason = "empty output path" if not bad else f"cannot write '{re.escape(path)}'"
+    with pytest.raises(ptq.PTQError, match=reason):
+        ptq.calibrate(CNN, batches(70, 2), path)
+    for args in (["calibrate", CNN, "--data", data, "--stats", path],
+                 ["quantize", CNN, "--stats", STATS, "-o", path],
+                 ["quantize", CNN, "--stats", STATS, "-o", out, "--report", path],
+                 ["run", CNN, "--data", data, "-o", out, "--report", path]):
+        assert ptq.main(args) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and re.search(reason, err), err
+        assert not os.path.exists(out)
+    assert sorted(os.listdir(tmp_path)) == ["adir", "d.npz"]
+
+
+def test_outputs_keep_links_write_fifos_in_place_and_get_usual_modes(tmp_path):
+    real, link, fifo = tmp_path / "real.json", tmp_path / "link.json", tmp_path / "fifo"
+    real.write_text("old")
+    os.chmod(real, 0o640)
+    link.symlink_to("real.json")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that a writer can open it
+    old_umask = os.umask(0o027)
+    try:
+        ptq.quantize(CNN, STATS, str(tmp_path / "q.mlir"), report=str(link))
+        stats = ptq.calibrate(CNN, batches(71, 2), str(fifo))
+        written = os.read(reader, 1 << 20)
+    finally:
+        os.umask(old_umask)
+        os.close(reader)
+    # The link still points at the file, whose content is replaced, its mode kept.
+    assert link.is_symlink() and os.readlink(link) == "real.json"
+    assert json.loads(real.read_text())["layers"] and real.stat().st_mode & 0o777 == 0o640
+    # A new file's mode is 0666 less the umask (not mkstemp's 0600).
+    assert (tmp_path / "q.mlir").stat().st_mode & 0o777 == 0o640
+    assert json.loads(written) == json.loads(json.dumps(stats))
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+
+
+def test_failed_commands_write_no_output(tmp_path, capsys):
+    """Nothing is written, nor an existing file replaced, unless the whole
+    command succeeds."""
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(72, 2)))
+    data = str(tmp_path / "d.npz")
+    out, rep, stats = tmp_path / "q.mlir", tmp_path / "r.json", tmp_path / "s.json"
+    out.write_text("old model")
+    # The SQNR measurement fails after the rewrite.
+    assert ptq.main(["quantize", CNN, "--stats", STATS, "-o", str(out), "--report",
+                     str(rep), "--data", str(tmp_path / "missing.npz")]) == 1
+    assert "cannot read calibration data" in capsys.readouterr().err
+    assert out.read_text() == "old model" and not rep.exists()
+    # The rewrite fails after calibration.
+    assert ptq.main(["run", CNN, "--data", data, "-o", str(out), "--stats", str(stats),
+                     "--report", str(rep), "--keep-float", "("]) == 1
+    assert "bad keep-float pattern '('" in capsys.readouterr().err
+    assert out.read_text() == "old model" and not rep.exists() and not stats.exists()
+    with pytest.raises(ptq.PTQError, match="bad keep-float pattern"):
+        ptq.quantize_model(CNN, batches(72, 2), str(out), stats_path=str(stats),
+                           float_out=str(tmp_path / "f.mlir"), keep_float=["("])
+    assert out.read_text() == "old model" and not stats.exists()
+    assert sorted(os.listdir(tmp_path)) == ["d.npz", "q.mlir"]
+    # All together once it succeeds.
+    assert ptq.main(["run", CNN, "--data", data, "-o", str(out), "--stats", str(stats),
+                     "--report", str(rep)]) == 0
+    assert "func.func" in out.read_text() and rep.exists() and stats.exists()
+
+
+def test_hostile_npz_files_are_errors(tmp_path, capsys):
+    """A member that is not an .npy array, a header declaring 4 PB, a
+    member compressed with an unknown method: clear errors."""
+    import io
+    import zipfile
+    huge = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        huge, {"descr": "<f4", "fortran_order": False, "shape": (10**15,)})
+    cases = {"text.npz": ("x.txt", b"hello", r"member 'x.txt' is not an .npy array"),
+             "huge.npz": ("x.npy", huge.getvalue() + b"\0" * 64, r"too large"),
+             "method.npz": ("x.npy", b"", r"not a readable .npz.*compression method")}
+    for name, (member, content, message) in cases.items():
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr(member, content)
+        if name == "method.npz":  # compression method 99 in both headers
+            raw = bytearray(path.read_bytes())
+            for sig, at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+                i = raw.find(sig) + at
+                raw[i:i + 2] = (99).to_bytes(2, "little")
+            path.write_bytes(bytes(raw))
+        with pytest.raises(ptq.PTQError, match=f"cannot read calibration data '.*{name}': "
+                                               f"{message}"):
+            ptq.calibrate(CNN, str(path), str(tmp_path / "s.json"))
+        assert ptq.main(["calibrate", CNN, "--data", str(path), "--stats",
+                         str(tmp_path / "s.json")]) == 1
+        assert capsys.readouterr().err.startswith("error: cannot read calibration data")
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_malformed_statistics_are_clear_errors(tmp_path, capsys):
+    good = json.load(open(STATS))
+    out = tmp_path / "q.mlir"
+    cases = [("kind", ["min_max"], r"observation 'features.0.input' has unknown observer "
+                                   r"kind \[\"min_max\"\]"),
+             ("kind", {"a": 1}, "has unknown observer kind"),
+             ("kind", "minmax", "has unknown observer kind \"minmax\""),
+             ("num_bins", "2048 report=x", r"'num_bins' of observation 'features.0.input' "
+                                           r"is \"2048 report=x\", not a number"),
+             ("percentile", [99.0], "'percentile' .* not a number")]
+    for key, value, message in cases:
+        stats = json.loads(json.dumps(good))
+        for rec in stats["observations"].values():
+            if "axis" not in rec:
+                rec[key] = value
+        path = tmp_path / "s.json"
+        path.write_text(json.dumps(stats))
+        with pytest.raises(ptq.PTQError, match=f"statistics file '.*s.json': .*{message}"):
+            ptq.quantize(CNN, str(path), str(out))
+    # Nesting too deep for Python's parser: quantx-opt reports the file.
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "quantx-calibration", "version": 1, "observations": ' +
+                    "[" * 2000 + "]" * 2000 + "}")
+    assert ptq.main(["quantize", CNN, "--stats", str(deep), "-o", str(out)]) == 1
+    assert "deep.json" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bad_observer_settings_are_errors_before_calibration(tmp_path, capsys):
+    """Histogram bins from 2 (256 for the entropy observer, whose
+    narrowest candidate range is 256 bins) to MAX_NUM_BINS; percentile in
+    (0, 100]; momentum in (0, 1]."""
+    stats = tmp_path / "s.json"
+    for kind, settings, message in [
+            ("entropy", dict(num_bins=2), r"num_bins of observer 'entropy' must be an "
+                                          r"integer in \[256, 65536\], got 2"),
+            ("entropy", dict(num_bins=255), r"\[256, 65536\], got 255"),
+            ("histogram", dict(num_bins=10**11), r"\[2, 65536\], got 100000000000"),
+            ("mse", dict(num_bins=1), r"\[2, 65536\], got 1"),
+            ("histogram", dict(num_bins=2048.0), "must be an integer"),
+            ("percentile", dict(percentile=150.0), r"percentile must be in \(0, 100\]"),
+            ("percentile", dict(percentile=float("nan")), r"\(0, 100\], got nan"),
+            ("moving_average_min_max", dict(momentum=1.5), r"momentum must be in \(0, 1\]"),
+            (["min_max"], {}, r"unknown observer kind \['min_max'\]")]:
+        with pytest.raises(ptq.PTQError, match=message):
+            ptq.calibrate(CNN, batches(73, 1), str(stats), kind, **settings)
+    with pytest.raises(ptq.PTQError, match=r"'entropy' must be an integer in \[256"):
+        ptq.select_observer(CNN, batches(73, 1), batches(74, 1), str(stats), num_bins=100)
+    assert not stats.exists()
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(73, 2)))
+    for args in (["--kind", "entropy", "--num-bins", "3"],
+                 ["--kind", "histogram", "--num-bins", "100000000000"]):
+        assert ptq.main(["calibrate", CNN, "--data", str(tmp_path / "d.npz"),
+                         "--stats", str(stats)] + args) == 1
+        assert capsys.readouterr().err.startswith("error: num_bins of observer")
+    assert not stats.exists()
+    # The limits themselves are accepted.
+    for kind, bins in (("entropy", 256), ("histogram", 2)):
+        s = ptq.calibrate(CNN, batches(73, 1), str(stats), kind, num_bins=bins)
+        assert s["observations"]["classifier.input"]["num_bins"] == bins
+
+
+NON_UTF8 = b"""func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %y = "bad\xff\xfeop"(%x) : (tensor<2xf32>) -> tensor<2xf32>
+  return %y : tensor<2xf32>
+}
+"""
+
+
+def test_models_with_bytes_that_are_not_utf8_are_clear_errors(tmp_path, capsys):
+    from quantx import evaluate
+    model = tmp_path / "bad.mlir"
+    model.write_bytes(NON_UTF8)
+    x = [np.zeros(2, np.float32)]
+    # quantx-opt's error output quotes the line.
+    with pytest.raises(ptq.PTQError, match="inserting observers failed:\n.*unregistered"):
+        ptq.calibrate(str(model), x, str(tmp_path / "s.json"))
+    with pytest.raises(ptq.PTQError, match="compiling the model failed"):
+        ptq.run_function(str(model), x, 1)
+    with pytest.raises(ptq.PTQError, match="compiling '.*bad.mlir' failed"):
+        evaluate.evaluate([str(model)], x)
+
+
+def test_layer_patterns_and_paths_reach_quantx_opt_whole(tmp_path):
+    """Each pattern and path is quoted as one pass-option value: spaces
+    and commas are part of it, and cannot add an option."""
+    injected = tmp_path / "injected.json"
+    out = tmp_path / "q.mlir"
+    rep = ptq.quantize(CNN, STATS, str(out), keep_float=[f"fc9 report={injected}"])
+    assert not injected.exists()
+    assert [l["status"] for l in rep["layers"]] == ["quantized", "quantized"]
+    rep = ptq.quantize(CNN, STATS, str(out),
+                       keep_float=["^(classifier|no such layer, really)$", "x'y", 'z"w'])
+    assert [(l["name"], l["status"]) for l in rep["layers"]] == \
+        [("features.0", "quantized"), ("classifier", "float")]
+    # A statistics file in a directory whose name has a space.
+    (tmp_path / "my stats").mkdir()
+    stats = tmp_path / "my stats" / "s.json"
+    stats.write_text(open(STATS).read())
+    assert ptq.quantize(CNN, str(stats), str(out))["layers"][1]["status"] == "quantized"
+    rep = ptq.quantize(CNN, None, str(out), mode="weight-int4",
+                       keep_int8=["^feat.*0$", "a b,c"])
+    assert [l["weight_bits"] for l in rep["layers"]] == [8, 4]
+    for bad in ["a'b\"c", " classifier", "a\0b"]:
+        with pytest.raises(ptq.PTQError, match="keep-float .* cannot be passed to quantx-opt"):
+            ptq.quantize(CNN, STATS, str(out), keep_float=[bad])
+
+
+def test_cli_reports_file_system_errors_without_a_traceback(monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/somewhere/model.mlir")
+    monkeypatch.setattr(ptq, "sensitivity", fail)
+    assert ptq.main(["sensitivity", CNN, "--data", "d.npz"]) == 1
+    assert capsys.readouterr().err == \
+        "error: [Errno 13] Permission denied: '/somewhere/model.mlir'\n"

@@ -50,13 +50,15 @@ static bool isPlainMemref(Value v) {
 }
 
 /// True if `v` (an f32 or f64) is clamped by constants inside the i32 range
-/// (`minimumf`/`maximumf` with constant operands), so converting it to i32
-/// gives the same value as converting it to a wider integer.
+/// (`minimumf`/`maximumf`, or `minnumf`/`maxnumf`, with constant operands),
+/// so converting it to i32 gives the same value as converting it to a
+/// wider integer.
 static bool clampedToI32(Value v) {
   bool lo = false, hi = false;
   for (int i = 0; i < 4 && !(lo && hi); ++i) {
     Operation *def = v.getDefiningOp();
-    if (!def || !isa<arith::MinimumFOp, arith::MaximumFOp>(def))
+    if (!def || !isa<arith::MinimumFOp, arith::MaximumFOp, arith::MinNumFOp,
+                     arith::MaxNumFOp>(def))
       break;
     Value other;
     APFloat c(0.0);
@@ -69,7 +71,7 @@ static bool clampedToI32(Value v) {
     double d = c.convertToDouble();
     if (!(d > -2147483648.0 && d < 2147483647.0))
       break;
-    if (isa<arith::MinimumFOp>(def))
+    if (isa<arith::MinimumFOp, arith::MinNumFOp>(def))
       hi = true;
     else
       lo = true;

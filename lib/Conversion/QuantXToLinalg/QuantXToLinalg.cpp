@@ -238,14 +238,37 @@ static Value offsetAsFloat(OpBuilder &b, Location loc, Value offset,
   return castFloat(b, loc, offset, f);
 }
 
+/// max(a, b) (or min): for operands that cannot be NaN, maxnumf with the
+/// `nnan` flag, a single vmaxps on x86; otherwise maximumf, whose NaN and
+/// signed-zero rules cost a compare and blends per vector. The two agree
+/// on every operand that is not NaN, up to the sign of a zero result,
+/// which no storage integer tells apart.
+static Value emitMax(OpBuilder &b, Location loc, Value x, Value y, bool noNaN) {
+  if (!noNaN)
+    return arith::MaximumFOp::create(b, loc, x, y);
+  return arith::MaxNumFOp::create(b, loc, x, y, arith::FastMathFlags::nnan);
+}
+static Value emitMin(OpBuilder &b, Location loc, Value x, Value y, bool noNaN) {
+  if (!noNaN)
+    return arith::MinimumFOp::create(b, loc, x, y);
+  return arith::MinNumFOp::create(b, loc, x, y, arith::FastMathFlags::nnan);
+}
+
 /// quantize: clamp(round(x / s) + z, qmin, qmax) as a float of type `f`
-/// (before the integer conversion). NaN inputs are treated as 0.
+/// (before the integer conversion). NaN inputs are treated as 0. `noNaN`:
+/// neither `x` nor the parameters can be NaN (a dequantized integer with
+/// scales from the types, which the verifier keeps positive and finite):
+/// no NaN test, and the clamp is two plain min/max.
 static Value emitQuantizeFloat(OpBuilder &b, Location loc, UniformType q,
                                Value x, Value scale, Value offset,
-                               RoundingMode rounding, bool saturate) {
+                               RoundingMode rounding, bool saturate,
+                               bool noNaN = false) {
   auto f = cast<FloatType>(x.getType());
-  Value isNan = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
-  x = arith::SelectOp::create(b, loc, isNan, floatConst(b, loc, f, 0.0), x);
+  if (!noNaN) {
+    Value isNan =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
+    x = arith::SelectOp::create(b, loc, isNan, floatConst(b, loc, f, 0.0), x);
+  }
   Value s = castFloat(b, loc, scale, f);
   Value num = x;
   OffsetKind kind = q.getOffsetKind();
@@ -257,10 +280,10 @@ static Value emitQuantizeFloat(OpBuilder &b, Location loc, UniformType q,
   if (kind == OffsetKind::zero_point)
     r = arith::AddFOp::create(b, loc, r, offsetAsFloat(b, loc, offset, f));
   if (saturate) {
-    r = arith::MaximumFOp::create(
-        b, loc, r, floatConst(b, loc, f, double(q.getStorageMin())));
-    r = arith::MinimumFOp::create(
-        b, loc, r, floatConst(b, loc, f, double(q.getStorageMax())));
+    r = emitMax(b, loc, r, floatConst(b, loc, f, double(q.getStorageMin())),
+                noNaN);
+    r = emitMin(b, loc, r, floatConst(b, loc, f, double(q.getStorageMax())),
+                noNaN);
   }
   return r;
 }
@@ -423,13 +446,16 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
       return rewriter.notifyMatchFailure(op, "unsupported parameters");
     RoundingMode rounding = op.getRounding();
     bool saturate = op.getSaturate();
+    // Integers in, scales and zero points from the types: no NaN anywhere.
+    bool staticParams = !adaptor.getInputScale() && !adaptor.getInputOffset() &&
+                        !adaptor.getScale() && !adaptor.getOffset();
     Value result = buildGeneric(
         rewriter, loc, adaptor.getInput(), params, getSignlessStorage(out),
         [&](OpBuilder &b, Location l, ValueRange p) {
           Value stored = b.getInsertionBlock()->getArgument(0);
           Value x = emitDequantize(b, l, in, stored, si.get(p), oi.get(p));
           Value r = emitQuantizeFloat(b, l, out, x, so.get(p), oo.get(p),
-                                      rounding, saturate);
+                                      rounding, saturate, staticParams);
           return floatToStorage(b, l, out, r);
         });
     rewriter.replaceOp(op, result);
@@ -532,7 +558,8 @@ struct AddLowering : OpConversionPattern<AddOp> {
               emitDequantize(b, l, rhsQ, p[rhsIndex], rs.get(p), ro.get(p));
           Value sum = arith::AddFOp::create(b, l, x, y);
           Value r = emitQuantizeFloat(b, l, outQ, sum, os.get(p), oo.get(p),
-                                      rounding, /*saturate=*/true);
+                                      rounding, /*saturate=*/true,
+                                      /*noNaN=*/true);
           return floatToStorage(b, l, outQ, r);
         });
     rewriter.replaceOp(op, result);
@@ -734,6 +761,12 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
   FloatType f = rhsQ.getExpressedType();
   bool relu = c.relu;
   RoundingMode rounding = c.rounding;
+  // An integer accumulator scaled by parameters from the types (positive
+  // and finite), plus an integer bias: no value of the epilogue is NaN.
+  bool noNaN =
+      lhsQ && !c.lhsScale && !c.lhsOffset && !c.rhsScale && !c.rhsOffset &&
+      !c.resultScale && !c.resultOffset &&
+      (!c.bias || isa<IntegerType>(getElementTypeOrSelf(c.bias.getType())));
   SmallVector<OpFoldResult> resultSizes;
   if (c.accMap)
     for (int64_t size : c.resultType.getShape())
@@ -764,12 +797,12 @@ static FailureOr<Value> buildContraction(OpBuilder &rewriter, Location loc,
         if (bias && isa<FloatType>(bias.getType()))
           y = arith::AddFOp::create(b, l, y, castFloat(b, l, bias, f));
         if (relu)
-          y = arith::MaximumFOp::create(b, l, y, floatConst(b, l, f, 0.0));
+          y = emitMax(b, l, y, floatConst(b, l, f, 0.0), noNaN);
         if (!resultQ)
           return y;
         Value r =
             emitQuantizeFloat(b, l, resultQ, y, get(rs2), get(ro2), rounding,
-                              /*saturate=*/true);
+                              /*saturate=*/true, noNaN);
         return floatToStorage(b, l, resultQ, r);
       },
       c.accMap, c.accMap ? resultSizes : ArrayRef<OpFoldResult>());

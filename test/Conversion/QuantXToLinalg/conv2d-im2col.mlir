@@ -33,7 +33,7 @@
 // CHECK: arith.muli
 // CHECK: arith.addi
 // CHECK: linalg.generic {indexing_maps = [#[[$ACC]], #[[$CH]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[ACCV]], %[[B]], {{.*}} : tensor<4x40xi32>, tensor<4xi32>, {{.*}}) outs(%{{.*}} : tensor<2x4x4x5xi8>)
-// CHECK: arith.maximumf
+// CHECK: arith.maxnumf {{.*}} fastmath<nnan>
 // CHECK: math.roundeven
 // REF-LABEL: func.func @conv2d
 // REF-NOT: collapse_shape

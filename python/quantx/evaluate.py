@@ -54,7 +54,7 @@ def size_report(model: str) -> dict:
         raise PTQError(f"cannot read the model '{model}'")
     with tempfile.TemporaryDirectory(prefix="quantx-size-") as tmp:
         out = os.path.join(tmp, "size.json")
-        ptq._run([ptq._tool("quantx-opt"), model,
+        ptq._run([ptq._tool("quantx-opt"), ptq._arg_path(model),
                   "-quantx-size-report=" + ptq._option("output", out),
                   "-o", os.devnull], f"measuring the size of '{model}'")
         with open(out) as f:

@@ -117,10 +117,23 @@ def _output_target(path) -> str:
 
 
 def _check_outputs(*paths) -> None:
-    """Checks output paths (None: not asked for) before any work."""
+    """Checks output paths (None: not asked for) before any work; two
+    outputs of one command may not be the same file."""
+    seen = {}
     for path in paths:
-        if path is not None:
-            _output_target(path)
+        if path is None:
+            continue
+        target = _output_target(path)
+        if target in seen:
+            raise PTQError(f"outputs '{seen[target]}' and '{path}' are the same file")
+        seen[target] = path
+
+
+def _arg_path(path) -> str:
+    """`path` as a tool's positional argument: one that begins with '-'
+    would be read as an option, so it gets a './' in front."""
+    path = os.fspath(path)
+    return os.path.join(".", path) if path.startswith("-") else path
 
 
 def _write_outputs(outputs) -> None:
@@ -212,7 +225,7 @@ def run_function(mlir_path: str, inputs: Sequence[np.ndarray], num_results: int,
                            f"{len(out)} results, expected {num_results}")
         return out
     with tempfile.TemporaryDirectory(prefix="quantx-ptq-") as tmp:
-        args = [_tool("quantx-run"), mlir_path, "-e", entry]
+        args = [_tool("quantx-run"), _arg_path(mlir_path), "-e", entry]
         for i, a in enumerate(inputs):
             p = os.path.join(tmp, f"in{i}.npy")
             np.save(p, a)
@@ -265,7 +278,7 @@ def instrument(model: str, out_dir: str, kind: str = "min_max",
         opts.append(f"percentile={float(percentile)!r}")
     if momentum:
         opts.append(f"momentum={float(momentum)!r}")
-    _run([_tool("quantx-opt"), model, "-quantx-insert-observers=" + " ".join(opts),
+    _run([_tool("quantx-opt"), _arg_path(model), "-quantx-insert-observers=" + " ".join(opts),
           "-quantx-expose-observations=" + _option("manifest", manifest), "-o", out],
          "inserting observers")
     with open(manifest) as f:
@@ -610,7 +623,7 @@ def _ptq_command(model: str, stats: Optional[str], opt: str, mode: str,
         opts.append(_option("keep-float", list(keep_float)))
     if keep_int8:
         opts.append(_option("keep-int8", list(keep_int8)))
-    args = [_tool("quantx-opt"), model,
+    args = [_tool("quantx-opt"), _arg_path(model),
             "-quantx-insert-observers" + _observer_options(stats)]
     if stats:
         args.append("-quantx-apply-calibration=" + _option("stats-file", stats))

@@ -1593,3 +1593,23 @@ def test_cli_reports_file_system_errors_without_a_traceback(monkeypatch, capsys)
     assert ptq.main(["sensitivity", CNN, "--data", "d.npz"]) == 1
     assert capsys.readouterr().err == \
         "error: [Errno 13] Permission denied: '/somewhere/model.mlir'\n"
+
+
+def test_two_outputs_may_not_be_one_file_and_dash_paths_are_files(tmp_path, monkeypatch,
+                                                                  capsys):
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(70, 2)))
+    stats = tmp_path / "s.json"
+    ptq.calibrate(CNN, str(tmp_path / "d.npz"), str(stats))
+    same = tmp_path / "q.mlir"
+    assert ptq.main(["quantize", CNN, "--stats", str(stats), "-o", str(same),
+                     "--report", str(same)]) == 1
+    assert "are the same file" in capsys.readouterr().err
+    assert not same.exists()
+    # A model whose relative path begins with '-' is a file, not an option.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-cnn.mlir").write_text(open(CNN).read())
+    got = ptq.calibrate("-cnn.mlir", str(tmp_path / "d.npz"), "s2.json")
+    assert got["observations"] == json.load(open(stats))["observations"]
+    ptq.quantize("-cnn.mlir", "s2.json", "-q.mlir")
+    (y,) = ptq.run_function("-q.mlir", [batches(71, 1)[0]], 1)
+    assert y.shape == (2, 4)

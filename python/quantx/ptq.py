@@ -21,6 +21,7 @@ import argparse
 import json
 import numbers
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,18 @@ def _run(args: Sequence[str], what: str) -> None:
                               errors="replace")
     except OSError as e:
         raise PTQError(f"{what} failed: cannot run '{args[0]}': {e.strerror}") from None
+    if proc.returncode < 0:  # Killed by a signal: a crash of the tool.
+        # The diagnostics before LLVM's crash report; not its stack dump.
+        text = proc.stderr
+        for marker in ("PLEASE submit a bug report", "Stack dump:"):
+            text = text.split(marker)[0]
+        try:
+            sig = signal.Signals(-proc.returncode).name
+        except ValueError:
+            sig = f"signal {-proc.returncode}"
+        raise PTQError(f"{what} failed: {os.path.basename(args[0])} crashed ({sig})"
+                       + (f" after:\n{text.strip()}" if text.strip() else "")
+                       + "\n(is the input truncated or malformed?)")
     if proc.returncode != 0:
         raise PTQError(f"{what} failed:\n{proc.stderr.strip()}")
 

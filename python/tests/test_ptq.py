@@ -1613,3 +1613,26 @@ def test_two_outputs_may_not_be_one_file_and_dash_paths_are_files(tmp_path, monk
     ptq.quantize("-cnn.mlir", "s2.json", "-q.mlir")
     (y,) = ptq.run_function("-q.mlir", [batches(71, 1)[0]], 1)
     assert y.shape == (2, 4)
+
+
+def test_a_tool_that_crashes_is_reported_without_its_stack_dump(tmp_path, monkeypatch,
+                                                                capsys):
+    # MLIR's parser crashes on some truncated files (a segfault in its lexer
+    # inside a dense_resource blob): the error keeps the diagnostics before
+    # the crash, names the signal, and leaves LLVM's stack dump out.
+    fake = tmp_path / "quantx-opt"
+    fake.write_text("#!/bin/sh\n"
+                    "echo \"m.mlir:66:47: error: expected '\\\"' in string literal\" >&2\n"
+                    "echo 'PLEASE submit a bug report to https://example/' >&2\n"
+                    "echo 'Stack dump:' >&2\necho ' #0 0x0 llvm::foo' >&2\n"
+                    "kill -SEGV $$\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(ptq, "_tool", lambda name: str(fake))
+    np.savez(tmp_path / "d.npz", x=np.concatenate(batches(72, 2)))
+    assert ptq.main(["calibrate", CNN, "--data", str(tmp_path / "d.npz"),
+                     "--stats", str(tmp_path / "s.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: inserting observers failed: quantx-opt crashed (SIGSEGV)")
+    assert "expected '\"' in string literal" in err and "truncated or malformed" in err
+    assert "Stack dump" not in err and "PLEASE" not in err and "llvm::foo" not in err
+    assert not (tmp_path / "s.json").exists()

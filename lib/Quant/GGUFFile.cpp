@@ -922,9 +922,11 @@ void GGUFWriter::write(const std::string &path) const {
     return;
   }
   // Outputs that exist and are not regular files (/dev/null, a pipe) cannot
-  // be replaced by a rename: write them directly.
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+  // be replaced by a rename: write them directly. A symbolic link's
+  // destination is the file it names, so that the link survives.
+  bool inPlace;
+  std::string target = resolveOutputPath(path, inPlace);
+  if (inPlace) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0)
       throw GGUFError("cannot open '" + path + "': " + std::strerror(errno));
@@ -938,10 +940,7 @@ void GGUFWriter::write(const std::string &path) const {
     return;
   }
   // The temporary file lives in the destination's directory so that the
-  // final rename stays on one file system (and is atomic); a symbolic link's
-  // destination is the file it names, so that the link survives.
-  bool inPlace;
-  std::string target = resolveOutputPath(path, inPlace); // false: see above
+  // final rename stays on one file system (and is atomic).
   std::string dir = ".", base = target;
   size_t slash = target.rfind('/');
   if (slash != std::string::npos) {

@@ -298,16 +298,14 @@ bool writeFileAtomically(const std::string &path, const void *data, size_t size,
   }
   bool ok = std::fwrite(data, 1, size, f) == size;
   ok = (std::fclose(f) == 0) && ok;
-  if (inPlace && !ok) {
-    error = "failed to write '" + path + "'";
-    return false;
+  if (!inPlace) {
+    ok = ok && std::rename(tmp.c_str(), target.c_str()) == 0;
+    if (!ok)
+      std::remove(tmp.c_str());
   }
-  if (!inPlace && (!ok || std::rename(tmp.c_str(), target.c_str()) != 0)) {
-    std::remove(tmp.c_str());
+  if (!ok)
     error = "failed to write '" + path + "'";
-    return false;
-  }
-  return true;
+  return ok;
 }
 
 bool writeNpy(const std::string &path, const NpyArray &array,

@@ -21,6 +21,7 @@ import argparse
 import json
 import numbers
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -149,8 +150,19 @@ def _arg_path(path) -> str:
     return os.path.join(".", path) if path.startswith("-") else path
 
 
+def _put(f, data) -> None:
+    """Writes `data` to the open file `f`: bytes, or a Path whose content is
+    copied in chunks (a quantized model can be large)."""
+    if isinstance(data, Path):
+        with open(data, "rb") as src:
+            shutil.copyfileobj(src, f, 1 << 20)
+    else:
+        f.write(data)
+
+
 def _write_outputs(outputs) -> None:
-    """Writes the output files [(path, bytes)] (a None path is skipped),
+    """Writes the output files [(path, bytes or a Path to copy)] (a None
+    path is skipped),
     all or none as far as the file system allows: each to a new file
     beside its target (mode from the umask, or the mode of the file it
     replaces), all renamed into place only once all are written. A
@@ -170,14 +182,14 @@ def _write_outputs(outputs) -> None:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             staged.append((path, tmp, target))
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                _put(f, data)
             if os.path.exists(target):
                 os.chmod(tmp, os.stat(target).st_mode & 0o777)
         for path, tmp, target in staged:
             os.replace(tmp, target)
         for path, target, data in special:
             with open(target, "wb") as f:
-                f.write(data)
+                _put(f, data)
     except OSError as e:
         raise PTQError(f"cannot write '{path}': {e.strerror or e}") from None
     finally:
@@ -530,9 +542,6 @@ def select_observer(model: str, data, validation, stats_path: str,
     if not kinds:
         raise PTQError("no observer kind to select from")
     for kind in kinds:
-        if kind not in OBSERVER_KINDS:
-            raise PTQError(f"unknown observer kind '{kind}' (expected some of "
-                           f"{', '.join(OBSERVER_KINDS)})")
         _check_observer(kind, **observer)
     _check_outputs(stats_path)
     if len(set(kinds)) != len(kinds):
@@ -668,7 +677,7 @@ def quantize(model: str, stats: Optional[str], out_path: str,
         _run(args + ["-canonicalize", "-cse", "-o", tmp_out], "quantizing")
         with open(rep) as f:
             data = json.load(f)
-        _write_outputs([(out_path, Path(tmp_out).read_bytes()),
+        _write_outputs([(out_path, Path(tmp_out)),
                         (report, _json_bytes(data))])
     return data
 
@@ -816,7 +825,7 @@ def mixed_precision(model: str, stats: Optional[str], data, out_path: str,
         rep["mixed_precision"] = {"target_sqnr_db": target_sqnr_db,
                                   "sensitivity": ranking, "steps": steps,
                                   "promote_to": promote_to, key: kept}
-        _write_outputs([(out_path, Path(path).read_bytes()), (report, _json_bytes(rep))])
+        _write_outputs([(out_path, Path(path)), (report, _json_bytes(rep))])
     return rep
 
 
@@ -950,11 +959,11 @@ def quantize_model(model, data, out_path: str, mode: str = "static-int8",
                  bias_correction, keep8)
         say(f"quantized ({mode}): output SQNR {rep['output_sqnr_db']:.2f} dB against float")
         # Nothing is written unless every step succeeded.
-        outputs = [(out_path, Path(staged).read_bytes()), (report, _json_bytes(rep))]
+        outputs = [(out_path, Path(staged)), (report, _json_bytes(rep))]
         if stats and stats_path:
-            outputs.append((stats_path, Path(stats).read_bytes()))
+            outputs.append((stats_path, Path(stats)))
         if float_out:
-            outputs.append((float_out, Path(out_model).read_bytes()))
+            outputs.append((float_out, Path(out_model)))
         _write_outputs(outputs)
     return rep
 
@@ -1271,7 +1280,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                     labels=args.labels, entry=args.entry,
                                     progress=_say, **observer)
                     stats = json.loads(Path(staged).read_text())
-                    _write_outputs([(args.stats, Path(staged).read_bytes())])
+                    _write_outputs([(args.stats, Path(staged))])
             else:
                 stats = calibrate(args.model, args.data, args.stats, args.kind,
                                   entry=args.entry, progress=_say, **observer)
@@ -1305,7 +1314,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     add_sqnr(rep, args.model, args.stats, args.data, args.mode,
                              args.group_size, keep, args.entry, args.bias_correction,
                              keep8)
-                _write_outputs([(args.output, Path(staged).read_bytes()),
+                _write_outputs([(args.output, Path(staged)),
                                 (args.report, _json_bytes(rep))])
             _print_report(rep)
         elif args.cmd == "run":

@@ -40,10 +40,11 @@ namespace {
 LogicalResult
 writeAtomically(StringRef path,
                 llvm::function_ref<LogicalResult(raw_ostream &)> translate) {
-  llvm::sys::fs::file_status status;
-  if (!llvm::sys::fs::status(path, status) &&
-      status.type() != llvm::sys::fs::file_type::regular_file &&
-      status.type() != llvm::sys::fs::file_type::file_not_found) {
+  // A device or FIFO is written in place; a symbolic link's file is
+  // replaced, and the link stays.
+  bool inPlace;
+  std::string target = ::quantx::resolveOutputPath(path.str(), inPlace);
+  if (inPlace) {
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);
     if (ec) {
@@ -53,9 +54,6 @@ writeAtomically(StringRef path,
     }
     return translate(os);
   }
-  // A symbolic link: the file it names is replaced, the link stays.
-  bool inPlace;
-  std::string target = ::quantx::resolveOutputPath(path.str(), inPlace);
   SmallString<256> dir(target);
   llvm::sys::path::remove_filename(dir);
   if (dir.empty())

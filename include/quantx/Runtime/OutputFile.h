@@ -21,15 +21,14 @@ namespace quantx {
 
 /// The path an atomic write of `path` renames its temporary file onto: the
 /// file a symbolic link names, else `path` itself. `inPlace` is set when
-/// `path` exists and is neither a regular file nor a directory (a device, a
-/// FIFO): it is then opened and written directly, never renamed over.
+/// `path` exists and is not a regular file (a device, a FIFO): it is then
+/// opened and written directly, never renamed over (a directory fails to
+/// open for writing, with a clear error, before any work).
 inline std::string resolveOutputPath(const std::string &path, bool &inPlace) {
   inPlace = false;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0)
     return path; // A new file (or a dangling link, replaced by the file).
-  if (S_ISDIR(st.st_mode))
-    return path; // The caller's open or rename reports it.
   if (!S_ISREG(st.st_mode)) {
     inPlace = true;
     return path;
